@@ -1,0 +1,54 @@
+// Package outbox is the transactional outbox: a domain change and the event
+// that describes it are written in one database transaction, and a relay
+// publishes the event to JetStream afterwards, so an event is never lost
+// when NATS is down and never published for a change that rolled back.
+package outbox
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/postgres"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations returns the outbox table's migrations, to be applied in every
+// schema that writes events.
+func Migrations() postgres.Migrations {
+	sub, _ := fs.Sub(migrationFiles, "migrations") // the path is fixed at compile time
+	return postgres.Migrations{Name: "outbox", FS: sub}
+}
+
+// Execer is what Add needs of a transaction: pgx.Tx fits.
+type Execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// The NOTIFY is delivered only when the transaction commits; notifications
+// with the same payload in one transaction collapse into one.
+const insertEvent = `
+WITH ins AS (
+	INSERT INTO outbox (id, subject, payload) VALUES ($1, $2, $3)
+)
+SELECT pg_notify('outbox_' || current_schema(), '')`
+
+// Add writes ev to the outbox of the current schema within tx. The caller
+// commits: the event exists exactly when the change does.
+func Add(ctx context.Context, tx Execer, ev events.Event) error {
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode event %s: %w", ev.Type, err)
+	}
+	if _, err := tx.Exec(ctx, insertEvent, ev.ID, ev.Subject(), payload); err != nil {
+		return fmt.Errorf("write %s event to outbox: %w", ev.Type, err)
+	}
+	return nil
+}

@@ -1,0 +1,100 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// DefaultMaxBody bounds a JSON request body unless a route says otherwise.
+const DefaultMaxBody = 64 << 10
+
+// Decode reads one JSON object from r's body into dst, strictly: the body
+// must be application/json, at most maxBytes long, a single value, and name
+// only fields dst has. Every failure is an *Error saying what and where.
+func Decode(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return &Error{Status: http.StatusUnsupportedMediaType, Message: "Unsupported media type",
+				Detail: "send the body as application/json"}
+		}
+	}
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBody
+	}
+	body := http.MaxBytesReader(w, r.Body, maxBytes)
+	return DecodeJSON(body, maxBytes, dst)
+}
+
+// DecodeJSON is Decode without the HTTP parts, for fuzzing and reuse.
+func DecodeJSON(body io.Reader, maxBytes int64, dst any) error {
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return decodeError(err, maxBytes)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return decodeError(err, maxBytes)
+		}
+		return &Error{Status: http.StatusBadRequest, Message: "Malformed JSON",
+			Detail: "the body must hold a single JSON object"}
+	}
+	return nil
+}
+
+func decodeError(err error, maxBytes int64) error {
+	var (
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+		mbe    *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Message: "Request body too large",
+			Detail: fmt.Sprintf("the body may be at most %d bytes", maxBytes)}
+	case errors.Is(err, io.EOF):
+		return &Error{Status: http.StatusBadRequest, Message: "Malformed JSON", Detail: "the body is empty"}
+	case errors.As(err, &syntax):
+		return &Error{Status: http.StatusBadRequest, Message: "Malformed JSON",
+			Detail: fmt.Sprintf("syntax error at byte %d", syntax.Offset)}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &Error{Status: http.StatusBadRequest, Message: "Malformed JSON", Detail: "the body ends too early"}
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			return &Error{Status: http.StatusBadRequest, Message: "Malformed JSON",
+				Detail: fmt.Sprintf("the body must be a JSON object, not %s", typ.Value)}
+		}
+		return &Error{Status: http.StatusBadRequest, Message: "Wrong type",
+			Detail: fmt.Sprintf("field %s must be %s, not %s", field, jsonKind(typ.Type.Kind().String()), typ.Value),
+			Fields: map[string]string{field: "must be " + jsonKind(typ.Type.Kind().String())}}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return &Error{Status: http.StatusBadRequest, Message: "Unknown field",
+			Detail: fmt.Sprintf("field %s is not accepted here", name), Fields: map[string]string{name: "unknown field"}}
+	default:
+		return &Error{Status: http.StatusBadRequest, Message: "Malformed JSON", Detail: err.Error()}
+	}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct", "ptr":
+		return "an object"
+	default:
+		return "a number"
+	}
+}
