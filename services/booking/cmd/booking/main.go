@@ -1,0 +1,120 @@
+// Command booking serves sessions, events, volunteers and contact messages,
+// and relays their events to JetStream.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	libconfig "github.com/acube/platform/libs/config"
+	"github.com/acube/platform/libs/logging"
+	"github.com/acube/platform/libs/outbox"
+	"github.com/acube/platform/libs/postgres"
+	"github.com/acube/platform/libs/stream"
+	"github.com/acube/platform/libs/web"
+	"github.com/acube/platform/services/booking/internal/booking"
+	"github.com/acube/platform/services/booking/internal/config"
+	"github.com/acube/platform/services/booking/internal/httpapi"
+	"github.com/acube/platform/services/booking/internal/store"
+)
+
+const schema = "booking"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "booking:", err)
+		os.Exit(1)
+	}
+}
+
+// BookingStream is the stream booking owns: every booking.> event.
+func bookingStream(replicas int) stream.Spec {
+	return stream.Spec{Name: "BOOKING", Subjects: []string{"booking.>"},
+		MaxAge: 7 * 24 * time.Hour, MaxBytes: 4 << 30, Replicas: replicas}
+}
+
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	log := logging.New(stdout, "booking", cfg.LogLevel)
+	log.Info("starting", libconfig.LogValue(&cfg)...)
+
+	if err := postgres.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	pool, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema, MaxConns: cfg.DBMaxConns})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := postgres.Migrate(ctx, pool, schema, log, outbox.Migrations(), store.Migrations()); err != nil {
+		return err
+	}
+
+	nc, js, err := stream.Connect(cfg.NATSURL, "booking", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if _, err := stream.Ensure(ctx, js, bookingStream(cfg.StreamReplicas)); err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	httpMetrics, err := web.NewHTTPMetrics(reg)
+	if err != nil {
+		return err
+	}
+	relay, err := outbox.NewRelay(pool, js, reg, log, outbox.RelayConfig{Schema: schema})
+	if err != nil {
+		return err
+	}
+
+	sessions := booking.NewService(store.New(pool), time.Now)
+	api := httpapi.New(sessions, log)
+	probes := web.NewProbes(reg, map[string]web.Check{
+		"postgres": pool.Ping,
+		"nats":     func(context.Context) error { return stream.Ready(nc) },
+	})
+	r := chi.NewRouter()
+	r.Use(web.RequestIDs, httpMetrics.Middleware(log))
+	r.NotFound(web.NotFoundHandler)
+	r.MethodNotAllowed(web.MethodNotAllowedHandler)
+	probes.Mount(r)
+	api.Routes(r)
+	srv := web.NewServer(cfg.Addr, r)
+
+	srv.RegisterOnShutdown(probes.Shutdown)
+
+	// Shutdown order (STYLE.md): not ready and drain HTTP, then stop the
+	// relay, drain NATS and close the pool (deferred above).
+	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer stopRelay()
+		return web.Serve(gctx, srv, nil, cfg.ShutdownGrace, log)
+	})
+	g.Go(func() error { return relay.Run(relayCtx) })
+	err = g.Wait()
+	if dErr := nc.Drain(); dErr != nil {
+		err = errors.Join(err, fmt.Errorf("drain nats: %w", dErr))
+	}
+	log.Info("stopped")
+	return err
+}
