@@ -40,12 +40,6 @@ func main() {
 	}
 }
 
-// BookingStream is the stream booking owns: every booking.> event.
-func bookingStream(replicas int) stream.Spec {
-	return stream.Spec{Name: "BOOKING", Subjects: []string{"booking.>"},
-		MaxAge: 7 * 24 * time.Hour, MaxBytes: 4 << 30, Replicas: replicas}
-}
-
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := config.Load(getenv)
 	if err != nil {
@@ -71,7 +65,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	defer nc.Close()
-	if _, err := stream.Ensure(ctx, js, bookingStream(cfg.StreamReplicas)); err != nil {
+	if _, err := stream.Ensure(ctx, js, stream.Booking(cfg.StreamReplicas)); err != nil {
 		return err
 	}
 
