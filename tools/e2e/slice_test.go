@@ -69,7 +69,7 @@ func start(t *testing.T, names ...string) *system {
 		"EXPORTER_URL=http://" + addrs["exporter"],
 		"ADMIN_DATA_DIR=" + filepath.Join(t.TempDir(), "admin"),
 		"EXPORT_DIR=" + filepath.Join(t.TempDir(), "exports"),
-		"RATELIMIT_KEY_PREFIX=e2e-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":",
+		"REDIS_KEY_PREFIX=e2e-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":",
 		"LOG_LEVEL=warn",
 	}
 	for _, n := range stack.Services() {
