@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/acube/platform/libs/natstest"
+	"github.com/acube/platform/libs/postgres/pgtest"
+)
+
+// syncBuffer is a log sink the server and the test may share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func testEnv(t *testing.T) map[string]string {
+	t.Helper()
+	return map[string]string{
+		"DATABASE_URL":   pgtest.NewDatabase(t),
+		"NATS_URL":       natstest.Start(t).URL(),
+		"EXPORTER_ADDR":  freeAddr(t),
+		"EXPORT_DIR":     t.TempDir(),
+		"SHUTDOWN_GRACE": "5s",
+	}
+}
+
+func TestIntegrationServeAndShutdown(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, &logs) }()
+
+	base := "http://" + env["EXPORTER_ADDR"]
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run ended before ready: %v\n%s", err, logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	tests := []struct {
+		path string
+		want int
+	}{
+		{path: "/healthz", want: http.StatusOK},
+		{path: "/metrics", want: http.StatusOK},
+		{path: "/api/admin/exports", want: http.StatusUnauthorized},
+		{path: "/nope", want: http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		resp, err := http.Get(base + tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("GET %s = %d, want %d", tt.path, resp.StatusCode, tt.want)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run after shutdown: %v", err)
+	}
+	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
+		t.Errorf("no clean stop in the logs:\n%s", logs.String())
+	}
+}
+
+func TestIntegrationRebuildCommand(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	var logs syncBuffer
+	if err := run(context.Background(), []string{"rebuild-audit"}, func(k string) string { return env[k] }, &logs); err != nil {
+		t.Fatalf("rebuild-audit: %v\n%s", err, logs.String())
+	}
+	if !strings.Contains(logs.String(), "audit projection rebuilt") {
+		t.Errorf("no rebuild report in the logs:\n%s", logs.String())
+	}
+}
+
+func TestRunRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{name: "unknown command", args: []string{"frobnicate"}, want: "unknown command"},
+		{name: "bad ttl", env: map[string]string{"EXPORT_TTL": "-1h"}, want: "EXPORT_TTL"},
+		{name: "relative base url", env: map[string]string{"PUBLIC_BASE_URL": "/api"}, want: "PUBLIC_BASE_URL"},
+		{name: "unparsable lease", env: map[string]string{"EXPORT_LEASE": "soon"}, want: "EXPORT_LEASE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := run(context.Background(), tt.args, func(k string) string { return tt.env[k] }, &syncBuffer{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("run = %v, want an error about %s", err, tt.want)
+			}
+		})
+	}
+}

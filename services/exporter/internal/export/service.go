@@ -1,0 +1,126 @@
+package export
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/acube/platform/services/exporter/internal/audit"
+)
+
+// Links builds the public URLs of an export, which the gateway serves.
+type Links struct {
+	// Base is the public origin, e.g. http://localhost:8001.
+	Base string
+}
+
+// Status is the URL that reports an export's progress.
+func (l Links) Status(id uuid.UUID) string {
+	return strings.TrimRight(l.Base, "/") + "/api/admin/exports/" + url.PathEscape(id.String())
+}
+
+// Download is the URL of an export's file; it needs an admin token.
+func (l Links) Download(id uuid.UUID) string {
+	return l.Status(id) + "/download"
+}
+
+// Service carries out the export use cases an administrator calls.
+type Service struct {
+	store Store
+	files *Files
+	now   func() time.Time
+	wake  func()
+}
+
+// NewService returns a Service. wake is called after an export is queued,
+// to start a local worker at once (other replicas find it by polling).
+func NewService(store Store, files *Files, now func() time.Time, wake func()) *Service {
+	return &Service{store: store, files: files, now: now, wake: wake}
+}
+
+// Request queues an export of the records matching f for admin, and
+// records the request in the audit trail.
+func (s *Service) Request(ctx context.Context, admin Admin, clientIP string, f audit.Filter) (Export, error) {
+	if admin.ID == "" || admin.Email == "" {
+		return Export{}, errors.New("request export: the admin's id and e-mail are required")
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Export{}, fmt.Errorf("request export: new id: %w", err)
+	}
+	now := s.now().UTC()
+	e := Export{ID: id, Admin: admin, Filter: f, Status: Queued, File: NewFileName(), CreatedAt: now}
+	changes, err := json.Marshal(map[string]any{"filters": f})
+	if err != nil {
+		return Export{}, fmt.Errorf("request export: encode filters: %w", err)
+	}
+	requested := audit.Data{
+		ActorID: admin.ID, ActorEmail: admin.Email, Action: "export", Entity: "audit_log",
+		EntityID: id.String(), ClientIP: clientIP, Changes: changes, OccurredAt: now,
+	}
+	if err := s.store.Create(ctx, e, requested); err != nil {
+		return Export{}, fmt.Errorf("request export: %w", err)
+	}
+	s.wake()
+	return e, nil
+}
+
+// Get returns an export as its status URL shows it: ErrNotFound once it
+// has expired.
+func (s *Service) Get(ctx context.Context, id uuid.UUID) (Export, error) {
+	e, err := s.store.Get(ctx, id)
+	if err != nil {
+		return Export{}, fmt.Errorf("get export %s: %w", id, err)
+	}
+	if e.Expired(s.now()) {
+		return Export{}, fmt.Errorf("get export %s: expired: %w", id, ErrNotFound)
+	}
+	return e, nil
+}
+
+// List returns the newest exports, expired ones left out.
+func (s *Service) List(ctx context.Context, limit int) ([]Export, error) {
+	all, err := s.store.List(ctx, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list exports: %w", err)
+	}
+	now := s.now()
+	out := all[:0]
+	for _, e := range all {
+		if !e.Expired(now) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// Open returns a completed export's file for download. The caller closes
+// it. A queued or running export is ErrNotReady, a failed one ErrFailed
+// (with the export, whose Error says why), an expired one ErrNotFound.
+func (s *Service) Open(ctx context.Context, id uuid.UUID) (*os.File, Export, error) {
+	e, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, Export{}, err
+	}
+	switch e.Status {
+	case Failed:
+		return nil, e, fmt.Errorf("download export %s: %w", id, ErrFailed)
+	case Queued, Running:
+		return nil, e, fmt.Errorf("download export %s: %w", id, ErrNotReady)
+	}
+	f, err := s.files.Open(e.File)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, Export{}, fmt.Errorf("download export %s: file gone: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, Export{}, fmt.Errorf("download export %s: %w", id, err)
+	}
+	return f, e, nil
+}

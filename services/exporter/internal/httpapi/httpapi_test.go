@@ -1,0 +1,353 @@
+package httpapi_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/acube/platform/libs/authn"
+	"github.com/acube/platform/libs/web"
+	"github.com/acube/platform/services/exporter/internal/audit"
+	"github.com/acube/platform/services/exporter/internal/dbtest"
+	"github.com/acube/platform/services/exporter/internal/export"
+	"github.com/acube/platform/services/exporter/internal/httpapi"
+	"github.com/acube/platform/services/exporter/internal/store"
+)
+
+type fixture struct {
+	t      *testing.T
+	pool   *pgxpool.Pool
+	st     *store.Store
+	worker *export.Worker
+	h      http.Handler
+	priv   ed25519.PrivateKey
+	kid    string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid := authn.Thumbprint(pub)
+	v, err := authn.NewVerifier(authn.Config{Issuer: "acube-admin", Audience: "acube",
+		StaticKeys: map[string]ed25519.PublicKey{kid: pub}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := dbtest.NewPool(t)
+	files, err := export.OpenFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { files.Close() })
+	m, err := export.NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(pool)
+	links := export.Links{Base: "http://gw.example"}
+	log := dbtest.Discard()
+	api := httpapi.New(export.NewService(st, files, time.Now, func() {}), links, httpapi.AdminAuth(v, log), log)
+	r := chi.NewRouter()
+	r.Use(web.RequestIDs)
+	r.NotFound(web.NotFoundHandler)
+	api.Routes(r)
+	w := export.NewWorker(st, st, files, m, log, time.Now, export.WorkerConfig{MaxAttempts: 1, TTL: time.Hour, Links: links})
+	return &fixture{t: t, pool: pool, st: st, worker: w, h: r, priv: priv, kid: kid}
+}
+
+// token signs an access token as the admin service would.
+func (f *fixture) token(role string, priv ed25519.PrivateKey) string {
+	f.t.Helper()
+	c := authn.Claims{
+		RegisteredClaims: jwt.RegisteredClaims{Issuer: "acube-admin", Subject: "admin-1", Audience: jwt.ClaimStrings{"acube"},
+			IssuedAt: jwt.NewNumericDate(time.Now()), ExpiresAt: jwt.NewNumericDate(time.Now().Add(5 * time.Minute))},
+		Email: "ann@example.org", Name: "Ann", Role: role,
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
+	tok.Header["kid"] = f.kid
+	s, err := tok.SignedString(priv)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return s
+}
+
+func (f *fixture) do(method, path, token, body string) *httptest.ResponseRecorder {
+	f.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	return rec
+}
+
+func (f *fixture) seed(n int) {
+	f.t.Helper()
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	err := pgx.BeginFunc(context.Background(), f.pool, func(tx pgx.Tx) error {
+		for i := range n {
+			entity := "session"
+			if i%2 == 1 {
+				entity = "volunteer"
+			}
+			r := audit.Record{EventID: uuid.Must(uuid.NewV7()), OccurredAt: base.Add(time.Duration(i) * time.Hour),
+				ActorID: "a1", ActorEmail: "@ann@example.org", Action: "delete", Entity: entity, Changes: json.RawMessage(`{}`)}
+			if err := store.InsertAudit(context.Background(), tx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func decode[T any](t *testing.T, rec *httptest.ResponseRecorder) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+		t.Fatalf("decode %q: %v", rec.Body.String(), err)
+	}
+	return v
+}
+
+type accepted struct {
+	ExportID  string `json:"export_id"`
+	Status    string `json:"status"`
+	StatusURL string `json:"status_url"`
+}
+
+type status struct {
+	Status      string `json:"status"`
+	Progress    int    `json:"progress"`
+	RowsTotal   int64  `json:"rows_total"`
+	DownloadURL string `json:"download_url"`
+	Filters     struct {
+		Entity string `json:"entity"`
+		To     string `json:"to"`
+	} `json:"filters"`
+}
+
+func TestIntegrationAuth(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
+	paths := []struct{ method, path string }{
+		{http.MethodPost, "/api/admin/bulk/export/audit-logs"},
+		{http.MethodGet, "/api/admin/exports"},
+		{http.MethodGet, "/api/admin/exports/" + uuid.NewString()},
+		{http.MethodGet, "/api/admin/exports/" + uuid.NewString() + "/download"},
+	}
+	tests := []struct {
+		name  string
+		token string
+		want  int
+	}{
+		{name: "no token", token: "", want: http.StatusUnauthorized},
+		{name: "garbage", token: "not.a.jwt", want: http.StatusUnauthorized},
+		{name: "signed by another key", token: f.token(authn.RoleAdmin, otherKey), want: http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		for _, p := range paths {
+			t.Run(tt.name+" "+p.method+" "+p.path, func(t *testing.T) {
+				rec := f.do(p.method, p.path, tt.token, "")
+				if rec.Code != tt.want {
+					t.Errorf("status = %d, want %d: %s", rec.Code, tt.want, rec.Body)
+				}
+				if rec.Header().Get("WWW-Authenticate") == "" {
+					t.Error("401 without WWW-Authenticate")
+				}
+			})
+		}
+	}
+}
+
+func TestIntegrationExportFlow(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.seed(40)
+	tok := f.token(authn.RoleAdmin, f.priv)
+
+	rec := f.do(http.MethodPost, "/api/admin/bulk/export/audit-logs", tok, `{"entity":"session","to":"2025-01-01"}`)
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("POST = %d %s, want 202", rec.Code, rec.Body)
+	}
+	acc := decode[accepted](t, rec)
+	statusPath := "/api/admin/exports/" + acc.ExportID
+	if acc.Status != "queued" || acc.StatusURL != "http://gw.example"+statusPath || rec.Header().Get("Location") != acc.StatusURL {
+		t.Errorf("202 body %s, Location %q", rec.Body, rec.Header().Get("Location"))
+	}
+
+	if rec := f.do(http.MethodGet, statusPath+"/download", tok, ""); rec.Code != http.StatusConflict {
+		t.Errorf("download before it runs = %d, want 409", rec.Code)
+	}
+	st := decode[status](t, f.do(http.MethodGet, statusPath, tok, ""))
+	if st.Status != "queued" || st.Filters.Entity != "session" || st.Filters.To != "2025-01-02T00:00:00Z" {
+		t.Errorf("queued status = %+v", st)
+	}
+
+	if worked, err := f.worker.RunOnce(context.Background()); !worked || err != nil {
+		t.Fatalf("RunOnce = %v, %v", worked, err)
+	}
+	st = decode[status](t, f.do(http.MethodGet, statusPath, tok, ""))
+	if st.Status != "completed" || st.Progress != 100 || st.RowsTotal != 12 || st.DownloadURL != acc.StatusURL+"/download" {
+		t.Errorf("completed status = %+v; want 12 session rows of 1 January", st)
+	}
+	rec = f.do(http.MethodGet, statusPath+"/download", tok, "")
+	if rec.Code != http.StatusOK {
+		t.Fatalf("download = %d %s", rec.Code, rec.Body)
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "text/csv; charset=utf-8" {
+		t.Errorf("Content-Type = %q", ct)
+	}
+	if cd := rec.Header().Get("Content-Disposition"); !strings.HasPrefix(cd, "attachment; filename=\"audit-logs-") {
+		t.Errorf("Content-Disposition = %q", cd)
+	}
+	lines := strings.Split(strings.TrimSpace(rec.Body.String()), "\n")
+	if len(lines) != 13 || !strings.Contains(lines[1], ",'@ann@example.org,") {
+		t.Errorf("CSV has %d lines, first row %q; want header + 12, e-mail neutralised", len(lines), lines[1])
+	}
+	list := decode[struct{ Exports []status }](t, f.do(http.MethodGet, "/api/admin/exports?limit=10", tok, ""))
+	if len(list.Exports) != 1 {
+		t.Errorf("list has %d exports, want 1", len(list.Exports))
+	}
+	// The request itself is an audited admin action.
+	if subjects := dbtest.OutboxSubjects(t, f.pool); len(subjects) != 2 || subjects[0] != export.TypeAuditRequested {
+		t.Errorf("outbox = %v", subjects)
+	}
+}
+
+func TestIntegrationRequestValidation(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	tok := f.token(authn.RoleSuperadmin, f.priv)
+	tests := []struct {
+		name  string
+		query string
+		body  string
+		want  int
+	}{
+		{name: "no body exports everything", body: "", want: http.StatusAccepted},
+		{name: "all filters", body: `{"admin":"ann@example.org","action":"delete","entity":"session","from":"2025-01-01","to":"2025-01-31T23:59:59Z"}`, want: http.StatusAccepted},
+		{name: "bad date", body: `{"from":"last tuesday"}`, want: http.StatusUnprocessableEntity},
+		{name: "filters in the query", query: "?entity=session&from=2025-01-01", want: http.StatusAccepted},
+		{name: "bad filter in the query", query: "?to=never", want: http.StatusUnprocessableEntity},
+		{name: "empty range", body: `{"from":"2025-02-01","to":"2025-01-01"}`, want: http.StatusUnprocessableEntity},
+		{name: "unknown field", body: `{"admin_id":"x"}`, want: http.StatusBadRequest},
+		{name: "not json", body: `{`, want: http.StatusBadRequest},
+		{name: "too large", body: `{"admin":"` + strings.Repeat("x", 9000) + `"}`, want: http.StatusRequestEntityTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := f.do(http.MethodPost, "/api/admin/bulk/export/audit-logs"+tt.query, tok, tt.body)
+			if rec.Code != tt.want {
+				t.Errorf("status = %d %s, want %d", rec.Code, rec.Body, tt.want)
+			}
+		})
+	}
+}
+
+func TestIntegrationDownloadIDTricks(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	tok := f.token(authn.RoleAdmin, f.priv)
+	real := decode[accepted](t, f.do(http.MethodPost, "/api/admin/bulk/export/audit-logs", tok, ""))
+	if worked, err := f.worker.RunOnce(context.Background()); !worked || err != nil {
+		t.Fatalf("RunOnce = %v, %v", worked, err)
+	}
+	var file string
+	if err := f.pool.QueryRow(context.Background(), `SELECT file_name FROM exports`).Scan(&file); err != nil {
+		t.Fatal(err)
+	}
+	id := real.ExportID
+	for _, path := range []string{
+		"/api/admin/exports/../../../../etc/passwd/download",
+		"/api/admin/exports/..%2F..%2F..%2Fetc%2Fpasswd/download",
+		"/api/admin/exports/%2e%2e/download",
+		"/api/admin/exports/" + file + "/download",
+		"/api/admin/exports/" + strings.TrimSuffix(file, ".csv") + "/download",
+		"/api/admin/exports/{" + id + "}/download",
+		"/api/admin/exports/urn:uuid:" + id + "/download",
+		"/api/admin/exports/" + strings.ReplaceAll(id, "-", "") + "/download",
+		"/api/admin/exports/" + id + "%00/download",
+		"/api/admin/exports/" + id + "/download/..%2F..%2Fsecret",
+		"/api/admin/exports/" + uuid.NewString() + "/download",
+	} {
+		t.Run(path, func(t *testing.T) {
+			rec := f.do(http.MethodGet, path, tok, "")
+			if rec.Code != http.StatusNotFound {
+				t.Errorf("status = %d, want 404", rec.Code)
+			}
+			if strings.Contains(rec.Body.String(), "event_id") {
+				t.Error("the export's content leaked")
+			}
+		})
+	}
+	if rec := f.do(http.MethodGet, "/api/admin/exports/"+id+"/download", tok, ""); rec.Code != http.StatusOK {
+		t.Errorf("the real download = %d, want 200", rec.Code)
+	}
+}
+
+func TestIntegrationFailedAndExpired(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	tok := f.token(authn.RoleAdmin, f.priv)
+	failed := decode[accepted](t, f.do(http.MethodPost, "/api/admin/bulk/export/audit-logs", tok, ""))
+	claim := uuid.New()
+	x, ok, err := f.st.Claim(ctx, claim, time.Minute)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if err := f.st.Fail(ctx, x.ID, claim, "the database was unavailable", time.Now(), export.FailedData{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"", "/download"} {
+		rec := f.do(http.MethodGet, "/api/admin/exports/"+failed.ExportID+p, tok, "")
+		body := decode[web.Error](t, rec)
+		if rec.Code != http.StatusGone || body.Detail != "the database was unavailable" {
+			t.Errorf("GET failed export%s = %d %+v, want 410 with the reason", p, rec.Code, body)
+		}
+	}
+
+	done := decode[accepted](t, f.do(http.MethodPost, "/api/admin/bulk/export/audit-logs", tok, ""))
+	if worked, err := f.worker.RunOnce(ctx); !worked || err != nil {
+		t.Fatalf("RunOnce = %v, %v", worked, err)
+	}
+	if _, err := f.pool.Exec(ctx, `UPDATE exports SET expires_at = now() - interval '1 second' WHERE id = $1`, done.ExportID); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"", "/download"} {
+		if rec := f.do(http.MethodGet, "/api/admin/exports/"+done.ExportID+p, tok, ""); rec.Code != http.StatusNotFound {
+			t.Errorf("GET expired export%s = %d, want 404", p, rec.Code)
+		}
+	}
+}
