@@ -1,0 +1,243 @@
+// Command mailbench measures emails per second through the mailer against
+// a bare SMTP send loop to the same sink (DESIGN §7: target ≥ 0.8×), and
+// prints the figures and writes them as markdown (make bench-mailer).
+//
+// One process holds the SMTP sink and an embedded NATS server; PostgreSQL
+// is the local server (a scratch database, dropped at the end). The bare
+// loop sends pre-rendered messages with go-mail over open connections and
+// nothing else. The mailer run is the real consumer path: N
+// booking.session.booked events wait in a JetStream stream, and the
+// mailer's durable consumer fetches, decodes, renders, records the event
+// id and claims the delivery row in one transaction, sends over its pooled
+// SMTP connections, commits and acks.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	netmail "net/mail"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/acube/platform/services/mailer/internal/delivery"
+	"github.com/acube/platform/services/mailer/internal/email"
+	"github.com/acube/platform/services/mailer/internal/sender"
+	"github.com/acube/platform/services/mailer/internal/smtptest"
+	"github.com/acube/platform/services/mailer/internal/templates"
+)
+
+type options struct {
+	n           int
+	rounds      int
+	conns       int
+	concurrency int
+	sinks       string
+	dbURL       string
+	out         string
+	target      float64
+	cpuprofile  string
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var o options
+	flag.IntVar(&o.n, "n", 2000, "emails per run")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds per sink; each runs the references and the mailer; medians are reported")
+	flag.IntVar(&o.conns, "conns", 4, "SMTP connections (SMTP_CONNS) of the mailer and of the parallel reference")
+	flag.IntVar(&o.concurrency, "concurrency", 8, "events handled at once (MAILER_CONCURRENCY)")
+	flag.StringVar(&o.sinks, "sinks", "discard,spool", "sinks: discard (counts, keeps nothing) and spool (fsyncs each message before 250, like an MTA)")
+	flag.StringVar(&o.dbURL, "database-url", envOr("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"),
+		"PostgreSQL server; a scratch database is created on it and dropped")
+	flag.StringVar(&o.out, "out", "", "also write the results as markdown to this file")
+	flag.Float64Var(&o.target, "target", 0.8, "ratio mailer / bare loop to reach")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the whole benchmark to this file")
+	flag.Parse()
+	if err := run(ctx, o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "mailbench:", err)
+		os.Exit(1)
+	}
+}
+
+// rates are one round's emails per second.
+type rates struct {
+	bare1, bareN, mailer float64
+}
+
+// outcome is one sink's rounds and medians.
+type outcome struct {
+	sink   string
+	rounds []rates
+	median rates
+	ratio1 float64 // median over rounds of mailer / bare1
+	ratioN float64 // median over rounds of mailer / bareN
+}
+
+func (o outcome) verdict(target float64) string {
+	if o.ratio1 >= target {
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+func run(ctx context.Context, o options, stdout io.Writer) error {
+	if o.cpuprofile != "" {
+		f, err := os.Create(o.cpuprofile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	c, from, err := composer()
+	if err != nil {
+		return err
+	}
+	env, err := newEnvironment(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer env.close()
+	fmt.Fprintf(stdout, "mailbench: %d emails per run, %d rounds, %d CPUs (load average %s); mailer with SMTP_CONNS=%d, MAILER_CONCURRENCY=%d\n",
+		o.n, o.rounds, runtime.NumCPU(), loadAverage(), o.conns, o.concurrency)
+
+	var outs []outcome
+	for kind := range strings.SplitSeq(o.sinks, ",") {
+		out, err := measure(ctx, env, c, from, strings.TrimSpace(kind), o, stdout)
+		if err != nil {
+			return err
+		}
+		outs = append(outs, out)
+	}
+	fmt.Fprintf(stdout, "\nmailer benchmark (medians of %d rounds, emails/s):\n", o.rounds)
+	for _, out := range outs {
+		fmt.Fprintf(stdout, "  sink %-8s bare loop %6.0f  bare loops x%d %6.0f  mailer %6.0f  mailer/bare loop %.2fx (target >= %.1fx: %s)  mailer/bare loops x%d %.2fx\n",
+			out.sink, out.median.bare1, o.conns, out.median.bareN, out.median.mailer, out.ratio1, o.target,
+			out.verdict(o.target), o.conns, out.ratioN)
+	}
+	if o.out != "" {
+		if err := writeReport(o, outs); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "written to %s\n", o.out)
+	}
+	return nil
+}
+
+// measure runs the rounds against one kind of sink.
+func measure(ctx context.Context, env *environment, c *email.Composer, from *netmail.Address, kind string, o options, stdout io.Writer) (outcome, error) {
+	opts := smtptest.Options{Discard: true}
+	switch kind {
+	case "discard":
+	case "spool":
+		dir, err := os.MkdirTemp("", "mailbench-spool-")
+		if err != nil {
+			return outcome{}, fmt.Errorf("spool dir: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		opts.Spool = dir
+	default:
+		return outcome{}, fmt.Errorf("unknown sink %q: want discard or spool", kind)
+	}
+	sink, err := smtptest.Start(opts)
+	if err != nil {
+		return outcome{}, err
+	}
+	defer sink.Close()
+	snd, err := sender.NewSMTP(sender.SMTPConfig{Host: sink.Host(), Port: sink.Port(), Conns: o.conns}, from, env.log)
+	if err != nil {
+		return outcome{}, err
+	}
+	defer snd.Close()
+	handler := delivery.New(c, snd, nil, env.dm, env.log)
+
+	// Warm the sink, the connections and the code paths, untimed.
+	if _, err := bare(ctx, sink, c, from, 200, o.conns); err != nil {
+		return outcome{}, err
+	}
+	if _, err := env.mailer(ctx, sink, handler, 200, o.concurrency); err != nil {
+		return outcome{}, err
+	}
+	out := outcome{sink: kind}
+	for i := range o.rounds {
+		var r rates
+		if r.bare1, err = bare(ctx, sink, c, from, o.n, 1); err != nil {
+			return outcome{}, err
+		}
+		if r.bareN, err = bare(ctx, sink, c, from, o.n, o.conns); err != nil {
+			return outcome{}, err
+		}
+		if r.mailer, err = env.mailer(ctx, sink, handler, o.n, o.concurrency); err != nil {
+			return outcome{}, err
+		}
+		fmt.Fprintf(stdout, "  sink %-8s round %d: bare loop %6.0f/s  bare loops x%d %6.0f/s  mailer %6.0f/s  ratio %.2fx\n",
+			kind, i+1, r.bare1, o.conns, r.bareN, r.mailer, r.mailer/r.bare1)
+		out.rounds = append(out.rounds, r)
+	}
+	out.median = rates{
+		bare1:  median(out.rounds, func(r rates) float64 { return r.bare1 }),
+		bareN:  median(out.rounds, func(r rates) float64 { return r.bareN }),
+		mailer: median(out.rounds, func(r rates) float64 { return r.mailer }),
+	}
+	out.ratio1 = median(out.rounds, func(r rates) float64 { return r.mailer / r.bare1 })
+	out.ratioN = median(out.rounds, func(r rates) float64 { return r.mailer / r.bareN })
+	return out, nil
+}
+
+func median(rs []rates, f func(rates) float64) float64 {
+	v := make([]float64, 0, len(rs))
+	for _, r := range rs {
+		v = append(v, f(r))
+	}
+	slices.Sort(v)
+	return v[len(v)/2]
+}
+
+// composer renders the benchmark's email exactly as the mailer does.
+func composer() (*email.Composer, *netmail.Address, error) {
+	set, err := templates.Load()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := email.NewComposer(set, "http://localhost:8001", time.UTC, "acube.local")
+	if err != nil {
+		return nil, nil, err
+	}
+	from, err := netmail.ParseAddress("A-Cube <no-reply@acube.local>")
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse from: %w", err)
+	}
+	return c, from, nil
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// loadAverage is the 1, 5 and 15 minute load, to judge how busy the
+// machine was; "unknown" off Linux.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}

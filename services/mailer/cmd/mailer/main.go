@@ -1,0 +1,225 @@
+// Command mailer sends the platform's emails: it consumes the domain events
+// that call for one (BOOKING, ADMIN and EXPORTER streams), renders them from
+// the embedded templates and hands them to SMTP, once per event and
+// recipient. Without SMTP_HOST it logs the seed's [MOCK EMAIL] lines instead.
+//
+//	mailer                 run the service
+//	mailer preview NAME    write NAME.html, NAME.txt and NAME.eml with sample data
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	netmail "net/mail"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+	_ "time/tzdata" // MAIL_TIMEZONE works in images without a zoneinfo database
+
+	"github.com/go-chi/chi/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/time/rate"
+
+	libconfig "github.com/acube/platform/libs/config"
+	"github.com/acube/platform/libs/consume"
+	"github.com/acube/platform/libs/logging"
+	"github.com/acube/platform/libs/postgres"
+	"github.com/acube/platform/libs/stream"
+	"github.com/acube/platform/libs/web"
+	"github.com/acube/platform/services/mailer/internal/config"
+	"github.com/acube/platform/services/mailer/internal/delivery"
+	"github.com/acube/platform/services/mailer/internal/email"
+	"github.com/acube/platform/services/mailer/internal/sender"
+	"github.com/acube/platform/services/mailer/internal/store"
+	"github.com/acube/platform/services/mailer/internal/templates"
+)
+
+const schema = "mailer"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "preview" {
+		err = preview(os.Args[2:], os.Getenv, os.Stdout)
+	} else {
+		err = run(ctx, os.Getenv, os.Stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mailer:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	log := logging.New(stdout, "mailer", cfg.LogLevel)
+	log.Info("starting", libconfig.LogValue(&cfg)...)
+
+	composer, from, err := newComposer(cfg)
+	if err != nil {
+		return err
+	}
+
+	if err := postgres.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	pool, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema, MaxConns: cfg.DBMaxConns})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := postgres.Migrate(ctx, pool, schema, log, consume.Migrations(), store.Migrations()); err != nil {
+		return err
+	}
+
+	nc, js, err := stream.Connect(cfg.NATSURL, "mailer", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	natsClosed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(natsClosed) })
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	httpMetrics, err := web.NewHTTPMetrics(reg)
+	if err != nil {
+		return err
+	}
+	consumeMetrics, err := consume.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	mailMetrics, err := delivery.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+
+	snd, closeSender, err := newSender(cfg, from, log)
+	if err != nil {
+		return err
+	}
+	var limiter *rate.Limiter
+	if cfg.MailRate > 0 {
+		limiter = rate.NewLimiter(rate.Limit(cfg.MailRate), max(1, int(math.Ceil(cfg.MailRate))))
+	}
+	handler := delivery.New(composer, snd, limiter, mailMetrics, log)
+
+	backoff, err := cfg.Backoff()
+	if err != nil {
+		return err
+	}
+	checks := map[string]web.Check{
+		"postgres": pool.Ping,
+		"nats":     func(context.Context) error { return stream.Ready(nc) },
+	}
+	var runners []*consume.Runner
+	for _, cc := range delivery.Consumers() {
+		cc.Concurrency, cc.MaxAttempts, cc.Backoff = cfg.Concurrency, cfg.MaxAttempts, backoff
+		r, err := consume.New(pool, js, consumeMetrics, log, cc, handler.Handle)
+		if err != nil {
+			return err
+		}
+		runners = append(runners, r)
+		checks["consumer_"+strings.ToLower(cc.Stream)] = func(context.Context) error { return r.Ready() }
+	}
+
+	probes := web.NewProbes(reg, checks)
+	r := chi.NewRouter()
+	r.Use(web.RequestIDs, httpMetrics.Middleware(log))
+	r.NotFound(web.NotFoundHandler)
+	r.MethodNotAllowed(web.MethodNotAllowedHandler)
+	probes.Mount(r)
+	srv := web.NewServer(cfg.Addr, r)
+
+	// Shutdown order (STYLE.md): not ready at once, drain HTTP, then let
+	// the consumers finish the messages in hand, then close the SMTP
+	// connections, drain NATS and close the pool (deferred above).
+	stopProbes := context.AfterFunc(ctx, probes.Shutdown)
+	defer stopProbes()
+	consumeCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopConsumers()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer stopConsumers()
+		return web.Serve(gctx, srv, nil, cfg.ShutdownGrace, log)
+	})
+	for _, r := range runners {
+		g.Go(func() error { return r.Run(consumeCtx) })
+	}
+	err = g.Wait()
+	if cErr := closeSender(); cErr != nil {
+		log.Warn("closing smtp connections failed", "error", cErr.Error())
+	}
+	if dErr := drain(nc, natsClosed, cfg.ShutdownGrace); dErr != nil {
+		err = errors.Join(err, dErr)
+	}
+	log.Info("stopped")
+	return err
+}
+
+// newComposer loads the templates and the settings emails are rendered with.
+func newComposer(cfg config.Config) (*email.Composer, *netmail.Address, error) {
+	from, err := netmail.ParseAddress(cfg.MailFrom)
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse MAIL_FROM: %w", err)
+	}
+	set, err := templates.Load()
+	if err != nil {
+		return nil, nil, err
+	}
+	domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
+	composer, err := email.NewComposer(set, cfg.PublicBaseURL, cfg.Location(), domain)
+	if err != nil {
+		return nil, nil, err
+	}
+	return composer, from, nil
+}
+
+// newSender picks SMTP, or the [MOCK EMAIL] log when no host is set.
+func newSender(cfg config.Config, from *netmail.Address, log *slog.Logger) (sender.Sender, func() error, error) {
+	if cfg.SMTP.Host == "" {
+		log.Warn("SMTP_HOST is empty: emails are logged as [MOCK EMAIL] lines, not sent")
+		return sender.NewLog(log), func() error { return nil }, nil
+	}
+	s, err := sender.NewSMTP(sender.SMTPConfig{
+		Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, Username: cfg.SMTP.Username, Password: cfg.SMTP.Password,
+		TLS: cfg.SMTP.TLS, Timeout: cfg.SMTP.Timeout, Conns: cfg.SMTP.Conns,
+	}, from, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, s.Close, nil
+}
+
+// drain flushes the NATS connection and waits, up to grace, until it is
+// closed, so acks of the last messages reach the server.
+func drain(nc *nats.Conn, closed <-chan struct{}, grace time.Duration) error {
+	if err := nc.Drain(); err != nil {
+		if errors.Is(err, nats.ErrConnectionClosed) {
+			return nil
+		}
+		return fmt.Errorf("drain nats: %w", err)
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-closed:
+		return nil
+	case <-t.C:
+		return errors.New("drain nats: timed out")
+	}
+}

@@ -1,0 +1,465 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/http"
+	netmail "net/mail"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/acube/platform/libs/consume"
+	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/natstest"
+	"github.com/acube/platform/libs/postgres/pgtest"
+	"github.com/acube/platform/libs/stream"
+	"github.com/acube/platform/services/mailer/internal/email"
+	"github.com/acube/platform/services/mailer/internal/smtptest"
+)
+
+// harness is one mailer started by run against its own NATS server,
+// database and (unless mock) SMTP sink.
+type harness struct {
+	t      *testing.T
+	ctx    context.Context
+	js     jetstream.JetStream
+	dbURL  string
+	addr   string
+	sink   *smtptest.Sink
+	logs   *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// start runs the mailer; with sink nil it runs without SMTP (mock mode).
+func start(t *testing.T, sink *smtptest.Sink) *harness {
+	t.Helper()
+	dbURL := pgtest.NewDatabase(t)
+	ns := natstest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+
+	nc, err := nats.Connect(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The owners declare these streams in production; the test plays them.
+	for _, name := range []string{"BOOKING", "ADMIN", "EXPORTER"} {
+		spec := stream.Spec{Name: name, Subjects: []string{strings.ToLower(name) + ".>"}, MaxAge: time.Hour, MaxBytes: 64 << 20}
+		if _, err := stream.Ensure(ctx, js, spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	env := map[string]string{
+		"MAILER_ADDR":          freeAddr(t),
+		"DATABASE_URL":         dbURL,
+		"NATS_URL":             ns.URL(),
+		"MAILER_RETRY_BACKOFF": "20ms",
+		"LOG_LEVEL":            "debug",
+		"PUBLIC_BASE_URL":      "https://acube.example",
+	}
+	if sink != nil {
+		env["SMTP_HOST"], env["SMTP_PORT"] = sink.Host(), strconv.Itoa(sink.Port())
+	}
+	h := &harness{t: t, ctx: ctx, js: js, dbURL: dbURL, addr: env["MAILER_ADDR"], sink: sink,
+		logs: &syncBuffer{}, done: make(chan error, 1)}
+	runCtx, stop := context.WithCancel(context.Background())
+	h.cancel = stop
+	go func() { h.done <- run(runCtx, func(k string) string { return env[k] }, h.logs) }()
+	t.Cleanup(func() { h.stop() })
+	h.waitReady()
+	return h
+}
+
+// stop shuts the mailer down and checks that it stopped cleanly.
+func (h *harness) stop() {
+	h.t.Helper()
+	if h.cancel == nil {
+		return
+	}
+	h.cancel()
+	h.cancel = nil
+	select {
+	case err := <-h.done:
+		if err != nil {
+			h.t.Errorf("run returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		h.t.Error("run did not stop")
+	}
+}
+
+func (h *harness) waitReady() {
+	h.t.Helper()
+	for {
+		resp, err := http.Get("http://" + h.addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case err := <-h.done:
+			h.t.Fatalf("run ended early: %v\n%s", err, h.logs.String())
+		case <-h.ctx.Done():
+			h.t.Fatalf("mailer never ready\n%s", h.logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// publish sends ev on its subject; msgID overrides the Nats-Msg-Id, to
+// replay an event past JetStream's duplicate window.
+func (h *harness) publish(ev events.Event, msgID string) {
+	h.t.Helper()
+	body, err := json.Marshal(ev)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if msgID == "" {
+		msgID = ev.ID.String()
+	}
+	if _, err := h.js.Publish(h.ctx, ev.Subject(), body, jetstream.WithMsgID(msgID)); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// settle waits until the consumer has acknowledged everything in its stream.
+func (h *harness) settle(streamName, durable string) {
+	h.t.Helper()
+	for {
+		c, err := h.js.Consumer(h.ctx, streamName, durable)
+		if err == nil {
+			info, err := c.Info(h.ctx)
+			if err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
+				return
+			}
+		}
+		select {
+		case <-h.ctx.Done():
+			h.t.Fatalf("consumer %s never settled\n%s", durable, h.logs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (h *harness) metrics() string {
+	h.t.Helper()
+	resp, err := http.Get("http://" + h.addr + "/metrics")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func (h *harness) deliveries(eventID uuid.UUID) (n int, messageID string) {
+	h.t.Helper()
+	conn, err := pgx.Connect(h.ctx, h.dbURL)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer conn.Close(h.ctx)
+	err = conn.QueryRow(h.ctx, `SELECT count(*), coalesce(max(message_id), '') FROM mailer.deliveries
+		WHERE event_id = $1 AND sent_at IS NOT NULL`, eventID).Scan(&n, &messageID)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return n, messageID
+}
+
+func booked(t *testing.T, to, name string) events.Event {
+	t.Helper()
+	ev, err := events.New("booking", email.TypeSessionBooked, map[string]any{
+		"session_id": uuid.New(), "email": to, "name": name, "session_type": "individual",
+		"preferred_date": "2031-05-17", "status": "pending", "booked_at": time.Now().UTC(),
+		"manage_url": "/manage/sessions/SECRET-TOKEN",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+func TestIntegrationSessionBookedEmail(t *testing.T) {
+	t.Parallel()
+	refuse, flaky := "nobody@example.com", "flaky@example.com"
+	var (
+		mu       sync.Mutex
+		deferred int
+	)
+	sink := smtptest.New(t, smtptest.Options{Rcpt: func(to string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case to == refuse:
+			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+		case to == flaky && deferred < 2:
+			deferred++
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
+		}
+		return nil
+	}})
+	h := start(t, sink)
+
+	ev := booked(t, "user@example.com", "Jane <b>Doe</b>")
+	h.publish(ev, "")
+	h.settle("BOOKING", "mailer-booking")
+
+	msgs := sink.Messages()
+	if len(msgs) != 1 {
+		t.Fatalf("sink got %d messages, want 1", len(msgs))
+	}
+	got := parse(t, msgs[0].Data)
+	wantID := fmt.Sprintf("<%s.", ev.ID)
+	checks := []struct {
+		name      string
+		got, want string
+		prefix    bool
+	}{
+		{name: "envelope to", got: strings.Join(msgs[0].To, ","), want: "user@example.com"},
+		{name: "To", got: got.to, want: `"Jane <b>Doe</b>" <user@example.com>`},
+		{name: "Subject", got: got.subject, want: "Session Booking Confirmed"},
+		{name: "Message-ID", got: got.messageID, want: wantID, prefix: true},
+		{name: "Message-ID domain", got: got.messageID[strings.IndexByte(got.messageID, '@')+1:], want: "acube.local>"},
+	}
+	for _, c := range checks {
+		if c.prefix && !strings.HasPrefix(c.got, c.want) || !c.prefix && c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	if !strings.Contains(got.text, "https://acube.example/manage/sessions/SECRET-TOKEN") || !strings.Contains(got.text, "Saturday, 17 May 2031") {
+		t.Errorf("text part lacks the manage link or date:\n%s", got.text)
+	}
+	if !strings.Contains(got.html, "Jane &lt;b&gt;Doe&lt;/b&gt;") || strings.Contains(got.html, "<b>Doe") {
+		t.Errorf("html part does not escape the name:\n%s", got.html)
+	}
+	if n, id := h.deliveries(ev.ID); n != 1 || "<"+id+">" != got.messageID {
+		t.Errorf("deliveries: %d rows with message id %q, want 1 with %q", n, id, got.messageID)
+	}
+
+	t.Run("redelivery sends nothing", func(t *testing.T) {
+		h.publish(ev, "replayed-"+ev.ID.String()) // past the duplicate window
+		other := booked(t, "other@example.com", "Other")
+		h.publish(other, "")
+		h.settle("BOOKING", "mailer-booking")
+		if n := sink.Count(); n != 2 {
+			t.Fatalf("sink got %d messages, want 2 (the replay must not send)", n)
+		}
+	})
+
+	t.Run("5xx recipient is dead-lettered", func(t *testing.T) {
+		bad := booked(t, refuse, "Nobody")
+		h.publish(bad, "")
+		h.settle("BOOKING", "mailer-booking")
+		dl, err := h.js.Stream(h.ctx, consume.DeadLetterStream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := dl.GetLastMsgForSubject(h.ctx, consume.DeadLetterPrefix+"mailer-booking")
+		if err != nil {
+			t.Fatalf("no dead letter: %v", err)
+		}
+		gotEv, err := events.Decode(raw.Data)
+		if err != nil || gotEv.ID != bad.ID {
+			t.Fatalf("dead letter holds %v (%v), want event %s", gotEv.ID, err, bad.ID)
+		}
+		if attempts := raw.Header.Get(consume.HeaderAttempts); attempts != "1" {
+			t.Errorf("dead-lettered after %s attempts, want 1", attempts)
+		}
+		if cause := raw.Header.Get(consume.HeaderError); !strings.Contains(cause, "550") {
+			t.Errorf("dead letter error %q does not name the 550", cause)
+		}
+		if n, _ := h.deliveries(bad.ID); n != 0 {
+			t.Errorf("refused email recorded as sent")
+		}
+		if n := sink.Count(); n != 2 {
+			t.Errorf("sink got %d messages, want 2", n)
+		}
+	})
+
+	t.Run("4xx is retried until it goes through", func(t *testing.T) {
+		ev := booked(t, flaky, "Flaky")
+		h.publish(ev, "")
+		h.settle("BOOKING", "mailer-booking")
+		if n, _ := h.deliveries(ev.ID); n != 1 {
+			t.Errorf("deliveries after 4xx: %d, want 1", n)
+		}
+		if n := sink.Count(); n != 3 {
+			t.Errorf("sink got %d messages, want 3", n)
+		}
+	})
+
+	t.Run("welcome email from the ADMIN stream", func(t *testing.T) {
+		ev, err := events.New("admin", email.TypeAccountCreated, email.AccountCreated{
+			Recipient: email.Recipient{Email: "new-admin@example.com", Name: "New Admin"}, AdminID: uuid.New()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.publish(ev, "")
+		h.settle("ADMIN", "mailer-admin")
+		msgs := sink.Messages()
+		got := parse(t, msgs[len(msgs)-1].Data)
+		if got.subject != "Welcome to A-Cube Admin" || !strings.Contains(got.text, "https://acube.example/admin") {
+			t.Errorf("welcome email: subject %q, text:\n%s", got.subject, got.text)
+		}
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		m := h.metrics()
+		for _, want := range []string{
+			`emails_sent_total{template="session_confirmation"} 3`,
+			`emails_sent_total{template="welcome"} 1`,
+			`email_failures_total{kind="permanent",template="session_confirmation"} 1`,
+			`email_failures_total{kind="transient",template="session_confirmation"} 2`,
+			`consumer_messages_total{consumer="mailer-booking",outcome="duplicate"} 1`,
+			`consumer_messages_total{consumer="mailer-booking",outcome="retried"} 2`,
+			`email_send_duration_seconds_count 7`,
+		} {
+			if !strings.Contains(m, want) {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
+	})
+
+	t.Run("logs hold no body or token", func(t *testing.T) {
+		logs := h.logs.String()
+		for _, secret := range []string{"SECRET-TOKEN", "thank you for booking"} {
+			if strings.Contains(logs, secret) {
+				t.Errorf("logs contain %q", secret)
+			}
+		}
+	})
+}
+
+func TestIntegrationMockEmail(t *testing.T) {
+	t.Parallel()
+	h := start(t, nil)
+	ev := booked(t, "user@example.com", "User")
+	h.publish(ev, "")
+	h.settle("BOOKING", "mailer-booking")
+	var sessionID struct {
+		SessionID string `json:"session_id"`
+	}
+	if err := ev.UnmarshalData(&sessionID); err != nil {
+		t.Fatal(err)
+	}
+	logs := h.logs.String()
+	for _, want := range []string{
+		"[MOCK EMAIL] Sending session confirmation to user@example.com",
+		"[MOCK EMAIL] Subject: Session Booking Confirmed",
+		"[MOCK EMAIL] Session ID: " + sessionID.SessionID,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %q", want)
+		}
+	}
+	if strings.Contains(logs, "SECRET-TOKEN") {
+		t.Error("logs contain the manage token")
+	}
+	if n, _ := h.deliveries(ev.ID); n != 1 {
+		t.Errorf("mock delivery recorded %d times, want 1", n)
+	}
+}
+
+// received is the parts of a received email a test checks.
+type received struct {
+	to, subject, messageID string
+	text, html             string
+}
+
+func parse(t *testing.T, data []byte) received {
+	t.Helper()
+	m, err := netmail.ReadMessage(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("parse message: %v", err)
+	}
+	dec := new(mime.WordDecoder)
+	subject, err := dec.DecodeHeader(m.Header.Get("Subject"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	to, err := m.Header.AddressList("To")
+	if err != nil || len(to) != 1 {
+		t.Fatalf("To header %q: %v", m.Header.Get("To"), err)
+	}
+	r := received{to: to[0].String(), subject: subject, messageID: m.Header.Get("Message-ID")}
+	mt, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/alternative" {
+		t.Fatalf("content type %q: %v", m.Header.Get("Content-Type"), err)
+	}
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart() // decodes quoted-printable
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(p)
+		switch ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type")); ct {
+		case "text/plain":
+			r.text = string(b)
+		case "text/html":
+			r.html = string(b)
+		}
+	}
+	if r.text == "" || r.html == "" {
+		t.Fatalf("want a text and an html part, got text %d bytes, html %d bytes", len(r.text), len(r.html))
+	}
+	return r
+}
+
+// freeAddr returns a loopback address nobody listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/acube/platform/services/mailer/internal/config"
+	"github.com/acube/platform/services/mailer/internal/email"
+	"github.com/acube/platform/services/mailer/internal/sender"
+)
+
+// preview renders one email (or all) with sample data and writes
+// NAME.html, NAME.txt and NAME.eml to a directory, without sending.
+func preview(args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("preview", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	out := fs.String("out", filepath.Join(".data", "mail-preview"), "directory the files are written to")
+	fs.Usage = func() {
+		fmt.Fprintf(stdout, "usage: mailer preview [-out DIR] NAME|all\n\nNAME is one of:\n")
+		for _, n := range email.SampleNames() {
+			fmt.Fprintln(stdout, "  "+n)
+		}
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return fmt.Errorf("preview: name one email, or all")
+	}
+	names := []string{fs.Arg(0)}
+	if fs.Arg(0) == "all" {
+		names = email.SampleNames()
+	}
+
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	composer, from, err := newComposer(cfg)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return fmt.Errorf("preview: create %s: %w", *out, err)
+	}
+	for _, name := range names {
+		ev, err := email.Sample(name)
+		if err != nil {
+			return fmt.Errorf("preview: %w", err)
+		}
+		m, err := composer.Compose(ev)
+		if err != nil {
+			return fmt.Errorf("preview %s: %w", name, err)
+		}
+		msg, err := sender.Build(m, from)
+		if err != nil {
+			return fmt.Errorf("preview %s: %w", name, err)
+		}
+		base := filepath.Join(*out, name)
+		for ext, body := range map[string]string{".html": m.HTML, ".txt": m.Text} {
+			if err := os.WriteFile(base+ext, []byte(body), 0o644); err != nil {
+				return fmt.Errorf("preview %s: write %s: %w", name, base+ext, err)
+			}
+		}
+		if err := msg.WriteToFile(base + ".eml"); err != nil {
+			return fmt.Errorf("preview %s: write %s.eml: %w", name, base, err)
+		}
+		fmt.Fprintf(stdout, "%-32s subject %q -> %s.{html,txt,eml}\n", name, m.Subject, base)
+	}
+	return nil
+}

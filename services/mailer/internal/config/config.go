@@ -1,0 +1,137 @@
+// Package config is the mailer's configuration, read once from the
+// environment.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"time"
+
+	libconfig "github.com/acube/platform/libs/config"
+)
+
+// TLS modes of the SMTP connection.
+const (
+	TLSNone     = "none"
+	TLSStartTLS = "starttls"
+	TLSImplicit = "tls"
+)
+
+// streams is how many streams the mailer consumes, each with
+// MAILER_CONCURRENCY handlers.
+const streams = 3
+
+// maxRateWait bounds how long a handler may wait for the rate limiter;
+// it stays well inside the consumer's 30 s handling budget.
+const maxRateWait = 20 * time.Second
+
+// Config is every setting of the mailer service.
+type Config struct {
+	Addr          string        `env:"MAILER_ADDR" default:":8103" doc:"HTTP listen address (probes and metrics)"`
+	DatabaseURL   string        `env:"DATABASE_URL" default:"postgres://postgres@127.0.0.1:5432/acube?sslmode=disable" secret:"true" doc:"PostgreSQL URL; the database is created if missing"`
+	DBMaxConns    int32         `env:"MAILER_DB_MAX_CONNS" default:"16" doc:"connection pool size; each email in flight holds one"`
+	NATSURL       string        `env:"NATS_URL" default:"nats://127.0.0.1:4222" doc:"NATS server with JetStream"`
+	SMTP          SMTP          // SMTP_* settings
+	MailFrom      string        `env:"MAIL_FROM" default:"A-Cube <no-reply@acube.local>" doc:"From header of every email"`
+	MailRate      float64       `env:"MAIL_RATE" default:"0" doc:"emails per second the mailer sends at most; 0 means no limit"`
+	MailTimezone  string        `env:"MAIL_TIMEZONE" default:"UTC" doc:"IANA time zone in which emails show dates and times"`
+	PublicBaseURL string        `env:"PUBLIC_BASE_URL" default:"http://localhost:8001" doc:"base of links in emails; event URLs given as paths are joined to it"`
+	Concurrency   int           `env:"MAILER_CONCURRENCY" default:"4" doc:"events handled at once per stream"`
+	MaxAttempts   int           `env:"MAILER_MAX_ATTEMPTS" default:"5" doc:"deliveries of an event before it is dead-lettered"`
+	RetryBackoff  []string      `env:"MAILER_RETRY_BACKOFF" default:"1s,5s,30s,2m" doc:"waits before each retry after a transient failure; the last repeats"`
+	LogLevel      string        `env:"LOG_LEVEL" default:"info" doc:"debug, info, warn or error"`
+	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE" default:"20s" doc:"how long in-flight work may finish on SIGTERM"`
+}
+
+// SMTP says how to reach the mail server. An empty Host means no server:
+// the mailer logs each email's [MOCK EMAIL] lines instead of sending it.
+type SMTP struct {
+	Host     string        `env:"SMTP_HOST" doc:"SMTP server; empty logs [MOCK EMAIL] lines instead of sending"`
+	Port     int           `env:"SMTP_PORT" default:"1025" doc:"SMTP port"`
+	Username string        `env:"SMTP_USERNAME" doc:"SMTP AUTH user; empty means no AUTH"`
+	Password string        `env:"SMTP_PASSWORD" secret:"true" doc:"SMTP AUTH password"`
+	TLS      string        `env:"SMTP_TLS" default:"none" doc:"none, starttls (required, not opportunistic) or tls (implicit, e.g. port 465)"`
+	Timeout  time.Duration `env:"SMTP_TIMEOUT" default:"15s" doc:"bound on dialing and on each SMTP command"`
+	Conns    int           `env:"SMTP_CONNS" default:"2" doc:"SMTP connections kept open and reused"`
+}
+
+// Load reads and checks the configuration.
+func Load(getenv libconfig.Getenv) (Config, error) {
+	var c Config
+	if err := libconfig.Load(getenv, &c); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// Validate reports every setting that cannot work, at once.
+func (c *Config) Validate() error {
+	var errs []error
+	switch c.SMTP.TLS {
+	case TLSNone, TLSStartTLS, TLSImplicit:
+	default:
+		errs = append(errs, fmt.Errorf("config: SMTP_TLS=%q: want none, starttls or tls", c.SMTP.TLS))
+	}
+	if c.SMTP.Port <= 0 || c.SMTP.Port > 65535 {
+		errs = append(errs, fmt.Errorf("config: SMTP_PORT=%d: out of range", c.SMTP.Port))
+	}
+	if c.SMTP.Conns <= 0 {
+		errs = append(errs, fmt.Errorf("config: SMTP_CONNS=%d: must be at least 1", c.SMTP.Conns))
+	}
+	if c.SMTP.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("config: SMTP_TIMEOUT=%s: must be positive", c.SMTP.Timeout))
+	}
+	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+		errs = append(errs, fmt.Errorf("config: MAIL_FROM=%q: %w", c.MailFrom, err))
+	}
+	if c.MailRate < 0 {
+		errs = append(errs, fmt.Errorf("config: MAIL_RATE=%g: must not be negative", c.MailRate))
+	}
+	// Each handler waits for its token inside its consumer's time budget;
+	// if the last of them would wait longer, its email would fail and be
+	// retried for nothing.
+	if c.MailRate > 0 && float64(streams*c.Concurrency)/c.MailRate > maxRateWait.Seconds() {
+		errs = append(errs, fmt.Errorf("config: MAIL_RATE=%g is too low for MAILER_CONCURRENCY=%d: with %d handlers waiting the last waits over %s; lower MAILER_CONCURRENCY",
+			c.MailRate, c.Concurrency, streams*c.Concurrency, maxRateWait))
+	}
+	if _, err := time.LoadLocation(c.MailTimezone); err != nil {
+		errs = append(errs, fmt.Errorf("config: MAIL_TIMEZONE=%q: %w", c.MailTimezone, err))
+	}
+	if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("config: PUBLIC_BASE_URL=%q: want an absolute http(s) URL", c.PublicBaseURL))
+	}
+	if c.Concurrency <= 0 {
+		errs = append(errs, fmt.Errorf("config: MAILER_CONCURRENCY=%d: must be at least 1", c.Concurrency))
+	}
+	if c.MaxAttempts <= 0 {
+		errs = append(errs, fmt.Errorf("config: MAILER_MAX_ATTEMPTS=%d: must be at least 1", c.MaxAttempts))
+	}
+	if _, err := c.Backoff(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Backoff parses RetryBackoff.
+func (c *Config) Backoff() ([]time.Duration, error) {
+	out := make([]time.Duration, 0, len(c.RetryBackoff))
+	for _, s := range c.RetryBackoff {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("config: MAILER_RETRY_BACKOFF: %q is not a positive duration", s)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// Location is the time zone emails show times in; Validate has checked it.
+func (c *Config) Location() *time.Location {
+	loc, err := time.LoadLocation(c.MailTimezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}

@@ -1,0 +1,62 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/acube/platform/services/mailer/internal/config"
+)
+
+func TestLoad(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		check   func(t *testing.T, c config.Config)
+		wantErr string
+	}{
+		{name: "defaults", env: nil, check: func(t *testing.T, c config.Config) {
+			if c.Addr != ":8103" || c.SMTP.Host != "" || c.SMTP.Port != 1025 || c.SMTP.TLS != "none" ||
+				c.MailFrom != "A-Cube <no-reply@acube.local>" || c.PublicBaseURL != "http://localhost:8001" || c.MailRate != 0 {
+				t.Errorf("defaults: %+v", c)
+			}
+			b, _ := c.Backoff()
+			if len(b) != 4 || b[0] != time.Second || b[3] != 2*time.Minute {
+				t.Errorf("backoff %v", b)
+			}
+		}},
+		{name: "smtp settings", env: map[string]string{"SMTP_HOST": "smtp.example.com", "SMTP_PORT": "465", "SMTP_TLS": "tls",
+			"SMTP_USERNAME": "u", "SMTP_PASSWORD": "p", "MAIL_RATE": "2.5", "MAILER_RETRY_BACKOFF": "10ms, 1s"},
+			check: func(t *testing.T, c config.Config) {
+				b, _ := c.Backoff()
+				if c.SMTP.Port != 465 || c.SMTP.TLS != "tls" || c.MailRate != 2.5 || len(b) != 2 || b[0] != 10*time.Millisecond {
+					t.Errorf("got %+v, backoff %v", c, b)
+				}
+			}},
+		{name: "bad tls mode", env: map[string]string{"SMTP_TLS": "ssl"}, wantErr: "SMTP_TLS"},
+		{name: "bad from", env: map[string]string{"MAIL_FROM": "not an address"}, wantErr: "MAIL_FROM"},
+		{name: "negative rate", env: map[string]string{"MAIL_RATE": "-1"}, wantErr: "MAIL_RATE"},
+		{name: "relative base url", env: map[string]string{"PUBLIC_BASE_URL": "/x"}, wantErr: "PUBLIC_BASE_URL"},
+		{name: "bad zone", env: map[string]string{"MAIL_TIMEZONE": "Mars/Olympus"}, wantErr: "MAIL_TIMEZONE"},
+		{name: "bad backoff", env: map[string]string{"MAILER_RETRY_BACKOFF": "1s,soon"}, wantErr: "MAILER_RETRY_BACKOFF"},
+		{name: "rate too low for the handlers", env: map[string]string{"MAIL_RATE": "0.5"}, wantErr: "MAIL_RATE"},
+		{name: "low rate with few handlers", env: map[string]string{"MAIL_RATE": "0.5", "MAILER_CONCURRENCY": "1"},
+			check: func(t *testing.T, c config.Config) {}},
+		{name: "no connections", env: map[string]string{"SMTP_CONNS": "0"}, wantErr: "SMTP_CONNS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Load(func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}

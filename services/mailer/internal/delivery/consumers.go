@@ -1,0 +1,32 @@
+package delivery
+
+import (
+	"github.com/acube/platform/libs/consume"
+	"github.com/acube/platform/services/mailer/internal/email"
+)
+
+// Streams the mailer reads; each is declared by the service that owns it,
+// and the consumers wait until it exists.
+const (
+	StreamBooking  = "BOOKING"
+	StreamAdmin    = "ADMIN"
+	StreamExporter = "EXPORTER"
+)
+
+// Consumers returns one consumer per stream, filtered to the subjects that
+// send email. The caller fills in attempts, back-off and concurrency.
+func Consumers() []consume.Config {
+	return []consume.Config{
+		{Stream: StreamBooking, Durable: "mailer-booking", Subjects: []string{
+			email.TypeSessionBooked, email.TypeSessionStatusChanged, email.TypeEventRegistered,
+			email.TypeEventWaitlisted, email.TypeEventPromoted, email.TypeVolunteerApplied,
+			email.TypeContactReceived,
+		}},
+		{Stream: StreamAdmin, Durable: "mailer-admin", Subjects: []string{
+			email.TypeAccountCreated, email.TypeJobCompleted,
+		}},
+		{Stream: StreamExporter, Durable: "mailer-exporter", Subjects: []string{
+			email.TypeExportCompleted,
+		}},
+	}
+}

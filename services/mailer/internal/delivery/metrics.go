@@ -1,0 +1,43 @@
+package delivery
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// KindInvalid labels failures of events that cannot make an email (bad
+// data, unknown type), next to sender.KindPermanent and KindTransient.
+const KindInvalid = "invalid"
+
+// Metrics count what the mailer sends.
+type Metrics struct {
+	sent     *prometheus.CounterVec
+	failures *prometheus.CounterVec
+	duration prometheus.Histogram
+}
+
+// NewMetrics registers the email metrics with reg.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "emails_sent_total",
+			Help: "Emails the SMTP server accepted (or the mock sender logged), by template.",
+		}, []string{"template"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "email_failures_total",
+			Help: "Failed send attempts by template and kind: permanent (5xx, dead-lettered), transient (4xx, network; retried) or invalid (the event cannot make an email).",
+		}, []string{"template", "kind"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "email_send_duration_seconds",
+			Help:    "Time to hand one email to the SMTP server, waiting for a pooled connection included.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.sent, m.failures, m.duration} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register email metrics: %w", err)
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,141 @@
+package email
+
+import (
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Event types (and subjects) the mailer turns into email. docs/events/mailer.md
+// is the contract publishers follow; these structs are its Go form. Unknown
+// fields are ignored, so publishers may add fields without breaking the mailer.
+const (
+	TypeSessionBooked        = "booking.session.booked"
+	TypeSessionStatusChanged = "booking.session.status_changed"
+	TypeEventRegistered      = "booking.event.registered"
+	TypeEventWaitlisted      = "booking.event.waitlisted"
+	TypeEventPromoted        = "booking.event.promoted"
+	TypeVolunteerApplied     = "booking.volunteer.applied"
+	TypeContactReceived      = "booking.contact.received"
+	TypeAccountCreated       = "admin.account.created"
+	TypeJobCompleted         = "admin.job.completed"
+	TypeExportCompleted      = "exporter.export.completed"
+)
+
+// Recipient is who the email goes to. Every event the mailer reads names
+// exactly one.
+type Recipient struct {
+	// Email is the recipient's address (required).
+	Email string `json:"email"`
+	// Name is how the email greets the recipient; empty greets without one.
+	Name string `json:"name"`
+}
+
+// SessionBooked is booking.session.booked: a person booked a therapy
+// session. It matches booking's SessionBooked plus the manage link.
+type SessionBooked struct {
+	Recipient
+	SessionID     uuid.UUID `json:"session_id"`
+	SessionType   string    `json:"session_type"`
+	PreferredDate string    `json:"preferred_date"` // YYYY-MM-DD
+	Status        string    `json:"status"`
+	BookedAt      time.Time `json:"booked_at"`
+	// ManageURL is the signed link to view or cancel the booking; absolute,
+	// or a path joined to PUBLIC_BASE_URL. Optional.
+	ManageURL string `json:"manage_url,omitempty"`
+}
+
+// SessionStatusChanged is booking.session.status_changed: an admin (or the
+// booker, cancelling) moved a session to another status.
+type SessionStatusChanged struct {
+	Recipient
+	SessionID      uuid.UUID `json:"session_id"`
+	SessionType    string    `json:"session_type"`
+	PreferredDate  string    `json:"preferred_date"` // YYYY-MM-DD
+	PreviousStatus string    `json:"previous_status"`
+	Status         string    `json:"status"`
+	ChangedAt      time.Time `json:"changed_at"`
+	ManageURL      string    `json:"manage_url,omitempty"`
+}
+
+// EventRegistration is the data of booking.event.registered (a seat is
+// taken), booking.event.waitlisted (the event was full) and
+// booking.event.promoted (a waitlisted person got a seat after a
+// cancellation).
+type EventRegistration struct {
+	Recipient
+	RegistrationID uuid.UUID `json:"registration_id"`
+	EventID        uuid.UUID `json:"event_id"`
+	EventTitle     string    `json:"event_title"`
+	StartsAt       time.Time `json:"starts_at"`
+	EndsAt         time.Time `json:"ends_at"`
+	Location       string    `json:"location"`
+	// WaitlistPosition is the 1-based place on the waitlist; waitlisted only.
+	WaitlistPosition int `json:"waitlist_position,omitempty"`
+	// ManageURL is the signed link to view or cancel the registration. Optional.
+	ManageURL string `json:"manage_url,omitempty"`
+}
+
+// VolunteerApplied is booking.volunteer.applied.
+type VolunteerApplied struct {
+	Recipient
+	ApplicationID uuid.UUID `json:"application_id"`
+	AppliedAt     time.Time `json:"applied_at"`
+}
+
+// ContactReceived is booking.contact.received. The message text is not
+// part of it: the acknowledgment never echoes what a stranger typed, so the
+// form cannot be used to send arbitrary text from our domain.
+type ContactReceived struct {
+	Recipient
+	ContactID  uuid.UUID `json:"contact_id"`
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// AccountCreated is admin.account.created: a new admin account exists. It
+// carries no password or token; the welcome email points to the login page.
+type AccountCreated struct {
+	Recipient
+	AdminID   uuid.UUID `json:"admin_id"`
+	CreatedAt time.Time `json:"created_at"`
+	// LoginURL is the admin login page. Optional: PUBLIC_BASE_URL + /admin.
+	LoginURL string `json:"login_url,omitempty"`
+}
+
+// JobCompleted is admin.job.completed: a bulk job ended; the recipient is
+// the admin who started it.
+type JobCompleted struct {
+	Recipient
+	JobID uuid.UUID `json:"job_id"`
+	// Operation is "delete" or "status_update".
+	Operation string `json:"operation"`
+	// Entity is what the job changed: sessions, volunteers, contacts, ...
+	Entity string `json:"entity"`
+	// TargetStatus is the new status of a status_update job.
+	TargetStatus string `json:"target_status,omitempty"`
+	// Outcome is "completed" (every item tried) or "failed" (stopped early).
+	Outcome    string    `json:"outcome"`
+	Requested  int       `json:"requested"`
+	Succeeded  int       `json:"succeeded"`
+	Failed     int       `json:"failed"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	// JobURL shows the job's status and errors. Optional.
+	JobURL string `json:"job_url,omitempty"`
+}
+
+// ExportCompleted is exporter.export.completed: a file is ready; the
+// recipient is the admin who asked for it.
+type ExportCompleted struct {
+	Recipient
+	ExportID uuid.UUID `json:"export_id"`
+	// Kind is what was exported, e.g. audit-logs.
+	Kind  string `json:"kind"`
+	Rows  int64  `json:"rows"`
+	Bytes int64  `json:"bytes"`
+	// DownloadURL needs an admin login and stops working at ExpiresAt
+	// (required).
+	DownloadURL string    `json:"download_url"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	CompletedAt time.Time `json:"completed_at"`
+}

@@ -1,0 +1,215 @@
+// Package email turns domain events into emails: it holds the data contract
+// of every event the mailer reads, decodes and checks an event's data, and
+// renders its message from the templates. It knows nothing of SMTP,
+// PostgreSQL or NATS.
+package email
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	netmail "net/mail"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/services/mailer/internal/templates"
+)
+
+// Errors of Compose. Both are permanent: no retry can fix the event.
+var (
+	// ErrUnknownType is an event type that sends no email.
+	ErrUnknownType = errors.New("event type sends no email")
+	// ErrInvalid is event data that breaks the contract.
+	ErrInvalid = errors.New("invalid event data")
+)
+
+// Message is one rendered email to one recipient.
+type Message struct {
+	// EventID is the event the email is about; with the recipient it keys
+	// the delivery, and it is part of the Message-ID.
+	EventID uuid.UUID
+	// EventType is the event's type.
+	EventType string
+	// Template names the template, e.g. session_confirmation.
+	Template string
+	// To is the recipient; Name may be empty.
+	To netmail.Address
+	// Subject is a single line.
+	Subject string
+	// HTML and Text are the two alternative bodies.
+	HTML string
+	Text string
+	// MessageID is the Message-ID without angle brackets; the same event
+	// and recipient always give the same one.
+	MessageID string
+	// Summary is what the [MOCK EMAIL] log lines show instead of the body.
+	Summary Summary
+}
+
+// Summary describes an email without its body or any link, for logs.
+type Summary struct {
+	// Action completes "Sending ... to", e.g. "session confirmation".
+	Action string
+	// RefLabel and RefID name the entity, e.g. "Session ID" and its id.
+	RefLabel string
+	RefID    string
+}
+
+// MessageID derives the Message-ID (without angle brackets) of the email
+// about eventID to recipient: <event-id.recipient-hash@domain>. The hash
+// keeps the address itself out of headers that are copied around.
+func MessageID(eventID uuid.UUID, recipient, domain string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(recipient)))
+	return eventID.String() + "." + hex.EncodeToString(sum[:8]) + "@" + domain
+}
+
+// Composer renders the email an event calls for.
+type Composer struct {
+	set    *templates.Set
+	base   string
+	loc    *time.Location
+	domain string
+}
+
+// NewComposer builds a composer. baseURL is the public site links are
+// joined to, loc the time zone dates are shown in and domain the right-hand
+// side of Message-IDs.
+func NewComposer(set *templates.Set, baseURL string, loc *time.Location, domain string) (*Composer, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("public base url %q: want an absolute http(s) URL", baseURL)
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	if domain == "" {
+		return nil, errors.New("message-id domain is empty")
+	}
+	return &Composer{set: set, base: strings.TrimRight(baseURL, "/"), loc: loc, domain: domain}, nil
+}
+
+// Types lists the event types that send email, for consumer filters.
+func Types() []string {
+	return []string{
+		TypeSessionBooked, TypeSessionStatusChanged, TypeEventRegistered, TypeEventWaitlisted,
+		TypeEventPromoted, TypeVolunteerApplied, TypeContactReceived, TypeAccountCreated,
+		TypeJobCompleted, TypeExportCompleted,
+	}
+}
+
+// Compose renders the email for ev. Its errors wrap ErrUnknownType,
+// ErrInvalid or a template failure; none goes away on retry.
+func (c *Composer) Compose(ev events.Event) (Message, error) {
+	var (
+		m   Message
+		err error
+	)
+	switch ev.Type {
+	case TypeSessionBooked:
+		m, err = c.sessionBooked(ev)
+	case TypeSessionStatusChanged:
+		m, err = c.sessionStatusChanged(ev)
+	case TypeEventRegistered, TypeEventWaitlisted, TypeEventPromoted:
+		m, err = c.eventRegistration(ev)
+	case TypeVolunteerApplied:
+		m, err = c.volunteerApplied(ev)
+	case TypeContactReceived:
+		m, err = c.contactReceived(ev)
+	case TypeAccountCreated:
+		m, err = c.accountCreated(ev)
+	case TypeJobCompleted:
+		m, err = c.jobCompleted(ev)
+	case TypeExportCompleted:
+		m, err = c.exportCompleted(ev)
+	default:
+		return Message{}, fmt.Errorf("compose email for event %s: %w: %s", ev.ID, ErrUnknownType, ev.Type)
+	}
+	if err != nil {
+		return Message{}, fmt.Errorf("compose email for %s event %s: %w", ev.Type, ev.ID, err)
+	}
+	return m, nil
+}
+
+// common is what every template's layout uses.
+type common struct {
+	// Name greets the recipient; empty greets without a name.
+	Name string
+	// SiteURL is the public site, shown in the footer.
+	SiteURL string
+}
+
+// message renders template name with view for recipient r.
+func (c *Composer) message(ev events.Event, name string, r Recipient, view any, sum Summary) (Message, error) {
+	out, err := c.set.Render(name, view)
+	if err != nil {
+		return Message{}, err
+	}
+	return Message{
+		EventID:   ev.ID,
+		EventType: ev.Type,
+		Template:  name,
+		To:        netmail.Address{Name: clean(r.Name, maxName), Address: r.Email},
+		Subject:   out.Subject,
+		HTML:      out.HTML,
+		Text:      out.Text,
+		MessageID: MessageID(ev.ID, r.Email, c.domain),
+		Summary:   sum,
+	}, nil
+}
+
+func (c *Composer) common(r Recipient) common {
+	return common{Name: clean(r.Name, maxName), SiteURL: c.base}
+}
+
+// decode reads ev's data into v and checks the recipient.
+func decode(ev events.Event, v any, r *Recipient) error {
+	if err := ev.UnmarshalData(v); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return checkRecipient(*r)
+}
+
+// checkRecipient accepts one bare address: no display name, no CR/LF, no
+// list, since it goes into RCPT TO as it is.
+func checkRecipient(r Recipient) error {
+	if r.Email == "" {
+		return fmt.Errorf("%w: email is missing", ErrInvalid)
+	}
+	a, err := netmail.ParseAddress(r.Email)
+	if err != nil || a.Name != "" || a.Address != r.Email || len(r.Email) > 254 {
+		return fmt.Errorf("%w: email is not a single plain address", ErrInvalid)
+	}
+	return nil
+}
+
+func required(id uuid.UUID, field string) error {
+	if id == uuid.Nil {
+		return fmt.Errorf("%w: %s is missing", ErrInvalid, field)
+	}
+	return nil
+}
+
+// link makes a URL from an event safe to show: an absolute http(s) URL is
+// kept, a path is joined to the public base URL, anything else is dropped.
+func (c *Composer) link(raw string) string {
+	if raw == "" || strings.ContainsAny(raw, " \t\r\n\"'<>\\") {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	switch {
+	case (u.Scheme == "https" || u.Scheme == "http") && u.Host != "":
+		return u.String()
+	case u.Scheme == "" && u.Host == "" && strings.HasPrefix(raw, "/") && !strings.HasPrefix(raw, "//"):
+		return c.base + u.String()
+	default:
+		return ""
+	}
+}

@@ -1,0 +1,85 @@
+package email
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/acube/platform/libs/events"
+)
+
+// Samples returns one example event per template, keyed by template name,
+// so a person can preview every email without sending it. The data follows
+// docs/events/mailer.md.
+func Samples() map[string]events.Event {
+	at := time.Date(2025, time.March, 14, 9, 30, 0, 0, time.UTC)
+	id := func(n byte) uuid.UUID {
+		return uuid.UUID{0x01, 0x95, 0x8f, 0x2e, 0x1a, 0x00, 0x70, 0x00, 0x80, 0, 0, 0, 0, 0, 0, n}
+	}
+	alice := Recipient{Email: "alice@example.com", Name: "Alice Example"}
+	admin := Recipient{Email: "admin@acube.local", Name: "Ada Admin"}
+	event := EventRegistration{
+		Recipient: alice, RegistrationID: id(31), EventID: id(30),
+		EventTitle: "Mindfulness for Beginners", Location: "A-Cube Centre, Room 2",
+		StartsAt:  time.Date(2025, time.April, 5, 17, 0, 0, 0, time.UTC),
+		EndsAt:    time.Date(2025, time.April, 5, 19, 0, 0, 0, time.UTC),
+		ManageURL: "/manage/registrations/sample-token",
+	}
+	waitlisted := event
+	waitlisted.WaitlistPosition = 3
+	samples := []struct {
+		template, typ string
+		data          any
+	}{
+		{"session_confirmation", TypeSessionBooked, SessionBooked{
+			Recipient: alice, SessionID: id(10), SessionType: "individual", PreferredDate: "2025-04-02",
+			Status: "pending", BookedAt: at, ManageURL: "/manage/sessions/sample-token"}},
+		{"session_status_changed", TypeSessionStatusChanged, SessionStatusChanged{
+			Recipient: alice, SessionID: id(10), SessionType: "individual", PreferredDate: "2025-04-02",
+			PreviousStatus: "pending", Status: "confirmed", ChangedAt: at, ManageURL: "/manage/sessions/sample-token"}},
+		{"event_registration", TypeEventRegistered, event},
+		{"event_waitlisted", TypeEventWaitlisted, waitlisted},
+		{"event_promoted", TypeEventPromoted, event},
+		{"volunteer_application_received", TypeVolunteerApplied, VolunteerApplied{
+			Recipient: alice, ApplicationID: id(40), AppliedAt: at}},
+		{"contact_acknowledgment", TypeContactReceived, ContactReceived{
+			Recipient: alice, ContactID: id(50), ReceivedAt: at}},
+		{"welcome", TypeAccountCreated, AccountCreated{Recipient: admin, AdminID: id(60), CreatedAt: at}},
+		{"bulk_operation_report", TypeJobCompleted, JobCompleted{
+			Recipient: admin, JobID: id(70), Operation: "status_update", Entity: "volunteers",
+			TargetStatus: "approved", Outcome: "completed", Requested: 150, Succeeded: 148, Failed: 2,
+			StartedAt: at, FinishedAt: at.Add(42 * time.Second), JobURL: "/admin/jobs/" + id(70).String()}},
+		{"export_ready", TypeExportCompleted, ExportCompleted{
+			Recipient: admin, ExportID: id(80), Kind: "audit-logs", Rows: 1234567, Bytes: 187_400_000,
+			DownloadURL: "/api/admin/exports/" + id(80).String() + "/file",
+			ExpiresAt:   at.Add(7 * 24 * time.Hour), CompletedAt: at}},
+	}
+	out := make(map[string]events.Event, len(samples))
+	for i, s := range samples {
+		raw, _ := json.Marshal(s.data) // plain structs always encode
+		out[s.template] = events.Event{ID: id(byte(100 + i)), Type: s.typ, Source: "preview", OccurredAt: at, Data: raw}
+	}
+	return out
+}
+
+// SampleNames lists the templates Samples covers, sorted.
+func SampleNames() []string {
+	var names []string
+	for n := range Samples() {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Sample returns the example event of template name.
+func Sample(name string) (events.Event, error) {
+	ev, ok := Samples()[name]
+	if !ok {
+		return events.Event{}, fmt.Errorf("no email named %q; known: %v", name, SampleNames())
+	}
+	return ev, nil
+}
