@@ -1,140 +1,300 @@
-// Package smtptest runs a real SMTP server inside the test process
-// (emersion/go-smtp) that keeps what it receives, so tests of email
-// delivery talk SMTP over TCP exactly as production does.
+// Package smtptest runs a real SMTP server (emersion/go-smtp) in process,
+// for tests and the benchmark: it records or counts what it receives and
+// can refuse chosen recipients with any reply code.
 package smtptest
 
 import (
-	"bytes"
+	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
+	"log"
 	"net"
-	"net/mail"
+	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
-// Message is one received email.
+// Message is one email the sink accepted.
 type Message struct {
-	From   string
-	To     []string
-	Header mail.Header
-	Raw    []byte
+	From string
+	To   []string
+	Data []byte
 }
 
-// Server is an in-process SMTP server on a loopback port.
-type Server struct {
-	srv *smtp.Server
-	ln  net.Listener
-
-	mu     sync.Mutex
-	msgs   []Message
-	reject map[string]*smtp.SMTPError
+// Options shape the sink.
+type Options struct {
+	// Rcpt, when set, decides each RCPT TO: a non-nil *smtp.SMTPError is
+	// the reply (e.g. 550 or 451).
+	Rcpt func(to string) error
+	// Discard counts messages without keeping them, for the benchmark.
+	Discard bool
+	// Spool, when set, makes the sink behave like a real MTA: each message
+	// is written to a file in this directory and fsynced before the 250
+	// reply (RFC 5321 §6.1: accepting a message is taking responsibility).
+	Spool string
+	// TLSConfig enables STARTTLS, or implicit TLS with ImplicitTLS.
+	TLSConfig *tls.Config
+	// ImplicitTLS makes the listener speak TLS from the first byte, as
+	// on port 465; it needs TLSConfig.
+	ImplicitTLS bool
+	// Username and Password, when set, make AUTH PLAIN mandatory.
+	Username, Password string
 }
 
-// Start serves SMTP on a free loopback port until the test ends. It skips
-// under -short.
-func Start(t testing.TB) *Server {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("runs an SMTP server; skipped under -short")
-	}
-	s := &Server{reject: map[string]*smtp.SMTPError{}}
-	srv := smtp.NewServer(backend{s})
-	srv.Domain = "localhost"
-	srv.AllowInsecureAuth = true
-	srv.ReadTimeout = 30 * time.Second
-	srv.WriteTimeout = 30 * time.Second
-	srv.MaxMessageBytes = 10 << 20
+// Sink is a running SMTP server.
+type Sink struct {
+	opts Options
+	srv  *smtp.Server
+	ln   net.Listener
+
+	mu      sync.Mutex
+	msgs    []Message
+	count   int
+	conns   int
+	open    map[net.Conn]struct{}
+	changed chan struct{} // closed and replaced on every accepted message
+}
+
+// Start listens on a free loopback port and serves until Close.
+func Start(opts Options) (*Sink, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("smtptest: listen: %v", err)
+		return nil, fmt.Errorf("smtptest: listen: %w", err)
 	}
-	s.srv, s.ln = srv, ln
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	s := &Sink{opts: opts, ln: ln, changed: make(chan struct{}), open: map[net.Conn]struct{}{}}
+	s.srv = smtp.NewServer(smtp.BackendFunc(s.newSession))
+	s.srv.Domain = "sink.test"
+	s.srv.ErrorLog = log.New(io.Discard, "", 0)
+	s.srv.ReadTimeout = time.Minute
+	s.srv.WriteTimeout = time.Minute
+	s.srv.MaxMessageBytes = 10 << 20
+	s.srv.TLSConfig = opts.TLSConfig
+	var served net.Listener = &trackingListener{Listener: ln, sink: s}
+	if opts.ImplicitTLS {
+		served = tls.NewListener(served, opts.TLSConfig)
+	}
+	go func() { _ = s.srv.Serve(served) }() // returns when Close stops it
+	return s, nil
+}
+
+// New starts a sink for the test and closes it when the test ends. It
+// skips under -short, like every test that needs a server.
+func New(t testing.TB, opts Options) *Sink {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs an SMTP server; skipped under -short")
+	}
+	s, err := Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 
-// Host and Port of the server.
-func (s *Server) Host() string { return "127.0.0.1" }
+// Host and Port say where the sink listens.
+func (s *Sink) Host() string { return "127.0.0.1" }
 
-// Port is the server's TCP port.
-func (s *Server) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
+// Port is the sink's TCP port.
+func (s *Sink) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
 
-// Reject makes RCPT TO for addr fail with the given SMTP code, e.g. 550 for
-// a permanent failure or 451 for a transient one.
-func (s *Server) Reject(addr string, code int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reject[addr] = &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCodeNotSet, Message: "rejected by test"}
+// Addr is host:port.
+func (s *Sink) Addr() string { return net.JoinHostPort(s.Host(), strconv.Itoa(s.Port())) }
+
+// Close stops the server and drops its connections.
+func (s *Sink) Close() error {
+	_ = s.ln.Close() // Serve may not have registered it yet
+	s.DropConnections()
+	if err := s.srv.Close(); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
+		return fmt.Errorf("smtptest: close: %w", err)
+	}
+	return nil
 }
 
-// Messages returns what was received so far.
-func (s *Server) Messages() []Message {
+// DropConnections closes every open connection abruptly, as a server
+// restart or an idle timeout would, and keeps listening.
+func (s *Sink) DropConnections() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.open {
+		_ = c.Close()
+		delete(s.open, c)
+	}
+}
+
+// Messages returns a copy of the accepted messages, in order.
+func (s *Sink) Messages() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Message(nil), s.msgs...)
 }
 
-// WaitFor waits until at least n messages arrived and returns them all; the
-// 30-second bound only catches a hung test.
-func (s *Server) WaitFor(t testing.TB, n int) []Message {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+// Count is how many messages were accepted.
+func (s *Sink) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.count
+}
+
+// Connections is how many SMTP sessions were opened, to check reuse.
+func (s *Sink) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
+}
+
+// WaitCount waits until at least n messages were accepted or ctx ends.
+func (s *Sink) WaitCount(ctx context.Context, n int) error {
 	for {
-		if msgs := s.Messages(); len(msgs) >= n {
-			return msgs
+		s.mu.Lock()
+		count, changed := s.count, s.changed
+		s.mu.Unlock()
+		if count >= n {
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("smtptest: %d messages after 30s, want %d", len(s.Messages()), n)
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("smtptest: %d of %d messages: %w", count, n, ctx.Err())
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-type backend struct{ s *Server }
+func (s *Sink) newSession(*smtp.Conn) (smtp.Session, error) {
+	s.mu.Lock()
+	s.conns++
+	s.mu.Unlock()
+	return &session{sink: s}, nil
+}
 
-func (b backend) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{s: b.s}, nil }
+func (s *Sink) accept(m Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.count++
+	if !s.opts.Discard {
+		s.msgs = append(s.msgs, m)
+	}
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
 
 type session struct {
-	s    *Server
-	from string
-	to   []string
+	sink   *Sink
+	authed bool
+	msg    Message
 }
 
-func (x *session) Reset()        { x.from, x.to = "", nil }
-func (x *session) Logout() error { return nil }
+var _ smtp.AuthSession = (*session)(nil)
 
-func (x *session) Mail(from string, _ *smtp.MailOptions) error {
-	x.from = from
-	return nil
-}
-
-func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	x.s.mu.Lock()
-	rej := x.s.reject[to]
-	x.s.mu.Unlock()
-	if rej != nil {
-		return rej
+// AuthMechanisms offers PLAIN when the sink has credentials.
+func (ss *session) AuthMechanisms() []string {
+	if ss.sink.opts.Username == "" {
+		return nil
 	}
-	x.to = append(x.to, to)
+	return []string{sasl.Plain}
+}
+
+// Auth checks PLAIN credentials against the sink's.
+func (ss *session) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		if user != ss.sink.opts.Username || pass != ss.sink.opts.Password {
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "bad credentials"}
+		}
+		ss.authed = true
+		return nil
+	}), nil
+}
+
+// Mail starts a message; it needs AUTH when the sink has credentials.
+func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	if ss.sink.opts.Username != "" && !ss.authed {
+		return smtp.ErrAuthRequired
+	}
+	ss.msg = Message{From: from}
 	return nil
 }
 
-func (x *session) Data(r io.Reader) error {
-	raw, err := io.ReadAll(r)
+// Rcpt adds a recipient unless Options.Rcpt refuses it.
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if f := ss.sink.opts.Rcpt; f != nil {
+		if err := f(to); err != nil {
+			return err
+		}
+	}
+	ss.msg.To = append(ss.msg.To, to)
+	return nil
+}
+
+// Data receives the message and counts it.
+func (ss *session) Data(r io.Reader) error {
+	var (
+		b   []byte
+		err error
+	)
+	switch {
+	case ss.sink.opts.Spool != "":
+		err = spool(ss.sink.opts.Spool, r)
+	case ss.sink.opts.Discard:
+		_, err = io.Copy(io.Discard, r)
+	default:
+		b, err = io.ReadAll(r)
+	}
 	if err != nil {
 		return err
 	}
-	m, err := mail.ReadMessage(bytes.NewReader(raw))
+	ss.msg.Data = b
+	ss.sink.accept(ss.msg)
+	ss.msg = Message{}
+	return nil
+}
+
+// Reset drops the message in progress.
+func (ss *session) Reset() { ss.msg = Message{} }
+
+// Logout ends the session.
+func (ss *session) Logout() error { return nil }
+
+// trackingListener remembers accepted connections so DropConnections can
+// cut them.
+type trackingListener struct {
+	net.Listener
+	sink *Sink
+}
+
+// Accept records each connection it returns.
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
 	if err != nil {
-		return errors.New("smtptest: unparseable message: " + err.Error())
+		return nil, err
 	}
-	x.s.mu.Lock()
-	x.s.msgs = append(x.s.msgs, Message{From: x.from, To: x.to, Header: m.Header, Raw: raw})
-	x.s.mu.Unlock()
+	l.sink.mu.Lock()
+	l.sink.open[c] = struct{}{}
+	l.sink.mu.Unlock()
+	return c, nil
+}
+
+// spool writes one message durably into dir.
+func spool(dir string, r io.Reader) error {
+	f, err := os.CreateTemp(dir, "msg-*.eml")
+	if err != nil {
+		return fmt.Errorf("smtptest: spool: %w", err)
+	}
+	_, err = io.Copy(f, r)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("smtptest: spool: %w", err)
+	}
 	return nil
 }

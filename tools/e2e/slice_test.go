@@ -4,12 +4,16 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"mime"
 	"net/http"
+	"net/mail"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,7 +28,7 @@ import (
 // system is a running set of services for one test.
 type system struct {
 	gateway string // base URL
-	smtp    *smtptest.Server
+	smtp    *smtptest.Sink
 	procs   map[string]*stack.Process
 }
 
@@ -50,7 +54,7 @@ func start(t *testing.T, names ...string) *system {
 
 	db := pgtest.NewDatabase(t)
 	ns := natstest.Start(t)
-	sink := smtptest.Start(t)
+	sink := smtptest.New(t, smtptest.Options{})
 	addrs := map[string]string{}
 	for _, n := range stack.Services() {
 		port, err := stack.FreePort()
@@ -78,7 +82,7 @@ func start(t *testing.T, names ...string) *system {
 	out := stack.NewOutput(testWriter{t})
 	sys := &system{gateway: "http://" + addrs["gateway"], smtp: sink, procs: map[string]*stack.Process{}}
 	for _, n := range stack.Services() { // start order: gateway last
-		if !contains(names, n) {
+		if !slices.Contains(names, n) {
 			continue
 		}
 		p, err := stack.Start(stack.Spec{Name: n, Bin: filepath.Join(bin, n), Env: env, Addr: addrs[n]}, out)
@@ -90,24 +94,17 @@ func start(t *testing.T, names ...string) *system {
 				t.Errorf("stop %s: %v", n, err)
 			}
 		})
-		rctx, rcancel := context.WithTimeout(context.Background(), time.Minute)
-		err = p.WaitReady(rctx)
-		rcancel()
-		if err != nil {
-			t.Fatal(err)
-		}
 		sys.procs[n] = p
 	}
-	return sys
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
+	// Services wait on each other's streams: await readiness once all run.
+	rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer rcancel()
+	for _, p := range sys.procs {
+		if err := p.WaitReady(rctx); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return false
+	return sys
 }
 
 // testWriter sends the services' log lines to the test log.
@@ -119,7 +116,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 func TestIntegrationBookingReachesTheBookerByEmail(t *testing.T) {
-	sys := start(t, "booking", "mailer", "gateway")
+	sys := start(t, stack.Services()...)
 	date := time.Now().UTC().AddDate(0, 1, 0).Format(time.DateOnly)
 	body := `{"email":"test@example.com","name":"Test","phone":"1234567890","session_type":"individual","preferred_date":"` + date + `","message":"Test"}`
 
@@ -147,15 +144,27 @@ func TestIntegrationBookingReachesTheBookerByEmail(t *testing.T) {
 		t.Error("no X-Request-ID on the answer")
 	}
 
-	msgs := sys.smtp.WaitFor(t, 1)
-	m := msgs[0]
+	wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer wcancel()
+	if err := sys.smtp.WaitCount(wctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	m := sys.smtp.Messages()[0]
+	parsed, err := mail.ReadMessage(bytes.NewReader(m.Data))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(m.To) != 1 || m.To[0] != "test@example.com" {
 		t.Errorf("email to %v, want test@example.com", m.To)
 	}
-	if !strings.Contains(strings.ToLower(m.Header.Get("Subject")), "session") {
-		t.Errorf("subject %q does not mention the session", m.Header.Get("Subject"))
+	subject, err := new(mime.WordDecoder).DecodeHeader(parsed.Header.Get("Subject"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(string(m.Raw), booked.ID) {
+	if !strings.Contains(strings.ToLower(subject), "session") {
+		t.Errorf("subject %q does not mention the session", subject)
+	}
+	if !strings.Contains(string(m.Data), booked.ID) {
 		t.Errorf("the email does not carry the booking id %s", booked.ID)
 	}
 
@@ -167,7 +176,7 @@ func TestIntegrationBookingReachesTheBookerByEmail(t *testing.T) {
 }
 
 func TestIntegrationGatewayRoutesEveryOwnerAndHidesTheirOps(t *testing.T) {
-	sys := start(t, "booking", "gateway")
+	sys := start(t, stack.Services()...)
 	tests := []struct {
 		name, method, path string
 		want               int

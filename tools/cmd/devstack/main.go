@@ -122,10 +122,14 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		}
 		procs = append(procs, p)
 		go func() { <-p.Done(); exited <- p }()
-		readyCtx, cancel := context.WithTimeout(ctx, cfg.ReadyWithin)
-		err = p.WaitReady(readyCtx)
-		cancel()
-		if err != nil {
+	}
+	// Readiness is awaited after every service started: a consumer is ready
+	// once the stream it reads exists, and streams are declared by their
+	// owners, so services wait on each other.
+	readyCtx, cancel := context.WithTimeout(ctx, cfg.ReadyWithin)
+	defer cancel()
+	for _, p := range procs {
+		if err := p.WaitReady(readyCtx); err != nil {
 			return err
 		}
 	}

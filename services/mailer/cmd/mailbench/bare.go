@@ -12,7 +12,7 @@ import (
 
 	"github.com/acube/platform/services/mailer/internal/email"
 	"github.com/acube/platform/services/mailer/internal/sender"
-	"github.com/acube/platform/services/mailer/internal/smtptest"
+	"github.com/acube/platform/libs/smtptest"
 )
 
 // bare is the reference: the same email, rendered once, sent n times over

@@ -30,7 +30,7 @@ import (
 	"github.com/acube/platform/services/mailer/internal/delivery"
 	"github.com/acube/platform/services/mailer/internal/email"
 	"github.com/acube/platform/services/mailer/internal/sender"
-	"github.com/acube/platform/services/mailer/internal/smtptest"
+	"github.com/acube/platform/libs/smtptest"
 	"github.com/acube/platform/services/mailer/internal/templates"
 )
 

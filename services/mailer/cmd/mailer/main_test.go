@@ -30,7 +30,7 @@ import (
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/libs/stream"
 	"github.com/acube/platform/services/mailer/internal/email"
-	"github.com/acube/platform/services/mailer/internal/smtptest"
+	"github.com/acube/platform/libs/smtptest"
 )
 
 // harness is one mailer started by run against its own NATS server,

@@ -27,7 +27,7 @@ import (
 
 	"github.com/acube/platform/services/mailer/internal/email"
 	"github.com/acube/platform/services/mailer/internal/sender"
-	"github.com/acube/platform/services/mailer/internal/smtptest"
+	"github.com/acube/platform/libs/smtptest"
 )
 
 var from = &netmail.Address{Name: "A-Cube", Address: "no-reply@acube.local"}

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/acube/platform/libs/natstest"
+	"github.com/acube/platform/libs/postgres"
+	"github.com/acube/platform/libs/postgres/pgtest"
+)
+
+// harness runs the whole admin service, run() as main calls it, against
+// a fresh database and an in-process JetStream server.
+type harness struct {
+	t      *testing.T
+	env    map[string]string
+	base   string
+	nats   *natstest.Server
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	pool   *pgxpool.Pool // admin schema, for assertions
+	logs   *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+	client *http.Client
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newHarness(t *testing.T, overrides map[string]string) *harness {
+	t.Helper()
+	dbURL := pgtest.NewDatabase(t)
+	ns := natstest.Start(t)
+	h := &harness{t: t, nats: ns, logs: &syncBuffer{}, client: &http.Client{Timeout: 30 * time.Second}}
+	addr := freeAddr(t)
+	h.base = "http://" + addr
+	h.env = map[string]string{
+		"ADMIN_ADDR":              addr,
+		"DATABASE_URL":            dbURL,
+		"NATS_URL":                ns.URL(),
+		"ADMIN_DATA_DIR":          t.TempDir(),
+		"LOG_LEVEL":               "warn",
+		"SHUTDOWN_GRACE":          "5s",
+		"ADMIN_ARGON2_MEMORY_KIB": "64",
+		"ADMIN_ARGON2_TIME":       "1",
+		"ADMIN_ARGON2_ALLOW_WEAK": "true",
+		// A long first back-off keeps throttling tests free of timing.
+		"ADMIN_THROTTLE_BASE": "1m",
+	}
+	for k, v := range overrides {
+		h.env[k] = v
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("service logs:\n%s", h.logs.String())
+		}
+	})
+	nc, err := nats.Connect(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	h.nc = nc
+	if h.js, err = jetstream.New(nc); err != nil {
+		t.Fatal(err)
+	}
+	h.start()
+	pool, err := postgres.Open(context.Background(), postgres.Config{URL: dbURL, Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	h.pool = pool
+	return h
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func (h *harness) getenv(k string) string { return h.env[k] }
+
+// start runs the service and waits until it is ready.
+func (h *harness) start() {
+	h.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	h.done = make(chan error, 1)
+	go func() { h.done <- run(ctx, h.getenv, h.logs) }()
+	h.t.Cleanup(h.stop)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-h.done:
+			h.t.Fatalf("service exited during start: %v", err)
+		default:
+		}
+		resp, err := h.client.Get(h.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	h.t.Fatal("service not ready within 30s")
+}
+
+// stop cancels run as SIGTERM would and waits for it to return.
+func (h *harness) stop() {
+	if h.cancel == nil {
+		return
+	}
+	h.cancel()
+	h.cancel = nil
+	select {
+	case err := <-h.done:
+		if err != nil {
+			h.t.Errorf("run returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		h.t.Error("run did not return within 30s of cancellation")
+	}
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r reply) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// do sends a request; xff, when set, is the X-Forwarded-For the gateway adds.
+func (h *harness) do(method, path, token string, body any, xff string) reply {
+	h.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, h.base+path, rd)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if xff != "" {
+		req.Header.Set("X-Forwarded-For", xff)
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return reply{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+type session struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	ExpiresIn    int    `json:"expires_in"`
+	Admin        struct {
+		ID    string `json:"id"`
+		Email string `json:"email"`
+		Role  string `json:"role"`
+	} `json:"admin"`
+}
+
+const rootPassword = "correct horse battery staple"
+
+// bootstrap runs the bootstrap command as an operator would.
+func (h *harness) bootstrap(email string) {
+	h.t.Helper()
+	var out bytes.Buffer
+	if err := bootstrap(context.Background(), []string{"--email", email}, h.getenv, strings.NewReader(rootPassword+"\n"), &out); err != nil {
+		h.t.Fatalf("bootstrap: %v\n%s", err, out.String())
+	}
+}
+
+func (h *harness) login(email, pw, xff string) session {
+	h.t.Helper()
+	r := h.do("POST", "/api/admin/auth/login", "", map[string]string{"email": email, "password": pw}, xff)
+	if r.status != http.StatusOK {
+		h.t.Fatalf("login %s = %d %s", email, r.status, r.body)
+	}
+	var s session
+	r.json(h.t, &s)
+	return s
+}
+
+func (h *harness) createAdmin(superToken, email, role, pw string) string {
+	h.t.Helper()
+	r := h.do("POST", "/api/admin/admins", superToken, map[string]string{"email": email, "name": "Test " + role, "role": role, "password": pw}, "")
+	if r.status != http.StatusCreated {
+		h.t.Fatalf("create admin %s = %d %s", email, r.status, r.body)
+	}
+	var a struct{ ID string }
+	r.json(h.t, &a)
+	return a.ID
+}
+
+// eventually polls cond until it holds; the bound only stops a broken
+// test from hanging, nothing is asserted about how long it took.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func (h *harness) countAudit(where string, args ...any) int {
+	h.t.Helper()
+	var n int
+	if err := h.pool.QueryRow(context.Background(), "SELECT count(*) FROM audit_log WHERE "+where, args...).Scan(&n); err != nil {
+		h.t.Fatal(err)
+	}
+	return n
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }

@@ -1,0 +1,295 @@
+// Command admin serves admin accounts and login, the audit log, bulk jobs
+// and dead letters, and relays its events to JetStream.
+//
+//	admin                              serve (configuration from the environment)
+//	admin bootstrap --email ADDRESS    create the first superadmin; the password is read from standard input
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/acube/platform/libs/authn"
+	libconfig "github.com/acube/platform/libs/config"
+	"github.com/acube/platform/libs/consume"
+	"github.com/acube/platform/libs/logging"
+	"github.com/acube/platform/libs/outbox"
+	"github.com/acube/platform/libs/postgres"
+	"github.com/acube/platform/libs/stream"
+	"github.com/acube/platform/libs/web"
+	"github.com/acube/platform/services/admin/internal/account"
+	"github.com/acube/platform/services/admin/internal/audit"
+	"github.com/acube/platform/services/admin/internal/config"
+	"github.com/acube/platform/services/admin/internal/deadletter"
+	"github.com/acube/platform/services/admin/internal/httpapi"
+	"github.com/acube/platform/services/admin/internal/job"
+	"github.com/acube/platform/services/admin/internal/metrics"
+	"github.com/acube/platform/services/admin/internal/password"
+	"github.com/acube/platform/services/admin/internal/store"
+	"github.com/acube/platform/services/admin/internal/token"
+)
+
+const schema = "admin"
+
+// Durable consumer names; they also name dead-letter subjects.
+const (
+	auditConsumer = "admin-audit"
+	jobsConsumer  = "admin-jobs"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "bootstrap" {
+		err = bootstrap(ctx, os.Args[2:], os.Getenv, os.Stdin, os.Stdout)
+	} else {
+		err = run(ctx, os.Getenv, os.Stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "admin:", err)
+		os.Exit(1)
+	}
+}
+
+// openDB creates the database when missing, opens the pool and migrates.
+func openDB(ctx context.Context, cfg config.Config, log *slog.Logger) (*pgxpool.Pool, error) {
+	if err := postgres.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	pool, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema, MaxConns: cfg.DBMaxConns})
+	if err != nil {
+		return nil, err
+	}
+	if err := postgres.Migrate(ctx, pool, schema, log, outbox.Migrations(), consume.Migrations(), store.Migrations()); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+func newHasher(cfg config.Config, log *slog.Logger) (*password.Hasher, error) {
+	p := password.Params{MemoryKiB: uint32(cfg.Argon2.MemoryKiB), Time: uint32(cfg.Argon2.Time), Threads: uint8(cfg.Argon2.Threads)}
+	if cfg.Argon2.AllowWeak {
+		log.Warn("argon2id parameters below OWASP's minimum are allowed; never in production",
+			"memory_kib", p.MemoryKiB, "time", p.Time)
+	}
+	return password.NewHasher(p, cfg.Argon2.MaxVerify)
+}
+
+func accountConfig(cfg config.Config) account.Config {
+	th := cfg.Throttle
+	return account.Config{
+		MinPassword: cfg.Argon2.MinLength, RefreshTTL: cfg.Token.RefreshTTL, RefreshIdle: cfg.Token.RefreshIdle,
+		RefreshGrace: cfg.Token.RefreshGrace,
+		Throttle: account.Throttle{
+			Client:   account.Policy{Free: th.ClientFree, Base: th.Base, Max: th.ClientMax, Reset: th.Reset},
+			Account:  account.Policy{Free: th.AccountFree, Base: th.Base, Max: th.AccountMax, Reset: th.Reset},
+			KnownFor: th.KnownClients,
+		},
+	}
+}
+
+func loadKeys(cfg config.Config, log *slog.Logger) (*token.Keys, error) {
+	signing, created, err := token.LoadOrCreate(cfg.Token.SigningKeyFile, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Warn("generated a development signing key; set ADMIN_SIGNING_KEY_FILE in production", "data_dir", cfg.DataDir)
+	}
+	var older []ed25519.PublicKey
+	for _, path := range cfg.Token.VerifyKeyFiles {
+		pub, err := token.LoadPublic(path)
+		if err != nil {
+			return nil, err
+		}
+		older = append(older, pub)
+	}
+	return token.NewKeys(signing, older...), nil
+}
+
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	log := logging.New(stdout, "admin", cfg.LogLevel)
+	log.Info("starting", libconfig.LogValue(&cfg)...)
+	proxies, err := cfg.Proxies()
+	if err != nil {
+		return err
+	}
+
+	pool, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	keys, err := loadKeys(cfg, log)
+	if err != nil {
+		return err
+	}
+	verifier, err := authn.NewVerifier(authn.Config{Issuer: cfg.Token.Issuer, Audience: cfg.Token.Audience,
+		StaticKeys: keys.Public(), Leeway: cfg.Token.VerifyLeeway})
+	if err != nil {
+		return err
+	}
+	hasher, err := newHasher(cfg, log)
+	if err != nil {
+		return err
+	}
+
+	nc, js, err := stream.Connect(cfg.NATSURL, "admin", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	for _, spec := range []stream.Spec{stream.Admin(cfg.StreamReplicas), stream.Audit(cfg.StreamReplicas), consume.DeadLetterSpec()} {
+		if _, err := stream.Ensure(ctx, js, spec); err != nil {
+			return err
+		}
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	httpMetrics, err := web.NewHTTPMetrics(reg)
+	if err != nil {
+		return err
+	}
+	adminMetrics, err := metrics.New(reg)
+	if err != nil {
+		return err
+	}
+	consumerMetrics, err := consume.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	relay, err := outbox.NewRelay(pool, js, reg, log, outbox.RelayConfig{Schema: schema})
+	if err != nil {
+		return err
+	}
+
+	signer := token.NewSigner(keys, cfg.Token.Issuer, cfg.Token.Audience, cfg.Token.AccessTTL)
+	accounts := account.NewService(store.NewAccounts(pool), hasher, signer, adminMetrics, accountConfig(cfg), time.Now)
+	jobs := job.NewService(store.NewJobs(pool), adminMetrics, cfg.Bulk.MaxIDs, time.Now)
+	deadLetters := deadletter.NewService(js, store.NewDeadLetters(pool), time.Now)
+
+	auditRunner, err := consume.New(pool, js, consumerMetrics, log, consume.Config{
+		Stream: stream.Audit(1).Name, Durable: auditConsumer, Subjects: []string{audit.SubjectPrefix + ">"},
+	}, func(ctx context.Context, tx pgx.Tx, msg consume.Message) error {
+		err := store.Append(ctx, tx, msg.Event)
+		if errors.Is(err, audit.ErrInvalid) {
+			return consume.Permanent(err)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	jobsRunner, err := consume.New(pool, js, consumerMetrics, log, consume.Config{
+		Stream: stream.Booking(1).Name, Durable: jobsConsumer, Subjects: []string{"booking.job.>"},
+	}, func(ctx context.Context, tx pgx.Tx, msg consume.Message) error {
+		err := jobs.HandleOwnerEvent(ctx, store.JobTx(tx), msg.Event)
+		if errors.Is(err, job.ErrNotFound) || errors.Is(err, job.ErrUnexpectedEvent) {
+			return consume.Permanent(err)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+
+	api := httpapi.New(httpapi.Deps{
+		Accounts: accounts, Jobs: jobs, Audit: store.NewAudit(pool), DeadLetters: deadLetters, Keys: keys,
+		Verifier: verifier, ClientIP: httpapi.NewClientIP(proxies), Metrics: adminMetrics, Log: log,
+		SyncThreshold: cfg.Bulk.SyncThreshold, SyncWait: cfg.Bulk.SyncWait,
+	})
+	// The jobs consumer is not a readiness check: its stream belongs to
+	// booking, and login or the audit log must not wait for booking.
+	probes := web.NewProbes(reg, map[string]web.Check{
+		"postgres":       pool.Ping,
+		"nats":           func(context.Context) error { return stream.Ready(nc) },
+		"audit_consumer": func(context.Context) error { return auditRunner.Ready() },
+	})
+	r := chi.NewRouter()
+	r.Use(web.RequestIDs, httpMetrics.Middleware(log))
+	r.NotFound(web.NotFoundHandler)
+	r.MethodNotAllowed(web.MethodNotAllowedHandler)
+	probes.Mount(r)
+	api.Routes(r)
+	srv := web.NewServer(cfg.Addr, r)
+	srv.RegisterOnShutdown(probes.Shutdown)
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+
+	// Shutdown order (STYLE.md): not ready and drain HTTP, then let the
+	// consumers finish the messages in hand, then stop the relay (after
+	// the consumers, whose handlers write outbox rows), drain NATS and
+	// close the pool (deferred above).
+	background := context.WithoutCancel(ctx)
+	consumerCtx, stopConsumers := context.WithCancel(background)
+	relayCtx, stopRelay := context.WithCancel(background)
+	defer stopConsumers()
+	defer stopRelay()
+	var consumers sync.WaitGroup
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer stopRelay()
+		err := web.Serve(gctx, srv, ln, cfg.ShutdownGrace, log)
+		stopConsumers()
+		consumers.Wait()
+		return err
+	})
+	for _, c := range []*consume.Runner{auditRunner, jobsRunner} {
+		consumers.Add(1)
+		g.Go(func() error {
+			defer consumers.Done()
+			return c.Run(consumerCtx)
+		})
+	}
+	g.Go(func() error { return relay.Run(relayCtx) })
+	g.Go(func() error { janitor(consumerCtx, pool, log); return nil })
+	err = g.Wait()
+	if dErr := nc.Drain(); dErr != nil {
+		err = errors.Join(err, fmt.Errorf("drain nats: %w", dErr))
+	}
+	log.Info("stopped")
+	return err
+}
+
+// janitor purges expired refresh tokens and idle throttle counters hourly.
+func janitor(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if err := store.Purge(ctx, pool, "24 hours"); err != nil && ctx.Err() == nil {
+			log.Warn("purge expired login data", "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,159 @@
+package account_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/acube/platform/services/admin/internal/account"
+)
+
+func TestIntegrationThrottle(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	const owner = "198.51.100.1"
+
+	// The owner logs in once from home: that address becomes known.
+	if _, err := f.svc.Login(ctx, "root@example.org", superPassword, owner); err != nil {
+		t.Fatal(err)
+	}
+
+	// One attacker address: 5 free failures, then back-off; even the right
+	// password is refused while locked (it is not even checked).
+	for i := range 5 {
+		if _, err := f.svc.Login(ctx, "root@example.org", fmt.Sprintf("guess %d guess", i), "203.0.113.9"); !errors.Is(err, account.ErrInvalidCredentials) {
+			t.Fatalf("attempt %d = %v", i, err)
+		}
+	}
+	f.hasher.verifies.Store(0)
+	var thr *account.ThrottledError
+	if _, err := f.svc.Login(ctx, "root@example.org", superPassword, "203.0.113.9"); !errors.As(err, &thr) || thr.RetryAfter != time.Second {
+		t.Fatalf("6th attempt = %v, want throttled for 1s", err)
+	}
+	if n := f.hasher.verifies.Load(); n != 0 {
+		t.Fatalf("a throttled attempt ran %d verifications", n)
+	}
+	// The owner, elsewhere, is not locked out.
+	if _, err := f.svc.Login(ctx, "root@example.org", superPassword, owner); err != nil {
+		t.Fatalf("owner while an attacker is locked: %v", err)
+	}
+
+	// Many attacker addresses: after 20 failures across new addresses the
+	// account-wide back-off refuses new addresses, but not the owner's.
+	for i := range 20 {
+		_, err := f.svc.Login(ctx, "root@example.org", "wrong wrong wrong", fmt.Sprintf("192.0.2.%d", i+1))
+		if !errors.Is(err, account.ErrInvalidCredentials) {
+			t.Fatalf("distributed attempt %d = %v", i, err)
+		}
+	}
+	if _, err := f.svc.Login(ctx, "root@example.org", "wrong wrong wrong", "192.0.2.200"); !errors.As(err, &thr) {
+		t.Fatalf("21st distributed attempt = %v, want throttled", err)
+	}
+	if _, err := f.svc.Login(ctx, "root@example.org", superPassword, owner); err != nil {
+		t.Fatalf("owner from a known address during a distributed attack: %v", err)
+	}
+	// The lock is short: once it passes, a new address may try again.
+	f.clock.advance(2 * time.Second)
+	if _, err := f.svc.Login(ctx, "root@example.org", superPassword, "192.0.2.201"); err != nil {
+		t.Fatalf("after the back-off: %v", err)
+	}
+
+	// Unknown emails are throttled the same way: throttling reveals nothing.
+	for range 5 {
+		_, _ = f.svc.Login(ctx, "ghost@example.org", "whatever whatever", "203.0.113.50")
+	}
+	if _, err := f.svc.Login(ctx, "ghost@example.org", "whatever whatever", "203.0.113.50"); !errors.As(err, &thr) {
+		t.Fatalf("unknown email after 5 failures = %v, want throttled", err)
+	}
+}
+
+func TestIntegrationAdmins(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	super := account.Actor{ID: f.super.ID.String(), Email: f.super.Email, Role: account.RoleSuperadmin, ClientIP: "198.51.100.1"}
+
+	if _, err := f.svc.Bootstrap(ctx, account.NewAccount{Email: "second@example.org", Name: "x", Password: superPassword}); !errors.Is(err, account.ErrBootstrapped) {
+		t.Fatalf("second bootstrap = %v, want ErrBootstrapped", err)
+	}
+	ada, err := f.svc.Create(ctx, super, account.NewAccount{Email: "Ada@Example.org", Name: "Ada", Role: account.RoleAdmin, Password: "analytical engine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adaActor := account.Actor{ID: ada.ID.String(), Email: ada.Email, Role: account.RoleAdmin}
+
+	tests := []struct {
+		name    string
+		do      func() error
+		wantErr error
+		wantVal bool
+	}{
+		{name: "duplicate email", do: func() error {
+			_, err := f.svc.Create(ctx, super, account.NewAccount{Email: "ada@example.org", Name: "Ada", Role: account.RoleAdmin, Password: "another long one"})
+			return err
+		}, wantErr: account.ErrEmailTaken},
+		{name: "short password", do: func() error {
+			_, err := f.svc.Create(ctx, super, account.NewAccount{Email: "b@example.org", Name: "B", Role: account.RoleAdmin, Password: "short"})
+			return err
+		}, wantVal: true},
+		{name: "unknown role", do: func() error {
+			_, err := f.svc.Create(ctx, super, account.NewAccount{Email: "c@example.org", Name: "C", Role: "root", Password: "long enough password"})
+			return err
+		}, wantVal: true},
+		{name: "admin cannot create admins", do: func() error {
+			_, err := f.svc.Create(ctx, adaActor, account.NewAccount{Email: "d@example.org", Name: "D", Role: account.RoleSuperadmin, Password: "long enough password"})
+			return err
+		}, wantErr: account.ErrForbidden},
+		{name: "admin cannot list admins", do: func() error { _, err := f.svc.List(ctx, adaActor); return err }, wantErr: account.ErrForbidden},
+		{name: "admin cannot disable", do: func() error { _, err := f.svc.Disable(ctx, adaActor, f.super.ID); return err }, wantErr: account.ErrForbidden},
+		{name: "superadmin cannot disable itself", do: func() error { _, err := f.svc.Disable(ctx, super, f.super.ID); return err }, wantErr: account.ErrSelf},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.do()
+			var ve *account.ValidationError
+			if tt.wantVal {
+				if !errors.As(err, &ve) {
+					t.Fatalf("err = %v, want a validation error", err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+		})
+	}
+
+	s, err := f.svc.Login(ctx, "ada@example.org", "analytical engine", "198.51.100.7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Disable(ctx, super, ada.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Login(ctx, "ada@example.org", "analytical engine", "198.51.100.7"); !errors.Is(err, account.ErrInvalidCredentials) {
+		t.Fatalf("disabled login = %v, want ErrInvalidCredentials", err)
+	}
+	if _, err := f.svc.Refresh(ctx, s.RefreshToken, "198.51.100.7"); !errors.Is(err, account.ErrInvalidRefresh) {
+		t.Fatalf("disabled refresh = %v, want ErrInvalidRefresh", err)
+	}
+	list, err := f.svc.List(ctx, super)
+	if err != nil || len(list) != 2 || !list[1].Disabled() {
+		t.Fatalf("List = %+v, %v", list, err)
+	}
+
+	// Every action left its events in the outbox: the welcome event and
+	// an audit event per action.
+	var created, audits int
+	err = f.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE subject = 'admin.account.created'),
+		count(*) FILTER (WHERE subject LIKE 'audit.admin_account.%') FROM outbox`).Scan(&created, &audits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if created != 2 || audits < 5 {
+		t.Fatalf("outbox has %d account.created and %d audit events", created, audits)
+	}
+}

@@ -1,0 +1,337 @@
+package account
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/acube/platform/services/admin/internal/password"
+	"github.com/acube/platform/services/admin/internal/token"
+)
+
+// Refresh is one stored refresh token. Tokens of one login form a family;
+// each use spends the token and issues its successor in the family.
+type Refresh struct {
+	ID              uuid.UUID
+	FamilyID        uuid.UUID
+	AccountID       uuid.UUID
+	Hash            []byte
+	CreatedAt       time.Time
+	ExpiresAt       time.Time // idle expiry, never past FamilyExpiresAt
+	FamilyExpiresAt time.Time // absolute expiry of the login
+	UsedAt          *time.Time
+	ReplacedBy      *uuid.UUID
+	RevokedAt       *time.Time
+	RevokedReason   string
+}
+
+// Revocation reasons.
+const (
+	reasonSuperseded = "superseded_in_grace"
+	reasonReuse      = "reuse_detected"
+	reasonLogout     = "logout"
+)
+
+// Session is what a login or refresh hands the client.
+type Session struct {
+	Account          Account
+	AccessToken      string
+	AccessExpiresAt  time.Time
+	RefreshToken     string
+	RefreshExpiresAt time.Time
+}
+
+// Login checks email and password from clientIP. A wrong email and a wrong
+// password are indistinguishable: both run exactly one argon2id
+// verification (an unknown email against a dummy hash), the same
+// transactions, and return ErrInvalidCredentials. Each attempt is audited;
+// throttled attempts return *ThrottledError.
+func (s *Service) Login(ctx context.Context, email, pw, clientIP string) (Session, error) {
+	email = NormalizeEmail(email)
+	if f := loginFields(email, pw); f != nil {
+		return Session{}, &ValidationError{Fields: f}
+	}
+	now := s.now().UTC()
+	actor := Actor{Email: email, ClientIP: clientIP}
+
+	if err := s.admit(ctx, actor, now); err != nil {
+		return Session{}, err
+	}
+
+	acct, err := s.store.AccountByEmail(ctx, email)
+	found := err == nil
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return Session{}, fmt.Errorf("login: %w", err)
+	}
+	hash := s.hasher.Dummy()
+	if found {
+		hash = acct.PasswordHash
+		actor.ID = acct.ID.String()
+	}
+	ok, rehash, err := s.hasher.Verify(ctx, hash, pw)
+	if err != nil && !errors.Is(err, password.ErrMalformed) {
+		return Session{}, fmt.Errorf("login: %w", err)
+	}
+	if !found || !ok || acct.Disabled() {
+		reason := "wrong_password"
+		switch {
+		case !found:
+			reason = "unknown_email"
+		case acct.Disabled() && ok:
+			reason = "account_disabled"
+		}
+		s.rec.Login(OutcomeInvalid)
+		err := s.store.InTx(ctx, func(tx Tx) error {
+			return emitAudit(ctx, tx, actor, "login_failed", actor.ID, now, map[string]string{"reason": reason})
+		})
+		if err != nil {
+			return Session{}, fmt.Errorf("login: record failure: %w", err)
+		}
+		return Session{}, ErrInvalidCredentials
+	}
+
+	newHash := ""
+	if rehash {
+		if newHash, err = s.hasher.Hash(ctx, pw); err != nil {
+			return Session{}, fmt.Errorf("login: rehash: %w", err)
+		}
+	}
+	plain, rt, err := s.newRefresh(acct.ID, uuid.Nil, now, now.Add(s.cfg.RefreshTTL))
+	if err != nil {
+		return Session{}, fmt.Errorf("login: %w", err)
+	}
+	err = s.store.InTx(ctx, func(tx Tx) error {
+		if err := tx.ResetThrottles(ctx, clientKey(email, clientIP), accountKey(email)); err != nil {
+			return err
+		}
+		if err := tx.RememberClient(ctx, acct.ID, clientIP, now); err != nil {
+			return err
+		}
+		if newHash != "" {
+			if err := tx.SetPasswordHash(ctx, acct.ID, newHash); err != nil {
+				return err
+			}
+		}
+		if err := tx.InsertRefresh(ctx, rt); err != nil {
+			return err
+		}
+		return emitAudit(ctx, tx, actor, "login_succeeded", actor.ID, now, nil)
+	})
+	if err != nil {
+		return Session{}, fmt.Errorf("login: %w", err)
+	}
+	s.rec.Login(OutcomeSuccess)
+	return s.session(acct, plain, rt, now)
+}
+
+func loginFields(email, pw string) map[string]string {
+	f := map[string]string{}
+	if email == "" || len(email) > 254 {
+		f["email"] = "is required"
+	}
+	if pw == "" {
+		f["password"] = "is required"
+	} else if len(pw) > MaxPasswordBytes {
+		f["password"] = fmt.Sprintf("must be at most %d bytes", MaxPasswordBytes)
+	}
+	if len(f) == 0 {
+		return nil
+	}
+	return f
+}
+
+// admit applies the throttle rules in one transaction. A refused attempt
+// is audited and committed; an admitted one is counted in advance.
+func (s *Service) admit(ctx context.Context, actor Actor, now time.Time) error {
+	var refused *ThrottledError
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		refused = nil
+		known, err := tx.KnownClient(ctx, actor.Email, actor.ClientIP, now.Add(-s.cfg.Throttle.KnownFor))
+		if err != nil {
+			return err
+		}
+		keys := []string{clientKey(actor.Email, actor.ClientIP)}
+		rules := []Policy{s.cfg.Throttle.Client}
+		if !known {
+			keys = append(keys, accountKey(actor.Email))
+			rules = append(rules, s.cfg.Throttle.Account)
+		}
+		states, err := tx.Throttles(ctx, keys...)
+		if err != nil {
+			return err
+		}
+		var wait time.Duration
+		for i := range states {
+			if ok, retry := rules[i].Admit(&states[i], now); !ok {
+				wait = max(wait, retry)
+			}
+		}
+		if wait > 0 {
+			refused = &ThrottledError{RetryAfter: wait}
+			return emitAudit(ctx, tx, actor, "login_throttled", "", now,
+				map[string]string{"retry_after": wait.Round(time.Second).String()})
+		}
+		return tx.SaveThrottles(ctx, states...)
+	})
+	if err != nil {
+		return fmt.Errorf("login: throttle: %w", err)
+	}
+	if refused != nil {
+		s.rec.Login(OutcomeThrottled)
+		return refused
+	}
+	return nil
+}
+
+// Refresh spends a refresh token and returns a new session in the same
+// family. Reusing a spent token revokes the whole family and returns
+// ErrRefreshReused, except within the grace period after its first use,
+// when the client is taken to be retrying a request whose answer it lost:
+// it gets a new token and the one it never received is revoked.
+func (s *Service) Refresh(ctx context.Context, plain, clientIP string) (Session, error) {
+	if plain == "" || len(plain) > 256 {
+		s.rec.Refresh(OutcomeInvalid)
+		return Session{}, ErrInvalidRefresh
+	}
+	now := s.now().UTC()
+	var (
+		acct     Account
+		next     Refresh
+		newPlain string
+		outcome  error
+	)
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		outcome = nil
+		rt, err := tx.RefreshByHash(ctx, token.HashRefresh(plain))
+		if errors.Is(err, ErrNotFound) {
+			outcome = ErrInvalidRefresh
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if acct, err = tx.AccountByID(ctx, rt.AccountID); err != nil {
+			return err
+		}
+		actor := Actor{ID: acct.ID.String(), Email: acct.Email, Name: acct.Name, Role: acct.Role, ClientIP: clientIP}
+		reuse := func(why string) error {
+			outcome = ErrRefreshReused
+			if err := tx.RevokeFamily(ctx, rt.FamilyID, now, reasonReuse); err != nil {
+				return err
+			}
+			return emitAudit(ctx, tx, actor, "refresh_reuse_detected", actor.ID, now,
+				map[string]string{"family_id": rt.FamilyID.String(), "why": why})
+		}
+		switch {
+		case rt.RevokedAt != nil && rt.RevokedReason == reasonSuperseded:
+			// Two parties hold tokens of this family: end it.
+			return reuse("superseded token used")
+		case rt.RevokedAt != nil, acct.Disabled(), !now.Before(rt.ExpiresAt), !now.Before(rt.FamilyExpiresAt):
+			outcome = ErrInvalidRefresh
+			return nil
+		case rt.UsedAt != nil:
+			if now.Sub(*rt.UsedAt) > s.cfg.RefreshGrace || rt.ReplacedBy == nil {
+				return reuse("spent token used")
+			}
+			succ, err := tx.RefreshByID(ctx, *rt.ReplacedBy)
+			if err != nil {
+				return err
+			}
+			if succ.UsedAt != nil || succ.RevokedAt != nil {
+				return reuse("spent token used after its successor")
+			}
+			if err := tx.RevokeRefresh(ctx, succ.ID, now, reasonSuperseded); err != nil {
+				return err
+			}
+		}
+		if newPlain, next, err = s.newRefresh(acct.ID, rt.FamilyID, now, rt.FamilyExpiresAt); err != nil {
+			return err
+		}
+		if err := tx.InsertRefresh(ctx, next); err != nil {
+			return err
+		}
+		usedAt := now
+		if rt.UsedAt != nil {
+			usedAt = *rt.UsedAt // the grace period runs from the first use
+		}
+		return tx.MarkRefreshUsed(ctx, rt.ID, usedAt, next.ID)
+	})
+	if err != nil {
+		return Session{}, fmt.Errorf("refresh: %w", err)
+	}
+	switch {
+	case errors.Is(outcome, ErrRefreshReused):
+		s.rec.Refresh(OutcomeReused)
+		return Session{}, outcome
+	case outcome != nil:
+		s.rec.Refresh(OutcomeInvalid)
+		return Session{}, outcome
+	}
+	s.rec.Refresh(OutcomeSuccess)
+	return s.session(acct, newPlain, next, now)
+}
+
+// Logout revokes the refresh-token family plain belongs to. An unknown
+// token is not an error: the result, no live session, is the same.
+func (s *Service) Logout(ctx context.Context, plain, clientIP string) error {
+	if plain == "" || len(plain) > 256 {
+		return nil
+	}
+	now := s.now().UTC()
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		rt, err := tx.RefreshByHash(ctx, token.HashRefresh(plain))
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if rt.RevokedAt != nil {
+			return nil
+		}
+		acct, err := tx.AccountByID(ctx, rt.AccountID)
+		if err != nil {
+			return err
+		}
+		if err := tx.RevokeFamily(ctx, rt.FamilyID, now, reasonLogout); err != nil {
+			return err
+		}
+		actor := Actor{ID: acct.ID.String(), Email: acct.Email, ClientIP: clientIP}
+		return emitAudit(ctx, tx, actor, "logout", actor.ID, now, nil)
+	})
+	if err != nil {
+		return fmt.Errorf("logout: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) newRefresh(accountID, family uuid.UUID, now, familyExp time.Time) (string, Refresh, error) {
+	plain, hash := token.NewRefresh()
+	id, err := uuid.NewV7()
+	if err != nil {
+		return "", Refresh{}, fmt.Errorf("new refresh token id: %w", err)
+	}
+	if family == uuid.Nil {
+		family = id // a login's first token names its family
+	}
+	return plain, Refresh{ID: id, FamilyID: family, AccountID: accountID, Hash: hash,
+		CreatedAt: now, ExpiresAt: minTime(now.Add(s.cfg.RefreshIdle), familyExp), FamilyExpiresAt: familyExp}, nil
+}
+
+func (s *Service) session(a Account, plain string, rt Refresh, now time.Time) (Session, error) {
+	access, exp, err := s.signer.Sign(token.Subject{ID: a.ID.String(), Email: a.Email, Name: a.Name, Role: a.Role}, now)
+	if err != nil {
+		return Session{}, err
+	}
+	return Session{Account: a, AccessToken: access, AccessExpiresAt: exp, RefreshToken: plain, RefreshExpiresAt: rt.ExpiresAt}, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

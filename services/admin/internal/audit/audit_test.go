@@ -1,0 +1,68 @@
+package audit
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+func TestRecordValidate(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	good := Record{Action: "create", Entity: "admin_account", OccurredAt: now}
+	tests := []struct {
+		name    string
+		mod     func(*Record)
+		wantErr bool
+	}{
+		{name: "ok", mod: func(*Record) {}},
+		{name: "subject injection in entity", mod: func(r *Record) { r.Entity = "a.b" }, wantErr: true},
+		{name: "wildcard action", mod: func(r *Record) { r.Action = ">" }, wantErr: true},
+		{name: "upper case", mod: func(r *Record) { r.Action = "Create" }, wantErr: true},
+		{name: "no time", mod: func(r *Record) { r.OccurredAt = time.Time{} }, wantErr: true},
+		{name: "bad changes", mod: func(r *Record) { r.Changes = json.RawMessage("{") }, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := good
+			tt.mod(&r)
+			err := r.Validate()
+			if (err != nil) != tt.wantErr || (err != nil && !errors.Is(err, ErrInvalid)) {
+				t.Fatalf("Validate = %v, wantErr %v", err, tt.wantErr)
+			}
+		})
+	}
+	ev, err := good.Event("admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Type != "audit.admin_account.create" || string(mustData(t, ev.Data)["changes"]) != "null" {
+		t.Fatalf("event = %+v", ev)
+	}
+}
+
+func mustData(t *testing.T, b []byte) map[string]json.RawMessage {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestCursorRoundTrip(t *testing.T) {
+	t.Parallel()
+	c := Cursor{OccurredAt: time.Date(2030, 1, 1, 0, 0, 0, 123456000, time.UTC), ID: uuid.NewString()}
+	got, err := ParseCursor(c.Encode())
+	if err != nil || !got.OccurredAt.Equal(c.OccurredAt) || got.ID != c.ID {
+		t.Fatalf("round trip = %+v, %v", got, err)
+	}
+	for _, bad := range []string{"", "!!", "bm9waXBl", c.Encode() + "x"} {
+		if _, err := ParseCursor(bad); err == nil {
+			t.Errorf("ParseCursor(%q) accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,40 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestLoad(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+	}{
+		{name: "defaults are valid and OWASP-strong"},
+		{name: "access ttl above 15m", env: map[string]string{"ADMIN_ACCESS_TTL": "16m"}, wantErr: "ADMIN_ACCESS_TTL"},
+		{name: "weak argon2 refused", env: map[string]string{"ADMIN_ARGON2_MEMORY_KIB": "1024", "ADMIN_ARGON2_TIME": "1"}, wantErr: "OWASP"},
+		{name: "weak argon2 allowed for tests", env: map[string]string{"ADMIN_ARGON2_MEMORY_KIB": "64", "ADMIN_ARGON2_TIME": "1", "ADMIN_ARGON2_ALLOW_WEAK": "true"}},
+		{name: "m=46MiB t=1 is OWASP", env: map[string]string{"ADMIN_ARGON2_MEMORY_KIB": "47104", "ADMIN_ARGON2_TIME": "1"}},
+		{name: "bad proxy", env: map[string]string{"ADMIN_TRUSTED_PROXIES": "10.0.0.0/8,nonsense"}, wantErr: "ADMIN_TRUSTED_PROXIES"},
+		{name: "no free attempts", env: map[string]string{"ADMIN_THROTTLE_CLIENT_FREE": "0"}, wantErr: "throttle"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(func(k string) string { return tt.env[k] })
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				if c.Addr != ":8102" || c.Bulk.SyncThreshold != 100 {
+					t.Fatalf("defaults = %+v", c)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Load err = %v, want one naming %s", err, tt.wantErr)
+			}
+		})
+	}
+}

@@ -1,0 +1,110 @@
+package job
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// States of a job.
+const (
+	StateQueued    = "queued"
+	StateRunning   = "running"
+	StateCompleted = "completed"
+	StateFailed    = "failed"
+)
+
+// ErrNotFound means no job has the id.
+var ErrNotFound = errors.New("job not found")
+
+// ValidationError lists what is wrong with a request, by field.
+type ValidationError struct{ Fields map[string]string }
+
+// Error lists the offending fields.
+func (e *ValidationError) Error() string { return fmt.Sprintf("invalid bulk request: %v", e.Fields) }
+
+// Job is one bulk job as the admin service tracks it.
+type Job struct {
+	ID          uuid.UUID  `json:"id"`
+	Entity      string     `json:"entity"`
+	Action      string     `json:"action"`
+	Status      string     `json:"status,omitempty"`
+	State       string     `json:"state"`
+	Total       int        `json:"total"`
+	Processed   int        `json:"processed"`
+	Succeeded   int        `json:"succeeded"`
+	Failed      int        `json:"failed"`
+	NotFound    int        `json:"not_found"`
+	Chunks      int        `json:"chunks"`
+	ChunksDone  int        `json:"chunks_done"`
+	Error       string     `json:"error,omitempty"`
+	RequestedBy ActorRef   `json:"requested_by"`
+	ClientIP    string     `json:"-"`
+	IDs         []string   `json:"-"`
+	Reported    bool       `json:"-"` // the owner sent its completed event
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	CompletedAt *time.Time `json:"completed_at,omitempty"`
+	Failures    []Failure  `json:"failures,omitempty"`
+}
+
+// Done reports whether the job reached an end state.
+func (j Job) Done() bool { return j.State == StateCompleted || j.State == StateFailed }
+
+// Request is the input of a bulk endpoint.
+type Request struct {
+	Entity string   `json:"entity"`
+	IDs    []string `json:"ids"`
+	Status string   `json:"status,omitempty"`
+}
+
+var statusToken = regexp.MustCompile(`^[a-z][a-z_]{0,31}$`)
+
+// normalize validates r for action, drops duplicate ids (keeping the
+// first) and returns the ids in request order.
+func (r Request) normalize(action string, maxIDs int) ([]string, error) {
+	f := map[string]string{}
+	if !slices.Contains(Entities(), r.Entity) {
+		f["entity"] = fmt.Sprintf("must be one of %v", Entities())
+	}
+	switch action {
+	case ActionStatusUpdate:
+		if !statusToken.MatchString(r.Status) {
+			f["status"] = "is required: a lower-case status name"
+		}
+	case ActionDelete:
+		if r.Status != "" {
+			f["status"] = "is not accepted for a delete"
+		}
+	}
+	var ids []string
+	switch {
+	case len(r.IDs) == 0:
+		f["ids"] = "must list at least one id"
+	case len(r.IDs) > maxIDs:
+		f["ids"] = fmt.Sprintf("may list at most %d ids", maxIDs)
+	default:
+		seen := make(map[string]bool, len(r.IDs))
+		ids = make([]string, 0, len(r.IDs))
+		for i, id := range r.IDs {
+			u, err := uuid.Parse(id)
+			if err != nil {
+				f["ids"] = fmt.Sprintf("item %d is not a UUID", i)
+				break
+			}
+			s := u.String()
+			if !seen[s] {
+				seen[s] = true
+				ids = append(ids, s)
+			}
+		}
+	}
+	if len(f) > 0 {
+		return nil, &ValidationError{Fields: f}
+	}
+	return ids, nil
+}

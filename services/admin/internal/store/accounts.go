@@ -1,0 +1,106 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/services/admin/internal/account"
+)
+
+// Accounts is the PostgreSQL implementation of account.Store.
+type Accounts struct {
+	pool *pgxpool.Pool
+}
+
+// NewAccounts returns the account store over pool (search path: admin).
+func NewAccounts(pool *pgxpool.Pool) *Accounts { return &Accounts{pool: pool} }
+
+// InTx runs fn in one transaction.
+func (s *Accounts) InTx(ctx context.Context, fn func(account.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(accountTx{tx}) })
+}
+
+const (
+	accountCols   = `id, email, name, role, password_hash, created_at, created_by, disabled_at`
+	listAccounts  = `SELECT ` + accountCols + ` FROM accounts ORDER BY created_at, id`
+	accountByMail = `SELECT ` + accountCols + ` FROM accounts WHERE email = $1`
+	accountByID   = `SELECT ` + accountCols + ` FROM accounts WHERE id = $1 FOR UPDATE`
+	countAccounts = `SELECT count(*) FROM accounts`
+	insertAccount = `INSERT INTO accounts (` + accountCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	setHash       = `UPDATE accounts SET password_hash = $2 WHERE id = $1`
+	disable       = `UPDATE accounts SET disabled_at = $2 WHERE id = $1 AND disabled_at IS NULL`
+)
+
+func scanAccount(row pgx.Row) (account.Account, error) {
+	var a account.Account
+	err := row.Scan(&a.ID, &a.Email, &a.Name, &a.Role, &a.PasswordHash, &a.CreatedAt, &a.CreatedBy, &a.DisabledAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return account.Account{}, account.ErrNotFound
+	}
+	if err != nil {
+		return account.Account{}, fmt.Errorf("read account: %w", err)
+	}
+	return a, nil
+}
+
+// List returns every account, oldest first.
+func (s *Accounts) List(ctx context.Context) ([]account.Account, error) {
+	rows, err := s.pool.Query(ctx, listAccounts)
+	if err != nil {
+		return nil, fmt.Errorf("list accounts: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (account.Account, error) { return scanAccount(r) })
+}
+
+// AccountByEmail finds an account by its normalized email.
+func (s *Accounts) AccountByEmail(ctx context.Context, email string) (account.Account, error) {
+	return scanAccount(s.pool.QueryRow(ctx, accountByMail, email))
+}
+
+type accountTx struct{ tx pgx.Tx }
+
+func (t accountTx) CountAccounts(ctx context.Context) (int, error) {
+	var n int
+	if err := t.tx.QueryRow(ctx, countAccounts).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count accounts: %w", err)
+	}
+	return n, nil
+}
+
+func (t accountTx) AccountByID(ctx context.Context, id uuid.UUID) (account.Account, error) {
+	return scanAccount(t.tx.QueryRow(ctx, accountByID, id))
+}
+
+func (t accountTx) InsertAccount(ctx context.Context, a account.Account) error {
+	_, err := t.tx.Exec(ctx, insertAccount, a.ID, a.Email, a.Name, a.Role, a.PasswordHash, a.CreatedAt, a.CreatedBy, a.DisabledAt)
+	if isUniqueViolation(err) {
+		return account.ErrEmailTaken
+	}
+	if err != nil {
+		return fmt.Errorf("insert account: %w", err)
+	}
+	return nil
+}
+
+func (t accountTx) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string) error {
+	if _, err := t.tx.Exec(ctx, setHash, id, hash); err != nil {
+		return fmt.Errorf("update password hash of %s: %w", id, err)
+	}
+	return nil
+}
+
+func (t accountTx) Disable(ctx context.Context, id uuid.UUID, at time.Time) error {
+	if _, err := t.tx.Exec(ctx, disable, id, at); err != nil {
+		return fmt.Errorf("disable account %s: %w", id, err)
+	}
+	return nil
+}
+
+func (t accountTx) Emit(ctx context.Context, ev events.Event) error { return emit(ctx, t.tx, ev) }
