@@ -23,10 +23,16 @@ type CompletedData struct {
 	AdminID     string    `json:"admin_id"`
 	AdminEmail  string    `json:"admin_email"`
 	AdminName   string    `json:"admin_name,omitempty"`
+	Kind        string    `json:"kind"`
 	Rows        int64     `json:"rows"`
+	Bytes       int64     `json:"bytes"`
 	DownloadURL string    `json:"download_url"`
 	ExpiresAt   time.Time `json:"expires_at"`
+	CompletedAt time.Time `json:"completed_at"`
 }
+
+// KindAuditLogs names what the exporter exports, for the email.
+const KindAuditLogs = "audit-logs"
 
 // FailedData is the data of exporter.export.failed.
 type FailedData struct {

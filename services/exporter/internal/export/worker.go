@@ -194,7 +194,8 @@ func (w *Worker) run(ctx context.Context, e Export, claim uuid.UUID) (Done, erro
 	now := w.now().UTC().Truncate(time.Microsecond)
 	done := Done{Rows: rows, Size: size, FinishedAt: now, ExpiresAt: now.Add(w.cfg.TTL)}
 	ev := CompletedData{ExportID: e.ID, AdminID: e.Admin.ID, AdminEmail: e.Admin.Email, AdminName: e.Admin.Name,
-		Rows: rows, DownloadURL: w.cfg.Links.Download(e.ID), ExpiresAt: done.ExpiresAt}
+		Kind: KindAuditLogs, Rows: rows, Bytes: size, DownloadURL: w.cfg.Links.Download(e.ID),
+		ExpiresAt: done.ExpiresAt, CompletedAt: done.FinishedAt}
 	err = w.store.Complete(context.WithoutCancel(ctx), e.ID, claim, done, ev, func() error {
 		return w.files.Publish(part, e.File)
 	})

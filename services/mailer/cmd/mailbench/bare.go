@@ -10,9 +10,9 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
+	"github.com/acube/platform/libs/smtptest"
 	"github.com/acube/platform/services/mailer/internal/email"
 	"github.com/acube/platform/services/mailer/internal/sender"
-	"github.com/acube/platform/libs/smtptest"
 )
 
 // bare is the reference: the same email, rendered once, sent n times over

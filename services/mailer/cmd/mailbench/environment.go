@@ -24,10 +24,10 @@ import (
 	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/libs/logging"
 	"github.com/acube/platform/libs/postgres"
+	"github.com/acube/platform/libs/smtptest"
 	"github.com/acube/platform/libs/stream"
 	"github.com/acube/platform/services/mailer/internal/delivery"
 	"github.com/acube/platform/services/mailer/internal/email"
-	"github.com/acube/platform/libs/smtptest"
 	"github.com/acube/platform/services/mailer/internal/store"
 )
 

@@ -27,10 +27,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/acube/platform/libs/smtptest"
 	"github.com/acube/platform/services/mailer/internal/delivery"
 	"github.com/acube/platform/services/mailer/internal/email"
 	"github.com/acube/platform/services/mailer/internal/sender"
-	"github.com/acube/platform/libs/smtptest"
 	"github.com/acube/platform/services/mailer/internal/templates"
 )
 

@@ -28,9 +28,9 @@ import (
 	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/postgres/pgtest"
+	"github.com/acube/platform/libs/smtptest"
 	"github.com/acube/platform/libs/stream"
 	"github.com/acube/platform/services/mailer/internal/email"
-	"github.com/acube/platform/libs/smtptest"
 )
 
 // harness is one mailer started by run against its own NATS server,

@@ -1,6 +1,7 @@
 package email
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -167,7 +168,7 @@ func (c *Composer) accountCreated(ev events.Event) (Message, error) {
 	if err := decode(ev, &d, &d.Recipient); err != nil {
 		return Message{}, err
 	}
-	if err := required(d.AdminID, "admin_id"); err != nil {
+	if err := required(d.AdminID, "account_id"); err != nil {
 		return Message{}, err
 	}
 	v := welcomeView{common: c.common(d.Recipient), LoginURL: c.link(d.LoginURL)}
@@ -195,19 +196,19 @@ type jobView struct {
 
 func (c *Composer) jobCompleted(ev events.Event) (Message, error) {
 	var d JobCompleted
-	if err := decode(ev, &d, &d.Recipient); err != nil {
+	if err := decodeForAdmin(ev, &d, &d.AdminRecipient); err != nil {
 		return Message{}, err
 	}
 	if err := required(d.JobID, "job_id"); err != nil {
 		return Message{}, err
 	}
 	v := jobView{
-		common: c.common(d.Recipient), JobID: d.JobID.String(),
+		common: c.common(Recipient(d.AdminRecipient)), JobID: d.JobID.String(),
 		Operation: strings.ReplaceAll(word(d.Operation), "_", " "), Entity: word(d.Entity),
 		TargetStatus: word(d.TargetStatus), Outcome: word(d.Outcome),
 		Requested: count(int64(d.Requested)), Succeeded: count(int64(d.Succeeded)), Failed: max(d.Failed, 0),
 		StartedAt: c.moment(d.StartedAt, ev.OccurredAt), FinishedAt: c.moment(d.FinishedAt, ev.OccurredAt),
-		JobURL: c.link(d.JobURL),
+		JobURL: c.link(cmp.Or(d.JobURL, "/api/admin/jobs/"+d.JobID.String())),
 	}
 	if v.Operation == "" {
 		v.Operation = "operation"
@@ -218,7 +219,7 @@ func (c *Composer) jobCompleted(ev events.Event) (Message, error) {
 	if v.Outcome == "" {
 		v.Outcome = "completed"
 	}
-	return c.message(ev, "bulk_operation_report", d.Recipient, v,
+	return c.message(ev, "bulk_operation_report", Recipient(d.AdminRecipient), v,
 		Summary{Action: "bulk operation report", RefLabel: "Job ID", RefID: v.JobID})
 }
 
@@ -234,14 +235,14 @@ type exportView struct {
 
 func (c *Composer) exportCompleted(ev events.Event) (Message, error) {
 	var d ExportCompleted
-	if err := decode(ev, &d, &d.Recipient); err != nil {
+	if err := decodeForAdmin(ev, &d, &d.AdminRecipient); err != nil {
 		return Message{}, err
 	}
 	if err := required(d.ExportID, "export_id"); err != nil {
 		return Message{}, err
 	}
 	v := exportView{
-		common: c.common(d.Recipient), ExportID: d.ExportID.String(),
+		common: c.common(Recipient(d.AdminRecipient)), ExportID: d.ExportID.String(),
 		Kind: strings.ReplaceAll(word(d.Kind), "-", " "), Rows: count(d.Rows), Size: size(d.Bytes),
 		DownloadURL: c.link(d.DownloadURL), ExpiresAt: c.moment(d.ExpiresAt, time.Time{}),
 	}
@@ -254,7 +255,7 @@ func (c *Composer) exportCompleted(ev events.Event) (Message, error) {
 	if v.ExpiresAt == "" {
 		v.ExpiresAt = "a few days"
 	}
-	return c.message(ev, "export_ready", d.Recipient, v,
+	return c.message(ev, "export_ready", Recipient(d.AdminRecipient), v,
 		Summary{Action: "export ready notice", RefLabel: "Export ID", RefID: v.ExportID})
 }
 

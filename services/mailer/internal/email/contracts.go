@@ -31,6 +31,14 @@ type Recipient struct {
 	Name string `json:"name"`
 }
 
+// AdminRecipient is the admin an operational email (bulk report, export
+// ready) goes to: admin and exporter events name the admin who asked as
+// admin_email and admin_name.
+type AdminRecipient struct {
+	Email string `json:"admin_email"`
+	Name  string `json:"admin_name"`
+}
+
 // SessionBooked is booking.session.booked: a person booked a therapy
 // session. It matches booking's SessionBooked plus the manage link.
 type SessionBooked struct {
@@ -96,38 +104,41 @@ type ContactReceived struct {
 // carries no password or token; the welcome email points to the login page.
 type AccountCreated struct {
 	Recipient
-	AdminID   uuid.UUID `json:"admin_id"`
+	AdminID   uuid.UUID `json:"account_id"`
 	CreatedAt time.Time `json:"created_at"`
 	// LoginURL is the admin login page. Optional: PUBLIC_BASE_URL + /admin.
 	LoginURL string `json:"login_url,omitempty"`
 }
 
-// JobCompleted is admin.job.completed: a bulk job ended; the recipient is
-// the admin who started it.
+// JobCompleted is admin.job.completed as the admin service publishes it
+// (docs/events/admin.md): a bulk job ended; the recipient is the admin who
+// started it.
 type JobCompleted struct {
-	Recipient
+	AdminRecipient
 	JobID uuid.UUID `json:"job_id"`
 	// Operation is "delete" or "status_update".
-	Operation string `json:"operation"`
-	// Entity is what the job changed: sessions, volunteers, contacts, ...
+	Operation string `json:"action"`
+	// Entity is what the job changed: sessions, volunteers, contact, events.
 	Entity string `json:"entity"`
 	// TargetStatus is the new status of a status_update job.
-	TargetStatus string `json:"target_status,omitempty"`
-	// Outcome is "completed" (every item tried) or "failed" (stopped early).
-	Outcome    string    `json:"outcome"`
-	Requested  int       `json:"requested"`
+	TargetStatus string `json:"status,omitempty"`
+	// Outcome is "completed" (every id tried) or "failed" (the owner
+	// refused the job).
+	Outcome    string    `json:"state"`
+	Requested  int       `json:"total"`
 	Succeeded  int       `json:"succeeded"`
 	Failed     int       `json:"failed"`
-	StartedAt  time.Time `json:"started_at"`
-	FinishedAt time.Time `json:"finished_at"`
-	// JobURL shows the job's status and errors. Optional.
+	StartedAt  time.Time `json:"requested_at"`
+	FinishedAt time.Time `json:"completed_at"`
+	// JobURL shows the job's status and errors. Optional: the mailer links
+	// /api/admin/jobs/{job_id} when it is absent.
 	JobURL string `json:"job_url,omitempty"`
 }
 
 // ExportCompleted is exporter.export.completed: a file is ready; the
 // recipient is the admin who asked for it.
 type ExportCompleted struct {
-	Recipient
+	AdminRecipient
 	ExportID uuid.UUID `json:"export_id"`
 	// Kind is what was exported, e.g. audit-logs.
 	Kind  string `json:"kind"`

@@ -174,6 +174,14 @@ func decode(ev events.Event, v any, r *Recipient) error {
 	return checkRecipient(*r)
 }
 
+// decodeForAdmin is decode for events addressed to the admin who asked.
+func decodeForAdmin(ev events.Event, v any, r *AdminRecipient) error {
+	if err := ev.UnmarshalData(v); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return checkRecipient(Recipient(*r))
+}
+
 // checkRecipient accepts one bare address: no display name, no CR/LF, no
 // list, since it goes into RCPT TO as it is.
 func checkRecipient(r Recipient) error {

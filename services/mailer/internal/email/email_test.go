@@ -100,8 +100,8 @@ func TestTemplatesWithHostileData(t *testing.T) {
 			t.Run(name+"/"+h.name, func(t *testing.T) {
 				ev, _ := email.Sample(name)
 				ev = withData(t, ev, map[string]any{
-					"name": h.value, "event_title": h.value, "location": h.value, "kind": h.value,
-					"entity": h.value, "operation": h.value, "session_type": h.value, "status": h.value,
+					"name": h.value, "admin_name": h.value, "event_title": h.value, "location": h.value, "kind": h.value,
+					"entity": h.value, "action": h.value, "session_type": h.value, "status": h.value,
 					"manage_url": "javascript:alert(1)", "job_url": `"><script>alert(1)</script>`,
 				})
 				m, err := c.Compose(ev)

@@ -49,11 +49,11 @@ func Samples() map[string]events.Event {
 			Recipient: alice, ContactID: id(50), ReceivedAt: at}},
 		{"welcome", TypeAccountCreated, AccountCreated{Recipient: admin, AdminID: id(60), CreatedAt: at}},
 		{"bulk_operation_report", TypeJobCompleted, JobCompleted{
-			Recipient: admin, JobID: id(70), Operation: "status_update", Entity: "volunteers",
+			AdminRecipient: AdminRecipient(admin), JobID: id(70), Operation: "status_update", Entity: "volunteers",
 			TargetStatus: "approved", Outcome: "completed", Requested: 150, Succeeded: 148, Failed: 2,
 			StartedAt: at, FinishedAt: at.Add(42 * time.Second), JobURL: "/admin/jobs/" + id(70).String()}},
 		{"export_ready", TypeExportCompleted, ExportCompleted{
-			Recipient: admin, ExportID: id(80), Kind: "audit-logs", Rows: 1234567, Bytes: 187_400_000,
+			AdminRecipient: AdminRecipient(admin), ExportID: id(80), Kind: "audit-logs", Rows: 1234567, Bytes: 187_400_000,
 			DownloadURL: "/api/admin/exports/" + id(80).String() + "/file",
 			ExpiresAt:   at.Add(7 * 24 * time.Hour), CompletedAt: at}},
 	}

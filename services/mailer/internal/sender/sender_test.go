@@ -25,9 +25,9 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/google/uuid"
 
+	"github.com/acube/platform/libs/smtptest"
 	"github.com/acube/platform/services/mailer/internal/email"
 	"github.com/acube/platform/services/mailer/internal/sender"
-	"github.com/acube/platform/libs/smtptest"
 )
 
 var from = &netmail.Address{Name: "A-Cube", Address: "no-reply@acube.local"}
