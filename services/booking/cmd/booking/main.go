@@ -1,5 +1,6 @@
 // Command booking serves sessions, events, volunteers and contact messages,
-// and relays their events to JetStream.
+// carries out the admin service's bulk jobs on them and relays their
+// events to JetStream.
 package main
 
 import (
@@ -17,7 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/acube/platform/libs/authn"
 	libconfig "github.com/acube/platform/libs/config"
+	"github.com/acube/platform/libs/consume"
 	"github.com/acube/platform/libs/logging"
 	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/postgres"
@@ -25,7 +28,10 @@ import (
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/booking/internal/booking"
 	"github.com/acube/platform/services/booking/internal/config"
+	"github.com/acube/platform/services/booking/internal/consumer"
 	"github.com/acube/platform/services/booking/internal/httpapi"
+	"github.com/acube/platform/services/booking/internal/images"
+	"github.com/acube/platform/services/booking/internal/link"
 	"github.com/acube/platform/services/booking/internal/store"
 )
 
@@ -48,6 +54,27 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	log := logging.New(stdout, "booking", cfg.LogLevel)
 	log.Info("starting", libconfig.LogValue(&cfg)...)
 
+	secret, err := link.LoadOrCreateSecret(cfg.Links.Secret, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	links, err := link.NewSigner(secret)
+	if err != nil {
+		return err
+	}
+	imgs, err := images.NewDir(cfg.Images.Dir)
+	if err != nil {
+		return err
+	}
+	proxies, err := cfg.Proxies()
+	if err != nil {
+		return err
+	}
+	verifier, err := authn.NewVerifier(authn.Config{Issuer: cfg.Admin.Issuer, Audience: cfg.Admin.Audience, JWKSURL: cfg.Admin.JWKSURL})
+	if err != nil {
+		return err
+	}
+
 	if err := postgres.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
 		return err
 	}
@@ -56,7 +83,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	defer pool.Close()
-	if err := postgres.Migrate(ctx, pool, schema, log, outbox.Migrations(), store.Migrations()); err != nil {
+	if err := postgres.Migrate(ctx, pool, schema, log, outbox.Migrations(), consume.Migrations(), store.Migrations()); err != nil {
 		return err
 	}
 
@@ -65,8 +92,12 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	defer nc.Close()
-	if _, err := stream.Ensure(ctx, js, stream.Booking(cfg.StreamReplicas)); err != nil {
-		return err
+	// AUDIT too, with the catalog's spec, so the relay never waits for the
+	// admin service to publish booking's audit events.
+	for _, spec := range []stream.Spec{stream.Booking(cfg.StreamReplicas), stream.Audit(cfg.StreamReplicas)} {
+		if _, err := stream.Ensure(ctx, js, spec); err != nil {
+			return err
+		}
 	}
 
 	reg := prometheus.NewRegistry()
@@ -75,13 +106,23 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
+	consumerMetrics, err := consume.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
 	relay, err := outbox.NewRelay(pool, js, reg, log, outbox.RelayConfig{Schema: schema})
 	if err != nil {
 		return err
 	}
 
-	sessions := booking.NewService(store.New(pool), time.Now)
-	api := httpapi.New(sessions, log)
+	svc := booking.NewService(store.New(pool), links, imgs, time.Now, booking.Config{
+		PublicBaseURL: cfg.PublicBaseURL, LinkTTL: cfg.Links.TTL, CancelNotice: cfg.Links.CancelNotice,
+	})
+	jobs, err := consumer.NewJobs(pool, js, consumerMetrics, log, svc, consumer.JobsConfig{ChunkSize: cfg.Jobs.ChunkSize})
+	if err != nil {
+		return err
+	}
+	api := httpapi.New(svc, verifier, imgs, log, httpapi.Config{TrustedProxies: proxies, MaxImageBytes: cfg.Images.MaxBytes})
 	probes := web.NewProbes(reg, map[string]web.Check{
 		"postgres": pool.Ping,
 		"nats":     func(context.Context) error { return stream.Ready(nc) },
@@ -93,16 +134,25 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	probes.Mount(r)
 	api.Routes(r)
 	srv := web.NewServer(cfg.Addr, r)
-
 	srv.RegisterOnShutdown(probes.Shutdown)
 
-	// Shutdown order (STYLE.md): not ready and drain HTTP, then stop the
-	// relay, drain NATS and close the pool (deferred above).
+	// Shutdown order (STYLE.md): not ready and drain HTTP, then drain the
+	// job consumer, then stop the relay, drain NATS and close the pool
+	// (deferred above).
+	consumerCtx, stopConsumer := context.WithCancel(context.WithoutCancel(ctx))
 	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	consumerDone := make(chan struct{})
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer stopRelay()
-		return web.Serve(gctx, srv, nil, cfg.ShutdownGrace, log)
+		err := web.Serve(gctx, srv, nil, cfg.ShutdownGrace, log)
+		stopConsumer()
+		<-consumerDone
+		return err
+	})
+	g.Go(func() error {
+		defer close(consumerDone)
+		return jobs.Run(consumerCtx)
 	})
 	g.Go(func() error { return relay.Run(relayCtx) })
 	err = g.Wait()

@@ -1,18 +1,14 @@
-// Package booking is the booking domain: therapy sessions, their status
-// machine and the events that describe their changes. It knows nothing of
-// HTTP, SQL or NATS; the store and the transport depend on it, not the
-// other way round.
+// Package booking is the booking domain: therapy sessions and their status
+// machine, events with capacity and a waitlist, volunteer applications,
+// contact messages, bulk jobs and the events and audit records that
+// describe every change. It knows nothing of HTTP, SQL or NATS; the store
+// and the transport depend on it, not the other way round.
 package booking
 
 import (
-	"context"
-	"errors"
-	"net/mail"
-	"strconv"
+	"crypto/sha256"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -49,8 +45,13 @@ type Session struct {
 	PreferredDate time.Time // a calendar date, at UTC midnight
 	Message       string
 	Status        Status
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// StatusReason says why the status last changed; empty at booking.
+	StatusReason string
+	// StatusActor is who last changed the status: an admin's email, or
+	// "booker" for a cancellation through the manage link.
+	StatusActor string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // BookRequest is what a person submits to book a session.
@@ -63,59 +64,29 @@ type BookRequest struct {
 	Message       string
 }
 
-// Limits on the booking form, in characters.
-const (
-	maxEmail   = 254
-	maxName    = 200
-	maxPhone   = 32
-	maxMessage = 5000
-	// How far ahead a session may be booked.
-	maxAdvance = 2 * 365 * 24 * time.Hour
-)
-
-// ErrNotFound is returned for a session that does not exist.
-var ErrNotFound = errors.New("session not found")
-
-// ValidationError lists what is wrong with a request, by field.
-type ValidationError struct {
-	Fields map[string]string
-}
-
-func (e *ValidationError) Error() string {
-	parts := make([]string, 0, len(e.Fields))
-	for f, msg := range e.Fields {
-		parts = append(parts, f+": "+msg)
+// Hash identifies the request's content, so a reused Idempotency-Key can
+// tell a repeat from a different request. Fields are separated by a byte
+// that valid input cannot hold.
+func (r BookRequest) Hash() []byte {
+	h := sha256.New()
+	for _, f := range []string{r.Email, r.Name, r.Phone, r.SessionType, r.PreferredDate, r.Message} {
+		h.Write([]byte(strings.TrimSpace(f)))
+		h.Write([]byte{0})
 	}
-	return "invalid request: " + strings.Join(parts, "; ")
+	return h.Sum(nil)
 }
+
+// maxAdvance is how far ahead a session may be booked.
+const maxAdvance = 2 * 365 * 24 * time.Hour
 
 // NewSession validates req and returns the pending session it describes.
-// today is the current calendar date in UTC; the preferred date may not be
-// before it.
+// The preferred date may not be before today (UTC) nor beyond two years.
 func NewSession(req BookRequest, now time.Time) (Session, error) {
 	fields := map[string]string{}
 	s := Session{Status: Pending, CreatedAt: now, UpdatedAt: now}
-
-	s.Email = strings.TrimSpace(req.Email)
-	switch addr, err := mail.ParseAddress(s.Email); {
-	case s.Email == "":
-		fields["email"] = "is required"
-	case utf8.RuneCountInString(s.Email) > maxEmail:
-		fields["email"] = "must be at most 254 characters"
-	case err != nil || addr.Address != s.Email || !strings.Contains(addr.Address[strings.LastIndexByte(addr.Address, '@'):], "."):
-		fields["email"] = "must be a single valid email address, like name@example.org"
-	}
-
-	s.Name = strings.TrimSpace(req.Name)
-	checkText(fields, "name", s.Name, maxName, true)
-
-	s.Phone = strings.TrimSpace(req.Phone)
-	switch {
-	case s.Phone == "":
-		fields["phone"] = "is required"
-	case len(s.Phone) > maxPhone || !validPhone(s.Phone):
-		fields["phone"] = "must be 7 to 15 digits, optionally with a leading + and spaces, dashes, dots or parentheses"
-	}
+	s.Email = checkEmail(fields, req.Email)
+	s.Name = checkText(fields, "name", req.Name, maxName, true)
+	s.Phone = checkPhone(fields, req.Phone, true)
 
 	s.SessionType = SessionType(strings.TrimSpace(req.SessionType))
 	switch s.SessionType {
@@ -127,8 +98,9 @@ func NewSession(req BookRequest, now time.Time) (Session, error) {
 	}
 
 	today := now.UTC().Truncate(24 * time.Hour)
-	switch d, err := time.Parse(time.DateOnly, strings.TrimSpace(req.PreferredDate)); {
-	case strings.TrimSpace(req.PreferredDate) == "":
+	date := strings.TrimSpace(req.PreferredDate)
+	switch d, err := time.Parse(time.DateOnly, date); {
+	case date == "":
 		fields["preferred_date"] = "is required"
 	case err != nil:
 		fields["preferred_date"] = "must be a calendar date as YYYY-MM-DD"
@@ -139,12 +111,10 @@ func NewSession(req BookRequest, now time.Time) (Session, error) {
 	default:
 		s.PreferredDate = d
 	}
+	s.Message = checkText(fields, "message", req.Message, maxMessage, false)
 
-	s.Message = strings.TrimSpace(req.Message)
-	checkText(fields, "message", s.Message, maxMessage, false)
-
-	if len(fields) > 0 {
-		return Session{}, &ValidationError{Fields: fields}
+	if err := invalid(fields); err != nil {
+		return Session{}, err
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -154,43 +124,50 @@ func NewSession(req BookRequest, now time.Time) (Session, error) {
 	return s, nil
 }
 
-// checkText enforces length and refuses control characters other than
-// newlines and tabs (which only free text may hold).
-func checkText(fields map[string]string, name, v string, max int, required bool) {
+// ParseStatus checks a session status named by a client.
+func ParseStatus(s string) (Status, bool) {
+	switch st := Status(s); st {
+	case Pending, Confirmed, Completed, Cancelled:
+		return st, true
+	}
+	return "", false
+}
+
+// CanMove reports whether the status machine of DESIGN §3 allows from →
+// to: pending → confirmed → completed, and pending or confirmed →
+// cancelled. Staying put is not a move.
+func CanMove(from, to Status) bool {
 	switch {
-	case v == "" && required:
-		fields[name] = "is required"
-	case !utf8.ValidString(v):
-		fields[name] = "must be valid UTF-8"
-	case utf8.RuneCountInString(v) > max:
-		fields[name] = "must be at most " + strconv.Itoa(max) + " characters"
-	default:
-		for _, r := range v {
-			if unicode.IsControl(r) && !(max > maxName && (r == '\n' || r == '\t' || r == '\r')) {
-				fields[name] = "must not contain control characters"
-				return
-			}
-		}
+	case from == Pending && to == Confirmed, from == Confirmed && to == Completed:
+		return true
+	case (from == Pending || from == Confirmed) && to == Cancelled:
+		return true
 	}
+	return false
 }
 
-func validPhone(p string) bool {
-	digits := 0
-	for i, r := range p {
-		switch {
-		case r >= '0' && r <= '9':
-			digits++
-		case r == '+' && i == 0:
-		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
-		default:
-			return false
-		}
+// maxReason bounds the reason given for a status change.
+const maxReason = 1000
+
+// move changes s's status when the machine allows it, recording why and by
+// whom.
+func (s *Session) move(to Status, reason, actor string, now time.Time) error {
+	if !CanMove(s.Status, to) {
+		return &TransitionError{From: s.Status, To: to}
 	}
-	return digits >= 7 && digits <= 15
+	s.Status, s.StatusReason, s.StatusActor, s.UpdatedAt = to, reason, actor, now
+	return nil
 }
 
-// Store keeps sessions. Book stores a new session together with the event
-// that announces it, atomically.
-type Store interface {
-	Book(ctx context.Context, s Session, booked SessionBooked) error
+// TransitionError is an ErrIllegalTransition that says which move.
+type TransitionError struct {
+	From, To Status
 }
+
+// Error says which move was refused.
+func (e *TransitionError) Error() string {
+	return "a session cannot move from " + string(e.From) + " to " + string(e.To)
+}
+
+// Is makes errors.Is(err, ErrIllegalTransition) hold.
+func (e *TransitionError) Is(target error) bool { return target == ErrIllegalTransition }

@@ -2,6 +2,12 @@
 package config
 
 import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"path/filepath"
+	"strings"
 	"time"
 
 	libconfig "github.com/acube/platform/libs/config"
@@ -16,11 +22,96 @@ type Config struct {
 	StreamReplicas int           `env:"STREAM_REPLICAS" default:"1" doc:"JetStream replicas of the streams this service owns"`
 	LogLevel       string        `env:"LOG_LEVEL" default:"info" doc:"debug, info, warn or error"`
 	ShutdownGrace  time.Duration `env:"SHUTDOWN_GRACE" default:"20s" doc:"how long in-flight requests may finish on SIGTERM"`
+	TrustedProxies []string      `env:"BOOKING_TRUSTED_PROXIES" default:"127.0.0.0/8,::1/128" doc:"CIDRs whose X-Forwarded-For is believed (the gateway)"`
+	DataDir        string        `env:"BOOKING_DATA_DIR" default:".data/booking" doc:"where a generated development link secret and, by default, event images are kept"`
+	PublicBaseURL  string        `env:"PUBLIC_BASE_URL" default:"http://localhost:8001" doc:"public address of the gateway, for links in emails"`
+
+	Links  Links
+	Admin  Admin
+	Images Images
+	Jobs   Jobs
 }
 
-// Load reads the configuration.
+// Links configures the manage links sent to bookers and registrants.
+type Links struct {
+	Secret       string        `env:"BOOKING_LINK_SECRET" secret:"true" doc:"HMAC key of manage links, at least 32 bytes; empty generates one under BOOKING_DATA_DIR"`
+	TTL          time.Duration `env:"BOOKING_LINK_TTL" default:"168h" doc:"how long a manage link works after the session day or the event's end"`
+	CancelNotice time.Duration `env:"BOOKING_CANCEL_NOTICE" default:"24h" doc:"a booker may cancel through the link until this long before the session day"`
+}
+
+// Admin says how admin access tokens are verified.
+type Admin struct {
+	URL      string `env:"ADMIN_URL" default:"http://127.0.0.1:8102" doc:"admin service base URL; the JWKS is fetched from it unless ADMIN_JWKS_URL is set"`
+	JWKSURL  string `env:"ADMIN_JWKS_URL" doc:"admin public keys (JWKS); default ADMIN_URL + /api/admin/auth/jwks.json"`
+	Issuer   string `env:"ADMIN_TOKEN_ISSUER" default:"acube-admin" doc:"required iss of admin access tokens"`
+	Audience string `env:"ADMIN_TOKEN_AUDIENCE" default:"acube" doc:"required aud of admin access tokens"`
+}
+
+// Images configures event cover images.
+type Images struct {
+	Dir      string `env:"BOOKING_IMAGE_DIR" doc:"where event images are stored; default BOOKING_DATA_DIR/images"`
+	MaxBytes int64  `env:"BOOKING_IMAGE_MAX_BYTES" default:"5242880" doc:"largest accepted event image"`
+}
+
+// Jobs configures the bulk-job executor.
+type Jobs struct {
+	ChunkSize int `env:"BOOKING_JOB_CHUNK_SIZE" default:"100" doc:"ids applied per transaction (and per progress event) of a bulk job, at most 500"`
+}
+
+// Load reads and checks the configuration.
 func Load(getenv libconfig.Getenv) (Config, error) {
 	var c Config
-	err := libconfig.Load(getenv, &c)
-	return c, err
+	if err := libconfig.Load(getenv, &c); err != nil {
+		return Config{}, err
+	}
+	if c.Admin.JWKSURL == "" {
+		c.Admin.JWKSURL = strings.TrimRight(c.Admin.URL, "/") + "/api/admin/auth/jwks.json"
+	}
+	if c.Images.Dir == "" {
+		c.Images.Dir = filepath.Join(c.DataDir, "images")
+	}
+	c.PublicBaseURL = strings.TrimRight(c.PublicBaseURL, "/")
+	return c, c.Validate()
+}
+
+// Validate reports every setting that is out of bounds.
+func (c Config) Validate() error {
+	var errs []error
+	if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("config: PUBLIC_BASE_URL=%q must be an absolute http(s) URL", c.PublicBaseURL))
+	}
+	if c.Links.Secret != "" && len(c.Links.Secret) < 32 {
+		errs = append(errs, errors.New("config: BOOKING_LINK_SECRET must be at least 32 bytes"))
+	}
+	if c.Links.TTL <= 0 || c.Links.CancelNotice < 0 {
+		errs = append(errs, errors.New("config: BOOKING_LINK_TTL must be positive and BOOKING_CANCEL_NOTICE not negative"))
+	}
+	if c.Images.MaxBytes < 1 || c.Jobs.ChunkSize < 1 || c.Jobs.ChunkSize > 500 {
+		errs = append(errs, errors.New("config: BOOKING_IMAGE_MAX_BYTES must be at least 1 and BOOKING_JOB_CHUNK_SIZE in [1, 500]"))
+	}
+	if _, err := c.Proxies(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Proxies parses TrustedProxies; a bare address is a single host.
+func (c Config) Proxies() ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(c.TrustedProxies))
+	for _, s := range c.TrustedProxies {
+		if !strings.Contains(s, "/") {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return nil, fmt.Errorf("config: BOOKING_TRUSTED_PROXIES: %w", err)
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("config: BOOKING_TRUSTED_PROXIES: %w", err)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

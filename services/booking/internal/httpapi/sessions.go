@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/acube/platform/libs/authn"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/booking/internal/booking"
 )
@@ -27,6 +28,8 @@ type sessionResponse struct {
 	PreferredDate string `json:"preferred_date"`
 	Message       string `json:"message"`
 	Status        string `json:"status"`
+	StatusReason  string `json:"status_reason,omitempty"`
+	StatusBy      string `json:"status_changed_by,omitempty"`
 	CreatedAt     string `json:"created_at"`
 	UpdatedAt     string `json:"updated_at"`
 }
@@ -41,22 +44,131 @@ func toSessionResponse(s booking.Session) sessionResponse {
 		PreferredDate: s.PreferredDate.Format(time.DateOnly),
 		Message:       s.Message,
 		Status:        string(s.Status),
+		StatusReason:  s.StatusReason,
+		StatusBy:      s.StatusActor,
 		CreatedAt:     s.CreatedAt.Format(time.RFC3339Nano),
 		UpdatedAt:     s.UpdatedAt.Format(time.RFC3339Nano),
 	}
 }
 
+// HeaderIdempotencyKey makes a repeated booking submit one booking.
+const HeaderIdempotencyKey = "Idempotency-Key"
+
 func (a *API) bookSession(w http.ResponseWriter, r *http.Request) {
 	var req bookRequest
-	if err := web.Decode(w, r, 32<<10, &req); err != nil {
+	if err := web.Decode(w, r, maxJSON, &req); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	s, err := a.sessions.Book(r.Context(), booking.BookRequest(req))
+	s, replayed, err := a.svc.Book(r.Context(), booking.BookRequest(req), r.Header.Get(HeaderIdempotencyKey))
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
 	w.Header().Set("Location", "/api/sessions/"+s.ID.String())
 	web.WriteJSON(w, http.StatusCreated, toSessionResponse(s))
+}
+
+// getSession serves an admin, or the booker with the manage token; the
+// token is checked before anything about the id is revealed.
+func (a *API) getSession(w http.ResponseWriter, r *http.Request) {
+	token := r.URL.Query().Get("token")
+	if token == "" {
+		authn.Require(a.verifier, a.log)(http.HandlerFunc(a.getSessionAdmin)).ServeHTTP(w, r)
+		return
+	}
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	s, err := a.svc.SessionByLink(r.Context(), id, token)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	web.WriteJSON(w, http.StatusOK, toSessionResponse(s))
+}
+
+func (a *API) getSessionAdmin(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	s, err := a.svc.Session(r.Context(), id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, toSessionResponse(s))
+}
+
+func (a *API) listSessions(w http.ResponseWriter, r *http.Request) {
+	f, err := parseFilter(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	p, err := a.svc.Sessions(r.Context(), f)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, toList(p, toSessionResponse))
+}
+
+type statusRequest struct {
+	Status string `json:"status"`
+	Reason string `json:"reason"`
+}
+
+func (a *API) setSessionStatus(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var req statusRequest
+	if err := web.Decode(w, r, maxJSON, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	s, err := a.svc.ChangeSessionStatus(r.Context(), a.actor(r), id, req.Status, req.Reason)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, toSessionResponse(s))
+}
+
+type cancelRequest struct {
+	Reason string `json:"reason"`
+}
+
+// cancelSession is the booker's cancellation through the manage link; the
+// body, with an optional reason, may be left out.
+func (a *API) cancelSession(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var req cancelRequest
+	if r.ContentLength != 0 {
+		if err := web.Decode(w, r, maxJSON, &req); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	s, err := a.svc.CancelSessionByLink(r.Context(), id, r.URL.Query().Get("token"), req.Reason)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, toSessionResponse(s))
 }

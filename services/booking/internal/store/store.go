@@ -1,14 +1,16 @@
 // Package store keeps booking's data in PostgreSQL, in the booking schema,
-// and writes each change's event to the outbox in the same transaction.
+// and writes each change's events to the outbox in the same transaction.
 package store
 
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/acube/platform/libs/events"
@@ -31,9 +33,18 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
+var _ booking.Store = (*Store)(nil)
+
 // New returns a Store over pool, whose search path is the booking schema.
 func New(pool *pgxpool.Pool) *Store {
 	return &Store{pool: pool}
+}
+
+// querier is what both the pool and a transaction offer.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // inTx runs fn in a transaction and commits when it returns nil.
@@ -41,14 +52,38 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.pool, fn)
 }
 
-// emit adds an event to the outbox within tx.
-func emit(ctx context.Context, tx pgx.Tx, typ string, data any) error {
-	ev, err := events.New(booking.Source, typ, data)
-	if err != nil {
-		return err
-	}
-	if err := outbox.Add(ctx, tx, ev); err != nil {
-		return fmt.Errorf("emit %s: %w", typ, err)
+// emit adds messages to the outbox within tx.
+func emit(ctx context.Context, tx querier, msgs []booking.Message) error {
+	for _, m := range msgs {
+		ev, err := events.New(booking.Source, m.Type, m.Data)
+		if err != nil {
+			return err
+		}
+		if rec, ok := m.Data.(booking.AuditRecord); ok {
+			ev.OccurredAt = rec.OccurredAt // the envelope tells the same time as the record
+		}
+		if err := outbox.Add(ctx, tx, ev); err != nil {
+			return fmt.Errorf("emit %s: %w", m.Type, err)
+		}
 	}
 	return nil
+}
+
+// Emit writes messages to the outbox in a transaction of their own.
+func (s *Store) Emit(ctx context.Context, msgs []booking.Message) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error { return emit(ctx, tx, msgs) })
+}
+
+// notFound turns pgx.ErrNoRows into booking.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return booking.ErrNotFound
+	}
+	return err
+}
+
+// isUniqueViolation reports whether err broke the named unique index.
+func isUniqueViolation(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == constraint
 }

@@ -1,0 +1,188 @@
+package booking
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Source names this service in event envelopes.
+const Source = "booking"
+
+// Message is one event to publish: its type (also its subject) and data.
+// The store wraps it in an envelope and writes it to the outbox in the
+// transaction that makes the change. docs/events/booking.md is the
+// contract of every type.
+type Message struct {
+	Type string
+	Data any
+}
+
+// Event types (and subjects) booking publishes.
+const (
+	TypeSessionBooked         = "booking.session.booked"
+	TypeSessionStatusChanged  = "booking.session.status_changed"
+	TypeSessionDeleted        = "booking.session.deleted"
+	TypeEventCreated          = "booking.event.created"
+	TypeEventImageUpdated     = "booking.event.image_updated"
+	TypeEventDeleted          = "booking.event.deleted"
+	TypeEventRegistered       = "booking.event.registered"
+	TypeEventWaitlisted       = "booking.event.waitlisted"
+	TypeEventPromoted         = "booking.event.promoted"
+	TypeRegistrationCancelled = "booking.event.registration_cancelled"
+	TypeVolunteerApplied      = "booking.volunteer.applied"
+	TypeVolunteerStatus       = "booking.volunteer.status_changed"
+	TypeVolunteerDeleted      = "booking.volunteer.deleted"
+	TypeContactReceived       = "booking.contact.received"
+	TypeContactStatus         = "booking.contact.status_changed"
+	TypeContactDeleted        = "booking.contact.deleted"
+	TypeJobProgress           = "booking.job.progress"
+	TypeJobCompleted          = "booking.job.completed"
+)
+
+// SessionBooked is the data of booking.session.booked: everything the
+// mailer needs for the confirmation, so it never reads booking's tables.
+type SessionBooked struct {
+	Email         string    `json:"email"`
+	Name          string    `json:"name"`
+	SessionID     uuid.UUID `json:"session_id"`
+	SessionType   string    `json:"session_type"`
+	PreferredDate string    `json:"preferred_date"`
+	Status        string    `json:"status"`
+	BookedAt      time.Time `json:"booked_at"`
+	ManageURL     string    `json:"manage_url"`
+}
+
+// SessionStatusChanged is the data of booking.session.status_changed.
+type SessionStatusChanged struct {
+	Email          string    `json:"email"`
+	Name           string    `json:"name"`
+	SessionID      uuid.UUID `json:"session_id"`
+	SessionType    string    `json:"session_type"`
+	PreferredDate  string    `json:"preferred_date"`
+	PreviousStatus string    `json:"previous_status"`
+	Status         string    `json:"status"`
+	Reason         string    `json:"reason"`
+	ChangedBy      string    `json:"changed_by"`
+	ChangedAt      time.Time `json:"changed_at"`
+	ManageURL      string    `json:"manage_url"`
+}
+
+// Deleted is the data of booking.<entity>.deleted: only the id, so a
+// deletion does not spread the personal data it removes.
+type Deleted struct {
+	ID    uuid.UUID `json:"id"`
+	JobID uuid.UUID `json:"job_id"`
+}
+
+// EventCreated is the data of booking.event.created.
+type EventCreated struct {
+	EventID  uuid.UUID `json:"event_id"`
+	Title    string    `json:"title"`
+	StartsAt time.Time `json:"starts_at"`
+	EndsAt   time.Time `json:"ends_at"`
+	Location string    `json:"location"`
+	Capacity int       `json:"capacity"`
+}
+
+// EventImageUpdated is the data of booking.event.image_updated.
+type EventImageUpdated struct {
+	EventID     uuid.UUID `json:"event_id"`
+	ContentType string    `json:"content_type"`
+	Size        int64     `json:"size"`
+	ImageURL    string    `json:"image_url"`
+}
+
+// RegistrationData is the data of booking.event.registered,
+// booking.event.waitlisted, booking.event.promoted and
+// booking.event.registration_cancelled, in the mailer's shape.
+type RegistrationData struct {
+	Email            string    `json:"email"`
+	Name             string    `json:"name"`
+	RegistrationID   uuid.UUID `json:"registration_id"`
+	EventID          uuid.UUID `json:"event_id"`
+	EventTitle       string    `json:"event_title"`
+	StartsAt         time.Time `json:"starts_at"`
+	EndsAt           time.Time `json:"ends_at"`
+	Location         string    `json:"location"`
+	Status           string    `json:"status"`
+	WaitlistPosition int       `json:"waitlist_position,omitempty"`
+	ManageURL        string    `json:"manage_url,omitempty"`
+}
+
+// VolunteerApplied is the data of booking.volunteer.applied.
+type VolunteerApplied struct {
+	Email         string    `json:"email"`
+	Name          string    `json:"name"`
+	ApplicationID uuid.UUID `json:"application_id"`
+	AppliedAt     time.Time `json:"applied_at"`
+}
+
+// ContactReceived is the data of booking.contact.received. It never holds
+// the message text, so the acknowledgment cannot echo a stranger's words.
+type ContactReceived struct {
+	Email      string    `json:"email"`
+	Name       string    `json:"name"`
+	ContactID  uuid.UUID `json:"contact_id"`
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// StatusChanged is the data of booking.volunteer.status_changed and
+// booking.contact.status_changed.
+type StatusChanged struct {
+	ID             uuid.UUID `json:"id"`
+	Email          string    `json:"email"`
+	Name           string    `json:"name"`
+	PreviousStatus string    `json:"previous_status"`
+	Status         string    `json:"status"`
+	ChangedBy      string    `json:"changed_by"`
+	ChangedAt      time.Time `json:"changed_at"`
+}
+
+// Actor is the admin behind an action, and where the request came from.
+type Actor struct {
+	ID       string
+	Email    string
+	ClientIP string
+}
+
+// AuditRecord is the data of an audit.<entity>.<action> event, the
+// contract the admin service's audit log reads (docs/events/admin.md).
+type AuditRecord struct {
+	ActorID    string          `json:"actor_id"`
+	ActorEmail string          `json:"actor_email"`
+	Action     string          `json:"action"`
+	Entity     string          `json:"entity"`
+	EntityID   string          `json:"entity_id"`
+	ClientIP   string          `json:"client_ip"`
+	Changes    json.RawMessage `json:"changes"`
+	OccurredAt time.Time       `json:"occurred_at"`
+}
+
+// Audit entities booking records actions on: the plural resource names
+// of the API, as docs/events/admin.md asks.
+const (
+	EntitySession   = "sessions"
+	EntityEvent     = "events"
+	EntityVolunteer = "volunteers"
+	EntityContact   = "contact"
+)
+
+// audit describes an admin action as an audit.<entity>.<action> message.
+func audit(a Actor, entity, action, entityID string, changes any, at time.Time) Message {
+	raw, err := json.Marshal(changes)
+	if err != nil || changes == nil {
+		raw = json.RawMessage("null")
+	}
+	return Message{Type: "audit." + entity + "." + action, Data: AuditRecord{
+		ActorID: a.ID, ActorEmail: a.Email, Action: action, Entity: entity, EntityID: entityID,
+		ClientIP: a.ClientIP, Changes: raw, OccurredAt: at.UTC(),
+	}}
+}
+
+// change is the {"from": ..., "to": ...} entry of an audit record.
+type change struct {
+	From any `json:"from"`
+	To   any `json:"to"`
+}

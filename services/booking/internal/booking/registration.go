@@ -1,0 +1,157 @@
+package booking
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/acube/platform/services/booking/internal/link"
+)
+
+// RegistrationStatus is where a registration stands.
+type RegistrationStatus string
+
+// Registration statuses. A waitlisted registration becomes confirmed when
+// a confirmed one is cancelled; first come, first served.
+const (
+	RegConfirmed  RegistrationStatus = "confirmed"
+	RegWaitlisted RegistrationStatus = "waitlisted"
+	RegCancelled  RegistrationStatus = "cancelled"
+)
+
+// Registration is one person's place at an event, or on its waitlist.
+type Registration struct {
+	ID      uuid.UUID
+	EventID uuid.UUID
+	Email   string
+	Name    string
+	Phone   string
+	Status  RegistrationStatus
+	// WaitlistPosition is the 1-based place on the waitlist when
+	// waitlisted, by order of registration; 0 otherwise.
+	WaitlistPosition int
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// RegisterRequest is what a person submits to register for an event.
+type RegisterRequest struct {
+	Email string
+	Name  string
+	Phone string
+}
+
+func validRegistrationStatus(s string) bool {
+	switch RegistrationStatus(s) {
+	case RegConfirmed, RegWaitlisted, RegCancelled:
+		return true
+	}
+	return false
+}
+
+// Register takes a seat at the event for req's person, or a place on the
+// waitlist once the seats are gone. The store holds the event's row lock
+// while deciding, so concurrent registrations never overbook.
+func (s *Service) Register(ctx context.Context, eventID uuid.UUID, req RegisterRequest) (Registration, error) {
+	fields := map[string]string{}
+	now := s.clock()
+	r := Registration{EventID: eventID, CreatedAt: now, UpdatedAt: now}
+	r.Email = checkEmail(fields, req.Email)
+	r.Name = checkText(fields, "name", req.Name, maxName, true)
+	r.Phone = checkPhone(fields, req.Phone, false)
+	if err := invalid(fields); err != nil {
+		return Registration{}, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Registration{}, err
+	}
+	r.ID = id
+	r, err = s.store.Register(ctx, eventID, func(e Event, waiting int) (Registration, []Message, error) {
+		if !e.StartsAt.After(now) {
+			return Registration{}, nil, ErrEventPast
+		}
+		typ := TypeEventRegistered
+		r.Status = RegConfirmed
+		if e.Confirmed >= e.Capacity {
+			typ, r.Status, r.WaitlistPosition = TypeEventWaitlisted, RegWaitlisted, waiting+1
+		}
+		return r, []Message{{Type: typ, Data: s.registrationData(r, e)}}, nil
+	})
+	if err != nil {
+		return Registration{}, fmt.Errorf("register for event %s: %w", eventID, err)
+	}
+	return r, nil
+}
+
+func (s *Service) registrationData(r Registration, e Event) RegistrationData {
+	d := RegistrationData{Email: r.Email, Name: r.Name, RegistrationID: r.ID, EventID: e.ID,
+		EventTitle: e.Title, StartsAt: e.StartsAt, EndsAt: e.EndsAt, Location: e.Location,
+		Status: string(r.Status), WaitlistPosition: r.WaitlistPosition}
+	if r.Status != RegCancelled {
+		d.ManageURL = s.RegistrationManageURL(r, e.EndsAt)
+	}
+	return d
+}
+
+// RegistrationByLink returns a registration and its event to whoever holds
+// its manage token.
+func (s *Service) RegistrationByLink(ctx context.Context, id uuid.UUID, token string) (Registration, Event, error) {
+	if err := s.links.Verify(link.KindRegistration, id.String(), token, s.clock()); err != nil {
+		return Registration{}, Event{}, ErrBadLink
+	}
+	r, e, err := s.store.Registration(ctx, id)
+	if err != nil {
+		return Registration{}, Event{}, fmt.Errorf("get registration %s: %w", id, err)
+	}
+	return r, e, nil
+}
+
+// CancelRegistrationByLink cancels a registration for its holder. When it
+// held a seat, the first person on the waitlist gets the seat and is told.
+func (s *Service) CancelRegistrationByLink(ctx context.Context, id uuid.UUID, token string) (Registration, error) {
+	if err := s.links.Verify(link.KindRegistration, id.String(), token, s.clock()); err != nil {
+		return Registration{}, ErrBadLink
+	}
+	now := s.clock()
+	r, err := s.store.CancelRegistration(ctx, id, func(e Event, r, next *Registration) ([]Message, error) {
+		switch {
+		case r.Status == RegCancelled:
+			return nil, fmt.Errorf("%w: the registration is already cancelled", ErrIllegalTransition)
+		case !e.StartsAt.After(now):
+			return nil, fmt.Errorf("%w: the event has started", ErrTooLate)
+		}
+		held := r.Status == RegConfirmed
+		r.Status, r.WaitlistPosition, r.UpdatedAt = RegCancelled, 0, now
+		msgs := []Message{{Type: TypeRegistrationCancelled, Data: s.registrationData(*r, e)}}
+		if held && next != nil {
+			next.Status, next.WaitlistPosition, next.UpdatedAt = RegConfirmed, 0, now
+			msgs = append(msgs, Message{Type: TypeEventPromoted, Data: s.registrationData(*next, e)})
+		}
+		return msgs, nil
+	})
+	if err != nil {
+		return Registration{}, fmt.Errorf("cancel registration %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// Registrations lists an event's registrations for an admin, in order of
+// registration.
+func (s *Service) Registrations(ctx context.Context, eventID uuid.UUID, f Filter) (Page[Registration], error) {
+	if err := checkFilter(&f, validRegistrationStatus); err != nil {
+		return Page[Registration]{}, err
+	}
+	if _, err := s.Event(ctx, eventID); err != nil {
+		return Page[Registration]{}, err
+	}
+	limit := f.Limit
+	f.Limit++
+	items, err := s.store.Registrations(ctx, eventID, f)
+	if err != nil {
+		return Page[Registration]{}, fmt.Errorf("list registrations of event %s: %w", eventID, err)
+	}
+	return paginate(items, limit, func(r Registration) Cursor { return Cursor{At: r.CreatedAt, ID: r.ID} }), nil
+}

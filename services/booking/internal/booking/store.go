@@ -1,0 +1,64 @@
+package booking
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+)
+
+// Store keeps booking's data. Every method that changes data writes the
+// given messages to the outbox in the same transaction, and every Update
+// method locks the row, calls fn with it and saves it with fn's messages
+// when fn returns nil, so rules run on the current state.
+type Store interface {
+	// BookSession stores a new session. With an idempotency key it first
+	// looks the key up: a key already used for the same request hash
+	// returns that session with replayed true and writes nothing; for
+	// another hash ErrIdempotencyMismatch.
+	BookSession(ctx context.Context, x Session, key Idempotency, msgs []Message) (stored Session, replayed bool, err error)
+	Session(ctx context.Context, id uuid.UUID) (Session, error)
+	Sessions(ctx context.Context, f Filter) ([]Session, error)
+	UpdateSession(ctx context.Context, id uuid.UUID, fn func(*Session) ([]Message, error)) (Session, error)
+
+	CreateEvent(ctx context.Context, e Event, msgs []Message) error
+	Event(ctx context.Context, id uuid.UUID) (Event, error)
+	// Events lists events in start order; f.From defaults to no bound.
+	Events(ctx context.Context, f Filter) ([]Event, error)
+	UpdateEvent(ctx context.Context, id uuid.UUID, fn func(*Event) ([]Message, error)) (Event, error)
+	// Register locks the event, then calls decide with it and the number
+	// of people waitlisted; it stores the registration decide returns and
+	// counts its seat when it is confirmed. A second live registration of
+	// the same email is ErrAlreadyRegistered.
+	Register(ctx context.Context, eventID uuid.UUID, decide func(e Event, waiting int) (Registration, []Message, error)) (Registration, error)
+	// Registration returns a registration (with its waitlist position) and
+	// its event.
+	Registration(ctx context.Context, id uuid.UUID) (Registration, Event, error)
+	// CancelRegistration locks the event, the registration and the first
+	// waitlisted registration (nil when none) and calls fn, which may
+	// change both; the store saves them and recounts the seats.
+	CancelRegistration(ctx context.Context, id uuid.UUID, fn func(e Event, r, next *Registration) ([]Message, error)) (Registration, error)
+	Registrations(ctx context.Context, eventID uuid.UUID, f Filter) ([]Registration, error)
+
+	AddVolunteer(ctx context.Context, v Volunteer, msgs []Message) error
+	Volunteers(ctx context.Context, f Filter) ([]Volunteer, error)
+	UpdateVolunteer(ctx context.Context, id uuid.UUID, fn func(*Volunteer) ([]Message, error)) (Volunteer, error)
+
+	AddContact(ctx context.Context, c Contact, msgs []Message) error
+	Contacts(ctx context.Context, f Filter) ([]Contact, error)
+	UpdateContact(ctx context.Context, id uuid.UUID, fn func(*Contact) ([]Message, error)) (Contact, error)
+
+	// Export streams every row of entity that f selects (Limit and After
+	// ignored), calling fn with the header first and then each row.
+	Export(ctx context.Context, entity string, f Filter, fn func(record []string) error) error
+	// Emit writes messages to the outbox on their own.
+	Emit(ctx context.Context, msgs []Message) error
+
+	JobStore
+}
+
+// Idempotency is the Idempotency-Key of a booking and the hash of the
+// request it came with; a zero Key means none.
+type Idempotency struct {
+	Key  string
+	Hash []byte
+}

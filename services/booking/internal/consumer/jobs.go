@@ -1,0 +1,61 @@
+// Package consumer holds booking's durable JetStream consumers: the bulk
+// jobs the admin service asks booking to carry out.
+package consumer
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/acube/platform/libs/consume"
+	"github.com/acube/platform/services/booking/internal/booking"
+)
+
+// Names of the bulk-job consumer.
+const (
+	JobsDurable = "booking-jobs"
+	JobsSubject = "admin.job.requested"
+)
+
+// JobsConfig tunes the bulk-job consumer.
+type JobsConfig struct {
+	// ChunkSize is how many ids one transaction applies.
+	ChunkSize int
+	// Timeout bounds one job run; a longer job resumes on redelivery from
+	// its last committed chunk [5m].
+	Timeout time.Duration
+}
+
+// NewJobs returns the runner that executes admin.job.requested. The
+// handler does not use the consumer's transaction for the work: each
+// chunk commits on its own with its progress event and the job's cursor,
+// so a redelivery after a crash resumes instead of starting over, and the
+// inbox record (committed last) only marks the whole job handled.
+func NewJobs(pool *pgxpool.Pool, js jetstream.JetStream, m *consume.Metrics, log *slog.Logger, svc *booking.Service, cfg JobsConfig) (*consume.Runner, error) {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Minute
+	}
+	h := func(ctx context.Context, _ pgx.Tx, msg consume.Message) error {
+		var req booking.JobRequest
+		if err := msg.Event.UnmarshalData(&req); err != nil {
+			return consume.Permanent(err)
+		}
+		if err := svc.RunJob(ctx, req, cfg.ChunkSize); err != nil {
+			return fmt.Errorf("run bulk job: %w", err)
+		}
+		return nil
+	}
+	return consume.New(pool, js, m, log, consume.Config{
+		Stream:        "ADMIN",
+		Durable:       JobsDurable,
+		Subjects:      []string{JobsSubject},
+		AckWait:       cfg.Timeout,
+		HandleTimeout: cfg.Timeout,
+		Concurrency:   2,
+	}, h)
+}

@@ -1,0 +1,207 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/acube/platform/libs/authn"
+	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/outbox"
+	"github.com/acube/platform/libs/postgres"
+	"github.com/acube/platform/libs/postgres/pgtest"
+	"github.com/acube/platform/libs/web"
+	"github.com/acube/platform/services/booking/internal/booking"
+	"github.com/acube/platform/services/booking/internal/images"
+	"github.com/acube/platform/services/booking/internal/link"
+	"github.com/acube/platform/services/booking/internal/store"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+// harness is a booking API over its own database, with a key to sign
+// admin tokens.
+type harness struct {
+	t     *testing.T
+	srv   *httptest.Server
+	pool  *pgxpool.Pool
+	svc   *booking.Service
+	clock *clock
+	priv  ed25519.PrivateKey
+	kid   string
+	admin string // a valid admin bearer token
+}
+
+const testBase = "http://booking.test"
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	url := pgtest.NewDatabase(t)
+	ctx := context.Background()
+	pool, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: "booking", MaxConns: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	if err := postgres.Migrate(ctx, pool, "booking", log, outbox.Migrations(), store.Migrations()); err != nil {
+		t.Fatal(err)
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid := authn.Thumbprint(pub)
+	v, err := authn.NewVerifier(authn.Config{Issuer: "acube-admin", Audience: "acube",
+		StaticKeys: map[string]ed25519.PublicKey{kid: pub}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := link.NewSigner([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	imgs, err := images.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: time.Now().UTC()}
+	svc := booking.NewService(store.New(pool), signer, imgs, c.Now, booking.Config{
+		PublicBaseURL: testBase, LinkTTL: 7 * 24 * time.Hour, CancelNotice: 24 * time.Hour})
+	api := New(svc, v, imgs, log, Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, MaxImageBytes: 64 << 10})
+	r := chi.NewRouter()
+	r.Use(web.RequestIDs)
+	r.NotFound(web.NotFoundHandler)
+	api.Routes(r)
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	h := &harness{t: t, srv: srv, pool: pool, svc: svc, clock: c, priv: priv, kid: kid}
+	h.admin = h.token(func(*authn.Claims) {})
+	return h
+}
+
+// token signs an admin access token, changed by mod.
+func (h *harness) token(mod func(*authn.Claims)) string {
+	h.t.Helper()
+	now := time.Now()
+	c := authn.Claims{
+		RegisteredClaims: jwt.RegisteredClaims{Issuer: "acube-admin", Subject: "0190-admin-ada",
+			Audience: jwt.ClaimStrings{"acube"}, IssuedAt: jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(10 * time.Minute))},
+		Email: "ada@example.org", Role: authn.RoleAdmin,
+	}
+	mod(&c)
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
+	tok.Header["kid"] = h.kid
+	s, err := tok.SignedString(h.priv)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return s
+}
+
+// response is a finished request.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// do sends a request; body is JSON text unless a Content-Type header is
+// given; headers come in name, value pairs. A bearer token is sent only
+// when "Authorization" is among them.
+func (h *harness) do(method, path, body string, headers ...string) response {
+	h.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, h.srv.URL+path, rd)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: raw}
+}
+
+// asAdmin is do with the admin token.
+func (h *harness) asAdmin(method, path, body string) response {
+	h.t.Helper()
+	return h.do(method, path, body, "Authorization", "Bearer "+h.admin)
+}
+
+// outbox returns the events written so far, in order, with subject prefix.
+func (h *harness) outbox(prefix string) []events.Event {
+	h.t.Helper()
+	rows, err := h.pool.Query(context.Background(), `SELECT payload FROM outbox WHERE subject LIKE $1 || '%' ORDER BY seq`, prefix)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []events.Event
+	for rows.Next() {
+		var raw []byte
+		if err := rows.Scan(&raw); err != nil {
+			h.t.Fatal(err)
+		}
+		ev, err := events.Decode(raw)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+func futureDate(days int) string {
+	return time.Now().UTC().AddDate(0, 0, days).Format(time.DateOnly)
+}
+
+func bookBody(email, date string) string {
+	return `{"email":"` + email + `","name":"Test","phone":"1234567890","session_type":"individual","preferred_date":"` + date + `","message":"Test"}`
+}
+
+// fixedNow is the time of tests that need no database.
+func fixedNow() time.Time { return time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC) }

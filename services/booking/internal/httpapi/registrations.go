@@ -1,0 +1,106 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/acube/platform/libs/web"
+	"github.com/acube/platform/services/booking/internal/booking"
+)
+
+type registerRequest struct {
+	Email string `json:"email"`
+	Name  string `json:"name"`
+	Phone string `json:"phone"`
+}
+
+type registrationResponse struct {
+	ID               string         `json:"id"`
+	EventID          string         `json:"event_id"`
+	Email            string         `json:"email"`
+	Name             string         `json:"name"`
+	Phone            string         `json:"phone"`
+	Status           string         `json:"status"`
+	WaitlistPosition int            `json:"waitlist_position,omitempty"`
+	CreatedAt        string         `json:"created_at"`
+	UpdatedAt        string         `json:"updated_at"`
+	Event            *eventResponse `json:"event,omitempty"`
+}
+
+func toRegistrationResponse(x booking.Registration) registrationResponse {
+	return registrationResponse{
+		ID: x.ID.String(), EventID: x.EventID.String(), Email: x.Email, Name: x.Name, Phone: x.Phone,
+		Status: string(x.Status), WaitlistPosition: x.WaitlistPosition,
+		CreatedAt: x.CreatedAt.Format(time.RFC3339Nano), UpdatedAt: x.UpdatedAt.Format(time.RFC3339Nano),
+	}
+}
+
+func (a *API) register(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var req registerRequest
+	if err := web.Decode(w, r, maxJSON, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	x, err := a.svc.Register(r.Context(), id, booking.RegisterRequest(req))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	web.WriteJSON(w, http.StatusCreated, toRegistrationResponse(x))
+}
+
+func (a *API) getRegistration(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	x, e, err := a.svc.RegistrationByLink(r.Context(), id, r.URL.Query().Get("token"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := toRegistrationResponse(x)
+	ev := toEventResponse(e)
+	out.Event = &ev
+	w.Header().Set("Cache-Control", "no-store")
+	web.WriteJSON(w, http.StatusOK, out)
+}
+
+func (a *API) cancelRegistration(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	x, err := a.svc.CancelRegistrationByLink(r.Context(), id, r.URL.Query().Get("token"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, toRegistrationResponse(x))
+}
+
+func (a *API) listRegistrations(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	f, err := parseFilter(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	p, err := a.svc.Registrations(r.Context(), id, f)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, toList(p, toRegistrationResponse))
+}
