@@ -135,6 +135,14 @@ func New(pool *pgxpool.Pool, js jetstream.JetStream, m *Metrics, log *slog.Logge
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	// Every series of this consumer exists from the start at 0, so
+	// increase() and alerts see the first dead letter.
+	for _, o := range []string{OutcomeProcessed, OutcomeDuplicate, OutcomeRetried, OutcomeDeadLettered} {
+		m.messages.WithLabelValues(cfg.Durable, o)
+	}
+	m.redelivers.WithLabelValues(cfg.Durable)
+	m.duration.WithLabelValues(cfg.Durable)
+	m.pending.WithLabelValues(cfg.Durable)
 	return &Runner{pool: pool, js: js, m: m, cfg: cfg, handler: h,
 		log: log.With("component", "consumer", "consumer", cfg.Durable)}, nil
 }

@@ -72,6 +72,7 @@ func start(t *testing.T, names ...string) *system {
 		"ADMIN_URL=http://" + addrs["admin"],
 		"EXPORTER_URL=http://" + addrs["exporter"],
 		"ADMIN_DATA_DIR=" + filepath.Join(t.TempDir(), "admin"),
+		"BOOKING_DATA_DIR=" + filepath.Join(t.TempDir(), "booking"),
 		"EXPORT_DIR=" + filepath.Join(t.TempDir(), "exports"),
 		"REDIS_KEY_PREFIX=e2e-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":",
 		"LOG_LEVEL=warn",
@@ -107,6 +108,41 @@ func start(t *testing.T, names ...string) *system {
 	return sys
 }
 
+// bookResponse is the part of POST /api/sessions/book's answer tests read.
+type bookResponse struct {
+	ID     string `json:"id"`
+	Email  string `json:"email"`
+	Status string `json:"status"`
+}
+
+// book books a session through the gateway, as the seed's curl does, and
+// checks the answer.
+func (s *system) book(t *testing.T, email string) bookResponse {
+	t.Helper()
+	date := time.Now().UTC().AddDate(0, 1, 0).Format(time.DateOnly)
+	body := `{"email":"` + email + `","name":"Test","phone":"1234567890","session_type":"individual","preferred_date":"` + date + `","message":"Test"}`
+	resp, err := http.Post(s.gateway+"/api/sessions/book", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("book: status %d, body %s", resp.StatusCode, raw)
+	}
+	var booked bookResponse
+	if err := json.Unmarshal(raw, &booked); err != nil {
+		t.Fatal(err)
+	}
+	if booked.ID == "" || booked.Email != email || booked.Status != "pending" {
+		t.Fatalf("booking answer %s", raw)
+	}
+	if resp.Header.Get("X-Request-ID") == "" {
+		t.Error("no X-Request-ID on the answer")
+	}
+	return booked
+}
+
 // testWriter sends the services' log lines to the test log.
 type testWriter struct{ t *testing.T }
 
@@ -117,32 +153,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 func TestIntegrationBookingReachesTheBookerByEmail(t *testing.T) {
 	sys := start(t, stack.Services()...)
-	date := time.Now().UTC().AddDate(0, 1, 0).Format(time.DateOnly)
-	body := `{"email":"test@example.com","name":"Test","phone":"1234567890","session_type":"individual","preferred_date":"` + date + `","message":"Test"}`
-
-	resp, err := http.Post(sys.gateway+"/api/sessions/book", "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("book: status %d, body %s", resp.StatusCode, raw)
-	}
-	var booked struct {
-		ID     string `json:"id"`
-		Email  string `json:"email"`
-		Status string `json:"status"`
-	}
-	if err := json.Unmarshal(raw, &booked); err != nil {
-		t.Fatal(err)
-	}
-	if booked.ID == "" || booked.Email != "test@example.com" || booked.Status != "pending" {
-		t.Fatalf("booking answer %s", raw)
-	}
-	if resp.Header.Get("X-Request-ID") == "" {
-		t.Error("no X-Request-ID on the answer")
-	}
+	booked := sys.book(t, "test@example.com")
 
 	wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer wcancel()

@@ -86,6 +86,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		"NATS_URL=" + natsURL,
 		"DATABASE_URL=" + cfg.DatabaseURL,
 		"ADMIN_DATA_DIR=" + filepath.Join(data, "admin"),
+		"BOOKING_DATA_DIR=" + filepath.Join(data, "booking"),
 		"EXPORT_DIR=" + filepath.Join(data, "exports"),
 	}
 	if cfg.SMTPHost == "" {

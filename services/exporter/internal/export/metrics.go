@@ -48,5 +48,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			return nil, fmt.Errorf("register export metrics: %w", err)
 		}
 	}
+	// Every outcome exists from the start at 0, so increase() sees the
+	// first failure.
+	for _, o := range []string{OutcomeCompleted, OutcomeFailed, OutcomeRetried, OutcomeInterrupted, OutcomeLeaseLost} {
+		m.runs.WithLabelValues(o)
+	}
 	return m, nil
 }

@@ -4,6 +4,9 @@ import (
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/acube/platform/services/mailer/internal/email"
+	"github.com/acube/platform/services/mailer/internal/sender"
 )
 
 // KindInvalid labels failures of events that cannot make an email (bad
@@ -37,6 +40,14 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	for _, c := range []prometheus.Collector{m.sent, m.failures, m.duration} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register email metrics: %w", err)
+		}
+	}
+	// Every series exists from the start at 0, so increase() and alerts
+	// see the first failure, and dashboards show the templates at once.
+	for _, tmpl := range email.SampleNames() {
+		m.sent.WithLabelValues(tmpl)
+		for _, kind := range []string{sender.KindPermanent, sender.KindTransient, KindInvalid} {
+			m.failures.WithLabelValues(tmpl, kind)
 		}
 	}
 	return m, nil
