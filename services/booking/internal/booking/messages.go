@@ -1,10 +1,11 @@
 package booking
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/acube/platform/libs/events"
 )
 
 // Source names this service in event envelopes.
@@ -147,19 +148,6 @@ type Actor struct {
 	ClientIP string
 }
 
-// AuditRecord is the data of an audit.<entity>.<action> event, the
-// contract the admin service's audit log reads (docs/events/admin.md).
-type AuditRecord struct {
-	ActorID    string          `json:"actor_id"`
-	ActorEmail string          `json:"actor_email"`
-	Action     string          `json:"action"`
-	Entity     string          `json:"entity"`
-	EntityID   string          `json:"entity_id"`
-	ClientIP   string          `json:"client_ip"`
-	Changes    json.RawMessage `json:"changes"`
-	OccurredAt time.Time       `json:"occurred_at"`
-}
-
 // Audit entities booking records actions on: the plural resource names
 // of the API, as docs/events/admin.md asks.
 const (
@@ -169,16 +157,14 @@ const (
 	EntityContact   = "contact"
 )
 
-// audit describes an admin action as an audit.<entity>.<action> message.
+// audit describes an admin action as an audit.<entity>.<action> message
+// carrying the platform's audit record (libs/events).
 func audit(a Actor, entity, action, entityID string, changes any, at time.Time) Message {
-	raw, err := json.Marshal(changes)
-	if err != nil || changes == nil {
-		raw = json.RawMessage("null")
-	}
-	return Message{Type: "audit." + entity + "." + action, Data: AuditRecord{
+	rec := events.AuditRecord{
 		ActorID: a.ID, ActorEmail: a.Email, Action: action, Entity: entity, EntityID: entityID,
-		ClientIP: a.ClientIP, Changes: raw, OccurredAt: at.UTC(),
-	}}
+		ClientIP: a.ClientIP, Changes: events.AuditChanges(changes), OccurredAt: at.UTC(),
+	}
+	return Message{Type: rec.Subject(), Data: rec}
 }
 
 // change is the {"from": ..., "to": ...} entry of an audit record.

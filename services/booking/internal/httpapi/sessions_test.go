@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"github.com/acube/platform/libs/events"
 	"net/http"
 	"net/url"
 	"strings"
@@ -90,7 +91,7 @@ func TestIntegrationSessions(t *testing.T) {
 		if len(audits) == 0 {
 			t.Fatal("no audit events")
 		}
-		var rec booking.AuditRecord
+		var rec events.AuditRecord
 		if err := audits[0].UnmarshalData(&rec); err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +113,7 @@ func TestIntegrationSessions(t *testing.T) {
 			t.Fatalf("status %d %s", res.status, res.body)
 		}
 		audits := h.outbox("audit.sessions.status_changed")
-		var rec booking.AuditRecord
+		var rec events.AuditRecord
 		if err := audits[len(audits)-1].UnmarshalData(&rec); err != nil {
 			t.Fatal(err)
 		}

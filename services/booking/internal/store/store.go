@@ -59,7 +59,7 @@ func emit(ctx context.Context, tx querier, msgs []booking.Message) error {
 		if err != nil {
 			return err
 		}
-		if rec, ok := m.Data.(booking.AuditRecord); ok {
+		if rec, ok := m.Data.(events.AuditRecord); ok {
 			ev.OccurredAt = rec.OccurredAt // the envelope tells the same time as the record
 		}
 		if err := outbox.Add(ctx, tx, ev); err != nil {

@@ -18,7 +18,7 @@ import (
 )
 
 // SubjectPrefix starts the subject of every audit event: audit.<entity>.<action>.
-const SubjectPrefix = "audit."
+const SubjectPrefix = events.AuditSubjectPrefix
 
 // Record is one admin action, as the projection keeps it.
 type Record struct {
@@ -34,17 +34,9 @@ type Record struct {
 	Changes json.RawMessage
 }
 
-// Data is the data of an audit event (docs/events/admin.md).
-type Data struct {
-	ActorID    string          `json:"actor_id"`
-	ActorEmail string          `json:"actor_email"`
-	Action     string          `json:"action"`
-	Entity     string          `json:"entity"`
-	EntityID   string          `json:"entity_id"`
-	ClientIP   string          `json:"client_ip"`
-	Changes    json.RawMessage `json:"changes,omitempty"`
-	OccurredAt time.Time       `json:"occurred_at"`
-}
+// Data is the data of an audit event: the platform-wide contract of
+// libs/events (docs/events/admin.md).
+type Data = events.AuditRecord
 
 // ErrMalformed marks an audit event no retry can make valid.
 var ErrMalformed = errors.New("malformed audit event")

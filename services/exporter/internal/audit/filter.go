@@ -91,15 +91,19 @@ func instant(v string, endOfDay bool) (time.Time, bool) {
 	if v == "" {
 		return time.Time{}, true
 	}
-	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-		return t.UTC(), true
-	}
-	d, err := time.Parse(time.DateOnly, v)
+	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
+		if t, err = time.Parse(time.DateOnly, v); err != nil {
+			return time.Time{}, false
+		}
+		if endOfDay {
+			t = t.AddDate(0, 0, 1)
+		}
+	}
+	// A filter is stored as JSON, which holds years 0 to 9999 only (an
+	// offset can push 0000-01-01T00:00+01:00 into year -1).
+	if t = t.UTC(); t.Year() < 1 || t.Year() > 9999 {
 		return time.Time{}, false
 	}
-	if endOfDay {
-		d = d.AddDate(0, 0, 1)
-	}
-	return d, true
+	return t, true
 }

@@ -136,7 +136,9 @@ func TestIntegrationWorkerCompletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := export.CompletedData{ExportID: x.ID, AdminID: "a9", AdminEmail: "boss@example.org", AdminName: "Boss",
-		Rows: 3000, DownloadURL: "http://gw.example/api/admin/exports/" + x.ID.String() + "/download", ExpiresAt: got.ExpiresAt}
+		Kind: export.KindAuditLogs, Rows: 3000, Bytes: got.Size,
+		DownloadURL: "http://gw.example/api/admin/exports/" + x.ID.String() + "/download",
+		ExpiresAt:   got.ExpiresAt, CompletedAt: got.FinishedAt}
 	if data != want {
 		t.Errorf("completed event data = %+v, want %+v", data, want)
 	}
