@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/acube/platform/libs/events"
@@ -47,8 +48,16 @@ func Add(ctx context.Context, tx Execer, ev events.Event) error {
 	if err != nil {
 		return fmt.Errorf("encode event %s: %w", ev.Type, err)
 	}
-	if _, err := tx.Exec(ctx, insertEvent, ev.ID, ev.Subject(), payload); err != nil {
-		return fmt.Errorf("write %s event to outbox: %w", ev.Type, err)
+	return AddRaw(ctx, tx, ev.ID, ev.Subject(), payload)
+}
+
+// AddRaw writes an already-encoded message to the outbox under msgID, its
+// JetStream message id. Add uses the event id; a replay of a dead letter
+// keeps the event (and so the consumers' inbox key) but needs a message id
+// of its own to pass the stream's duplicate window.
+func AddRaw(ctx context.Context, tx Execer, msgID uuid.UUID, subject string, payload []byte) error {
+	if _, err := tx.Exec(ctx, insertEvent, msgID, subject, payload); err != nil {
+		return fmt.Errorf("write %s message to outbox: %w", subject, err)
 	}
 	return nil
 }
