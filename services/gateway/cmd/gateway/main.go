@@ -1,0 +1,200 @@
+// Command gateway is the A-Cube API's front door: it routes every /api path
+// of DESIGN §2 to the service that owns it, enforces the seed's rate-limit
+// tiers with counters shared by every replica through Redis, and serves
+// the API's OpenAPI document.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	libconfig "github.com/acube/platform/libs/config"
+	"github.com/acube/platform/libs/logging"
+	"github.com/acube/platform/libs/web"
+	"github.com/acube/platform/services/gateway"
+	"github.com/acube/platform/services/gateway/internal/clientip"
+	"github.com/acube/platform/services/gateway/internal/config"
+	"github.com/acube/platform/services/gateway/internal/httpapi"
+	"github.com/acube/platform/services/gateway/internal/openapi"
+	"github.com/acube/platform/services/gateway/internal/proxy"
+	"github.com/acube/platform/services/gateway/internal/ratelimit"
+	"github.com/acube/platform/services/gateway/internal/route"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	log := logging.New(stdout, "gateway", cfg.LogLevel)
+	log.Info("starting", libconfig.LogValue(&cfg)...)
+
+	reg := prometheus.NewRegistry()
+	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("register runtime metrics: %w", err)
+		}
+	}
+	httpMetrics, err := web.NewHTTPMetrics(reg)
+	if err != nil {
+		return fmt.Errorf("register http metrics: %w", err)
+	}
+	routes := route.Table()
+	px, err := proxy.New(proxy.Config{
+		Upstreams: map[route.Owner]string{
+			route.Booking: cfg.Upstreams.Booking, route.Admin: cfg.Upstreams.Admin, route.Exporter: cfg.Upstreams.Exporter,
+		},
+		MaxIdleConnsPerHost:   cfg.Proxy.MaxIdleConnsPerHost,
+		DialTimeout:           cfg.Proxy.DialTimeout,
+		ResponseHeaderTimeout: cfg.Proxy.ResponseHeaderTimeout,
+		IdleConnTimeout:       cfg.Proxy.IdleConnTimeout,
+	}, reg, log)
+	if err != nil {
+		return err
+	}
+	defer px.Close()
+	clients, err := clientip.New(cfg.Proxy.TrustedProxies, cfg.Proxy.IPv6Prefix)
+	if err != nil {
+		return fmt.Errorf("config: TRUSTED_PROXIES: %w", err)
+	}
+
+	var (
+		limiter *ratelimit.Limiter
+		source  = rateLimitSource(cfg, routes)
+	)
+	if cfg.RateLimit.Enabled {
+		table, err := source.Load()
+		if err != nil {
+			return err
+		}
+		var shared *ratelimit.Redis
+		if cfg.Redis.URL == "" {
+			log.Warn("no REDIS_URL: rate limits are counted in process, per replica")
+		} else {
+			rdb, err := newRedisClient(cfg.Redis)
+			if err != nil {
+				return err
+			}
+			defer rdb.Close()
+			if shared, err = ratelimit.NewRedis(rdb, ratelimit.RedisConfig{
+				KeyPrefix: cfg.Redis.KeyPrefix, Timeout: cfg.Redis.Timeout,
+				Workers: cfg.Redis.Workers, BatchMax: cfg.Redis.BatchMax,
+				BreakerFailures: cfg.Redis.BreakerFailures, BreakerCooldown: cfg.Redis.BreakerCooldown,
+			}, reg, log); err != nil {
+				return err
+			}
+			defer shared.Close()
+			pingCtx, cancel := context.WithTimeout(ctx, time.Second)
+			if err := rdb.Ping(pingCtx).Err(); err != nil {
+				log.Warn("redis unreachable: rate limits fall back to each tier's policy until it answers", "error", err.Error())
+			}
+			cancel()
+		}
+		if limiter, err = ratelimit.New(table, shared, ratelimit.NewLocal(time.Now, 0),
+			ratelimit.Config{NearLimit: cfg.RateLimit.NearLimitFrac}, reg, log); err != nil {
+			return err
+		}
+		log.Info("rate limits loaded", "tiers", table.TierNames(), "file", cfg.RateLimit.File)
+	} else {
+		log.Warn("RATELIMIT_ENABLED=false: no rate limits")
+	}
+
+	probes := web.NewProbes(reg, map[string]web.Check{})
+	handler := httpapi.New(httpapi.Deps{
+		Routes: routes, Upstreams: px.Handler, Limiter: limiter, Clients: clients,
+		Probes: probes, Metrics: httpMetrics, Docs: openapi.Mount,
+		MaxBody: cfg.Proxy.MaxBody, MaxUploadBody: cfg.Proxy.MaxUploadBody, Log: log,
+	})
+	srv := web.NewServer(cfg.Addr, handler)
+	srv.RegisterOnShutdown(probes.Shutdown)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return web.Serve(gctx, srv, nil, cfg.ShutdownGrace, log) })
+	g.Go(func() error {
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-hup:
+				reload(limiter, source, log)
+			}
+		}
+	})
+	err = g.Wait()
+	log.Info("stopped")
+	return err
+}
+
+// reload re-reads the rate-limit table on SIGHUP. Requests never wait: the
+// new table is swapped in whole, and a bad one leaves the old in force.
+func reload(limiter *ratelimit.Limiter, src ratelimit.Source, log *slog.Logger) {
+	if limiter == nil {
+		log.Info("SIGHUP ignored: rate limits are off")
+		return
+	}
+	if err := limiter.Reload(src); err != nil {
+		log.Error("rate-limit table not reloaded, the previous one stays in force", "file", src.Path, "error", err.Error())
+		return
+	}
+	log.Info("rate-limit table reloaded", "file", src.Path, "tiers", limiter.Table().TierNames())
+}
+
+func rateLimitSource(cfg config.Config, routes []route.Route) ratelimit.Source {
+	keys := make([]string, 0, len(routes))
+	for _, r := range routes {
+		keys = append(keys, r.Key())
+	}
+	rl := cfg.RateLimit
+	ov := ratelimit.Overrides{
+		Windows: map[string]string{
+			"public": rl.Public, "admin": rl.Admin, "auth": rl.Auth, "upload": rl.Upload, "export": rl.Export,
+		},
+		Shadow:       rl.Shadow,
+		OnRedisError: rl.OnRedisError,
+	}
+	return ratelimit.Source{Path: rl.File, Default: gateway.DefaultRateLimits(), Overrides: ov, RouteKeys: keys}
+}
+
+// newRedisClient connects to the counters' Redis with fail-fast settings:
+// no retries and deadlines from the limiter's own timeout, so a slow Redis
+// costs one timeout and then the circuit breaker, never a pile-up.
+func newRedisClient(cfg config.Redis) (*redis.Client, error) {
+	opts, err := redis.ParseURL(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("config: REDIS_URL: %w", err)
+	}
+	opts.MaxRetries = -1
+	opts.DialerRetries = 1 // the breaker retries, not the dialer
+	opts.DialTimeout = max(cfg.Timeout*4, 200*time.Millisecond)
+	opts.ReadTimeout = cfg.Timeout
+	opts.WriteTimeout = cfg.Timeout
+	opts.PoolTimeout = cfg.Timeout
+	opts.ContextTimeoutEnabled = true
+	opts.PoolSize = cfg.Workers * 2
+	opts.MinIdleConns = cfg.Workers
+	return redis.NewClient(opts), nil
+}

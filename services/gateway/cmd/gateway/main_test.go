@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/acube/platform/services/gateway"
+	"github.com/acube/platform/services/gateway/internal/redistest"
+)
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestIntegrationRun starts the real gateway: it proxies, limits through
+// Redis, re-reads its table on SIGHUP and drains on cancel.
+func TestIntegrationRun(t *testing.T) {
+	rdb := redistest.Shared(t)
+	prefix := redistest.Prefix(t, rdb)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"ok":true}`)
+	}))
+	t.Cleanup(upstream.Close)
+
+	table := filepath.Join(t.TempDir(), "ratelimits.yaml")
+	base := string(gateway.DefaultRateLimits())
+	if err := os.WriteFile(table, []byte(strings.Replace(base, "[10/minute, 30/hour]", "[2/minute]", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))
+	env := map[string]string{
+		"GATEWAY_ADDR": addr, "BOOKING_URL": upstream.URL, "REDIS_URL": redistest.SharedURL,
+		"REDIS_KEY_PREFIX": prefix, "RATELIMIT_CONFIG": table, "SHUTDOWN_GRACE": "2s",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, func(k string) string { return env[k] }, logs) }()
+
+	base = "http://" + addr
+	waitFor(t, func() bool {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == 200
+	})
+	codes := func(n int) []int {
+		var out []int
+		for range n {
+			resp, err := http.Get(base + "/api/events")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			out = append(out, resp.StatusCode)
+		}
+		return out
+	}
+	if got := codes(3); got[0] != 200 || got[1] != 200 || got[2] != 429 {
+		t.Fatalf("with 2/minute: %v", got)
+	}
+
+	// Put the public tier in shadow mode and tell the gateway.
+	shadowed := strings.Replace(readFile(t, table), "  public:\n    limits: [2/minute]\n", "  public:\n    limits: [2/minute]\n    shadow: true\n", 1)
+	if err := os.WriteFile(table, []byte(shadowed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(logs.String(), "rate-limit table reloaded") })
+	if got := codes(2); got[0] != 200 || got[1] != 200 {
+		t.Fatalf("after reload to shadow mode: %v", got)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
+		t.Error("no stopped log line")
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func waitFor(t *testing.T, ok func() bool) {
+	t.Helper()
+	for range 500 {
+		if ok() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("condition not reached")
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{name: "bad upstream", env: map[string]string{"BOOKING_URL": "not a url"}, want: "BOOKING_URL"},
+		{name: "bad trusted proxy", env: map[string]string{"TRUSTED_PROXIES": "10.0.0.0/99"}, want: "TRUSTED_PROXIES"},
+		{name: "bad table override", env: map[string]string{"RATELIMIT_PUBLIC": "ten/minute"}, want: "tier public"},
+		{name: "missing table file", env: map[string]string{"RATELIMIT_CONFIG": "/nonexistent/ratelimits.yaml"}, want: "read rate-limit table"},
+		{name: "bad duration", env: map[string]string{"REDIS_TIMEOUT": "soon"}, want: "REDIS_TIMEOUT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := run(context.Background(), func(k string) string { return tt.env[k] }, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("run error = %v, want it to mention %s", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,45 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoad(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		check   func(Config) bool
+		wantErr string
+	}{
+		{name: "defaults", env: nil, check: func(c Config) bool {
+			return c.Addr == ":8001" && c.Upstreams.Booking == "http://127.0.0.1:8101" && c.Upstreams.Admin == "http://127.0.0.1:8102" &&
+				c.Upstreams.Exporter == "http://127.0.0.1:8104" && c.Redis.URL == "redis://127.0.0.1:6379/0" &&
+				c.Redis.Timeout == 50*time.Millisecond && c.RateLimit.Enabled && c.RateLimit.Shadow == nil && c.Proxy.TrustedProxies == nil
+		}},
+		{name: "overrides", env: map[string]string{"GATEWAY_ADDR": ":9000", "TRUSTED_PROXIES": "10.0.0.0/8, 192.168.0.1", "RATELIMIT_SHADOW": "public"},
+			check: func(c Config) bool {
+				return c.Addr == ":9000" && len(c.Proxy.TrustedProxies) == 2 && len(c.RateLimit.Shadow) == 1
+			}},
+		{name: "bad upstream", env: map[string]string{"ADMIN_URL": "ftp://x"}, wantErr: "ADMIN_URL"},
+		{name: "bad near limit", env: map[string]string{"RATELIMIT_NEAR_LIMIT": "1.5"}, wantErr: "RATELIMIT_NEAR_LIMIT"},
+		{name: "zero workers", env: map[string]string{"REDIS_PIPELINE_WORKERS": "-1"}, wantErr: "REDIS_PIPELINE_WORKERS"},
+		{name: "bad bool", env: map[string]string{"RATELIMIT_ENABLED": "maybe"}, wantErr: "RATELIMIT_ENABLED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Load error = %v, want it to mention %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !tt.check(c) {
+				t.Fatalf("Load = %+v, %v", c, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,123 @@
+// Package httpapi assembles the gateway's HTTP surface: its own probes and
+// OpenAPI document, and every API route of DESIGN §2, each rate limited by
+// its tier and proxied to its owner. Anything else under /api is a JSON
+// 404 from the gateway; the services' own /healthz, /readyz and /metrics
+// are never reachable through it.
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/acube/platform/libs/web"
+	"github.com/acube/platform/services/gateway/internal/clientip"
+	"github.com/acube/platform/services/gateway/internal/proxy"
+	"github.com/acube/platform/services/gateway/internal/ratelimit"
+	"github.com/acube/platform/services/gateway/internal/route"
+)
+
+// Deps is what the gateway's handler is built from.
+type Deps struct {
+	// Routes is the route table (route.Table()).
+	Routes []route.Route
+	// Upstreams gives the reverse proxy for an owner.
+	Upstreams func(route.Owner) http.Handler
+	// Limiter decides rate limits; nil turns limits off.
+	Limiter *ratelimit.Limiter
+	// Clients resolves who a request comes from.
+	Clients *clientip.Resolver
+	// Probes serves /healthz, /readyz and /metrics.
+	Probes *web.Probes
+	// Metrics records every request.
+	Metrics *web.HTTPMetrics
+	// Docs serves /api/openapi.json and /api/docs; nil leaves them out.
+	Docs func(chi.Router)
+	// MaxBody and MaxUploadBody bound request bodies (413 past them).
+	MaxBody, MaxUploadBody int64
+	Log                    *slog.Logger
+}
+
+// New returns the gateway's root handler.
+func New(d Deps) http.Handler {
+	r := chi.NewRouter()
+	r.Use(web.RequestIDs, d.Metrics.Middleware(d.Log), cleanPaths)
+	r.NotFound(web.NotFoundHandler)
+	r.MethodNotAllowed(web.MethodNotAllowedHandler)
+
+	probes := chi.NewRouter()
+	d.Probes.Mount(probes)
+	r.Method(http.MethodGet, "/healthz", probes)
+	r.Method(http.MethodGet, "/metrics", probes)
+	r.Get("/readyz", readyWithDetail(probes, d.Limiter))
+	if d.Docs != nil {
+		d.Docs(r)
+	}
+
+	for _, rt := range d.Routes {
+		limit := d.MaxBody
+		if rt.Upload {
+			limit = d.MaxUploadBody
+		}
+		h := &routeHandler{key: rt.Key(), upstream: d.Upstreams(rt.Owner), limiter: d.Limiter,
+			clients: d.Clients, maxBody: limit, log: d.Log}
+		if rt.Method == route.AnyMethod {
+			r.Handle(rt.Pattern, h)
+		} else {
+			r.Method(rt.Method, rt.Pattern, h)
+		}
+	}
+	return r
+}
+
+// routeHandler limits and proxies one route.
+type routeHandler struct {
+	key      string
+	upstream http.Handler
+	limiter  *ratelimit.Limiter
+	clients  *clientip.Resolver
+	maxBody  int64
+	log      *slog.Logger
+}
+
+func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	client := h.clients.Client(r)
+	r.Header.Set(proxy.HeaderClientIP, client.Addr)
+	if h.limiter != nil {
+		d := h.limiter.Allow(h.key, client.Key)
+		if d.Limited() && !d.Tier.Shadow {
+			writeLimitHeaders(w.Header(), &d)
+		}
+		if d.Refused() {
+			h.refuse(w, r, &d, client)
+			return
+		}
+		if !d.Allowed && d.Tier != nil && d.Tier.Shadow {
+			h.log.InfoContext(r.Context(), "rate limit would be exceeded (shadow mode)", "tier", d.Tier.Name,
+				"route", h.key, "client", client.Key, "limit", d.Tier.Windows[d.Blocking()].Detail(),
+				"request_id", web.RequestID(r.Context()))
+		}
+	}
+	if !proxy.LimitBody(w, r, h.maxBody) {
+		return
+	}
+	h.upstream.ServeHTTP(w, r)
+}
+
+// cleanPaths answers 404 for paths with dot segments or doubled slashes
+// (also percent-encoded, and encoded slashes): routing them would let /api/admin/../../metrics
+// reach a service's private endpoints through a catch-all route.
+func cleanPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		encodedSlash := r.URL.RawPath != "" && strings.Contains(strings.ToLower(r.URL.RawPath), "%2f")
+		if c := path.Clean(p); c != p && c+"/" != p || encodedSlash {
+			web.NotFoundHandler(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}

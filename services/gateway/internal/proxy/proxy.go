@@ -1,0 +1,200 @@
+// Package proxy forwards API requests to the service that owns them: one
+// pooled, keep-alive transport for every upstream, a shared buffer pool for
+// copying bodies, bounded request bodies and JSON errors in the shape of
+// DESIGN §2 when an upstream cannot answer.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/acube/platform/libs/web"
+	"github.com/acube/platform/services/gateway/internal/route"
+)
+
+// HeaderClientIP carries the client address the gateway resolved (from the
+// peer, or from X-Forwarded-For behind a trusted proxy). Services believe
+// it because only the gateway reaches them (DESIGN §5 NetworkPolicies);
+// the gateway always overwrites what a client sent.
+const HeaderClientIP = "X-Real-IP"
+
+// StatusClientClosed is logged and counted when the client went away before
+// the upstream answered (nginx's 499); nobody reads the response.
+const StatusClientClosed = 499
+
+// Config describes the upstreams and how to talk to them.
+type Config struct {
+	// Upstreams maps each owner to its base URL (scheme and host).
+	Upstreams map[route.Owner]string
+	// MaxIdleConnsPerHost is how many keep-alive connections stay open per
+	// upstream; sized for peak concurrency, load never waits for a dial.
+	MaxIdleConnsPerHost int
+	// DialTimeout bounds connecting to an upstream.
+	DialTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for an upstream's status line.
+	ResponseHeaderTimeout time.Duration
+	// IdleConnTimeout closes keep-alive connections idle this long.
+	IdleConnTimeout time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxIdleConnsPerHost <= 0 {
+		c.MaxIdleConnsPerHost = 512
+	}
+	if c.DialTimeout <= 0 {
+		c.DialTimeout = 2 * time.Second
+	}
+	if c.ResponseHeaderTimeout <= 0 {
+		c.ResponseHeaderTimeout = 30 * time.Second
+	}
+	if c.IdleConnTimeout <= 0 {
+		c.IdleConnTimeout = 90 * time.Second
+	}
+}
+
+// Proxy holds one reverse proxy per upstream over a shared transport.
+type Proxy struct {
+	transport *http.Transport
+	handlers  map[route.Owner]http.Handler
+	errors    *prometheus.CounterVec
+	log       *slog.Logger
+}
+
+// New builds the proxy and registers its metrics with reg.
+func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Proxy, error) {
+	cfg.setDefaults()
+	dialer := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second}
+	p := &Proxy{
+		transport: &http.Transport{
+			Proxy:                 nil, // never an environment proxy between gateway and services
+			DialContext:           dialer.DialContext,
+			MaxIdleConns:          cfg.MaxIdleConnsPerHost * max(len(cfg.Upstreams), 1),
+			MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerHost,
+			IdleConnTimeout:       cfg.IdleConnTimeout,
+			ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
+			ExpectContinueTimeout: time.Second,
+			DisableCompression:    true, // pass bodies through as the service encoded them
+			WriteBufferSize:       16 << 10,
+			ReadBufferSize:        16 << 10,
+		},
+		handlers: make(map[route.Owner]http.Handler, len(cfg.Upstreams)),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_upstream_errors_total",
+			Help: "Requests the gateway could not get an answer for, by upstream and kind (unavailable, timeout, bad_gateway, too_large, client_closed).",
+		}, []string{"upstream", "kind"}),
+		log: log,
+	}
+	if err := reg.Register(p.errors); err != nil {
+		return nil, fmt.Errorf("register proxy metrics: %w", err)
+	}
+	pool := newBufferPool(32<<10, 1024)
+	for owner, raw := range cfg.Upstreams {
+		target, err := url.Parse(raw)
+		if err != nil || target.Host == "" {
+			return nil, fmt.Errorf("upstream %s: bad URL %q", owner, raw)
+		}
+		p.handlers[owner] = &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.SetURL(target)
+				// Keep the chain the client came through, then add our peer.
+				if prior := pr.In.Header["X-Forwarded-For"]; len(prior) > 0 {
+					pr.Out.Header["X-Forwarded-For"] = prior
+				}
+				pr.SetXForwarded()
+			},
+			Transport:  p.transport,
+			BufferPool: pool,
+			// FlushInterval stays 0: ReverseProxy already flushes streamed
+			// (chunked, e.g. CSV export) answers on every write, and
+			// flushing known-length ones early would only add syscalls.
+			ErrorHandler:   p.errorHandler(owner),
+			ModifyResponse: dropRequestID,
+			ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+	}
+	return p, nil
+}
+
+// Handler returns the reverse proxy to owner, or nil for an unknown one.
+func (p *Proxy) Handler(owner route.Owner) http.Handler { return p.handlers[owner] }
+
+// Close drops idle upstream connections.
+func (p *Proxy) Close() { p.transport.CloseIdleConnections() }
+
+// dropRequestID removes the upstream's echo of X-Request-ID: the gateway has
+// already set it, and ReverseProxy would add a second value.
+func dropRequestID(resp *http.Response) error {
+	resp.Header.Del(web.HeaderRequestID)
+	return nil
+}
+
+// LimitBody refuses bodies larger than limit: at once with a 413 when the
+// length is declared, or when reading passes it (chunked uploads), which
+// the error handler turns into the same 413.
+func LimitBody(w http.ResponseWriter, r *http.Request, limit int64) bool {
+	if r.ContentLength > limit {
+		TooLarge(w, limit)
+		return false
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+	}
+	return true
+}
+
+// TooLarge writes the JSON 413.
+func TooLarge(w http.ResponseWriter, limit int64) {
+	w.Header().Set("Connection", "close")
+	web.WriteJSON(w, http.StatusRequestEntityTooLarge, &web.Error{Status: http.StatusRequestEntityTooLarge,
+		Message: "Request body too large", Detail: "the body may be at most " + strconv.FormatInt(limit, 10) + " bytes"})
+}
+
+func (p *Proxy) errorHandler(owner route.Owner) func(http.ResponseWriter, *http.Request, error) {
+	name := string(owner)
+	return func(w http.ResponseWriter, r *http.Request, err error) {
+		var (
+			mbe    *http.MaxBytesError
+			opErr  *net.OpError
+			netErr net.Error
+			kind   string
+			e      *web.Error
+		)
+		switch {
+		case errors.As(err, &mbe):
+			p.errors.WithLabelValues(name, "too_large").Inc()
+			TooLarge(w, mbe.Limit)
+			return
+		case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+			p.errors.WithLabelValues(name, "client_closed").Inc()
+			w.WriteHeader(StatusClientClosed)
+			return
+		case errors.As(err, &opErr) && opErr.Op == "dial":
+			kind = "unavailable"
+			w.Header().Set("Retry-After", "1")
+			e = &web.Error{Status: http.StatusServiceUnavailable, Message: "Service unavailable",
+				Detail: "the " + name + " service is not reachable; try again shortly"}
+		case errors.As(err, &netErr) && netErr.Timeout(), errors.Is(err, context.DeadlineExceeded):
+			kind = "timeout"
+			e = &web.Error{Status: http.StatusGatewayTimeout, Message: "Gateway timeout",
+				Detail: "the " + name + " service did not answer in time"}
+		default:
+			kind = "bad_gateway"
+			e = &web.Error{Status: http.StatusBadGateway, Message: "Bad gateway",
+				Detail: "the " + name + " service failed to answer"}
+		}
+		p.errors.WithLabelValues(name, kind).Inc()
+		p.log.WarnContext(r.Context(), "upstream failed", "upstream", name, "kind", kind,
+			"method", r.Method, "path", r.URL.Path, "request_id", web.RequestID(r.Context()), "error", err.Error())
+		web.WriteJSON(w, e.Status, e)
+	}
+}
