@@ -5,11 +5,14 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"strings"
 )
 
 // Error is an error a client can act on, rendered as
@@ -51,17 +54,46 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// WriteError renders err: an *Error as itself, anything else as a 500 whose
-// cause is logged with the request id, never shown to the client.
+// WriteError renders err: an *Error as itself; a dependency that is down
+// (see Unavailable) as a 503 the client may retry; anything else as a 500.
+// The cause of a 503 or 500 is logged with the request id, never shown to
+// the client.
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var e *Error
-	if !errors.As(err, &e) {
+	if !errors.As(err, &e) && Unavailable(err) {
+		log.WarnContext(r.Context(), "dependency unavailable", "method", r.Method, "path", r.URL.Path,
+			"request_id", RequestID(r.Context()), "error", err.Error())
+		w.Header().Set("Retry-After", "1")
+		e = &Error{Status: http.StatusServiceUnavailable, Message: "Service unavailable",
+			Detail: "a dependency is unavailable; retry shortly (request id " + RequestID(r.Context()) + ")"}
+	}
+	if e == nil {
 		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path,
 			"request_id", RequestID(r.Context()), "error", err.Error())
 		e = &Error{Status: http.StatusInternalServerError, Message: "Internal server error",
 			Detail: "request id " + RequestID(r.Context())}
 	}
 	WriteJSON(w, e.Status, e)
+}
+
+// Unavailable reports whether err says a dependency is down or overloaded
+// rather than that the request was wrong or the code broken: a network
+// error or timeout (connection refused while PostgreSQL restarts), or a
+// database error of SQLSTATE class 08 (connection exception), 57P01-57P03
+// (shutting down, cannot connect now) or 53 (insufficient resources). It
+// needs no database driver: PostgreSQL errors expose SQLState().
+func Unavailable(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var st interface{ SQLState() string }
+	if errors.As(err, &st) {
+		code := st.SQLState()
+		return strings.HasPrefix(code, "08") || strings.HasPrefix(code, "53") ||
+			code == "57P01" || code == "57P02" || code == "57P03"
+	}
+	return errors.Is(err, context.DeadlineExceeded)
 }
 
 // NotImplemented answers routes that are in the API but not built yet.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	libconfig "github.com/acube/platform/libs/config"
@@ -26,7 +27,8 @@ type Config struct {
 	ExportPoll     time.Duration `env:"EXPORT_POLL" default:"2s" doc:"how often an idle worker looks for queued exports"`
 	PurgeInterval  time.Duration `env:"EXPORT_PURGE_INTERVAL" default:"10m" doc:"how often expired export files are deleted"`
 	PublicBaseURL  string        `env:"PUBLIC_BASE_URL" default:"http://localhost:8001" doc:"public origin of the API (the gateway), for links in responses and emails"`
-	AdminJWKSURL   string        `env:"ADMIN_JWKS_URL" default:"http://127.0.0.1:8102/api/admin/auth/jwks.json" doc:"JWKS of the admin service, to verify admin access tokens"`
+	AdminURL       string        `env:"ADMIN_URL" default:"http://127.0.0.1:8102" doc:"admin service base URL; the JWKS is fetched from it unless ADMIN_JWKS_URL is set"`
+	AdminJWKSURL   string        `env:"ADMIN_JWKS_URL" doc:"admin public keys (JWKS); default ADMIN_URL + /api/admin/auth/jwks.json"`
 	TokenIssuer    string        `env:"ADMIN_TOKEN_ISSUER" default:"acube-admin" doc:"required iss of admin access tokens"`
 	TokenAudience  string        `env:"ADMIN_TOKEN_AUDIENCE" default:"acube" doc:"required aud of admin access tokens"`
 	LogLevel       string        `env:"LOG_LEVEL" default:"info" doc:"debug, info, warn or error"`
@@ -38,6 +40,9 @@ func Load(getenv libconfig.Getenv) (Config, error) {
 	var c Config
 	if err := libconfig.Load(getenv, &c); err != nil {
 		return Config{}, err
+	}
+	if c.AdminJWKSURL == "" {
+		c.AdminJWKSURL = strings.TrimRight(c.AdminURL, "/") + "/api/admin/auth/jwks.json"
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
