@@ -78,6 +78,8 @@ type Process struct {
 	// Addr is the host:port it serves HTTP on.
 	Addr string
 	cmd  *exec.Cmd
+	spec Spec
+	out  *Output
 	done chan struct{}
 	err  error
 }
@@ -104,7 +106,7 @@ func Start(spec Spec, out *Output) (*Process, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &Process{Name: name, Addr: addr, cmd: cmd, done: make(chan struct{})}
+	p := &Process{Name: name, Addr: addr, cmd: cmd, spec: spec, out: out, done: make(chan struct{})}
 	var wg sync.WaitGroup
 	wg.Go(func() { prefixLines(pr, out, name) })
 	go func() {
@@ -126,6 +128,21 @@ func prefixLines(r io.Reader, out *Output, name string) {
 	}
 	_, _ = io.Copy(io.Discard, r)
 }
+
+// Respawn starts the process again from the same Spec and Output once it
+// has exited (after Kill or Stop), as a supervisor restarting a crashed
+// service would. The returned Process replaces p.
+func (p *Process) Respawn() (*Process, error) {
+	select {
+	case <-p.done:
+	default:
+		return nil, fmt.Errorf("respawn %s: still running", p.Name)
+	}
+	return Start(p.spec, p.out)
+}
+
+// Pid is the operating-system process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // Done is closed when the process has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }
