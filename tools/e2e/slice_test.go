@@ -30,6 +30,8 @@ type system struct {
 	gateway string // base URL
 	smtp    *smtptest.Sink
 	procs   map[string]*stack.Process
+	bin     string   // where the binaries are
+	env     []string // the services' environment
 }
 
 func start(t *testing.T, names ...string) *system {
@@ -81,7 +83,7 @@ func start(t *testing.T, names ...string) *system {
 		env = append(env, strings.ToUpper(n)+"_ADDR="+addrs[n])
 	}
 	out := stack.NewOutput(testWriter{t})
-	sys := &system{gateway: "http://" + addrs["gateway"], smtp: sink, procs: map[string]*stack.Process{}}
+	sys := &system{gateway: "http://" + addrs["gateway"], smtp: sink, procs: map[string]*stack.Process{}, bin: bin, env: env}
 	for _, n := range stack.Services() { // start order: gateway last
 		if !slices.Contains(names, n) {
 			continue

@@ -166,7 +166,7 @@ func (a *API) listExports(w http.ResponseWriter, r *http.Request) {
 	for _, e := range all {
 		out = append(out, a.toResponse(e))
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"exports": out})
+	web.WriteJSON(w, http.StatusOK, map[string]any{"items": out})
 }
 
 func (a *API) download(w http.ResponseWriter, r *http.Request) {

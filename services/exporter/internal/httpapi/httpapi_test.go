@@ -234,9 +234,9 @@ func TestIntegrationExportFlow(t *testing.T) {
 	if len(lines) != 13 || !strings.Contains(lines[1], ",'@ann@example.org,") {
 		t.Errorf("CSV has %d lines, first row %q; want header + 12, e-mail neutralised", len(lines), lines[1])
 	}
-	list := decode[struct{ Exports []status }](t, f.do(http.MethodGet, "/api/admin/exports?limit=10", tok, ""))
-	if len(list.Exports) != 1 {
-		t.Errorf("list has %d exports, want 1", len(list.Exports))
+	list := decode[struct{ Items []status }](t, f.do(http.MethodGet, "/api/admin/exports?limit=10", tok, ""))
+	if len(list.Items) != 1 {
+		t.Errorf("list has %d exports, want 1", len(list.Items))
 	}
 	// The request itself is an audited admin action.
 	if subjects := dbtest.OutboxSubjects(t, f.pool); len(subjects) != 2 || subjects[0] != export.TypeAuditRequested {

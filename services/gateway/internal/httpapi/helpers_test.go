@@ -65,7 +65,7 @@ func fakeUpstream(t *testing.T, owner route.Owner) *httptest.Server {
 		}
 		if owner == route.Admin && r.Method == http.MethodPost && r.URL.Path == "/api/admin/auth/login" {
 			web.WriteJSON(w, http.StatusOK, map[string]any{"access_token": "eyJ.a.b", "refresh_token": "r1",
-				"token_type": "bearer", "expires_in": 900})
+				"token_type": "Bearer", "expires_in": 900})
 			return
 		}
 		web.WriteJSON(w, http.StatusOK, map[string]string{"owner": string(owner), "method": r.Method, "path": r.URL.Path})

@@ -1,0 +1,173 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+
+	"github.com/acube/platform/tools/internal/stack"
+)
+
+// client calls the gateway as a user would and checks every answer against
+// the OpenAPI document the gateway serves.
+type client struct {
+	t     *testing.T
+	base  string
+	v     validator.Validator
+	token string
+}
+
+// call sends a request through the gateway, checks the status and
+// validates the answer against the document; it returns the body.
+func (c *client) call(method, path, body string, want int) []byte {
+	c.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != want {
+		c.t.Fatalf("%s %s: status %d, want %d; body %s", method, path, resp.StatusCode, want, raw)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(raw))
+	if ok, errs := c.v.ValidateHttpResponse(req, resp); !ok {
+		for _, e := range errs {
+			c.t.Errorf("%s %s → %d does not match the OpenAPI document: %s", method, path, want, e.Message)
+			c.t.Errorf("    body: %.600s", raw)
+			for _, se := range e.SchemaValidationErrors {
+				c.t.Errorf("    at %s: %s", se.FieldPath, se.Reason)
+			}
+		}
+	}
+	return raw
+}
+
+func field(t *testing.T, raw []byte, name string) string {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("decode %s: %v", raw, err)
+	}
+	s, _ := m[name].(string)
+	if s == "" {
+		t.Fatalf("no %s in %s", name, raw)
+	}
+	return s
+}
+
+// TestIntegrationResponsesMatchTheOpenAPIDocument drives every built
+// endpoint through the gateway, as a client and as an admin, and validates
+// each real answer against /api/openapi.json.
+func TestIntegrationResponsesMatchTheOpenAPIDocument(t *testing.T) {
+	sys := start(t, stack.Services()...)
+	doc, err := libopenapi.NewDocument(sys.get(t, "/api/openapi.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, errs := validator.NewValidator(doc)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	c := &client{t: t, base: sys.gateway, v: v}
+
+	// Public forms.
+	date := time.Now().UTC().AddDate(0, 1, 0).Format(time.DateOnly)
+	booked := c.call("POST", "/api/sessions/book", `{"email":"ada@example.com","name":"Ada","phone":"1234567890","session_type":"individual","preferred_date":"`+date+`","message":"hi"}`, 201)
+	sessionID := field(t, booked, "id")
+	c.call("POST", "/api/sessions/book", `{"email":"not-an-email","name":"","phone":"x","session_type":"solo","preferred_date":"2020-01-01"}`, 422)
+	c.call("POST", "/api/sessions/book", `{"email":`, 400)
+	c.call("GET", "/api/sessions", "", 401)
+	volunteer := c.call("POST", "/api/volunteers", `{"email":"vol@example.com","name":"Vol","phone":"1234567890","interests":"events","availability":"weekends","message":"hello"}`, 201)
+	contact := c.call("POST", "/api/contact", `{"email":"c@example.com","name":"C","subject":"Question","message":"hello"}`, 201)
+	c.call("GET", "/api/events", "", 200)
+
+	// An admin: created by the bootstrap command, logged in through the gateway.
+	email, password := "root@example.com", "correct horse battery staple"
+	sys.bootstrapAdmin(t, email, password)
+	tokens := c.call("POST", "/api/admin/auth/login", `{"email":"`+email+`","password":"`+password+`"}`, 200)
+	c.token = field(t, tokens, "access_token")
+	refreshed := c.call("POST", "/api/admin/auth/refresh", `{"refresh_token":"`+field(t, tokens, "refresh_token")+`"}`, 200)
+	c.token = field(t, refreshed, "access_token")
+
+	c.call("GET", "/api/sessions", "", 200)
+	c.call("GET", "/api/sessions/"+sessionID, "", 200)
+	c.call("PATCH", "/api/sessions/"+sessionID+"/status", `{"status":"confirmed","reason":"slot found"}`, 200)
+	c.call("PATCH", "/api/sessions/"+sessionID+"/status", `{"status":"pending"}`, 409)
+	starts := time.Now().UTC().AddDate(0, 0, 14).Truncate(time.Hour)
+	event := c.call("POST", "/api/events", `{"title":"Open day","description":"Meet us","starts_at":"`+starts.Format(time.RFC3339)+`","ends_at":"`+starts.Add(2*time.Hour).Format(time.RFC3339)+`","location":"Hall","capacity":1}`, 201)
+	eventID := field(t, event, "id")
+	c.call("GET", "/api/events/"+eventID, "", 200)
+	c.call("POST", "/api/events/"+eventID+"/register", `{"email":"r1@example.com","name":"R1"}`, 201)
+	c.call("POST", "/api/events/"+eventID+"/register", `{"email":"r2@example.com","name":"R2"}`, 201)
+	c.call("POST", "/api/events/"+eventID+"/register", `{"email":"r1@example.com","name":"R1"}`, 409)
+	c.call("GET", "/api/events/"+eventID+"/registrations", "", 200)
+	c.call("GET", "/api/volunteers", "", 200)
+	c.call("PATCH", "/api/volunteers/"+field(t, volunteer, "id")+"/status", `{"status":"approved"}`, 200)
+	c.call("GET", "/api/contact", "", 200)
+	c.call("PATCH", "/api/contact/"+field(t, contact, "id")+"/status", `{"status":"read"}`, 200)
+
+	c.call("GET", "/api/admin/admins", "", 200)
+	c.call("POST", "/api/admin/admins", `{"email":"second@example.com","name":"Second","password":"another long passphrase","role":"admin"}`, 201)
+	job := c.call("POST", "/api/admin/bulk/status-update", `{"entity":"sessions","ids":["`+sessionID+`"],"status":"completed"}`, 200)
+	c.call("GET", "/api/admin/jobs/"+field(t, job, "id"), "", 200)
+	c.call("GET", "/api/admin/audit-logs", "", 200)
+	export := c.call("POST", "/api/admin/bulk/export/audit-logs", `{}`, 202)
+	c.call("GET", "/api/admin/exports/"+field(t, export, "export_id"), "", 200)
+	c.call("GET", "/api/admin/exports", "", 200)
+	c.call("GET", "/api/admin/dead-letters", "", 200)
+}
+
+// get fetches a path through the gateway.
+func (s *system) get(t *testing.T, path string) []byte {
+	t.Helper()
+	resp, err := http.Get(s.gateway + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
+	}
+	return b
+}
+
+// bootstrapAdmin creates the first superadmin with the admin binary's
+// bootstrap command, the password on standard input.
+func (s *system) bootstrapAdmin(t *testing.T, email, password string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(s.bin, "admin"), "bootstrap", "--email", email)
+	cmd.Env = append(os.Environ(), s.env...)
+	cmd.Stdin = strings.NewReader(password + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("admin bootstrap: %v\n%s", err, out)
+	}
+}
