@@ -26,7 +26,8 @@ $(BIN)/mailpit:
 
 ## test: every module's tests against real PostgreSQL, Redis and NATS
 test:
-	@set -e; for m in $(MODULES); do echo "== $$m"; (cd $$m && go test -count=1 ./...); done
+	@failed=""; for m in $(MODULES); do echo "== $$m"; (cd $$m && go test -count=1 ./...) || failed="$$failed $$m"; done; \
+	if [ -n "$$failed" ]; then echo "FAILED in:$$failed"; exit 1; fi
 
 ## test-short: only the tests that need no server
 test-short:

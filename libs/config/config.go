@@ -132,14 +132,16 @@ func set(fv reflect.Value, raw string) error {
 			return err
 		}
 		fv.SetBool(b)
-	case reflect.Int, reflect.Int64, reflect.Int32:
-		n, err := strconv.ParseInt(raw, 10, 64)
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Int16, reflect.Int8:
+		// Parse at the field's own size, so 4294967297 is an error for an
+		// int32 rather than a silent 1.
+		n, err := strconv.ParseInt(raw, 10, fv.Type().Bits())
 		if err != nil {
 			return err
 		}
 		fv.SetInt(n)
-	case reflect.Float64:
-		n, err := strconv.ParseFloat(raw, 64)
+	case reflect.Float64, reflect.Float32:
+		n, err := strconv.ParseFloat(raw, fv.Type().Bits())
 		if err != nil {
 			return err
 		}
