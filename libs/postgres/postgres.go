@@ -128,3 +128,21 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, log *slog.L
 	}
 	return nil
 }
+
+// Setup is a service's start-up in one call: it creates the database when
+// missing, opens the pool with cfg.Schema as search path and applies the
+// migration sets. The caller closes the pool.
+func Setup(ctx context.Context, cfg Config, log *slog.Logger, sets ...Migrations) (*pgxpool.Pool, error) {
+	if err := EnsureDatabase(ctx, cfg.URL); err != nil {
+		return nil, err
+	}
+	pool, err := Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := Migrate(ctx, pool, cfg.Schema, log, sets...); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}

@@ -138,7 +138,17 @@ func TestIntegrationResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	c.call("GET", "/api/admin/jobs/"+field(t, job, "id"), "", 200)
 	c.call("GET", "/api/admin/audit-logs", "", 200)
 	export := c.call("POST", "/api/admin/bulk/export/audit-logs", `{}`, 202)
-	c.call("GET", "/api/admin/exports/"+field(t, export, "export_id"), "", 200)
+	// Validate the export's status while it runs and once it is done.
+	exportURL := "/api/admin/exports/" + field(t, export, "export_id")
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if field(t, c.call("GET", exportURL, "", 200), "status") == "completed" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the audit export did not complete within 30s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	c.call("GET", "/api/admin/exports", "", 200)
 	c.call("GET", "/api/admin/dead-letters", "", 200)
 }

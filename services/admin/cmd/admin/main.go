@@ -19,11 +19,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/acube/platform/libs/authn"
@@ -71,15 +68,8 @@ func main() {
 
 // openDB creates the database when missing, opens the pool and migrates.
 func openDB(ctx context.Context, cfg config.Config, log *slog.Logger) (*pgxpool.Pool, error) {
-	if err := postgres.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
-		return nil, err
-	}
-	pool, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema, MaxConns: cfg.DBMaxConns})
+	pool, err := postgres.Setup(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema, MaxConns: cfg.DBMaxConns}, log, outbox.Migrations(), consume.Migrations(), store.Migrations())
 	if err != nil {
-		return nil, err
-	}
-	if err := postgres.Migrate(ctx, pool, schema, log, outbox.Migrations(), consume.Migrations(), store.Migrations()); err != nil {
-		pool.Close()
 		return nil, err
 	}
 	return pool, nil
@@ -169,8 +159,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		}
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := web.NewRegistry()
 	httpMetrics, err := web.NewHTTPMetrics(reg)
 	if err != nil {
 		return err
@@ -230,11 +219,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		"nats":           func(context.Context) error { return stream.Ready(nc) },
 		"audit_consumer": func(context.Context) error { return auditRunner.Ready() },
 	})
-	r := chi.NewRouter()
-	r.Use(web.RequestIDs, httpMetrics.Middleware(log))
-	r.NotFound(web.NotFoundHandler)
-	r.MethodNotAllowed(web.MethodNotAllowedHandler)
-	probes.Mount(r)
+	r := web.NewRouter(log, httpMetrics, probes)
 	api.Routes(r)
 	srv := web.NewServer(cfg.Addr, r)
 	srv.RegisterOnShutdown(probes.Shutdown)

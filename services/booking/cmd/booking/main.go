@@ -13,9 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/acube/platform/libs/authn"
@@ -75,17 +72,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 
-	if err := postgres.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
-		return err
-	}
-	pool, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema, MaxConns: cfg.DBMaxConns})
+	pool, err := postgres.Setup(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema, MaxConns: cfg.DBMaxConns}, log, outbox.Migrations(), consume.Migrations(), store.Migrations())
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := postgres.Migrate(ctx, pool, schema, log, outbox.Migrations(), consume.Migrations(), store.Migrations()); err != nil {
-		return err
-	}
 
 	nc, js, err := stream.Connect(cfg.NATSURL, "booking", log)
 	if err != nil {
@@ -100,8 +91,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		}
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := web.NewRegistry()
 	httpMetrics, err := web.NewHTTPMetrics(reg)
 	if err != nil {
 		return err
@@ -127,11 +117,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		"postgres": pool.Ping,
 		"nats":     func(context.Context) error { return stream.Ready(nc) },
 	})
-	r := chi.NewRouter()
-	r.Use(web.RequestIDs, httpMetrics.Middleware(log))
-	r.NotFound(web.NotFoundHandler)
-	r.MethodNotAllowed(web.MethodNotAllowedHandler)
-	probes.Mount(r)
+	r := web.NewRouter(log, httpMetrics, probes)
 	api.Routes(r)
 	srv := web.NewServer(cfg.Addr, r)
 	srv.RegisterOnShutdown(probes.Shutdown)

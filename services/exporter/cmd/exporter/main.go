@@ -20,12 +20,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/acube/platform/libs/authn"
@@ -80,15 +77,8 @@ type deps struct {
 // connect opens and migrates the database and connects to NATS, declaring
 // the streams this service owns (EXPORTER) and publishes to (AUDIT).
 func connect(ctx context.Context, cfg config.Config, log *slog.Logger) (deps, error) {
-	if err := postgres.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
-		return deps{}, err
-	}
-	pool, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema, MaxConns: cfg.DBMaxConns})
+	pool, err := postgres.Setup(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema, MaxConns: cfg.DBMaxConns}, log, outbox.Migrations(), consume.Migrations(), store.Migrations())
 	if err != nil {
-		return deps{}, err
-	}
-	if err := postgres.Migrate(ctx, pool, schema, log, outbox.Migrations(), consume.Migrations(), store.Migrations()); err != nil {
-		pool.Close()
 		return deps{}, err
 	}
 	nc, js, err := stream.Connect(cfg.NATSURL, "exporter", log)
@@ -115,8 +105,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	defer d.pool.Close()
 	defer d.nc.Close()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := web.NewRegistry()
 	httpMetrics, err := web.NewHTTPMetrics(reg)
 	if err != nil {
 		return err
@@ -169,11 +158,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		"audit_consumer": func(context.Context) error { return auditConsumer.Ready() },
 		"export_dir":     func(context.Context) error { _, err := os.Stat(cfg.ExportDir); return err },
 	})
-	r := chi.NewRouter()
-	r.Use(web.RequestIDs, httpMetrics.Middleware(log))
-	r.NotFound(web.NotFoundHandler)
-	r.MethodNotAllowed(web.MethodNotAllowedHandler)
-	probes.Mount(r)
+	r := web.NewRouter(log, httpMetrics, probes)
 	api.Routes(r)
 	srv := web.NewServer(cfg.Addr, r)
 	srv.RegisterOnShutdown(probes.Shutdown)

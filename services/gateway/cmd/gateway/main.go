@@ -14,8 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
@@ -49,12 +47,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	log := logging.New(stdout, "gateway", cfg.LogLevel)
 	log.Info("starting", libconfig.LogValue(&cfg)...)
 
-	reg := prometheus.NewRegistry()
-	for _, c := range []prometheus.Collector{collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
-		if err := reg.Register(c); err != nil {
-			return fmt.Errorf("register runtime metrics: %w", err)
-		}
-	}
+	reg := web.NewRegistry()
 	httpMetrics, err := web.NewHTTPMetrics(reg)
 	if err != nil {
 		return fmt.Errorf("register http metrics: %w", err)

@@ -22,10 +22,7 @@ import (
 	"time"
 	_ "time/tzdata" // MAIL_TIMEZONE works in images without a zoneinfo database
 
-	"github.com/go-chi/chi/v5"
 	"github.com/nats-io/nats.go"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
@@ -73,17 +70,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 
-	if err := postgres.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
-		return err
-	}
-	pool, err := postgres.Open(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema, MaxConns: cfg.DBMaxConns})
+	pool, err := postgres.Setup(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema, MaxConns: cfg.DBMaxConns}, log, consume.Migrations(), store.Migrations())
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := postgres.Migrate(ctx, pool, schema, log, consume.Migrations(), store.Migrations()); err != nil {
-		return err
-	}
 
 	nc, js, err := stream.Connect(cfg.NATSURL, "mailer", log)
 	if err != nil {
@@ -93,8 +84,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	natsClosed := make(chan struct{})
 	nc.SetClosedHandler(func(*nats.Conn) { close(natsClosed) })
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := web.NewRegistry()
 	httpMetrics, err := web.NewHTTPMetrics(reg)
 	if err != nil {
 		return err
@@ -138,11 +128,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 
 	probes := web.NewProbes(reg, checks)
-	r := chi.NewRouter()
-	r.Use(web.RequestIDs, httpMetrics.Middleware(log))
-	r.NotFound(web.NotFoundHandler)
-	r.MethodNotAllowed(web.MethodNotAllowedHandler)
-	probes.Mount(r)
+	r := web.NewRouter(log, httpMetrics, probes)
 	srv := web.NewServer(cfg.Addr, r)
 
 	// Shutdown order (STYLE.md): not ready at once, drain HTTP, then let

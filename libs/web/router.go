@@ -1,0 +1,29 @@
+package web
+
+import (
+	"log/slog"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// NewRegistry returns the process's Prometheus registry, with the Go
+// runtime and process collectors every service exports.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// NewRouter returns the router every service starts from: request ids,
+// metrics and one access-log line per request, JSON 404 and 405, and the
+// /healthz, /readyz and /metrics probes. The service mounts its API on it.
+func NewRouter(log *slog.Logger, m *HTTPMetrics, probes *Probes) chi.Router {
+	r := chi.NewRouter()
+	r.Use(RequestIDs, m.Middleware(log))
+	r.NotFound(NotFoundHandler)
+	r.MethodNotAllowed(MethodNotAllowedHandler)
+	probes.Mount(r)
+	return r
+}
