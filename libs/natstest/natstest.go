@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/acube/platform/libs/freeport"
 )
 
 // Server is an embedded NATS server that a test can stop and start again on
@@ -70,10 +72,9 @@ func (s *Server) Restart() {
 
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Pick()
 	if err != nil {
-		t.Fatalf("natstest: free port: %v", err)
+		t.Fatalf("natstest: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/acube/platform/libs/freeport"
 )
 
 // DefaultAddr is where a service listens unless told otherwise (DESIGN §1).
@@ -201,15 +203,9 @@ func (p *Process) WaitReady(ctx context.Context) error {
 	}
 }
 
-// FreePort returns a loopback port that was free a moment ago.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+// FreePort returns a loopback port for a child process to listen on
+// (libs/freeport: one no outgoing connection will take meanwhile).
+func FreePort() (int, error) { return freeport.Pick() }
 
 // Addr joins a loopback host and port.
 func Addr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }

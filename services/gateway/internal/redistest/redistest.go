@@ -8,13 +8,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os/exec"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/acube/platform/libs/freeport"
 )
 
 // SharedURL is the development Redis every test may use, with its own
@@ -117,15 +118,15 @@ func (s *Server) Stop() {
 	s.cmd = nil
 }
 
-// FreePort returns a TCP port nothing listens on right now.
+// FreePort returns a TCP port nothing listens on right now, and that no
+// outgoing connection will take meanwhile (libs/freeport).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Pick()
 	if err != nil {
-		t.Fatalf("find a free port: %v", err)
+		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // DeadURL is a redis:// URL of a port nobody listens on.
