@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/acube/platform/libs/events"
 )
 
 // Event types (and subjects) of the protocol.
@@ -31,58 +33,20 @@ const (
 // Entities lists the entities bulk jobs may touch, all owned by booking.
 func Entities() []string { return []string{"sessions", "volunteers", "contact", "events"} }
 
-// ActorRef names the admin who asked for a job.
-type ActorRef struct {
-	ID    string `json:"id"`
-	Email string `json:"email"`
-	Name  string `json:"name"`
-}
-
-// Requested is the data of admin.job.requested.
-type Requested struct {
-	JobID       uuid.UUID `json:"job_id"`
-	Entity      string    `json:"entity"`
-	Action      string    `json:"action"`
-	IDs         []string  `json:"ids"`
-	Status      string    `json:"status,omitempty"`
-	RequestedBy ActorRef  `json:"requested_by"`
-	RequestedAt time.Time `json:"requested_at"`
-}
-
-// Failure is one id the owner could not act on.
-type Failure struct {
-	ID    string `json:"id"`
-	Error string `json:"error"`
-}
-
-// Progress is the data of booking.job.progress: the outcome of one chunk.
-// Chunks are consecutive runs of the requested ids in request order,
-// numbered from 0; the owner reports each exactly once, in the
-// transaction that applies it.
-type Progress struct {
-	JobID        uuid.UUID `json:"job_id"`
-	Chunk        int       `json:"chunk"`
-	Chunks       int       `json:"chunks"`
-	Processed    int       `json:"processed"`
-	Succeeded    int       `json:"succeeded"`
-	Failed       int       `json:"failed"`
-	SucceededIDs []string  `json:"succeeded_ids"`
-	NotFoundIDs  []string  `json:"not_found_ids"`
-	Failures     []Failure `json:"failures"`
-}
-
-// OwnerCompleted is the data of booking.job.completed, sent after the
-// last chunk. Error is set when the owner refused the whole job (unknown
-// entity, invalid status); then Chunks is 0.
-type OwnerCompleted struct {
-	JobID       uuid.UUID `json:"job_id"`
-	Chunks      int       `json:"chunks"`
-	Processed   int       `json:"processed"`
-	Succeeded   int       `json:"succeeded"`
-	Failed      int       `json:"failed"`
-	Error       string    `json:"error,omitempty"`
-	CompletedAt time.Time `json:"completed_at"`
-}
+// The protocol's messages are the platform's (libs/events), shared with
+// the owner that executes jobs.
+type (
+	// ActorRef names the admin who asked for a job.
+	ActorRef = events.JobActor
+	// Requested is the data of admin.job.requested.
+	Requested = events.JobRequest
+	// Failure is one id the owner could not act on.
+	Failure = events.JobFailure
+	// Progress is the data of booking.job.progress.
+	Progress = events.JobProgress
+	// OwnerCompleted is the data of booking.job.completed.
+	OwnerCompleted = events.JobOwnerCompleted
+)
 
 // Completed is the data of admin.job.completed; the mailer sends the
 // report to AdminEmail from it.

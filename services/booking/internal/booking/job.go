@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/acube/platform/libs/events"
 )
 
 // Bulk jobs: the admin service asks with admin.job.requested
@@ -31,55 +32,20 @@ const (
 	BulkEvents     = "events"
 )
 
-// JobActor names the admin who asked for a job.
-type JobActor struct {
-	ID    string `json:"id"`
-	Email string `json:"email"`
-	Name  string `json:"name"`
-}
-
-// JobRequest is the data of admin.job.requested.
-type JobRequest struct {
-	JobID       uuid.UUID `json:"job_id"`
-	Entity      string    `json:"entity"`
-	Action      string    `json:"action"`
-	IDs         []string  `json:"ids"`
-	Status      string    `json:"status,omitempty"`
-	RequestedBy JobActor  `json:"requested_by"`
-	RequestedAt time.Time `json:"requested_at"`
-}
-
-// JobFailure is one id a job could not act on.
-type JobFailure struct {
-	ID    string `json:"id"`
-	Error string `json:"error"`
-}
-
-// JobProgress is the data of booking.job.progress: the outcome of chunk
-// Chunk (from 0) of Chunks.
-type JobProgress struct {
-	JobID        uuid.UUID    `json:"job_id"`
-	Chunk        int          `json:"chunk"`
-	Chunks       int          `json:"chunks"`
-	Processed    int          `json:"processed"`
-	Succeeded    int          `json:"succeeded"`
-	Failed       int          `json:"failed"`
-	SucceededIDs []string     `json:"succeeded_ids"`
-	NotFoundIDs  []string     `json:"not_found_ids"`
-	Failures     []JobFailure `json:"failures"`
-}
-
-// JobCompleted is the data of booking.job.completed. Error is set when the
-// whole job was refused; then Chunks is 0.
-type JobCompleted struct {
-	JobID       uuid.UUID `json:"job_id"`
-	Chunks      int       `json:"chunks"`
-	Processed   int       `json:"processed"`
-	Succeeded   int       `json:"succeeded"`
-	Failed      int       `json:"failed"`
-	Error       string    `json:"error,omitempty"`
-	CompletedAt time.Time `json:"completed_at"`
-}
+// The bulk-job protocol's messages are the platform's (libs/events),
+// shared with the admin service that asks for jobs.
+type (
+	// JobActor names the admin who asked for a job.
+	JobActor = events.JobActor
+	// JobRequest is the data of admin.job.requested.
+	JobRequest = events.JobRequest
+	// JobFailure is one id a job could not act on.
+	JobFailure = events.JobFailure
+	// JobProgress is the data of booking.job.progress.
+	JobProgress = events.JobProgress
+	// JobCompleted is the data of booking.job.completed.
+	JobCompleted = events.JobOwnerCompleted
+)
 
 // JobTotals are a job's counts summed over its committed chunks.
 type JobTotals struct {
