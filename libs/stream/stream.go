@@ -98,3 +98,14 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// EnsureAll declares each stream in turn (see Ensure): a service's owned
+// streams and those it also publishes to, such as AUDIT.
+func EnsureAll(ctx context.Context, js jetstream.JetStream, specs ...Spec) error {
+	for _, spec := range specs {
+		if _, err := Ensure(ctx, js, spec); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -337,10 +337,8 @@ func declareStreams(ctx context.Context, url string) error {
 		return err
 	}
 	defer nc.Close()
-	for _, spec := range []stream.Spec{stream.Booking(1), stream.Admin(1), stream.Audit(1), stream.Exporter(1), stream.Mailer(1)} {
-		if _, err := stream.Ensure(ctx, js, spec); err != nil {
-			return err
-		}
+	if err := stream.EnsureAll(ctx, js, stream.Booking(1), stream.Admin(1), stream.Audit(1), stream.Exporter(1), stream.Mailer(1)); err != nil {
+		return err
 	}
 	return nil
 }

@@ -153,10 +153,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	defer nc.Close()
-	for _, spec := range []stream.Spec{stream.Admin(cfg.StreamReplicas), stream.Audit(cfg.StreamReplicas), consume.DeadLetterSpec()} {
-		if _, err := stream.Ensure(ctx, js, spec); err != nil {
-			return err
-		}
+	if err := stream.EnsureAll(ctx, js, stream.Admin(cfg.StreamReplicas), stream.Audit(cfg.StreamReplicas), consume.DeadLetterSpec()); err != nil {
+		return err
 	}
 
 	reg := web.NewRegistry()

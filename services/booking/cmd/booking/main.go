@@ -85,10 +85,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	defer nc.Close()
 	// AUDIT too, with the catalog's spec, so the relay never waits for the
 	// admin service to publish booking's audit events.
-	for _, spec := range []stream.Spec{stream.Booking(cfg.StreamReplicas), stream.Audit(cfg.StreamReplicas)} {
-		if _, err := stream.Ensure(ctx, js, spec); err != nil {
-			return err
-		}
+	if err := stream.EnsureAll(ctx, js, stream.Booking(cfg.StreamReplicas), stream.Audit(cfg.StreamReplicas)); err != nil {
+		return err
 	}
 
 	reg := web.NewRegistry()

@@ -86,12 +86,10 @@ func connect(ctx context.Context, cfg config.Config, log *slog.Logger) (deps, er
 		pool.Close()
 		return deps{}, err
 	}
-	for _, spec := range []stream.Spec{stream.Exporter(cfg.StreamReplicas), stream.Audit(cfg.StreamReplicas)} {
-		if _, err := stream.Ensure(ctx, js, spec); err != nil {
-			nc.Close()
-			pool.Close()
-			return deps{}, err
-		}
+	if err := stream.EnsureAll(ctx, js, stream.Exporter(cfg.StreamReplicas), stream.Audit(cfg.StreamReplicas)); err != nil {
+		nc.Close()
+		pool.Close()
+		return deps{}, err
 	}
 	return deps{pool: pool, nc: nc, js: js}, nil
 }
