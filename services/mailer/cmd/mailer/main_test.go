@@ -45,6 +45,9 @@ type harness struct {
 	logs   *syncBuffer
 	cancel context.CancelFunc
 	done   chan error
+	// published is the stream sequence of the last message published into
+	// each stream; settle waits for the consumer to ack up to it.
+	published map[string]uint64
 }
 
 // start runs the mailer; with sink nil it runs without SMTP (mock mode).
@@ -84,7 +87,7 @@ func start(t *testing.T, sink *smtptest.Sink) *harness {
 		env["SMTP_HOST"], env["SMTP_PORT"] = sink.Host(), strconv.Itoa(sink.Port())
 	}
 	h := &harness{t: t, ctx: ctx, js: js, dbURL: dbURL, addr: env["MAILER_ADDR"], sink: sink,
-		logs: &syncBuffer{}, done: make(chan error, 1)}
+		logs: &syncBuffer{}, done: make(chan error, 1), published: map[string]uint64{}}
 	runCtx, stop := context.WithCancel(context.Background())
 	h.cancel = stop
 	go func() { h.done <- run(runCtx, func(k string) string { return env[k] }, h.logs) }()
@@ -142,21 +145,23 @@ func (h *harness) publish(ev events.Event, msgID string) {
 	if msgID == "" {
 		msgID = ev.ID.String()
 	}
-	if _, err := h.js.Publish(h.ctx, ev.Subject(), body, jetstream.WithMsgID(msgID)); err != nil {
+	ack, err := h.js.Publish(h.ctx, ev.Subject(), body, jetstream.WithMsgID(msgID))
+	if err != nil {
 		h.t.Fatal(err)
 	}
+	h.published[ack.Stream] = max(h.published[ack.Stream], ack.Sequence)
 }
 
 // settle waits until the consumer has acknowledged everything in its stream.
 func (h *harness) settle(streamName, durable string) {
 	h.t.Helper()
+	// Settled means every message this test published has been acked or
+	// terminated: the consumer's ack floor has reached the last one's
+	// sequence. Pending counts alone can read zero for a moment after a
+	// publish.
 	for {
-		c, err := h.js.Consumer(h.ctx, streamName, durable)
-		if err == nil {
-			info, err := c.Info(h.ctx)
-			if err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
-				return
-			}
+		if h.settled(streamName, durable) {
+			return
 		}
 		select {
 		case <-h.ctx.Done():
@@ -164,6 +169,18 @@ func (h *harness) settle(streamName, durable string) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+func (h *harness) settled(streamName, durable string) bool {
+	c, err := h.js.Consumer(h.ctx, streamName, durable)
+	if err != nil {
+		return false
+	}
+	info, err := c.Info(h.ctx)
+	if err != nil {
+		return false
+	}
+	return info.AckFloor.Stream >= h.published[streamName] && info.NumAckPending == 0
 }
 
 func (h *harness) metrics() string {
