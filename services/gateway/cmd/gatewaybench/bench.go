@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,8 @@ type options struct {
 	sutCPU   string
 	loadCPU  string
 	rate     float64
+	rounds   int
+	warmup   time.Duration
 }
 
 // target is one configuration under load.
@@ -37,8 +40,10 @@ type target struct {
 	key, name, url string
 	ceiling        float64 // req/s, closed loop
 	non2xx         int
-	p50, p99       time.Duration
-	errors         int
+	p50, p99       time.Duration // medians over the open-loop rounds
+	p99s           []time.Duration
+	errors         int           // open-loop errors, all rounds
+	late           int           // open-loop requests sent over 1 ms after due, all rounds
 	pids           []int         // processes whose CPU a request costs (SUT, Redis)
 	requests       int           // served in the ceiling run
 	cpuPerReq      time.Duration // CPU of pids per request, closed loop
@@ -177,14 +182,8 @@ func benchmark(ctx context.Context, o options, out io.Writer) error {
 	if o.rate > 0 {
 		rate = o.rate
 	}
-	fmt.Fprintf(out, "open loop at %.0f req/s (half the limited gateway's ceiling unless -rate):\n", rate)
-	for _, t := range targets {
-		lat, errs, err := openLoop(ctx, t.url, rate, o.duration)
-		if err != nil {
-			return err
-		}
-		t.p50, t.p99, t.errors = percentile(lat, 0.50), percentile(lat, 0.99), errs
-		fmt.Fprintf(out, "  latency %-30s p50 %8s  p99 %8s  (errors %d)\n", t.name, fmtDur(t.p50), fmtDur(t.p99), t.errors)
+	if err := latencies(ctx, o, targets, rate, out); err != nil {
+		return err
 	}
 	batch := batchMean(targets[2].url)
 
@@ -212,6 +211,9 @@ func benchmark(ctx context.Context, o options, out io.Writer) error {
 	fmt.Fprintf(out, "c/b req/s = %.2f; by CPU cost per request b/c = %.2f\n", c.ceiling/b.ceiling, float64(b.cpuPerReq)/float64(c.cpuPerReq))
 	fmt.Fprintf(out, "added p99 at %.0f req/s: gateway+Redis %s, gateway %s, nginx %s over upstream direct (target <= 1ms)\n",
 		rate, fmtDur(c.p99-a.p99), fmtDur(b.p99-a.p99), fmtDur(d.p99-a.p99))
+	if late := a.late + b.late + c.late + d.late; late > 0 {
+		fmt.Fprintf(out, "the load generator sent %d requests over 1 ms late (counted from their due time all the same)\n", late)
+	}
 	fmt.Fprintf(out, "limiter decisions/s = %.0f vs redis-benchmark -t incr -c %d = %.0f: ratio %.2f  (target >= 1.0)\n",
 		decisions, o.clients, incr, decisions/incr)
 	if batch > 0 {
@@ -367,4 +369,40 @@ func machine() string {
 		}
 	}
 	return fmt.Sprintf("%d vCPU %s, Linux %s, %s, %s, Redis %s", cpus, model, kernel, runtime.Version(), nginx, redis)
+}
+
+// latencies measures every target open loop at rate, in o.rounds rounds
+// that visit the targets in turn, so a slow spell of a shared machine hits
+// each of them rather than one; a target's p50 and p99 are the medians of
+// its rounds.
+func latencies(ctx context.Context, o options, targets []*target, rate float64, out io.Writer) error {
+	fmt.Fprintf(out, "open loop at %.0f req/s over %d connections, %s each after %s warm-up, %d rounds (half the limited gateway's ceiling unless -rate):\n",
+		rate, o.conns, o.duration, o.warmup, o.rounds)
+	p50s := make(map[*target][]time.Duration)
+	for round := range o.rounds {
+		for _, t := range targets {
+			res, err := openLoop(ctx, t.url, rate, o.conns, o.warmup, o.duration)
+			if err != nil {
+				return err
+			}
+			p50, p99 := percentile(res.lat, 0.50), percentile(res.lat, 0.99)
+			p50s[t] = append(p50s[t], p50)
+			t.p99s = append(t.p99s, p99)
+			t.errors += res.errors
+			t.late += res.late
+			fmt.Fprintf(out, "  round %d %-30s p50 %8s  p90 %8s  p99 %8s  max %8s  (%d requests, errors %d)\n", round+1, t.name,
+				fmtDur(p50), fmtDur(percentile(res.lat, 0.90)), fmtDur(p99), fmtDur(percentile(res.lat, 1)), len(res.lat), res.errors)
+		}
+	}
+	for _, t := range targets {
+		t.p50, t.p99 = median(p50s[t]), median(t.p99s)
+		fmt.Fprintf(out, "  latency %-30s p50 %8s  p99 %8s  (medians of %d rounds; errors %d)\n", t.name, fmtDur(t.p50), fmtDur(t.p99), o.rounds, t.errors)
+	}
+	return nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }

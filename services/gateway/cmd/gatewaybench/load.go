@@ -4,12 +4,10 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os/exec"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,59 +19,6 @@ import (
 
 	"github.com/acube/platform/services/gateway/internal/ratelimit"
 )
-
-// openLoop sends requests at a fixed rate for d, each on its own goroutine
-// so a slow answer never delays the next send, and measures each latency
-// from the moment the request was due.
-func openLoop(ctx context.Context, url string, rate float64, d time.Duration) ([]time.Duration, int, error) {
-	n := int(rate * d.Seconds())
-	if n <= 0 {
-		return nil, 0, fmt.Errorf("rate %.0f too low", rate)
-	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxIdleConns: 1024, IdleConnTimeout: time.Minute}}
-	defer client.CloseIdleConnections()
-	lat := make([]time.Duration, n)
-	var (
-		errs     atomic.Int64
-		wg       sync.WaitGroup
-		interval = time.Duration(float64(time.Second) / rate)
-		start    = time.Now()
-	)
-	for i := range n {
-		due := start.Add(time.Duration(i) * interval)
-		if w := time.Until(due); w > 0 {
-			time.Sleep(w)
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Go(func() {
-			resp, err := client.Get(url)
-			if err == nil {
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					err = fmt.Errorf("status %d", resp.StatusCode)
-				}
-			}
-			if err != nil {
-				errs.Add(1)
-			}
-			lat[i] = time.Since(due)
-		})
-	}
-	wg.Wait()
-	return lat, int(errs.Load()), ctx.Err()
-}
-
-func percentile(lat []time.Duration, p float64) time.Duration {
-	if len(lat) == 0 {
-		return 0
-	}
-	s := slices.Clone(lat)
-	slices.Sort(s)
-	return s[min(int(float64(len(s))*p), len(s)-1)]
-}
 
 // batchMean reads the limited gateway's mean decisions per Redis round trip
 // from its /metrics.

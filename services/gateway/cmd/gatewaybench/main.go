@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.StringVar(&o.sutCPU, "sut-cpu", "0", "CPU list the system under test (gateway or nginx) is pinned to")
 		fs.StringVar(&o.loadCPU, "load-cpu", "1", "CPU list of the load generator and the upstream")
 		fs.Float64Var(&o.rate, "rate", 0, "open-loop rate in req/s; 0 is half the limited gateway's ceiling")
+		fs.IntVar(&o.rounds, "rounds", 3, "open-loop rounds; each visits every target, and the medians are reported")
+		fs.DurationVar(&o.warmup, "warmup", time.Second, "open-loop warm-up before each measurement, sent but not counted")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
