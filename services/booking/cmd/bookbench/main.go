@@ -98,7 +98,7 @@ func service(pool *pgxpool.Pool) (*booking.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return booking.NewService(store.New(pool), signer, imgs, time.Now, booking.Config{
+	return booking.NewService(store.New(pool, store.Config{}), signer, imgs, time.Now, booking.Config{
 		PublicBaseURL: "http://localhost:8001", LinkTTL: 168 * time.Hour, CancelNotice: 24 * time.Hour}), nil
 }
 

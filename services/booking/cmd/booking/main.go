@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -103,7 +104,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 
-	svc := booking.NewService(store.New(pool), links, imgs, time.Now, booking.Config{
+	st := store.New(pool, store.Config{IdempotencyTTL: cfg.IdempotencyTTL})
+	svc := booking.NewService(st, links, imgs, time.Now, booking.Config{
 		PublicBaseURL: cfg.PublicBaseURL, LinkTTL: cfg.Links.TTL, CancelNotice: cfg.Links.CancelNotice,
 	})
 	jobs, err := consumer.NewJobs(pool, js, consumerMetrics, log, svc, consumer.JobsConfig{ChunkSize: cfg.Jobs.ChunkSize})
@@ -139,10 +141,29 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return jobs.Run(consumerCtx)
 	})
 	g.Go(func() error { return relay.Run(relayCtx) })
+	g.Go(func() error { janitor(consumerCtx, st, log); return nil })
 	err = g.Wait()
 	if dErr := nc.Drain(); dErr != nil {
 		err = errors.Join(err, fmt.Errorf("drain nats: %w", dErr))
 	}
 	log.Info("stopped")
 	return err
+}
+
+// janitor purges expired idempotency keys hourly.
+func janitor(ctx context.Context, st *store.Store, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := st.PurgeIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("purge expired idempotency keys", "error", err.Error())
+		} else if n > 0 {
+			log.Info("purged expired idempotency keys", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

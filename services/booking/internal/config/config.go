@@ -25,6 +25,7 @@ type Config struct {
 	TrustedProxies []string      `env:"BOOKING_TRUSTED_PROXIES" default:"127.0.0.0/8,::1/128" doc:"CIDRs whose X-Forwarded-For is believed (the gateway)"`
 	DataDir        string        `env:"BOOKING_DATA_DIR" default:".data/booking" doc:"where a generated development link secret and, by default, event images are kept"`
 	PublicBaseURL  string        `env:"PUBLIC_BASE_URL" default:"http://localhost:8001" doc:"public address of the gateway, for links in emails"`
+	IdempotencyTTL time.Duration `env:"BOOKING_IDEMPOTENCY_TTL" default:"24h" doc:"how long an Idempotency-Key of a booking is remembered; older keys count as new and are purged hourly"`
 
 	Links  Links
 	Admin  Admin
@@ -82,6 +83,9 @@ func (c Config) Validate() error {
 	}
 	if c.Links.Secret != "" && len(c.Links.Secret) < 32 {
 		errs = append(errs, errors.New("config: BOOKING_LINK_SECRET must be at least 32 bytes"))
+	}
+	if c.IdempotencyTTL < time.Minute {
+		errs = append(errs, errors.New("config: BOOKING_IDEMPOTENCY_TTL must be at least 1m"))
 	}
 	if c.Links.TTL <= 0 || c.Links.CancelNotice < 0 {
 		errs = append(errs, errors.New("config: BOOKING_LINK_TTL must be positive and BOOKING_CANCEL_NOTICE not negative"))

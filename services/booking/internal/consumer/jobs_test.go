@@ -53,7 +53,7 @@ func newFixture(t *testing.T) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := store.New(pool)
+	st := store.New(pool, store.Config{})
 	svc := booking.NewService(st, signer, imgs, time.Now, booking.Config{PublicBaseURL: "http://x.test", LinkTTL: time.Hour})
 	return fixture{pool: pool, store: st, svc: svc, log: log}
 }

@@ -87,7 +87,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	c := &clock{t: time.Now().UTC()}
-	svc := booking.NewService(store.New(pool), signer, imgs, c.Now, booking.Config{
+	svc := booking.NewService(store.New(pool, store.Config{}), signer, imgs, c.Now, booking.Config{
 		PublicBaseURL: testBase, LinkTTL: 7 * 24 * time.Hour, CancelNotice: 24 * time.Hour})
 	api := New(svc, v, imgs, log, Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, MaxImageBytes: 64 << 10})
 	r := chi.NewRouter()

@@ -20,9 +20,13 @@ const (
 INSERT INTO sessions (` + sessionColumns + `)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
 	// The insert blocks on a concurrent holder of the same key until it
-	// commits, then finds the row: two racing submits make one booking.
-	claimKey    = `INSERT INTO idempotency_keys (key, request_hash, session_id) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING`
+	// commits, then finds the row: two racing submits make one booking. A
+	// key older than the TTL ($4 seconds) is taken over as a new one.
+	claimKey = `INSERT INTO idempotency_keys (key, request_hash, session_id) VALUES ($1, $2, $3)
+ON CONFLICT (key) DO UPDATE SET request_hash = EXCLUDED.request_hash, session_id = EXCLUDED.session_id, created_at = now()
+WHERE idempotency_keys.created_at < now() - make_interval(secs => $4)`
 	lookupKey   = `SELECT request_hash, session_id FROM idempotency_keys WHERE key = $1`
+	purgeKeys   = `DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)`
 	selectSess  = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = $1`
 	lockSession = selectSess + ` FOR UPDATE`
 	listSess    = `SELECT ` + sessionColumns + ` FROM sessions`
@@ -56,7 +60,7 @@ func (s *Store) BookSession(ctx context.Context, x booking.Session, key booking.
 			return fmt.Errorf("insert session %s: %w", x.ID, err)
 		}
 		if key.Key != "" {
-			tag, err := tx.Exec(ctx, claimKey, key.Key, key.Hash, x.ID)
+			tag, err := tx.Exec(ctx, claimKey, key.Key, key.Hash, x.ID, s.cfg.IdempotencyTTL.Seconds())
 			if err != nil {
 				return fmt.Errorf("claim idempotency key: %w", err)
 			}
@@ -84,6 +88,16 @@ func (s *Store) BookSession(ctx context.Context, x booking.Session, key booking.
 	stored, err = s.Session(ctx, id)
 	replayed = err == nil
 	return stored, replayed, err
+}
+
+// PurgeIdempotencyKeys deletes the keys older than the TTL, which no
+// longer stand for their booking, and reports how many went.
+func (s *Store) PurgeIdempotencyKeys(ctx context.Context) (int64, error) {
+	tag, err := s.pool.Exec(ctx, purgeKeys, s.cfg.IdempotencyTTL.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("purge idempotency keys: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // errReplay rolls back a booking whose idempotency key was taken.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -31,13 +32,25 @@ func Migrations() postgres.Migrations {
 // Store is the PostgreSQL implementation of booking.Store.
 type Store struct {
 	pool *pgxpool.Pool
+	cfg  Config
+}
+
+// Config tunes a Store. Zero values take the defaults in brackets.
+type Config struct {
+	// IdempotencyTTL is how long an Idempotency-Key is remembered [24h]:
+	// a repeat within it returns the first booking, a key older than it
+	// counts as new, and PurgeIdempotencyKeys deletes it.
+	IdempotencyTTL time.Duration
 }
 
 var _ booking.Store = (*Store)(nil)
 
 // New returns a Store over pool, whose search path is the booking schema.
-func New(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool}
+func New(pool *pgxpool.Pool, cfg Config) *Store {
+	if cfg.IdempotencyTTL <= 0 {
+		cfg.IdempotencyTTL = 24 * time.Hour
+	}
+	return &Store{pool: pool, cfg: cfg}
 }
 
 // querier is what both the pool and a transaction offer.
