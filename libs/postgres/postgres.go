@@ -4,6 +4,11 @@
 // Every service owns one schema and sets it as the search path of each of
 // its connections, so its SQL names tables without a schema prefix and can
 // never read another service's tables by accident.
+//
+// A service may also serve under a less privileged role than the one that
+// owns its schema: Config.Role is taken on every pooled connection, and
+// Config.MigrateURL lets Setup migrate as the owner while the pool it
+// returns logs in as someone else.
 package postgres
 
 import (
@@ -31,10 +36,22 @@ type Config struct {
 	Schema string
 	// MaxConns caps the pool; zero keeps pgx's default (max(4, cores)).
 	MaxConns int32
+	// Role, when set, is taken with SET ROLE on every new connection before
+	// the pool hands it out, so the pool's queries run with that role's
+	// privileges only. The login role of URL must be a member of it. SET
+	// ROLE is a session setting a compromised process could RESET: where
+	// that matters, log in as a role that is nothing but a member of Role.
+	Role string
+	// MigrateURL, when set, is the URL Setup creates the database and
+	// applies the migrations with (typically the schema owner's); the pool
+	// it returns still logs in with URL. Empty means URL.
+	MigrateURL string
 }
 
-// Open connects a pool whose connections use cfg.Schema as search path.
-// It does not create anything; see EnsureDatabase and Migrate.
+// Open connects a pool whose connections use cfg.Schema as search path and
+// run as cfg.Role when it is set; it logs in with cfg.URL, never
+// cfg.MigrateURL. It does not create anything; see EnsureDatabase and
+// Migrate.
 func Open(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	pcfg, err := pgxpool.ParseConfig(cfg.URL)
 	if err != nil {
@@ -45,6 +62,15 @@ func Open(ctx context.Context, cfg Config) (*pgxpool.Pool, error) {
 	}
 	if cfg.MaxConns > 0 {
 		pcfg.MaxConns = cfg.MaxConns
+	}
+	if cfg.Role != "" {
+		setRole := "SET ROLE " + pgx.Identifier{cfg.Role}.Sanitize()
+		pcfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+			if _, err := conn.Exec(ctx, setRole); err != nil {
+				return fmt.Errorf("set role %s: %w", cfg.Role, err)
+			}
+			return nil
+		}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
@@ -132,17 +158,51 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, log *slog.L
 // Setup is a service's start-up in one call: it creates the database when
 // missing, opens the pool with cfg.Schema as search path and applies the
 // migration sets. The caller closes the pool.
+//
+// When cfg.Role or cfg.MigrateURL is set, the migrations run first on a
+// pool of their own, logged in with cfg.MigrateURL (or cfg.URL) and without
+// cfg.Role, which is closed before the serving pool is opened; Setup then
+// checks that the serving pool can connect and take cfg.Role, so a missing
+// role or membership fails the start rather than the first request.
 func Setup(ctx context.Context, cfg Config, log *slog.Logger, sets ...Migrations) (*pgxpool.Pool, error) {
-	if err := EnsureDatabase(ctx, cfg.URL); err != nil {
+	migrateURL := cfg.MigrateURL
+	if migrateURL == "" {
+		migrateURL = cfg.URL
+	}
+	if err := EnsureDatabase(ctx, migrateURL); err != nil {
+		return nil, err
+	}
+	if cfg.Role == "" && migrateURL == cfg.URL {
+		pool, err := Open(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if err := Migrate(ctx, pool, cfg.Schema, log, sets...); err != nil {
+			pool.Close()
+			return nil, err
+		}
+		return pool, nil
+	}
+	if err := migrateAsOwner(ctx, Config{URL: migrateURL, Schema: cfg.Schema}, log, sets...); err != nil {
 		return nil, err
 	}
 	pool, err := Open(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	if err := Migrate(ctx, pool, cfg.Schema, log, sets...); err != nil {
+	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, err
+		return nil, fmt.Errorf("connect serving pool: %w", err)
 	}
 	return pool, nil
+}
+
+// migrateAsOwner applies the sets on a short-lived pool of cfg.
+func migrateAsOwner(ctx context.Context, cfg Config, log *slog.Logger, sets ...Migrations) error {
+	pool, err := Open(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("open migration pool: %w", err)
+	}
+	defer pool.Close()
+	return Migrate(ctx, pool, cfg.Schema, log, sets...)
 }

@@ -5,15 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/services/admin/internal/audit"
+	"github.com/acube/platform/services/admin/internal/config"
 	"github.com/acube/platform/services/admin/internal/store"
 )
 
@@ -143,31 +146,68 @@ func publish(t *testing.T, js jetstream.JetStream, ev events.Event) {
 	}
 }
 
+// servicePool opens the database as run does, with the harness's
+// configuration: the pool every query of the running service goes through.
+func (h *harness) servicePool() *pgxpool.Pool {
+	h.t.Helper()
+	cfg, err := config.Load(h.getenv)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	pool, err := openDB(context.Background(), cfg, discardLogger())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(pool.Close)
+	return pool
+}
+
 func TestIntegrationAuditLogIsAppendOnly(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
 	h.bootstrap("root@example.org")
 	eventually(t, "the bootstrap audit row", func() bool { return h.countAudit("action = 'bootstrap'") == 1 })
 	ctx := context.Background()
+	service := h.servicePool()
 
+	var current, session string
+	if err := service.QueryRow(ctx, `SELECT current_user, session_user`).Scan(&current, &session); err != nil {
+		t.Fatal(err)
+	}
+	if current != store.AppRole || session == store.AppRole {
+		t.Fatalf("service pool runs as %s (login %s), want %s through a member login", current, session, store.AppRole)
+	}
+
+	// The trigger refuses the owner; the app role is refused earlier, by
+	// its privileges, so the messages tell the two apart (same SQLSTATE).
+	const byTrigger, byPrivilege = "append-only", "permission denied"
 	tests := []struct {
 		name     string
-		role     string // "" is the owner (a superuser here)
+		pool     *pgxpool.Pool
+		role     string // SET LOCAL ROLE first, when set
 		sql      string
 		wantCode string
+		wantMsg  string
 	}{
-		{name: "owner update", sql: `UPDATE audit_log SET action = 'nothing'`, wantCode: "42501"},
-		{name: "owner delete", sql: `DELETE FROM audit_log`, wantCode: "42501"},
-		{name: "owner truncate", sql: `TRUNCATE audit_log`, wantCode: "42501"},
-		{name: "app role update", role: store.AppRole, sql: `UPDATE audit_log SET action = 'nothing'`, wantCode: "42501"},
-		{name: "app role delete", role: store.AppRole, sql: `DELETE FROM audit_log`, wantCode: "42501"},
-		{name: "app role truncate", role: store.AppRole, sql: `TRUNCATE audit_log`, wantCode: "42501"},
-		{name: "app role reads", role: store.AppRole, sql: `SELECT count(*) FROM audit_log`},
-		{name: "app role appends", role: store.AppRole, sql: `INSERT INTO audit_log (id, source, action, entity, occurred_at) VALUES (gen_random_uuid(), 't', 'a', 'e', now())`},
+		{name: "owner update", pool: h.pool, sql: `UPDATE audit_log SET action = 'nothing'`, wantCode: "42501", wantMsg: byTrigger},
+		{name: "owner delete", pool: h.pool, sql: `DELETE FROM audit_log`, wantCode: "42501", wantMsg: byTrigger},
+		{name: "owner truncate", pool: h.pool, sql: `TRUNCATE audit_log`, wantCode: "42501", wantMsg: byTrigger},
+		{name: "app role update", pool: h.pool, role: store.AppRole, sql: `UPDATE audit_log SET action = 'nothing'`, wantCode: "42501", wantMsg: byPrivilege},
+		{name: "app role delete", pool: h.pool, role: store.AppRole, sql: `DELETE FROM audit_log`, wantCode: "42501", wantMsg: byPrivilege},
+		{name: "app role truncate", pool: h.pool, role: store.AppRole, sql: `TRUNCATE audit_log`, wantCode: "42501", wantMsg: byPrivilege},
+		{name: "app role reads", pool: h.pool, role: store.AppRole, sql: `SELECT count(*) FROM audit_log`},
+		{name: "app role appends", pool: h.pool, role: store.AppRole, sql: `INSERT INTO audit_log (id, source, action, entity, occurred_at) VALUES (gen_random_uuid(), 't', 'a', 'e', now())`},
+		{name: "service update", pool: service, sql: `UPDATE audit_log SET action = 'nothing'`, wantCode: "42501", wantMsg: byPrivilege},
+		{name: "service delete", pool: service, sql: `DELETE FROM audit_log`, wantCode: "42501", wantMsg: byPrivilege},
+		{name: "service truncate", pool: service, sql: `TRUNCATE audit_log`, wantCode: "42501", wantMsg: byPrivilege},
+		{name: "service drops the trigger", pool: service, sql: `DROP TRIGGER audit_log_append_only ON audit_log`, wantCode: "42501", wantMsg: "must be owner"},
+		{name: "service disables the trigger", pool: service, sql: `ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only`, wantCode: "42501", wantMsg: "must be owner"},
+		{name: "service reads", pool: service, sql: `SELECT count(*) FROM audit_log`},
+		{name: "service appends", pool: service, sql: `INSERT INTO audit_log (id, source, action, entity, occurred_at) VALUES (gen_random_uuid(), 't', 'a', 'e', now())`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := pgx.BeginFunc(ctx, h.pool, func(tx pgx.Tx) error {
+			err := pgx.BeginFunc(ctx, tt.pool, func(tx pgx.Tx) error {
 				if tt.role != "" {
 					if _, err := tx.Exec(ctx, "SET LOCAL ROLE "+tt.role); err != nil {
 						return err
@@ -180,8 +220,8 @@ func TestIntegrationAuditLogIsAppendOnly(t *testing.T) {
 			switch {
 			case tt.wantCode == "" && err != nil:
 				t.Fatalf("%s: %v", tt.sql, err)
-			case tt.wantCode != "" && (!errors.As(err, &pgErr) || pgErr.Code != tt.wantCode):
-				t.Fatalf("%s = %v, want SQLSTATE %s", tt.sql, err, tt.wantCode)
+			case tt.wantCode != "" && (!errors.As(err, &pgErr) || pgErr.Code != tt.wantCode || !strings.Contains(pgErr.Message, tt.wantMsg)):
+				t.Fatalf("%s = %v, want SQLSTATE %s (%s)", tt.sql, err, tt.wantCode, tt.wantMsg)
 			}
 		})
 	}
@@ -189,3 +229,98 @@ func TestIntegrationAuditLogIsAppendOnly(t *testing.T) {
 		t.Fatalf("bootstrap rows = %d after the attempts", n)
 	}
 }
+
+// TestIntegrationAppRolePrivileges pins what the serving role may do to
+// each relation of the schema, whichever migration set made it: full DML
+// on the service's and the shared libraries' tables (outbox,
+// consumed_events), append and read only on audit_log, nothing on goose's
+// version tables, and the same by default for tables and sequences that
+// later migrations create.
+func TestIntegrationAppRolePrivileges(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	ctx := context.Background()
+
+	const privs = `SELECT c.relname, c.relkind,
+	has_table_privilege($1, c.oid, 'SELECT'), has_table_privilege($1, c.oid, 'INSERT'),
+	has_table_privilege($1, c.oid, 'UPDATE'), has_table_privilege($1, c.oid, 'DELETE'),
+	has_table_privilege($1, c.oid, 'TRUNCATE'),
+	CASE WHEN c.relkind = 'S' THEN has_sequence_privilege($1, c.oid, 'USAGE') ELSE false END
+FROM pg_class c
+WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND c.relkind IN ('r', 'p', 'S')
+ORDER BY c.relname`
+	type grant struct{ Select, Insert, Update, Delete, Truncate, Usage bool }
+	var (
+		dml     = grant{Select: true, Insert: true, Update: true, Delete: true}
+		appends = grant{Select: true, Insert: true}
+		none    = grant{}
+		// USAGE for nextval; SELECT is also granted, and UPDATE is what
+		// has_table_privilege reports for a sequence's setval: not granted.
+		sequence = grant{Select: true, Usage: true}
+	)
+	check := func(t *testing.T, q interface {
+		Query(context.Context, string, ...any) (pgx.Rows, error)
+	}, want func(name string, kind string) grant) map[string]bool {
+		t.Helper()
+		rows, err := q.Query(ctx, privs, store.AppRole)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for rows.Next() {
+			var name, kind string
+			var g grant
+			if err := rows.Scan(&name, &kind, &g.Select, &g.Insert, &g.Update, &g.Delete, &g.Truncate, &g.Usage); err != nil {
+				t.Fatal(err)
+			}
+			seen[name] = true
+			if w := want(name, kind); g != w {
+				t.Errorf("%s (%s): %s has %+v, want %+v", name, kind, store.AppRole, g, w)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return seen
+	}
+	want := func(name, kind string) grant {
+		switch {
+		case strings.HasPrefix(name, "goose_"):
+			return none
+		case kind == "S":
+			return sequence
+		case name == "audit_log":
+			return appends
+		default:
+			return dml
+		}
+	}
+	seen := check(t, h.pool, want)
+	for _, name := range []string{"accounts", "audit_log", "jobs", "outbox", "outbox_seq_seq", "consumed_events", "goose_admin", "goose_outbox", "goose_inbox"} {
+		if !seen[name] {
+			t.Errorf("no relation %s in the schema", name)
+		}
+	}
+
+	// What later migrations create gets the same by default.
+	err := pgx.BeginFunc(ctx, h.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `CREATE TABLE later (seq bigserial PRIMARY KEY)`); err != nil {
+			return err
+		}
+		if seen := check(t, tx, want); !seen["later"] || !seen["later_seq_seq"] {
+			t.Errorf("the new table or its sequence is missing: %v", seen)
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+
+	// The janitor's purge runs at start and then hourly, and only logs
+	// its failures: run it on the service's pool to see it succeed.
+	if err := store.Purge(ctx, h.servicePool(), "24 hours"); err != nil {
+		t.Fatalf("purge as %s: %v", store.AppRole, err)
+	}
+}
+
+var errRollback = errors.New("rollback")

@@ -3,16 +3,20 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,6 +24,7 @@ import (
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
+	"github.com/acube/platform/services/admin/internal/store"
 )
 
 // harness runs the whole admin service, run() as main calls it, against
@@ -57,14 +62,17 @@ func (s *syncBuffer) String() string {
 
 func newHarness(t *testing.T, overrides map[string]string) *harness {
 	t.Helper()
-	dbURL := pgtest.NewDatabase(t)
+	dbURL, loginURL := newDatabaseAndLogin(t)
 	ns := natstest.Start(t)
 	h := &harness{t: t, nats: ns, logs: &syncBuffer{}, client: &http.Client{Timeout: 30 * time.Second}}
 	addr := freeAddr(t)
 	h.base = "http://" + addr
 	h.env = map[string]string{
-		"ADMIN_ADDR":              addr,
-		"DATABASE_URL":            dbURL,
+		"ADMIN_ADDR": addr,
+		// As in production: the service logs in as a role that is only a
+		// member of the app role, and migrates as the owner.
+		"DATABASE_URL":            loginURL,
+		"MIGRATE_DATABASE_URL":    dbURL,
 		"NATS_URL":                ns.URL(),
 		"ADMIN_DATA_DIR":          t.TempDir(),
 		"LOG_LEVEL":               "warn",
@@ -79,6 +87,11 @@ func newHarness(t *testing.T, overrides map[string]string) *harness {
 		h.env[k] = v
 	}
 	t.Cleanup(func() {
+		// Background work (purges, the outbox listener) only logs its
+		// failures: a missing grant of the app role would go unseen.
+		if strings.Contains(h.logs.String(), "SQLSTATE 42501") {
+			t.Error("the service was refused a privilege (SQLSTATE 42501)")
+		}
 		if t.Failed() {
 			t.Logf("service logs:\n%s", h.logs.String())
 		}
@@ -100,6 +113,66 @@ func newHarness(t *testing.T, overrides map[string]string) *harness {
 	t.Cleanup(pool.Close)
 	h.pool = pool
 	return h
+}
+
+// newDatabaseAndLogin creates the test's database and a LOGIN role that is
+// nothing but a member of the app role, as production's serving login is
+// (docs/admin.md). It returns the database's URL as the owner (a superuser
+// here) and as that login. Roles are cluster-wide: the login is named at
+// random and dropped after the database, which holds nothing of its own.
+func newDatabaseAndLogin(t *testing.T) (ownerURL, loginURL string) {
+	t.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	login := "test_admin_login_" + hex.EncodeToString(b[:])
+	t.Cleanup(func() {
+		if ownerURL == "" {
+			return
+		}
+		// The database is gone by now (cleanups run last first): drop the
+		// role from the server's own database.
+		u, err := url.Parse(ownerURL)
+		if err != nil {
+			t.Logf("parse %s: %v", ownerURL, err)
+			return
+		}
+		u.Path = "/postgres"
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, u.String())
+		if err != nil {
+			t.Logf("connect to drop role %s: %v", login, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP ROLE IF EXISTS "+login); err != nil {
+			t.Logf("drop role %s: %v", login, err)
+		}
+	})
+	ownerURL = pgtest.NewDatabase(t)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, ownerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	// The app role is created by the migrations; the membership needs it
+	// before the service first starts, as in production where the cluster
+	// declares it.
+	for _, sql := range []string{
+		`DO $$ BEGIN CREATE ROLE ` + store.AppRole + ` NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`,
+		"CREATE ROLE " + login + " LOGIN IN ROLE " + store.AppRole,
+	} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	u, err := url.Parse(ownerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(login)
+	return ownerURL, u.String()
 }
 
 func freeAddr(t *testing.T) string {

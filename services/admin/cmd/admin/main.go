@@ -66,13 +66,15 @@ func main() {
 	}
 }
 
-// openDB creates the database when missing, opens the pool and migrates.
+// openDB creates the database when missing and migrates as the schema owner
+// (MIGRATE_DATABASE_URL, else DATABASE_URL), then opens the serving pool,
+// logged in with DATABASE_URL, whose every connection runs as the app
+// role: it cannot change or delete audit rows (docs/admin.md).
 func openDB(ctx context.Context, cfg config.Config, log *slog.Logger) (*pgxpool.Pool, error) {
-	pool, err := postgres.Setup(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema, MaxConns: cfg.DBMaxConns}, log, outbox.Migrations(), consume.Migrations(), store.Migrations())
-	if err != nil {
-		return nil, err
-	}
-	return pool, nil
+	return postgres.Setup(ctx, postgres.Config{
+		URL: cfg.DatabaseURL, MigrateURL: cfg.MigrateDBURL, Role: cfg.ServingRole(),
+		Schema: schema, MaxConns: cfg.DBMaxConns,
+	}, log, outbox.Migrations(), consume.Migrations(), store.Migrations())
 }
 
 func newHasher(cfg config.Config, log *slog.Logger) (*password.Hasher, error) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	libconfig "github.com/acube/platform/libs/config"
@@ -15,6 +16,8 @@ import (
 type Config struct {
 	Addr           string        `env:"ADMIN_ADDR" default:":8102" doc:"HTTP listen address"`
 	DatabaseURL    string        `env:"DATABASE_URL" default:"postgres://postgres@127.0.0.1:5432/acube?sslmode=disable" secret:"true" doc:"PostgreSQL URL; the database is created if missing"`
+	MigrateDBURL   string        `env:"MIGRATE_DATABASE_URL" secret:"true" doc:"PostgreSQL URL migrations (and database creation) run with, the schema owner's; empty uses DATABASE_URL"`
+	DBRole         string        `env:"ADMIN_DB_ROLE" default:"acube_admin_app" doc:"role every pooled connection takes with SET ROLE (it cannot change or delete audit rows); none keeps the login role"`
 	DBMaxConns     int32         `env:"ADMIN_DB_MAX_CONNS" default:"16" doc:"connection pool size"`
 	NATSURL        string        `env:"NATS_URL" default:"nats://127.0.0.1:4222" doc:"NATS server with JetStream"`
 	StreamReplicas int           `env:"STREAM_REPLICAS" default:"1" doc:"JetStream replicas of the streams this service owns"`
@@ -115,6 +118,16 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// ServingRole is the role the serving pool takes, or "" to keep the login
+// role: ADMIN_DB_ROLE=none, as in PostgreSQL's SET ROLE NONE (an empty
+// variable means the default, acube_admin_app).
+func (c Config) ServingRole() string {
+	if strings.EqualFold(c.DBRole, "none") {
+		return ""
+	}
+	return c.DBRole
 }
 
 // Proxies parses TrustedProxies.

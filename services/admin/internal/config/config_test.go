@@ -38,3 +38,33 @@ func TestLoad(t *testing.T) {
 		})
 	}
 }
+
+func TestServingRole(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  string
+		want string
+	}{
+		{name: "default is the app role", want: "acube_admin_app"},
+		{name: "another role", env: "admin_reader", want: "admin_reader"},
+		{name: "none keeps the login role", env: "none", want: ""},
+		{name: "NONE too", env: "NONE", want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(func(k string) string {
+				if k == "ADMIN_DB_ROLE" {
+					return tt.env
+				}
+				return ""
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.ServingRole(); got != tt.want {
+				t.Fatalf("ServingRole() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
