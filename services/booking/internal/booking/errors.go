@@ -2,6 +2,7 @@ package booking
 
 import (
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 )
@@ -27,7 +28,28 @@ var (
 	ErrBadLink = errors.New("invalid or expired manage link")
 	// ErrEventPast: registration for an event that has begun.
 	ErrEventPast = errors.New("the event has already started")
+	// ErrEventEnded: a change to an event that is over.
+	ErrEventEnded = errors.New("the event has ended and can no longer be changed")
+	// ErrCapacityBelowConfirmed: a capacity below the seats already
+	// confirmed; see CapacityError.
+	ErrCapacityBelowConfirmed = errors.New("capacity below the seats already confirmed")
 )
+
+// CapacityError is an ErrCapacityBelowConfirmed that says by how much:
+// lowering a capacity never cancels anyone, so an admin cancels
+// registrations first.
+type CapacityError struct {
+	Capacity, Confirmed int
+}
+
+// Error says what was asked and what the least acceptable capacity is.
+func (e *CapacityError) Error() string {
+	return fmt.Sprintf("capacity %d is below the %d seats already confirmed: cancel registrations first, or keep the capacity at %d or more",
+		e.Capacity, e.Confirmed, e.Confirmed)
+}
+
+// Is makes errors.Is(err, ErrCapacityBelowConfirmed) hold.
+func (e *CapacityError) Is(target error) bool { return target == ErrCapacityBelowConfirmed }
 
 // ValidationError lists what is wrong with a request, by field.
 type ValidationError struct {

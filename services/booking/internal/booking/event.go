@@ -58,7 +58,32 @@ func NewEvent(req EventRequest, now time.Time) (Event, error) {
 	e.Location = checkText(fields, "location", req.Location, maxPlace, false)
 	e.StartsAt = checkTime(fields, "starts_at", req.StartsAt)
 	e.EndsAt = checkTime(fields, "ends_at", req.EndsAt)
-	if _, bad := fields["starts_at"]; !bad {
+	checkCapacity(fields, req.Capacity)
+	checkSchedule(fields, e, now, true, true)
+	if err := invalid(fields); err != nil {
+		return Event{}, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return Event{}, err
+	}
+	e.ID = id
+	return e, nil
+}
+
+func checkCapacity(fields map[string]string, capacity int) {
+	if capacity < 1 || capacity > MaxCapacity {
+		fields["capacity"] = "must be between 1 and 100000"
+	}
+}
+
+// checkSchedule adds the rules between e's times and the clock to fields
+// (unless a time is malformed already): a start that moved lies in the
+// future, within three years; the end lies after the start, within 31
+// days of it, and in the future when it moved. A time an admin leaves as
+// it is need not be in the future, so a running event can still be fixed.
+func checkSchedule(fields map[string]string, e Event, now time.Time, startMoved, endMoved bool) {
+	if _, bad := fields["starts_at"]; !bad && startMoved {
 		switch {
 		case !e.StartsAt.After(now):
 			fields["starts_at"] = "must be in the future"
@@ -72,20 +97,10 @@ func NewEvent(req EventRequest, now time.Time) (Event, error) {
 			fields["ends_at"] = "must be after starts_at"
 		case e.EndsAt.Sub(e.StartsAt) > maxEventSpan:
 			fields["ends_at"] = "must be within 31 days of starts_at"
+		case endMoved && !e.EndsAt.After(now):
+			fields["ends_at"] = "must be in the future"
 		}
 	}
-	if req.Capacity < 1 || req.Capacity > MaxCapacity {
-		fields["capacity"] = "must be between 1 and 100000"
-	}
-	if err := invalid(fields); err != nil {
-		return Event{}, err
-	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return Event{}, err
-	}
-	e.ID = id
-	return e, nil
 }
 
 func checkTime(fields map[string]string, name, v string) time.Time {

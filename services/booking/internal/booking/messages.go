@@ -26,6 +26,7 @@ const (
 	TypeSessionStatusChanged  = "booking.session.status_changed"
 	TypeSessionDeleted        = "booking.session.deleted"
 	TypeEventCreated          = "booking.event.created"
+	TypeEventUpdated          = "booking.event.updated"
 	TypeEventImageUpdated     = "booking.event.image_updated"
 	TypeEventDeleted          = "booking.event.deleted"
 	TypeEventRegistered       = "booking.event.registered"
@@ -87,6 +88,26 @@ type EventCreated struct {
 	Capacity int       `json:"capacity"`
 }
 
+// EventUpdated is the data of booking.event.updated: the event as it is
+// after an admin's change, what changed, and how many waitlisted people a
+// raised capacity seated (each also gets booking.event.promoted). It
+// carries no registrant: telling them of a new time or place needs an
+// event per recipient (docs/events/booking.md).
+type EventUpdated struct {
+	EventID  uuid.UUID `json:"event_id"`
+	Title    string    `json:"title"`
+	StartsAt time.Time `json:"starts_at"`
+	EndsAt   time.Time `json:"ends_at"`
+	Location string    `json:"location"`
+	Capacity int       `json:"capacity"`
+	// Changes holds {"from", "to"} by field name (title, description,
+	// location, starts_at, ends_at, capacity); only fields that changed.
+	Changes   map[string]change `json:"changes"`
+	Promoted  int               `json:"promoted"`
+	UpdatedBy string            `json:"updated_by"`
+	UpdatedAt time.Time         `json:"updated_at"`
+}
+
 // EventImageUpdated is the data of booking.event.image_updated.
 type EventImageUpdated struct {
 	EventID     uuid.UUID `json:"event_id"`
@@ -110,6 +131,10 @@ type RegistrationData struct {
 	Status           string    `json:"status"`
 	WaitlistPosition int       `json:"waitlist_position,omitempty"`
 	ManageURL        string    `json:"manage_url,omitempty"`
+	// CancelledBy and Reason are set on registration_cancelled only:
+	// "registrant" or the admin's email, and the admin's reason.
+	CancelledBy string `json:"cancelled_by,omitempty"`
+	Reason      string `json:"reason,omitempty"`
 }
 
 // VolunteerApplied is the data of booking.volunteer.applied.
@@ -151,10 +176,11 @@ type Actor struct {
 // Audit entities booking records actions on: the plural resource names
 // of the API, as docs/events/admin.md asks.
 const (
-	EntitySession   = "sessions"
-	EntityEvent     = "events"
-	EntityVolunteer = "volunteers"
-	EntityContact   = "contact"
+	EntitySession      = "sessions"
+	EntityEvent        = "events"
+	EntityRegistration = "registrations"
+	EntityVolunteer    = "volunteers"
+	EntityContact      = "contact"
 )
 
 // audit describes an admin action as an audit.<entity>.<action> message
@@ -167,7 +193,8 @@ func audit(a Actor, entity, action, entityID string, changes any, at time.Time) 
 	return Message{Type: rec.Subject(), Data: rec}
 }
 
-// change is the {"from": ..., "to": ...} entry of an audit record.
+// change is the {"from": ..., "to": ...} entry of an audit record or of
+// booking.event.updated.
 type change struct {
 	From any `json:"from"`
 	To   any `json:"to"`

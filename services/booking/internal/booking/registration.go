@@ -32,9 +32,18 @@ type Registration struct {
 	// WaitlistPosition is the 1-based place on the waitlist when
 	// waitlisted, by order of registration; 0 otherwise.
 	WaitlistPosition int
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	// CancelledBy is who cancelled: CancelledByRegistrant or an admin's
+	// email; empty unless cancelled.
+	CancelledBy string
+	// CancelReason is the reason an admin gave when cancelling.
+	CancelReason string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
+
+// CancelledByRegistrant is Registration.CancelledBy when the person
+// cancelled through the manage link.
+const CancelledByRegistrant = "registrant"
 
 // RegisterRequest is what a person submits to register for an event.
 type RegisterRequest struct {
@@ -92,6 +101,8 @@ func (s *Service) registrationData(r Registration, e Event) RegistrationData {
 		Status: string(r.Status), WaitlistPosition: r.WaitlistPosition}
 	if r.Status != RegCancelled {
 		d.ManageURL = s.RegistrationManageURL(r, e.EndsAt)
+	} else {
+		d.CancelledBy, d.Reason = r.CancelledBy, r.CancelReason
 	}
 	return d
 }
@@ -115,20 +126,50 @@ func (s *Service) CancelRegistrationByLink(ctx context.Context, id uuid.UUID, to
 	if err := s.links.Verify(link.KindRegistration, id.String(), token, s.clock()); err != nil {
 		return Registration{}, ErrBadLink
 	}
+	return s.cancelRegistration(ctx, id, Actor{Email: CancelledByRegistrant}, "", false)
+}
+
+// CancelRegistration cancels a registration on an admin's behalf, with an
+// optional reason, exactly as its holder would (the freed seat goes to the
+// first waitlisted person), and audits it.
+func (s *Service) CancelRegistration(ctx context.Context, a Actor, id uuid.UUID, reason string) (Registration, error) {
+	fields := map[string]string{}
+	reason = checkText(fields, "reason", reason, maxReason, false)
+	if err := invalid(fields); err != nil {
+		return Registration{}, err
+	}
+	return s.cancelRegistration(ctx, id, a, reason, true)
+}
+
+// cancelRegistration is the one cancellation of both paths; audited says
+// whether it is an admin action.
+func (s *Service) cancelRegistration(ctx context.Context, id uuid.UUID, a Actor, reason string, audited bool) (Registration, error) {
 	now := s.clock()
-	r, err := s.store.CancelRegistration(ctx, id, func(e Event, r, next *Registration) ([]Message, error) {
+	r, err := s.store.CancelRegistration(ctx, id, func(e *Event, r *Registration, w Waitlist) ([]Message, error) {
 		switch {
 		case r.Status == RegCancelled:
 			return nil, fmt.Errorf("%w: the registration is already cancelled", ErrIllegalTransition)
 		case !e.StartsAt.After(now):
 			return nil, fmt.Errorf("%w: the event has started", ErrTooLate)
 		}
-		held := r.Status == RegConfirmed
+		from := r.Status
+		if from == RegConfirmed {
+			e.Confirmed--
+		} else {
+			e.Waitlisted--
+		}
 		r.Status, r.WaitlistPosition, r.UpdatedAt = RegCancelled, 0, now
-		msgs := []Message{{Type: TypeRegistrationCancelled, Data: s.registrationData(*r, e)}}
-		if held && next != nil {
-			next.Status, next.WaitlistPosition, next.UpdatedAt = RegConfirmed, 0, now
-			msgs = append(msgs, Message{Type: TypeEventPromoted, Data: s.registrationData(*next, e)})
+		r.CancelledBy, r.CancelReason = a.Email, reason
+		msgs := []Message{{Type: TypeRegistrationCancelled, Data: s.registrationData(*r, *e)}}
+		promoted, err := s.fillSeats(ctx, e, w, now)
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, promoted...)
+		if audited {
+			changes := map[string]any{"status": change{From: from, To: RegCancelled}, "reason": reason,
+				"event_id": e.ID, "promoted": len(promoted)}
+			msgs = append(msgs, audit(a, EntityRegistration, "cancelled", r.ID.String(), changes, now))
 		}
 		return msgs, nil
 	})
@@ -136,6 +177,29 @@ func (s *Service) CancelRegistrationByLink(ctx context.Context, id uuid.UUID, to
 		return Registration{}, fmt.Errorf("cancel registration %s: %w", id, err)
 	}
 	return r, nil
+}
+
+// fillSeats gives e's free seats to the first people on its waitlist, in
+// waitlist order, and describes each as booking.event.promoted (the
+// mailer's "A Seat Opened Up"). A cancellation frees one seat; a raised
+// capacity may free many.
+func (s *Service) fillSeats(ctx context.Context, e *Event, w Waitlist, now time.Time) ([]Message, error) {
+	n := min(e.SeatsLeft(), e.Waitlisted)
+	if n <= 0 {
+		return nil, nil
+	}
+	next, err := w.First(ctx, n)
+	if err != nil {
+		return nil, fmt.Errorf("read the waitlist of event %s: %w", e.ID, err)
+	}
+	msgs := make([]Message, 0, len(next))
+	for _, r := range next {
+		r.Status, r.WaitlistPosition, r.UpdatedAt = RegConfirmed, 0, now
+		e.Confirmed++
+		e.Waitlisted--
+		msgs = append(msgs, Message{Type: TypeEventPromoted, Data: s.registrationData(*r, *e)})
+	}
+	return msgs, nil
 }
 
 // Registrations lists an event's registrations for an admin, in order of

@@ -24,7 +24,11 @@ type Store interface {
 	Event(ctx context.Context, id uuid.UUID) (Event, error)
 	// Events lists events in start order; f.From defaults to no bound.
 	Events(ctx context.Context, f Filter) ([]Event, error)
-	UpdateEvent(ctx context.Context, id uuid.UUID, fn func(*Event) ([]Message, error)) (Event, error)
+	// UpdateEvent locks the event, recounts its waitlist and calls fn with
+	// it and the event's Waitlist; it saves the event's details, times and
+	// capacity, and every registration fn changed through the Waitlist,
+	// recounting the seats when any changed.
+	UpdateEvent(ctx context.Context, id uuid.UUID, fn func(e *Event, w Waitlist) ([]Message, error)) (Event, error)
 	// Register locks the event, then calls decide with it and the number
 	// of people waitlisted; it stores the registration decide returns and
 	// counts its seat when it is confirmed. A second live registration of
@@ -33,10 +37,12 @@ type Store interface {
 	// Registration returns a registration (with its waitlist position) and
 	// its event.
 	Registration(ctx context.Context, id uuid.UUID) (Registration, Event, error)
-	// CancelRegistration locks the event, the registration and the first
-	// waitlisted registration (nil when none) and calls fn, which may
-	// change both; the store saves them and recounts the seats.
-	CancelRegistration(ctx context.Context, id uuid.UUID, fn func(e Event, r, next *Registration) ([]Message, error)) (Registration, error)
+	// CancelRegistration locks the registration's event (first, as
+	// Register does, so the two never deadlock), recounts its waitlist,
+	// locks the registration and calls fn with them and the event's
+	// Waitlist, which the other waitlisted are taken from; the store saves
+	// the registration and every one fn changed, and recounts the seats.
+	CancelRegistration(ctx context.Context, id uuid.UUID, fn func(e *Event, r *Registration, w Waitlist) ([]Message, error)) (Registration, error)
 	Registrations(ctx context.Context, eventID uuid.UUID, f Filter) ([]Registration, error)
 
 	AddVolunteer(ctx context.Context, v Volunteer, msgs []Message) error
@@ -54,6 +60,14 @@ type Store interface {
 	Emit(ctx context.Context, msgs []Message) error
 
 	JobStore
+}
+
+// Waitlist hands the function of an update, inside its transaction, the
+// first waitlisted registrations of the locked event, locked too, in
+// waitlist order. The store saves the status of each one it handed out.
+type Waitlist interface {
+	// First returns up to n of them; it may be called once.
+	First(ctx context.Context, n int) ([]*Registration, error)
 }
 
 // Idempotency is the Idempotency-Key of a booking and the hash of the

@@ -13,7 +13,8 @@ import (
 )
 
 // TestIntegrationAdminRoutesNeedAToken checks every admin route (and the
-// admin side of GET /api/sessions/{id}) refuses requests without a valid
+// admin sides of GET /api/sessions/{id} and POST
+// /api/registrations/{id}/cancel) refuses requests without a valid
 // admin token, and lets a valid one through.
 func TestIntegrationAdminRoutesNeedAToken(t *testing.T) {
 	h := newHarness(t)
@@ -23,6 +24,8 @@ func TestIntegrationAdminRoutesNeedAToken(t *testing.T) {
 		{"GET", "/api/sessions/" + id, ""},
 		{"PATCH", "/api/sessions/" + id + "/status", `{"status":"confirmed"}`},
 		{"POST", "/api/events", `{}`},
+		{"PATCH", "/api/events/" + id, `{"capacity":3}`},
+		{"POST", "/api/registrations/" + id + "/cancel", `{"reason":"r"}`}, // without ?token=, an admin request
 		{"PUT", "/api/events/" + id + "/image", `x`},
 		{"GET", "/api/events/" + id + "/registrations", ""},
 		{"GET", "/api/volunteers", ""},

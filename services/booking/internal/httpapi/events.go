@@ -59,6 +59,57 @@ func (a *API) createEvent(w http.ResponseWriter, r *http.Request) {
 	web.WriteJSON(w, http.StatusCreated, toEventResponse(e))
 }
 
+// eventPatch is PATCH /api/events/{id}: the fields of eventRequest, each
+// optional.
+type eventPatch struct {
+	Title       optional[string] `json:"title"`
+	Description optional[string] `json:"description"`
+	Location    optional[string] `json:"location"`
+	StartsAt    optional[string] `json:"starts_at"`
+	EndsAt      optional[string] `json:"ends_at"`
+	Capacity    optional[int]    `json:"capacity"`
+}
+
+func (p eventPatch) changes() (booking.EventChanges, error) {
+	fields := map[string]string{}
+	c := booking.EventChanges{
+		Title:       p.Title.ptr(fields, "title"),
+		Description: p.Description.ptr(fields, "description"),
+		Location:    p.Location.ptr(fields, "location"),
+		StartsAt:    p.StartsAt.ptr(fields, "starts_at"),
+		EndsAt:      p.EndsAt.ptr(fields, "ends_at"),
+		Capacity:    p.Capacity.ptr(fields, "capacity"),
+	}
+	if len(fields) > 0 {
+		return booking.EventChanges{}, &booking.ValidationError{Fields: fields}
+	}
+	return c, nil
+}
+
+func (a *API) updateEvent(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var req eventPatch
+	if err := web.Decode(w, r, maxJSON, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	c, err := req.changes()
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	e, err := a.svc.UpdateEvent(r.Context(), a.actor(r), id, c)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, toEventResponse(e))
+}
+
 func (a *API) getEvent(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {

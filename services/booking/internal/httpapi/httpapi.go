@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -52,7 +53,7 @@ func (a *API) Routes(r chi.Router) {
 	r.Get("/api/events/{id}/image", a.getEventImage)
 	r.Post("/api/events/{id}/register", a.register)
 	r.Get("/api/registrations/{id}", a.getRegistration)
-	r.Post("/api/registrations/{id}/cancel", a.cancelRegistration)
+	r.Post("/api/registrations/{id}/cancel", a.cancelRegistration) // the token, or admin
 	r.Post("/api/volunteers", a.applyVolunteer)
 	r.Post("/api/contact", a.sendContact)
 
@@ -62,6 +63,7 @@ func (a *API) Routes(r chi.Router) {
 		r.Get("/api/sessions", a.listSessions)
 		r.Patch("/api/sessions/{id}/status", a.setSessionStatus)
 		r.Post("/api/events", a.createEvent)
+		r.Patch("/api/events/{id}", a.updateEvent)
 		r.Put("/api/events/{id}/image", a.putEventImage)
 		r.Get("/api/events/{id}/registrations", a.listRegistrations)
 		r.Get("/api/volunteers", a.listVolunteers)
@@ -75,7 +77,10 @@ func (a *API) Routes(r chi.Router) {
 // fail maps domain errors to statuses; it is the one place a request error
 // is turned into a response (and, for a 500, logged).
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var invalid *booking.ValidationError
+	var (
+		invalid  *booking.ValidationError
+		capacity *booking.CapacityError
+	)
 	switch {
 	case errors.As(err, &invalid):
 		err = web.Invalid(invalid.Fields)
@@ -83,8 +88,11 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		err = web.NotFound("no such record")
 	case errors.Is(err, booking.ErrBadLink):
 		err = &web.Error{Status: http.StatusForbidden, Message: "Forbidden", Detail: booking.ErrBadLink.Error()}
+	case errors.As(err, &capacity):
+		err = &web.Error{Status: http.StatusConflict, Message: "Conflict", Detail: capacity.Error(),
+			Fields: map[string]string{"capacity": fmt.Sprintf("must be at least %d, the seats already confirmed", capacity.Confirmed)}}
 	case errors.Is(err, booking.ErrIllegalTransition), errors.Is(err, booking.ErrAlreadyRegistered),
-		errors.Is(err, booking.ErrTooLate), errors.Is(err, booking.ErrEventPast):
+		errors.Is(err, booking.ErrTooLate), errors.Is(err, booking.ErrEventPast), errors.Is(err, booking.ErrEventEnded):
 		err = &web.Error{Status: http.StatusConflict, Message: "Conflict", Detail: conflictDetail(err)}
 	case errors.Is(err, booking.ErrIdempotencyMismatch):
 		err = &web.Error{Status: http.StatusUnprocessableEntity, Message: "Idempotency-Key reused",
@@ -104,6 +112,8 @@ func conflictDetail(err error) string {
 		return booking.ErrAlreadyRegistered.Error()
 	case errors.Is(err, booking.ErrEventPast):
 		return booking.ErrEventPast.Error()
+	case errors.Is(err, booking.ErrEventEnded):
+		return booking.ErrEventEnded.Error()
 	case errors.Is(err, booking.ErrTooLate):
 		return "too late to cancel"
 	}

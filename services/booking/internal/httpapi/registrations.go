@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/acube/platform/libs/authn"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/booking/internal/booking"
 )
@@ -22,6 +23,8 @@ type registrationResponse struct {
 	Phone            string         `json:"phone"`
 	Status           string         `json:"status"`
 	WaitlistPosition int            `json:"waitlist_position,omitempty"`
+	CancelledBy      string         `json:"cancelled_by,omitempty"`
+	CancelReason     string         `json:"cancel_reason,omitempty"`
 	CreatedAt        string         `json:"created_at"`
 	UpdatedAt        string         `json:"updated_at"`
 	Event            *eventResponse `json:"event,omitempty"`
@@ -31,6 +34,7 @@ func toRegistrationResponse(x booking.Registration) registrationResponse {
 	return registrationResponse{
 		ID: x.ID.String(), EventID: x.EventID.String(), Email: x.Email, Name: x.Name, Phone: x.Phone,
 		Status: string(x.Status), WaitlistPosition: x.WaitlistPosition,
+		CancelledBy: x.CancelledBy, CancelReason: x.CancelReason,
 		CreatedAt: x.CreatedAt.Format(time.RFC3339Nano), UpdatedAt: x.UpdatedAt.Format(time.RFC3339Nano),
 	}
 }
@@ -72,13 +76,43 @@ func (a *API) getRegistration(w http.ResponseWriter, r *http.Request) {
 	web.WriteJSON(w, http.StatusOK, out)
 }
 
+// cancelRegistration is the registrant's cancellation with the manage
+// link's token; without a token parameter it is an admin's, on someone's
+// behalf.
 func (a *API) cancelRegistration(w http.ResponseWriter, r *http.Request) {
+	if !r.URL.Query().Has("token") {
+		authn.Require(a.verifier, a.log)(http.HandlerFunc(a.cancelRegistrationAdmin)).ServeHTTP(w, r)
+		return
+	}
 	id, err := pathID(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	x, err := a.svc.CancelRegistrationByLink(r.Context(), id, r.URL.Query().Get("token"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, toRegistrationResponse(x))
+}
+
+// cancelRegistrationAdmin cancels for an admin; the body, with an optional
+// reason, may be left out.
+func (a *API) cancelRegistrationAdmin(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	var req cancelRequest
+	if r.ContentLength != 0 {
+		if err := web.Decode(w, r, maxJSON, &req); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	x, err := a.svc.CancelRegistration(r.Context(), a.actor(r), id, req.Reason)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -30,7 +30,8 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
 	countWaiting = `SELECT count(*) FROM registrations WHERE event_id = $1 AND status = 'waitlisted'`
 	listEvents   = `SELECT ` + eventColumns + `, ` + waitingCount + ` FROM events`
 	saveEvent    = `
-UPDATE events SET title = $2, description = $3, location = $4, image_type = $5, image_size = $6, updated_at = $7
+UPDATE events SET title = $2, description = $3, location = $4, starts_at = $5, ends_at = $6, capacity = $7,
+	image_type = $8, image_size = $9, updated_at = $10
 WHERE id = $1`
 )
 
@@ -70,20 +71,48 @@ func (s *Store) Events(ctx context.Context, f booking.Filter) ([]booking.Event, 
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (booking.Event, error) { return scanEvent(r) })
 }
 
-// UpdateEvent changes an event's details under its row lock.
-func (s *Store) UpdateEvent(ctx context.Context, id uuid.UUID, fn func(*booking.Event) ([]booking.Message, error)) (booking.Event, error) {
+// lockEventTx locks an event's row for the rest of tx and recounts its
+// waitlist in a new statement, so a new snapshot: it sees every
+// registration committed before we got the lock.
+func lockEventTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (booking.Event, error) {
+	e, err := scanEvent(tx.QueryRow(ctx, lockEvent, id))
+	if err != nil {
+		return booking.Event{}, err
+	}
+	if err := tx.QueryRow(ctx, countWaiting, id).Scan(&e.Waitlisted); err != nil {
+		return booking.Event{}, fmt.Errorf("count waitlist of event %s: %w", id, err)
+	}
+	return e, nil
+}
+
+// UpdateEvent changes an event under its row lock; the registrations fn
+// takes off the waitlist are saved with it.
+func (s *Store) UpdateEvent(ctx context.Context, id uuid.UUID, fn func(*booking.Event, booking.Waitlist) ([]booking.Message, error)) (booking.Event, error) {
 	var out booking.Event
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		e, err := scanEvent(tx.QueryRow(ctx, lockEvent, id))
+		e, err := lockEventTx(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		msgs, err := fn(&e)
+		w := &waitlist{tx: tx, eventID: id}
+		msgs, err := fn(&e, w)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, saveEvent, e.ID, e.Title, e.Description, e.Location, e.ImageType, e.ImageSize, e.UpdatedAt); err != nil {
+		// The event first: a lowered capacity is checked against the seats
+		// counted so far, a raised one makes room for the promotions.
+		if _, err := tx.Exec(ctx, saveEvent, e.ID, e.Title, e.Description, e.Location, e.StartsAt, e.EndsAt,
+			e.Capacity, e.ImageType, e.ImageSize, e.UpdatedAt); err != nil {
 			return fmt.Errorf("save event %s: %w", e.ID, err)
+		}
+		promoted, err := w.save(ctx)
+		if err != nil {
+			return err
+		}
+		if promoted {
+			if _, err := tx.Exec(ctx, recountSeats, e.ID); err != nil {
+				return fmt.Errorf("recount seats of event %s: %w", e.ID, err)
+			}
 		}
 		out = e
 		return emit(ctx, tx, msgs)

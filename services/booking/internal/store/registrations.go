@@ -11,7 +11,7 @@ import (
 	"github.com/acube/platform/services/booking/internal/booking"
 )
 
-const regColumns = `id, event_id, email, name, phone, status, created_at, updated_at`
+const regColumns = `id, event_id, email, name, phone, status, cancelled_by, cancel_reason, created_at, updated_at`
 
 // regPosition is a waitlisted registration's 1-based place, 0 otherwise.
 const regPosition = `CASE WHEN status = 'waitlisted' THEN (SELECT count(*) FROM registrations w
@@ -21,13 +21,15 @@ const (
 	insertReg = `
 INSERT INTO registrations (id, event_id, email, name, phone, status, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
-	takeSeat   = `UPDATE events SET confirmed = confirmed + 1 WHERE id = $1`
-	selectReg  = `SELECT ` + regColumns + `, ` + regPosition + ` FROM registrations WHERE id = $1`
-	regEvent   = `SELECT event_id FROM registrations WHERE id = $1`
-	lockReg    = `SELECT ` + regColumns + `, 0 FROM registrations WHERE id = $1 FOR UPDATE`
-	lockFirstW = `SELECT ` + regColumns + `, 1 FROM registrations
-WHERE event_id = $1 AND status = 'waitlisted' AND id <> $2 ORDER BY seq LIMIT 1 FOR UPDATE`
-	saveReg      = `UPDATE registrations SET status = $2, updated_at = $3 WHERE id = $1`
+	takeSeat  = `UPDATE events SET confirmed = confirmed + 1 WHERE id = $1`
+	selectReg = `SELECT ` + regColumns + `, ` + regPosition + ` FROM registrations WHERE id = $1`
+	regEvent  = `SELECT event_id FROM registrations WHERE id = $1`
+	lockReg   = `SELECT ` + regColumns + `, 0 FROM registrations WHERE id = $1 FOR UPDATE`
+	// lockWaitlist takes the first $3 waitlisted of event $1 but $2, in
+	// waitlist order, through the partial index registrations_waitlist.
+	lockWaitlist = `SELECT ` + regColumns + `, 0 FROM registrations
+WHERE event_id = $1 AND status = 'waitlisted' AND id <> $2 ORDER BY seq LIMIT $3 FOR UPDATE`
+	saveReg      = `UPDATE registrations SET status = $2, cancelled_by = $3, cancel_reason = $4, updated_at = $5 WHERE id = $1`
 	recountSeats = `
 UPDATE events SET confirmed = (SELECT count(*) FROM registrations r WHERE r.event_id = $1 AND r.status = 'confirmed')
 WHERE id = $1`
@@ -37,7 +39,8 @@ WHERE id = $1`
 func scanReg(row pgx.Row) (booking.Registration, error) {
 	var r booking.Registration
 	var status string
-	err := row.Scan(&r.ID, &r.EventID, &r.Email, &r.Name, &r.Phone, &status, &r.CreatedAt, &r.UpdatedAt, &r.WaitlistPosition)
+	err := row.Scan(&r.ID, &r.EventID, &r.Email, &r.Name, &r.Phone, &status, &r.CancelledBy, &r.CancelReason,
+		&r.CreatedAt, &r.UpdatedAt, &r.WaitlistPosition)
 	r.Status = booking.RegistrationStatus(status)
 	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
 	return r, notFound(err)
@@ -47,14 +50,9 @@ func scanReg(row pgx.Row) (booking.Registration, error) {
 func (s *Store) Register(ctx context.Context, eventID uuid.UUID, decide func(booking.Event, int) (booking.Registration, []booking.Message, error)) (booking.Registration, error) {
 	var out booking.Registration
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		e, err := scanEvent(tx.QueryRow(ctx, lockEvent, eventID))
+		e, err := lockEventTx(ctx, tx, eventID)
 		if err != nil {
 			return err
-		}
-		// A new statement, so a new snapshot: it sees every registration
-		// committed before we got the lock.
-		if err := tx.QueryRow(ctx, countWaiting, eventID).Scan(&e.Waitlisted); err != nil {
-			return fmt.Errorf("count waitlist of event %s: %w", eventID, err)
 		}
 		r, msgs, err := decide(e, e.Waitlisted)
 		if err != nil {
@@ -87,9 +85,9 @@ func (s *Store) Registration(ctx context.Context, id uuid.UUID) (booking.Registr
 	return r, e, err
 }
 
-// CancelRegistration applies fn to a registration and the first person
-// waiting, under the event's lock, and recounts the seats.
-func (s *Store) CancelRegistration(ctx context.Context, id uuid.UUID, fn func(e booking.Event, r, next *booking.Registration) ([]booking.Message, error)) (booking.Registration, error) {
+// CancelRegistration applies fn to a registration and the people waiting,
+// under the event's lock, and recounts the seats.
+func (s *Store) CancelRegistration(ctx context.Context, id uuid.UUID, fn func(*booking.Event, *booking.Registration, booking.Waitlist) ([]booking.Message, error)) (booking.Registration, error) {
 	var out booking.Registration
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var eventID uuid.UUID
@@ -97,38 +95,24 @@ func (s *Store) CancelRegistration(ctx context.Context, id uuid.UUID, fn func(e 
 			return notFound(err)
 		}
 		// Event first, as Register does, so the two never deadlock.
-		e, err := scanEvent(tx.QueryRow(ctx, lockEvent, eventID))
+		e, err := lockEventTx(ctx, tx, eventID)
 		if err != nil {
 			return err
-		}
-		if err := tx.QueryRow(ctx, countWaiting, eventID).Scan(&e.Waitlisted); err != nil {
-			return fmt.Errorf("count waitlist of event %s: %w", eventID, err)
 		}
 		r, err := scanReg(tx.QueryRow(ctx, lockReg, id))
 		if err != nil {
 			return err
 		}
-		var next *booking.Registration
-		if n, err := scanReg(tx.QueryRow(ctx, lockFirstW, eventID, id)); err == nil {
-			next = &n
-		} else if !errors.Is(err, booking.ErrNotFound) {
-			return fmt.Errorf("find the first waitlisted of event %s: %w", eventID, err)
-		}
-		var nextBefore booking.RegistrationStatus
-		if next != nil {
-			nextBefore = next.Status
-		}
-		msgs, err := fn(e, &r, next)
+		w := &waitlist{tx: tx, eventID: eventID, except: id}
+		msgs, err := fn(&e, &r, w)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, saveReg, r.ID, string(r.Status), r.UpdatedAt); err != nil {
+		if _, err := tx.Exec(ctx, saveReg, r.ID, string(r.Status), r.CancelledBy, r.CancelReason, r.UpdatedAt); err != nil {
 			return fmt.Errorf("save registration %s: %w", r.ID, err)
 		}
-		if next != nil && next.Status != nextBefore {
-			if _, err := tx.Exec(ctx, saveReg, next.ID, string(next.Status), next.UpdatedAt); err != nil {
-				return fmt.Errorf("save registration %s: %w", next.ID, err)
-			}
+		if _, err := w.save(ctx); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(ctx, recountSeats, eventID); err != nil {
 			return fmt.Errorf("recount seats of event %s: %w", eventID, err)
@@ -137,6 +121,56 @@ func (s *Store) CancelRegistration(ctx context.Context, id uuid.UUID, fn func(e 
 		return emit(ctx, tx, msgs)
 	})
 	return out, err
+}
+
+// waitlist is booking.Waitlist within a transaction that holds the event's
+// lock. It remembers what it handed out, so save writes what the domain
+// changed.
+type waitlist struct {
+	tx      pgx.Tx
+	eventID uuid.UUID
+	except  uuid.UUID // a registration being cancelled, still waitlisted in the table
+	read    bool
+	regs    []*booking.Registration
+	before  []booking.RegistrationStatus
+}
+
+var errWaitlistReread = errors.New("the waitlist may be read once per change")
+
+// First locks and returns up to n of the first waitlisted registrations.
+func (w *waitlist) First(ctx context.Context, n int) ([]*booking.Registration, error) {
+	if w.read {
+		return nil, errWaitlistReread
+	}
+	w.read = true
+	rows, err := w.tx.Query(ctx, lockWaitlist, w.eventID, w.except, n)
+	if err != nil {
+		return nil, fmt.Errorf("lock the waitlist of event %s: %w", w.eventID, err)
+	}
+	regs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (booking.Registration, error) { return scanReg(r) })
+	if err != nil {
+		return nil, fmt.Errorf("lock the waitlist of event %s: %w", w.eventID, err)
+	}
+	for i := range regs {
+		w.regs = append(w.regs, &regs[i])
+		w.before = append(w.before, regs[i].Status)
+	}
+	return w.regs, nil
+}
+
+// save writes the registrations whose status changed and reports whether
+// any did.
+func (w *waitlist) save(ctx context.Context) (changed bool, err error) {
+	for i, r := range w.regs {
+		if r.Status == w.before[i] {
+			continue
+		}
+		changed = true
+		if _, err := w.tx.Exec(ctx, saveReg, r.ID, string(r.Status), r.CancelledBy, r.CancelReason, r.UpdatedAt); err != nil {
+			return changed, fmt.Errorf("save registration %s: %w", r.ID, err)
+		}
+	}
+	return changed, nil
 }
 
 // Registrations lists an event's registrations in order of registration.

@@ -54,6 +54,7 @@ func Table() []Route {
 		{Method: "POST", Pattern: "/api/registrations/{id}/cancel", Owner: Booking},
 		{Method: "GET", Pattern: "/api/events/{id}/image", Owner: Booking},
 		{Method: "GET", Pattern: "/api/events/{id}/registrations", Owner: Booking},
+		{Method: "PATCH", Pattern: "/api/events/{id}", Owner: Booking},
 		{Method: "PATCH", Pattern: "/api/volunteers/{id}/status", Owner: Booking},
 		{Method: "PATCH", Pattern: "/api/contact/{id}/status", Owner: Booking},
 
