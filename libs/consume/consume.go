@@ -4,6 +4,12 @@
 // acknowledged without running the handler again. Failures are retried with
 // back-off up to a bound, then the message goes to the dead-letter stream
 // with the error attached.
+//
+// A runner built with New applies one message per transaction. One built
+// with NewBatch applies up to Config.BatchSize messages that are already
+// waiting in one transaction (see BatchHandler), for consumers whose cost
+// is the transaction rather than the work; each message still gets its own
+// outcome: acknowledged, retried or dead-lettered.
 package consume
 
 import (
@@ -85,10 +91,16 @@ type Config struct {
 	// AckWait is how long JetStream waits before redelivering a message
 	// whose handler neither acked nor nacked, e.g. after a crash [30s].
 	AckWait time.Duration
-	// Concurrency is how many messages are handled at once [4].
+	// Concurrency is how many messages (batches, with NewBatch) are
+	// handled at once [4].
 	Concurrency int
 	// HandleTimeout bounds one handler call [AckWait].
 	HandleTimeout time.Duration
+	// BatchSize is the most messages one worker applies in one
+	// transaction, for runners built with NewBatch [1]. A worker takes the
+	// messages already waiting, up to this many, and never waits to fill
+	// a batch, so a lone message is handled as soon as it arrives.
+	BatchSize int
 }
 
 func (c *Config) setDefaults() {
@@ -107,6 +119,9 @@ func (c *Config) setDefaults() {
 	if c.HandleTimeout <= 0 {
 		c.HandleTimeout = c.AckWait
 	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = 1
+	}
 }
 
 func (c *Config) validate() error {
@@ -123,14 +138,29 @@ type Runner struct {
 	log     *slog.Logger
 	m       *Metrics
 	cfg     Config
-	handler Handler
+	handler Handler      // set by New
+	batch   BatchHandler // set by NewBatch
 
 	mu    sync.Mutex
 	ready bool
 }
 
-// New builds a runner; Run starts it.
+// New builds a runner that applies one message per transaction; Run
+// starts it. cfg.BatchSize must be 0 or 1: batches need a BatchHandler
+// (NewBatch).
 func New(pool *pgxpool.Pool, js jetstream.JetStream, m *Metrics, log *slog.Logger, cfg Config, h Handler) (*Runner, error) {
+	if cfg.BatchSize > 1 {
+		return nil, fmt.Errorf("consumer %s: batch size %d needs a BatchHandler (NewBatch)", cfg.Durable, cfg.BatchSize)
+	}
+	r, err := newRunner(pool, js, m, log, cfg)
+	if err != nil {
+		return nil, err
+	}
+	r.handler = h
+	return r, nil
+}
+
+func newRunner(pool *pgxpool.Pool, js jetstream.JetStream, m *Metrics, log *slog.Logger, cfg Config) (*Runner, error) {
 	cfg.setDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -143,7 +173,7 @@ func New(pool *pgxpool.Pool, js jetstream.JetStream, m *Metrics, log *slog.Logge
 	m.redelivers.WithLabelValues(cfg.Durable)
 	m.duration.WithLabelValues(cfg.Durable)
 	m.pending.WithLabelValues(cfg.Durable)
-	return &Runner{pool: pool, js: js, m: m, cfg: cfg, handler: h,
+	return &Runner{pool: pool, js: js, m: m, cfg: cfg,
 		log: log.With("component", "consumer", "consumer", cfg.Durable)}, nil
 }
 
@@ -168,7 +198,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	if err != nil {
 		return nil // ctx ended while waiting
 	}
-	iter, err := cons.Messages(jetstream.PullMaxMessages(2 * r.cfg.Concurrency))
+	// The client holds what it pulled until a worker is free, while
+	// AckWait runs: enough for every worker's next batch, no more.
+	iter, err := cons.Messages(jetstream.PullMaxMessages(max(2*r.cfg.Concurrency, r.cfg.Concurrency*r.cfg.BatchSize)))
 	if err != nil {
 		return fmt.Errorf("consumer %s: start pulling: %w", r.cfg.Durable, err)
 	}
@@ -179,12 +211,22 @@ func (r *Runner) Run(ctx context.Context) error {
 	defer stop()
 	go r.watchLag(ctx, cons)
 
-	msgs := make(chan jetstream.Msg)
+	// In batch mode the channel holds the next batch, so a worker that
+	// is free finds it waiting.
+	var buffered int
+	if r.batch != nil {
+		buffered = r.cfg.BatchSize
+	}
+	msgs := make(chan jetstream.Msg, buffered)
 	var wg sync.WaitGroup
 	for range r.cfg.Concurrency {
 		wg.Go(func() {
 			for msg := range msgs {
-				r.handle(ctx, msg)
+				if r.batch == nil {
+					r.handle(ctx, msg)
+					continue
+				}
+				r.handleBatch(ctx, r.gather(msg, msgs))
 			}
 		})
 	}
@@ -238,11 +280,31 @@ func (r *Runner) handle(parent context.Context, msg jetstream.Msg) {
 	start := time.Now()
 	defer func() { r.m.duration.WithLabelValues(r.cfg.Durable).Observe(time.Since(start).Seconds()) }()
 
+	d, ok := r.prepare(ctx, msg)
+	if !ok {
+		return
+	}
+	applied, err := r.apply(ctx, d.m)
+	r.finish(ctx, d, applied, err)
+}
+
+// delivery is a message ready for its handler.
+type delivery struct {
+	msg  jetstream.Msg
+	meta *jetstream.MsgMetadata
+	log  *slog.Logger
+	m    Message
+}
+
+// prepare decodes msg. It reports false when msg was settled already:
+// terminated without metadata, or dead-lettered as undecodable or out of
+// attempts.
+func (r *Runner) prepare(ctx context.Context, msg jetstream.Msg) (delivery, bool) {
 	meta, err := msg.Metadata()
 	if err != nil {
 		r.log.Error("message without metadata; terminating it", "subject", msg.Subject(), "error", err.Error())
 		_ = msg.Term()
-		return
+		return delivery{}, false
 	}
 	log := r.log.With("subject", msg.Subject(), "stream_seq", meta.Sequence.Stream, "delivery", meta.NumDelivered)
 	if meta.NumDelivered > 1 {
@@ -252,33 +314,39 @@ func (r *Runner) handle(parent context.Context, msg jetstream.Msg) {
 	ev, err := events.Decode(msg.Data())
 	if err != nil {
 		r.deadLetter(ctx, log, msg, meta, Permanent(err))
-		return
+		return delivery{}, false
 	}
 	log = log.With("event_id", ev.ID.String())
 	if meta.NumDelivered > uint64(r.cfg.MaxAttempts) {
 		r.deadLetter(ctx, log, msg, meta, fmt.Errorf("delivered %d times without an outcome (crash or timeout)", meta.NumDelivered))
-		return
+		return delivery{}, false
 	}
+	return delivery{msg: msg, meta: meta, log: log,
+		m: Message{Event: ev, Subject: msg.Subject(), Delivery: meta.NumDelivered}}, true
+}
 
-	applied, err := r.apply(ctx, Message{Event: ev, Subject: msg.Subject(), Delivery: meta.NumDelivered})
+// finish settles d after its transaction: acked when err is nil (applied
+// false means it was a duplicate), dead-lettered when err is permanent or
+// the attempts are used up, otherwise retried after the back-off.
+func (r *Runner) finish(ctx context.Context, d delivery, applied bool, err error) {
 	switch {
 	case err == nil:
-		if ackErr := msg.Ack(); ackErr != nil {
-			log.Warn("ack failed; the redelivery will be a no-op", "error", ackErr.Error())
+		if ackErr := d.msg.Ack(); ackErr != nil {
+			d.log.Warn("ack failed; the redelivery will be a no-op", "error", ackErr.Error())
 		}
 		outcome := OutcomeProcessed
 		if !applied {
 			outcome = OutcomeDuplicate
 		}
 		r.m.messages.WithLabelValues(r.cfg.Durable, outcome).Inc()
-		log.Debug("event handled", "outcome", outcome)
-	case IsPermanent(err) || meta.NumDelivered >= uint64(r.cfg.MaxAttempts):
-		r.deadLetter(ctx, log, msg, meta, err)
+		d.log.Debug("event handled", "outcome", outcome)
+	case IsPermanent(err) || d.meta.NumDelivered >= uint64(r.cfg.MaxAttempts):
+		r.deadLetter(ctx, d.log, d.msg, d.meta, err)
 	default:
-		delay := r.cfg.Backoff[min(int(meta.NumDelivered)-1, len(r.cfg.Backoff)-1)]
-		log.Warn("event handling failed; will retry", "error", err.Error(), "retry_in_ms", delay.Milliseconds())
+		delay := r.cfg.Backoff[min(int(d.meta.NumDelivered)-1, len(r.cfg.Backoff)-1)]
+		d.log.Warn("event handling failed; will retry", "error", err.Error(), "retry_in_ms", delay.Milliseconds())
 		r.m.messages.WithLabelValues(r.cfg.Durable, OutcomeRetried).Inc()
-		_ = msg.NakWithDelay(delay)
+		_ = d.msg.NakWithDelay(delay)
 	}
 }
 

@@ -71,7 +71,7 @@ func newEnvironment(ctx context.Context, o options) (_ *environment, err error) 
 	if !ns.ReadyForConnections(10 * time.Second) {
 		return nil, errors.New("nats server not ready")
 	}
-	env.log = logging.New(io.Discard, "mailer", "info")
+	env.log = logging.New(io.Discard, "mailer", o.mailer.LogLevel)
 	nc, js, err := stream.Connect(ns.ClientURL(), "mailbench", env.log)
 	if err != nil {
 		return nil, err
@@ -88,7 +88,7 @@ func newEnvironment(ctx context.Context, o options) (_ *environment, err error) 
 		return nil, err
 	}
 	cleanups = append(cleanups, drop)
-	env.pool, err = postgres.Open(ctx, postgres.Config{URL: dbURL, Schema: "mailer", MaxConns: int32(o.concurrency + 4)})
+	env.pool, err = postgres.Open(ctx, postgres.Config{URL: dbURL, Schema: "mailer", MaxConns: o.mailer.DBMaxConns})
 	if err != nil {
 		return nil, err
 	}
@@ -108,13 +108,17 @@ func newEnvironment(ctx context.Context, o options) (_ *environment, err error) 
 
 // mailer publishes n events, then runs the mailer's BOOKING consumer until
 // the sink has them all, and returns emails per second from its start.
-func (env *environment) mailer(ctx context.Context, sink *smtptest.Sink, h *delivery.Handler, n, concurrency int) (float64, error) {
+func (env *environment) mailer(ctx context.Context, sink *smtptest.Sink, h *delivery.Handler, n int, o options) (float64, error) {
 	if err := publish(ctx, env.js, n); err != nil {
 		return 0, err
 	}
+	backoff, err := o.mailer.Backoff()
+	if err != nil {
+		return 0, err
+	}
 	cc := delivery.Consumers()[0]
-	cc.Concurrency = concurrency
-	runner, err := consume.New(env.pool, env.js, env.cm, env.log, cc, h.Handle)
+	cc.Concurrency, cc.BatchSize, cc.MaxAttempts, cc.Backoff = o.concurrency, o.batch, o.mailer.MaxAttempts, backoff
+	runner, err := consume.NewBatch(env.pool, env.js, env.cm, env.log, cc, h.HandleBatch)
 	if err != nil {
 		return 0, err
 	}

@@ -5,11 +5,12 @@
 // One process holds the SMTP sink and an embedded NATS server; PostgreSQL
 // is the local server (a scratch database, dropped at the end). The bare
 // loop sends pre-rendered messages with go-mail over open connections and
-// nothing else. The mailer run is the real consumer path: N
+// nothing else. The mailer run is the real consumer path with the
+// mailer's production defaults (internal/config; flags override them): N
 // booking.session.booked events wait in a JetStream stream, and the
-// mailer's durable consumer fetches, decodes, renders, records the event
-// id and claims the delivery row in one transaction, sends over its pooled
-// SMTP connections, commits and acks.
+// mailer's durable consumer fetches batches of waiting events, decodes and
+// renders them, records their ids and claims their delivery rows in one
+// transaction, sends over its pooled SMTP connections, commits and acks.
 package main
 
 import (
@@ -28,6 +29,7 @@ import (
 	"time"
 
 	"github.com/acube/platform/libs/smtptest"
+	"github.com/acube/platform/services/mailer/internal/config"
 	"github.com/acube/platform/services/mailer/internal/delivery"
 	"github.com/acube/platform/services/mailer/internal/email"
 	"github.com/acube/platform/services/mailer/internal/sender"
@@ -39,21 +41,32 @@ type options struct {
 	rounds      int
 	conns       int
 	concurrency int
+	batch       int
 	sinks       string
 	dbURL       string
 	out         string
 	target      float64
 	cpuprofile  string
+	// mailer holds the defaults of every other setting.
+	mailer config.Config
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var o options
+	// The mailer runs with its production defaults unless a flag says
+	// otherwise.
+	def, err := config.Load(func(string) string { return "" })
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mailbench: mailer defaults:", err)
+		os.Exit(1)
+	}
+	o := options{mailer: def}
 	flag.IntVar(&o.n, "n", 2000, "emails per run")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds per sink; each runs the references and the mailer; medians are reported")
-	flag.IntVar(&o.conns, "conns", 4, "SMTP connections (SMTP_CONNS) of the mailer and of the parallel reference")
-	flag.IntVar(&o.concurrency, "concurrency", 8, "events handled at once (MAILER_CONCURRENCY)")
+	flag.IntVar(&o.conns, "conns", def.SMTP.Conns, "SMTP connections (SMTP_CONNS) of the mailer and of the parallel reference")
+	flag.IntVar(&o.concurrency, "concurrency", def.Concurrency, "batches handled at once (MAILER_CONCURRENCY)")
+	flag.IntVar(&o.batch, "batch", def.BatchSize, "most events per transaction (MAILER_BATCH_SIZE)")
 	flag.StringVar(&o.sinks, "sinks", "discard,spool", "sinks: discard (counts, keeps nothing) and spool (fsyncs each message before 250, like an MTA)")
 	flag.StringVar(&o.dbURL, "database-url", envOr("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"),
 		"PostgreSQL server; a scratch database is created on it and dropped")
@@ -109,8 +122,8 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		return err
 	}
 	defer env.close()
-	fmt.Fprintf(stdout, "mailbench: %d emails per run, %d rounds, %d CPUs (load average %s); mailer with SMTP_CONNS=%d, MAILER_CONCURRENCY=%d\n",
-		o.n, o.rounds, runtime.NumCPU(), loadAverage(), o.conns, o.concurrency)
+	fmt.Fprintf(stdout, "mailbench: %d emails per run, %d rounds, %d CPUs (load average %s); mailer with %s\n",
+		o.n, o.rounds, runtime.NumCPU(), loadAverage(), o.settings())
 
 	var outs []outcome
 	for kind := range strings.SplitSeq(o.sinks, ",") {
@@ -155,7 +168,8 @@ func measure(ctx context.Context, env *environment, c *email.Composer, from *net
 		return outcome{}, err
 	}
 	defer sink.Close()
-	snd, err := sender.NewSMTP(sender.SMTPConfig{Host: sink.Host(), Port: sink.Port(), Conns: o.conns}, from, env.log)
+	snd, err := sender.NewSMTP(sender.SMTPConfig{Host: sink.Host(), Port: sink.Port(), Conns: o.conns,
+		Timeout: o.mailer.SMTP.Timeout}, from, env.log)
 	if err != nil {
 		return outcome{}, err
 	}
@@ -166,7 +180,7 @@ func measure(ctx context.Context, env *environment, c *email.Composer, from *net
 	if _, err := bare(ctx, sink, c, from, 200, o.conns); err != nil {
 		return outcome{}, err
 	}
-	if _, err := env.mailer(ctx, sink, handler, 200, o.concurrency); err != nil {
+	if _, err := env.mailer(ctx, sink, handler, 200, o); err != nil {
 		return outcome{}, err
 	}
 	out := outcome{sink: kind}
@@ -178,7 +192,7 @@ func measure(ctx context.Context, env *environment, c *email.Composer, from *net
 		if r.bareN, err = bare(ctx, sink, c, from, o.n, o.conns); err != nil {
 			return outcome{}, err
 		}
-		if r.mailer, err = env.mailer(ctx, sink, handler, o.n, o.concurrency); err != nil {
+		if r.mailer, err = env.mailer(ctx, sink, handler, o.n, o); err != nil {
 			return outcome{}, err
 		}
 		fmt.Fprintf(stdout, "  sink %-8s round %d: bare loop %6.0f/s  bare loops x%d %6.0f/s  mailer %6.0f/s  ratio %.2fx\n",
@@ -219,6 +233,12 @@ func composer() (*email.Composer, *netmail.Address, error) {
 		return nil, nil, fmt.Errorf("parse from: %w", err)
 	}
 	return c, from, nil
+}
+
+// settings names the mailer's settings of the run.
+func (o options) settings() string {
+	return fmt.Sprintf("SMTP_CONNS=%d, MAILER_CONCURRENCY=%d, MAILER_BATCH_SIZE=%d, MAILER_DB_MAX_CONNS=%d, LOG_LEVEL=%s, MAIL_RATE unlimited",
+		o.conns, o.concurrency, o.batch, o.mailer.DBMaxConns, o.mailer.LogLevel)
 }
 
 func envOr(k, def string) string {

@@ -118,8 +118,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	var runners []*consume.Runner
 	for _, cc := range delivery.Consumers() {
-		cc.Concurrency, cc.MaxAttempts, cc.Backoff = cfg.Concurrency, cfg.MaxAttempts, backoff
-		r, err := consume.New(pool, js, consumeMetrics, log, cc, handler.Handle)
+		cc.Concurrency, cc.BatchSize, cc.MaxAttempts, cc.Backoff = cfg.Concurrency, cfg.Batch(), cfg.MaxAttempts, backoff
+		r, err := consume.NewBatch(pool, js, consumeMetrics, log, cc, handler.HandleBatch)
 		if err != nil {
 			return err
 		}

@@ -20,25 +20,30 @@ const (
 )
 
 // streams is how many streams the mailer consumes, each with
-// MAILER_CONCURRENCY handlers.
+// MAILER_CONCURRENCY handlers of up to MAILER_BATCH_SIZE events.
 const streams = 3
 
 // maxRateWait bounds how long a handler may wait for the rate limiter;
 // it stays well inside the consumer's 30 s handling budget.
 const maxRateWait = 20 * time.Second
 
+// maxBatch bounds MAILER_BATCH_SIZE: a batch's emails share one
+// transaction and one time budget.
+const maxBatch = 256
+
 // Config is every setting of the mailer service.
 type Config struct {
 	Addr          string        `env:"MAILER_ADDR" default:":8103" doc:"HTTP listen address (probes and metrics)"`
 	DatabaseURL   string        `env:"DATABASE_URL" default:"postgres://postgres@127.0.0.1:5432/acube?sslmode=disable" secret:"true" doc:"PostgreSQL URL; the database is created if missing"`
-	DBMaxConns    int32         `env:"MAILER_DB_MAX_CONNS" default:"16" doc:"connection pool size; each email in flight holds one"`
+	DBMaxConns    int32         `env:"MAILER_DB_MAX_CONNS" default:"16" doc:"connection pool size; each batch of emails in flight holds one"`
 	NATSURL       string        `env:"NATS_URL" default:"nats://127.0.0.1:4222" doc:"NATS server with JetStream"`
 	SMTP          SMTP          // SMTP_* settings
 	MailFrom      string        `env:"MAIL_FROM" default:"A-Cube <no-reply@acube.local>" doc:"From header of every email"`
 	MailRate      float64       `env:"MAIL_RATE" default:"0" doc:"emails per second the mailer sends at most; 0 means no limit"`
 	MailTimezone  string        `env:"MAIL_TIMEZONE" default:"UTC" doc:"IANA time zone in which emails show dates and times"`
 	PublicBaseURL string        `env:"PUBLIC_BASE_URL" default:"http://localhost:8001" doc:"base of links in emails; event URLs given as paths are joined to it"`
-	Concurrency   int           `env:"MAILER_CONCURRENCY" default:"4" doc:"events handled at once per stream"`
+	Concurrency   int           `env:"MAILER_CONCURRENCY" default:"4" doc:"batches of events handled at once per stream"`
+	BatchSize     int           `env:"MAILER_BATCH_SIZE" default:"32" doc:"most events handled in one transaction, their emails sent at once; only events already waiting are batched, none waits for a batch to fill; lowered to fit MAIL_RATE"`
 	MaxAttempts   int           `env:"MAILER_MAX_ATTEMPTS" default:"5" doc:"deliveries of an event before it is dead-lettered"`
 	RetryBackoff  []string      `env:"MAILER_RETRY_BACKOFF" default:"1s,5s,30s,2m" doc:"waits before each retry after a transient failure; the last repeats"`
 	LogLevel      string        `env:"LOG_LEVEL" default:"info" doc:"debug, info, warn or error"`
@@ -91,7 +96,7 @@ func (c *Config) Validate() error {
 	}
 	// Each handler waits for its token inside its consumer's time budget;
 	// if the last of them would wait longer, its email would fail and be
-	// retried for nothing.
+	// retried for nothing. Batch lowers the batch size to fit the rest.
 	if c.MailRate > 0 && float64(streams*c.Concurrency)/c.MailRate > maxRateWait.Seconds() {
 		errs = append(errs, fmt.Errorf("config: MAIL_RATE=%g is too low for MAILER_CONCURRENCY=%d: with %d handlers waiting the last waits over %s; lower MAILER_CONCURRENCY",
 			c.MailRate, c.Concurrency, streams*c.Concurrency, maxRateWait))
@@ -104,6 +109,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Concurrency <= 0 {
 		errs = append(errs, fmt.Errorf("config: MAILER_CONCURRENCY=%d: must be at least 1", c.Concurrency))
+	}
+	if c.BatchSize <= 0 || c.BatchSize > maxBatch {
+		errs = append(errs, fmt.Errorf("config: MAILER_BATCH_SIZE=%d: must be between 1 and %d", c.BatchSize, maxBatch))
 	}
 	if c.MaxAttempts <= 0 {
 		errs = append(errs, fmt.Errorf("config: MAILER_MAX_ATTEMPTS=%d: must be at least 1", c.MaxAttempts))
@@ -125,6 +133,18 @@ func (c *Config) Backoff() ([]time.Duration, error) {
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// Batch is the batch size the consumers use: BatchSize, lowered when
+// MAIL_RATE is set so that, with every handler's batch waiting for the
+// rate limiter, the last email still waits at most maxRateWait. Under a
+// rate limit the batches cannot make sending faster anyway.
+func (c *Config) Batch() int {
+	if c.MailRate <= 0 {
+		return c.BatchSize
+	}
+	fit := int(c.MailRate*maxRateWait.Seconds()) / (streams * c.Concurrency)
+	return max(1, min(c.BatchSize, fit))
 }
 
 // Location is the time zone emails show times in; Validate has checked it.

@@ -17,7 +17,7 @@ func TestLoad(t *testing.T) {
 	}{
 		{name: "defaults", env: nil, check: func(t *testing.T, c config.Config) {
 			if c.Addr != ":8103" || c.SMTP.Host != "" || c.SMTP.Port != 1025 || c.SMTP.TLS != "none" ||
-				c.MailFrom != "A-Cube <no-reply@acube.local>" || c.PublicBaseURL != "http://localhost:8001" || c.MailRate != 0 {
+				c.MailFrom != "A-Cube <no-reply@acube.local>" || c.PublicBaseURL != "http://localhost:8001" || c.MailRate != 0 || c.Batch() != c.BatchSize || c.BatchSize < 1 {
 				t.Errorf("defaults: %+v", c)
 			}
 			b, _ := c.Backoff()
@@ -41,7 +41,19 @@ func TestLoad(t *testing.T) {
 		{name: "bad backoff", env: map[string]string{"MAILER_RETRY_BACKOFF": "1s,soon"}, wantErr: "MAILER_RETRY_BACKOFF"},
 		{name: "rate too low for the handlers", env: map[string]string{"MAIL_RATE": "0.5"}, wantErr: "MAIL_RATE"},
 		{name: "low rate with few handlers", env: map[string]string{"MAIL_RATE": "0.5", "MAILER_CONCURRENCY": "1"},
-			check: func(t *testing.T, c config.Config) {}},
+			check: func(t *testing.T, c config.Config) {
+				if got := c.Batch(); got != 3 {
+					t.Errorf("batch %d, want 3 (10 tokens in 20s for 3 handlers)", got)
+				}
+			}},
+		{name: "rate above what batches need", env: map[string]string{"MAIL_RATE": "1000", "MAILER_BATCH_SIZE": "8"},
+			check: func(t *testing.T, c config.Config) {
+				if got := c.Batch(); got != 8 {
+					t.Errorf("batch %d, want 8", got)
+				}
+			}},
+		{name: "no batch", env: map[string]string{"MAILER_BATCH_SIZE": "0"}, wantErr: "MAILER_BATCH_SIZE"},
+		{name: "batch too large", env: map[string]string{"MAILER_BATCH_SIZE": "1000"}, wantErr: "MAILER_BATCH_SIZE"},
 		{name: "no connections", env: map[string]string{"SMTP_CONNS": "0"}, wantErr: "SMTP_CONNS"},
 	}
 	for _, tt := range tests {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -138,5 +139,73 @@ func TestIntegrationClaimCommitsAsynchronously(t *testing.T) {
 	var key string
 	if err := pool.QueryRow(ctx, `SELECT recipient FROM deliveries WHERE event_id = $1`, d.EventID).Scan(&key); err != nil || key != "a@example.com" {
 		t.Errorf("row: %q, %v", key, err)
+	}
+}
+
+// TestIntegrationClaimAllAndRelease checks a batch claim: rows present are
+// reported as sent, the others are claimed, and released ones are gone
+// once the transaction commits.
+func TestIntegrationClaimAllAndRelease(t *testing.T) {
+	t.Parallel()
+	pool, ctx := open(t)
+	delivery := func(to string) store.Delivery {
+		return store.Delivery{EventID: uuid.New(), Recipient: to, EventType: "booking.session.booked",
+			Template: "session_confirmation", MessageID: uuid.NewString() + "@acube.local"}
+	}
+	sent, fresh, refused := delivery("Sent@Example.com"), delivery("fresh@example.com"), delivery("refused@example.com")
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		_, err := store.Claim(ctx, tx, sent)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	sentAgain := sent
+	sentAgain.Recipient = "sent@example.com" // same mailbox, other spelling
+	twice := delivery("twice@example.com")
+	tests := []struct {
+		name string
+		ds   []store.Delivery
+		want []bool
+	}{
+		{name: "one sent before, two new", ds: []store.Delivery{sentAgain, fresh, refused}, want: []bool{false, true, true}},
+		{name: "the same delivery twice is claimed once", ds: []store.Delivery{twice, twice}, want: []bool{true, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+				got, err := store.ClaimAll(ctx, tx, tt.ds)
+				if err != nil {
+					return err
+				}
+				if !slices.Equal(got, tt.want) {
+					t.Errorf("claimed %v, want %v", got, tt.want)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+
+	// refused was claimed above and committed; release it in a new
+	// transaction and check what stays.
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		return store.Release(ctx, tx, []store.Delivery{refused})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		d    store.Delivery
+		want int
+	}{{sent, 1}, {fresh, 1}, {refused, 0}} {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE event_id = $1`, c.d.EventID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != c.want {
+			t.Errorf("%s: %d rows, want %d", c.d.Recipient, n, c.want)
+		}
 	}
 }

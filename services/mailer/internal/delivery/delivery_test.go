@@ -1,0 +1,188 @@
+package delivery_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/acube/platform/libs/consume"
+	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/postgres"
+	"github.com/acube/platform/libs/postgres/pgtest"
+	"github.com/acube/platform/services/mailer/internal/delivery"
+	"github.com/acube/platform/services/mailer/internal/email"
+	"github.com/acube/platform/services/mailer/internal/sender"
+	"github.com/acube/platform/services/mailer/internal/store"
+	"github.com/acube/platform/services/mailer/internal/templates"
+)
+
+// fakeSender answers by recipient: refused@ gets a 5xx, later@ a 4xx,
+// everyone else is accepted.
+type fakeSender struct {
+	mu   sync.Mutex
+	sent []string
+}
+
+func (f *fakeSender) Send(_ context.Context, m email.Message) (sender.Receipt, error) {
+	switch m.To.Address {
+	case "refused@example.com":
+		return sender.Receipt{}, &sender.Error{Kind: sender.KindPermanent, Code: 550, Err: errors.New("550 no such user")}
+	case "later@example.com":
+		return sender.Receipt{}, &sender.Error{Kind: sender.KindTransient, Code: 451, Err: errors.New("451 try later")}
+	}
+	f.mu.Lock()
+	f.sent = append(f.sent, m.To.Address)
+	f.mu.Unlock()
+	return sender.Receipt{Response: "250 ok"}, nil
+}
+
+func booked(t *testing.T, to string) consume.Message {
+	t.Helper()
+	ev, err := events.New("booking", email.TypeSessionBooked, email.SessionBooked{
+		Recipient: email.Recipient{Email: to, Name: "User"}, SessionID: uuid.New(), SessionType: "individual",
+		PreferredDate: "2031-05-17", Status: "pending", BookedAt: time.Now().UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return consume.Message{Event: ev, Subject: ev.Subject(), Delivery: 1}
+}
+
+func TestIntegrationHandleBatch(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	pool, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewDatabase(t), Schema: "mailer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := postgres.Migrate(ctx, pool, "mailer", log, store.Migrations()); err != nil {
+		t.Fatal(err)
+	}
+	set, err := templates.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	composer, err := email.NewComposer(set, "https://acube.example", time.UTC, "acube.local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	m, err := delivery.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snd := &fakeSender{}
+	h := delivery.New(composer, snd, nil, m, log)
+
+	sentBefore := booked(t, "before@example.com")
+	tests := []struct {
+		name     string
+		msg      consume.Message
+		wantKind string // "" for success
+		wantRow  bool
+	}{
+		{name: "accepted", msg: booked(t, "ok1@example.com"), wantRow: true},
+		{name: "5xx", msg: booked(t, "refused@example.com"), wantKind: "permanent"},
+		{name: "sent before", msg: sentBefore, wantRow: true},
+		{name: "4xx", msg: booked(t, "later@example.com"), wantKind: "transient"},
+		{name: "cannot make an email", msg: booked(t, "not an address"), wantKind: "permanent"},
+		{name: "accepted too", msg: booked(t, "ok2@example.com"), wantRow: true},
+	}
+	var msgs []consume.Message
+	for _, tt := range tests {
+		msgs = append(msgs, tt.msg)
+	}
+
+	// sentBefore went out in an earlier transaction.
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		return h.HandleBatch(ctx, tx, []consume.Message{sentBefore})[0]
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var errs []error
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		errs = h.HandleBatch(ctx, tx, msgs)
+		return nil // commit, as the runner does when some succeeded
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(errs) != len(msgs) {
+		t.Fatalf("%d results for %d messages", len(errs), len(msgs))
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			switch err := errs[i]; {
+			case tt.wantKind == "" && err != nil:
+				t.Errorf("error %v, want none", err)
+			case tt.wantKind == "permanent" && !consume.IsPermanent(err):
+				t.Errorf("error %v, want a permanent one", err)
+			case tt.wantKind == "transient" && (err == nil || consume.IsPermanent(err)):
+				t.Errorf("error %v, want a transient one", err)
+			}
+			var n int
+			if err := pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE event_id = $1`, tt.msg.Event.ID).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if got := n == 1; got != tt.wantRow {
+				t.Errorf("delivery row present = %v, want %v", got, tt.wantRow)
+			}
+		})
+	}
+	if len(snd.sent) != 3 { // before (first transaction), ok1, ok2
+		t.Errorf("sent %v, want before, ok1 and ok2", snd.sent)
+	}
+	metrics := []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{name: "emails_sent_total", labels: map[string]string{"template": "session_confirmation"}, want: 3},
+		{name: "email_failures_total", labels: map[string]string{"template": "session_confirmation", "kind": sender.KindPermanent}, want: 1},
+		{name: "email_failures_total", labels: map[string]string{"template": "session_confirmation", "kind": sender.KindTransient}, want: 1},
+		{name: "email_failures_total", labels: map[string]string{"template": "none", "kind": delivery.KindInvalid}, want: 1},
+		{name: "email_send_duration_seconds", want: 5}, // every send tried: before, ok1, refused, later, ok2
+	}
+	for _, mt := range metrics {
+		if got := value(t, reg, mt.name, mt.labels); got != mt.want {
+			t.Errorf("%s%v = %v, want %v", mt.name, mt.labels, got, mt.want)
+		}
+	}
+}
+
+// value is the counter's value, or the histogram's count, of the series
+// of name with labels.
+func value(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if want, ok := labels[l.GetName()]; ok && want != l.GetValue() {
+					continue series
+				}
+			}
+			if h := m.GetHistogram(); h != nil {
+				return float64(h.GetSampleCount())
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
+}
