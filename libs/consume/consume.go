@@ -101,6 +101,11 @@ type Config struct {
 	// messages already waiting, up to this many, and never waits to fill
 	// a batch, so a lone message is handled as soon as it arrives.
 	BatchSize int
+	// InboxRetention is how long the runner keeps the ids of applied
+	// events in consumed_events before its hourly purge deletes them [the
+	// stream's MaxAge plus a day: after that no delivery can carry the
+	// event again]; negative keeps them for ever.
+	InboxRetention time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -210,6 +215,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, iter.Drain)
 	defer stop()
 	go r.watchLag(ctx, cons)
+	go r.purgeInboxLoop(ctx)
 
 	// In batch mode the channel holds the next batch, so a worker that
 	// is free finds it waiting.
