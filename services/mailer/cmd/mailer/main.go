@@ -22,6 +22,7 @@ import (
 	"time"
 	_ "time/tzdata" // MAIL_TIMEZONE works in images without a zoneinfo database
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
@@ -146,6 +147,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	for _, r := range runners {
 		g.Go(func() error { return r.Run(consumeCtx) })
 	}
+	g.Go(func() error { janitor(consumeCtx, pool, cfg.Retention, log); return nil })
 	err = g.Wait()
 	if cErr := closeSender(); cErr != nil {
 		log.Warn("closing smtp connections failed", "error", cErr.Error())
@@ -155,6 +157,24 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	}
 	log.Info("stopped")
 	return err
+}
+
+// janitor purges the records of emails older than keep, hourly.
+func janitor(ctx context.Context, pool *pgxpool.Pool, keep time.Duration, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := store.Purge(ctx, pool, keep); err != nil && ctx.Err() == nil {
+			log.Warn("purge delivery records", "error", err.Error())
+		} else if n > 0 {
+			log.Info("purged delivery records", "count", n, "older_than", keep.String())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // newComposer loads the templates and the settings emails are rendered with.

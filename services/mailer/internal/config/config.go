@@ -31,6 +31,11 @@ const maxRateWait = 20 * time.Second
 // transaction and one time budget.
 const maxBatch = 256
 
+// minRetention bounds MAILER_DELIVERY_RETENTION from below: the record of
+// an email must outlive every delivery of its event, and the streams keep
+// an event 7 days (libs/stream), plus a day of margin.
+const minRetention = 8 * 24 * time.Hour
+
 // Config is every setting of the mailer service.
 type Config struct {
 	Addr          string        `env:"MAILER_ADDR" default:":8103" doc:"HTTP listen address (probes and metrics)"`
@@ -44,6 +49,7 @@ type Config struct {
 	PublicBaseURL string        `env:"PUBLIC_BASE_URL" default:"http://localhost:8001" doc:"base of links in emails; event URLs given as paths are joined to it"`
 	Concurrency   int           `env:"MAILER_CONCURRENCY" default:"4" doc:"batches of events handled at once per stream"`
 	BatchSize     int           `env:"MAILER_BATCH_SIZE" default:"32" doc:"most events handled in one transaction, their emails sent at once; only events already waiting are batched, none waits for a batch to fill; lowered to fit MAIL_RATE"`
+	Retention     time.Duration `env:"MAILER_DELIVERY_RETENTION" default:"720h" doc:"how long the record of each sent email is kept before the hourly purge; at least 192h, the streams' 7 days plus one, so no redelivery outlives it"`
 	MaxAttempts   int           `env:"MAILER_MAX_ATTEMPTS" default:"5" doc:"deliveries of an event before it is dead-lettered"`
 	RetryBackoff  []string      `env:"MAILER_RETRY_BACKOFF" default:"1s,5s,30s,2m" doc:"waits before each retry after a transient failure; the last repeats"`
 	LogLevel      string        `env:"LOG_LEVEL" default:"info" doc:"debug, info, warn or error"`
@@ -106,6 +112,9 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("config: PUBLIC_BASE_URL=%q: want an absolute http(s) URL", c.PublicBaseURL))
+	}
+	if c.Retention < minRetention {
+		errs = append(errs, fmt.Errorf("config: MAILER_DELIVERY_RETENTION=%s: must be at least %s", c.Retention, minRetention))
 	}
 	if c.Concurrency <= 0 {
 		errs = append(errs, fmt.Errorf("config: MAILER_CONCURRENCY=%d: must be at least 1", c.Concurrency))

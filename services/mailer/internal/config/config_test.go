@@ -55,6 +55,7 @@ func TestLoad(t *testing.T) {
 		{name: "no batch", env: map[string]string{"MAILER_BATCH_SIZE": "0"}, wantErr: "MAILER_BATCH_SIZE"},
 		{name: "batch too large", env: map[string]string{"MAILER_BATCH_SIZE": "1000"}, wantErr: "MAILER_BATCH_SIZE"},
 		{name: "no connections", env: map[string]string{"SMTP_CONNS": "0"}, wantErr: "SMTP_CONNS"},
+		{name: "retention shorter than the streams keep events", env: map[string]string{"MAILER_DELIVERY_RETENTION": "72h"}, wantErr: "MAILER_DELIVERY_RETENTION"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/acube/platform/libs/postgres"
 )
@@ -45,6 +47,7 @@ FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])
     AS d(event_id, recipient, event_type, template, message_id)
 ORDER BY event_id, recipient
 ON CONFLICT DO NOTHING RETURNING event_id, recipient`
+	purgeDeliveries   = `DELETE FROM deliveries WHERE sent_at < now() - make_interval(secs => $1)`
 	releaseDeliveries = `DELETE FROM deliveries
 WHERE (event_id, recipient) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))`
 )
@@ -119,6 +122,17 @@ func Release(ctx context.Context, tx pgx.Tx, ds []Delivery) error {
 		return fmt.Errorf("release %d deliveries: %w", len(ds), err)
 	}
 	return nil
+}
+
+// Purge deletes the records of emails sent longer than keep ago and
+// reports how many went. keep must outlive every redelivery of an event
+// (config.minRetention), or an old event could be mailed again.
+func Purge(ctx context.Context, pool *pgxpool.Pool, keep time.Duration) (int64, error) {
+	tag, err := pool.Exec(ctx, purgeDeliveries, keep.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("purge deliveries: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // key identifies a delivery row.

@@ -209,3 +209,24 @@ func TestIntegrationClaimAllAndRelease(t *testing.T) {
 		}
 	}
 }
+
+// TestIntegrationPurge deletes records older than the retention only.
+func TestIntegrationPurge(t *testing.T) {
+	t.Parallel()
+	pool, ctx := open(t)
+	ages := []time.Duration{0, 29 * 24 * time.Hour, 31 * 24 * time.Hour, 400 * 24 * time.Hour}
+	for _, age := range ages {
+		if _, err := pool.Exec(ctx, `INSERT INTO deliveries (event_id, recipient, event_type, template, message_id, sent_at)
+			VALUES ($1, 'a@example.org', 't', 't', 'm', now() - make_interval(secs => $2))`, uuid.New(), age.Seconds()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := store.Purge(ctx, pool, 30*24*time.Hour)
+	if err != nil || n != 2 {
+		t.Fatalf("purged %d (%v), want the 2 older than 30 days", n, err)
+	}
+	var left int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM deliveries`).Scan(&left); err != nil || left != 2 {
+		t.Errorf("%d rows left (%v), want 2", left, err)
+	}
+}
