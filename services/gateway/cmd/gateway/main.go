@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -174,20 +175,35 @@ func rateLimitSource(cfg config.Config, routes []route.Route) ratelimit.Source {
 
 // newRedisClient connects to the counters' Redis with fail-fast settings:
 // no retries and deadlines from the limiter's own timeout, so a slow Redis
-// costs one timeout and then the circuit breaker, never a pile-up.
+// costs one timeout and then the circuit breaker, never a pile-up. A URL
+// with a master_name parameter names Sentinels instead (the production
+// chart runs Redis with Sentinel): the client asks them for the primary
+// and follows a failover.
 func newRedisClient(cfg config.Redis) (*redis.Client, error) {
+	if u, err := url.Parse(cfg.URL); err == nil && u.Query().Has("master_name") {
+		opts, err := redis.ParseFailoverURL(cfg.URL)
+		if err != nil {
+			return nil, fmt.Errorf("config: REDIS_URL (Sentinel): %w", err)
+		}
+		opts.MaxRetries, opts.DialerRetries, opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout,
+			opts.PoolTimeout, opts.PoolSize, opts.MinIdleConns = failFast(cfg)
+		opts.ContextTimeoutEnabled = true
+		return redis.NewFailoverClient(opts), nil
+	}
 	opts, err := redis.ParseURL(cfg.URL)
 	if err != nil {
 		return nil, fmt.Errorf("config: REDIS_URL: %w", err)
 	}
-	opts.MaxRetries = -1
-	opts.DialerRetries = 1 // the breaker retries, not the dialer
-	opts.DialTimeout = max(cfg.Timeout*4, 200*time.Millisecond)
-	opts.ReadTimeout = cfg.Timeout
-	opts.WriteTimeout = cfg.Timeout
-	opts.PoolTimeout = cfg.Timeout
+	opts.MaxRetries, opts.DialerRetries, opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout,
+		opts.PoolTimeout, opts.PoolSize, opts.MinIdleConns = failFast(cfg)
 	opts.ContextTimeoutEnabled = true
-	opts.PoolSize = cfg.Workers * 2
-	opts.MinIdleConns = cfg.Workers
 	return redis.NewClient(opts), nil
+}
+
+// failFast is the Redis client's retries, timeouts and pool for cfg: no
+// retries (the breaker retries, not the client), one dial attempt, I/O
+// deadlines of one limiter round trip, a pool as large as the workers
+// need.
+func failFast(cfg config.Redis) (retries, dialerRetries int, dial, read, write, pool time.Duration, size, idle int) {
+	return -1, 1, max(cfg.Timeout*4, 200*time.Millisecond), cfg.Timeout, cfg.Timeout, cfg.Timeout, cfg.Workers * 2, cfg.Workers
 }

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/acube/platform/services/gateway"
 	"github.com/acube/platform/services/gateway/internal/redistest"
 )
@@ -36,11 +38,18 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// TestIntegrationRun starts the real gateway: it proxies, limits through
-// Redis, re-reads its table on SIGHUP and drains on cancel.
-func TestIntegrationRun(t *testing.T) {
-	rdb := redistest.Shared(t)
-	prefix := redistest.Prefix(t, rdb)
+// gatewayRun is a real gateway started by a test in front of a stub
+// upstream, with the public tier at 2/minute.
+type gatewayRun struct {
+	base   string // http://addr
+	table  string // the rate-limit file it reads
+	logs   *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startGateway(t *testing.T, redisURL, prefix string) *gatewayRun {
+	t.Helper()
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"ok":true}`)
@@ -54,64 +63,99 @@ func TestIntegrationRun(t *testing.T) {
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))
 	env := map[string]string{
-		"GATEWAY_ADDR": addr, "BOOKING_URL": upstream.URL, "REDIS_URL": redistest.SharedURL,
+		"GATEWAY_ADDR": addr, "BOOKING_URL": upstream.URL, "REDIS_URL": redisURL,
 		"REDIS_KEY_PREFIX": prefix, "RATELIMIT_CONFIG": table, "SHUTDOWN_GRACE": "2s",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	logs := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return env[k] }, logs) }()
-
-	base = "http://" + addr
+	g := &gatewayRun{base: "http://" + addr, table: table, logs: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	go func() { g.done <- run(ctx, func(k string) string { return env[k] }, g.logs) }()
+	t.Cleanup(cancel)
 	waitFor(t, func() bool {
-		resp, err := http.Get(base + "/healthz")
+		resp, err := http.Get(g.base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 		}
 		return err == nil && resp.StatusCode == 200
 	})
-	codes := func(n int) []int {
-		var out []int
-		for range n {
-			resp, err := http.Get(base + "/api/events")
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			out = append(out, resp.StatusCode)
+	return g
+}
+
+// codes sends n requests to a public route and returns their statuses.
+func (g *gatewayRun) codes(t *testing.T, n int) []int {
+	t.Helper()
+	var out []int
+	for range n {
+		resp, err := http.Get(g.base + "/api/events")
+		if err != nil {
+			t.Fatal(err)
 		}
-		return out
+		resp.Body.Close()
+		out = append(out, resp.StatusCode)
 	}
-	if got := codes(3); got[0] != 200 || got[1] != 200 || got[2] != 429 {
-		t.Fatalf("with 2/minute: %v", got)
-	}
+	return out
+}
 
-	// Put the public tier in shadow mode and tell the gateway.
-	shadowed := strings.Replace(readFile(t, table), "  public:\n    limits: [2/minute]\n", "  public:\n    limits: [2/minute]\n    shadow: true\n", 1)
-	if err := os.WriteFile(table, []byte(shadowed), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, func() bool { return strings.Contains(logs.String(), "rate-limit table reloaded") })
-	if got := codes(2); got[0] != 200 || got[1] != 200 {
-		t.Fatalf("after reload to shadow mode: %v", got)
-	}
-
-	cancel()
+// stop cancels the gateway and checks it drains and returns.
+func (g *gatewayRun) stop(t *testing.T) {
+	t.Helper()
+	g.cancel()
 	select {
-	case err := <-done:
+	case err := <-g.done:
 		if err != nil {
 			t.Fatalf("run: %v", err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return after cancel")
 	}
-	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
+	if !strings.Contains(g.logs.String(), `"msg":"stopped"`) {
 		t.Error("no stopped log line")
 	}
+}
+
+// TestIntegrationRun starts the real gateway: it proxies, limits through
+// Redis, re-reads its table on SIGHUP and drains on cancel.
+func TestIntegrationRun(t *testing.T) {
+	rdb := redistest.Shared(t)
+	g := startGateway(t, redistest.SharedURL, redistest.Prefix(t, rdb))
+	if got := g.codes(t, 3); got[0] != 200 || got[1] != 200 || got[2] != 429 {
+		t.Fatalf("with 2/minute: %v", got)
+	}
+
+	// Put the public tier in shadow mode and tell the gateway.
+	shadowed := strings.Replace(readFile(t, g.table), "  public:\n    limits: [2/minute]\n", "  public:\n    limits: [2/minute]\n    shadow: true\n", 1)
+	if err := os.WriteFile(g.table, []byte(shadowed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(g.logs.String(), "rate-limit table reloaded") })
+	if got := g.codes(t, 2); got[0] != 200 || got[1] != 200 {
+		t.Fatalf("after reload to shadow mode: %v", got)
+	}
+	g.stop(t)
+}
+
+// TestIntegrationRedisSentinel: with a REDIS_URL naming Sentinels (as the
+// production chart deploys Redis), the gateway finds the primary through
+// them and keeps its counters there.
+func TestIntegrationRedisSentinel(t *testing.T) {
+	primary := redistest.Start(t)
+	sentinel := redistest.StartSentinel(t, primary)
+	g := startGateway(t, sentinel.URL(), "sentinel-test:")
+	if got := g.codes(t, 3); got[0] != 200 || got[1] != 200 || got[2] != 429 {
+		t.Fatalf("with 2/minute through Sentinel: %v", got)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(primary.Port)})
+	defer rdb.Close()
+	keys, err := rdb.Keys(context.Background(), "sentinel-test:*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Errorf("no counters on the primary (%v): the gateway did not limit through it", err)
+	}
+	if strings.Contains(g.logs.String(), "degraded") {
+		t.Errorf("the limiter degraded:\n%s", g.logs.String())
+	}
+	g.stop(t)
 }
 
 func readFile(t *testing.T, path string) string {

@@ -46,7 +46,7 @@ type Proxy struct {
 
 // Redis is where rate-limit counters live, shared by every replica.
 type Redis struct {
-	URL             string        `env:"REDIS_URL" default:"redis://127.0.0.1:6379/0" secret:"true" doc:"Redis for shared rate-limit counters; empty limits in process only"`
+	URL             string        `env:"REDIS_URL" default:"redis://127.0.0.1:6379/0" secret:"true" doc:"Redis for shared rate-limit counters; with ?master_name=NAME the host is a Sentinel (more with &addr=host:port, the Redis password as &password=); empty limits in process only"`
 	KeyPrefix       string        `env:"REDIS_KEY_PREFIX" default:"acube:rl:" doc:"prefix of every rate-limit key"`
 	Timeout         time.Duration `env:"REDIS_TIMEOUT" default:"50ms" doc:"deadline of one limiter round trip; past it the tier's failure policy decides"`
 	BreakerFailures int           `env:"REDIS_BREAKER_FAILURES" default:"3" doc:"consecutive failed round trips that open the circuit breaker"`

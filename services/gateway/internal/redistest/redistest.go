@@ -8,7 +8,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -132,4 +134,50 @@ func FreePort(t testing.TB) int {
 // DeadURL is a redis:// URL of a port nobody listens on.
 func DeadURL(t testing.TB) string {
 	return fmt.Sprintf("redis://127.0.0.1:%d/0", FreePort(t))
+}
+
+// Sentinel is a redis-server in Sentinel mode owned by one test, watching
+// one primary under the master name "acube".
+type Sentinel struct {
+	Port int
+}
+
+// StartSentinel runs a Sentinel that monitors primary and waits until it
+// names it; it is stopped at cleanup.
+func StartSentinel(t testing.TB, primary *Server) *Sentinel {
+	t.Helper()
+	s := &Sentinel{Port: FreePort(t)}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "sentinel.conf") // Sentinel rewrites its file
+	body := fmt.Sprintf("port %d\nbind 127.0.0.1\nprotected-mode no\ndir %s\nsentinel monitor acube 127.0.0.1 %d 1\nsentinel down-after-milliseconds acube 1000\n",
+		s.Port, dir, primary.Port)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("redis-server", conf, "--sentinel")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start redis sentinel: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	sc := redis.NewSentinelClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(s.Port), MaxRetries: -1})
+	defer sc.Close()
+	for range 200 {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		addr, err := sc.GetMasterAddrByName(ctx, "acube").Result()
+		cancel()
+		if err == nil && len(addr) == 2 && addr[1] == strconv.Itoa(primary.Port) {
+			return s
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	t.Fatalf("sentinel on port %d never named the primary", s.Port)
+	return nil
+}
+
+// URL is the gateway's REDIS_URL for the primary behind this Sentinel.
+func (s *Sentinel) URL() string {
+	return "redis://127.0.0.1:" + strconv.Itoa(s.Port) + "/0?master_name=acube"
 }
