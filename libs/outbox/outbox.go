@@ -51,6 +51,40 @@ func Add(ctx context.Context, tx Execer, ev events.Event) error {
 	return AddRaw(ctx, tx, ev.ID, ev.Subject(), payload)
 }
 
+// insertEvents is insertEvent for many rows, in the order given (seq
+// follows it, and so does publishing).
+const insertEvents = `
+WITH ins AS (
+	INSERT INTO outbox (id, subject, payload)
+	SELECT id, subject, payload FROM unnest($1::uuid[], $2::text[], $3::bytea[]) WITH ORDINALITY AS e(id, subject, payload, n)
+	ORDER BY n
+)
+SELECT pg_notify('outbox_' || current_schema(), '')`
+
+// AddAll writes evs to the outbox within tx in one statement, in order: a
+// change that fans out to many events (one per registrant, say) costs one
+// round trip, not one per event.
+func AddAll(ctx context.Context, tx Execer, evs []events.Event) error {
+	switch len(evs) {
+	case 0:
+		return nil
+	case 1: // the common case keeps the simpler statement and plan
+		return Add(ctx, tx, evs[0])
+	}
+	ids, subjects, payloads := make([]uuid.UUID, len(evs)), make([]string, len(evs)), make([][]byte, len(evs))
+	for i, ev := range evs {
+		payload, err := json.Marshal(ev)
+		if err != nil {
+			return fmt.Errorf("encode event %s: %w", ev.Type, err)
+		}
+		ids[i], subjects[i], payloads[i] = ev.ID, ev.Subject(), payload
+	}
+	if _, err := tx.Exec(ctx, insertEvents, ids, subjects, payloads); err != nil {
+		return fmt.Errorf("write %d events to outbox: %w", len(evs), err)
+	}
+	return nil
+}
+
 // AddRaw writes an already-encoded message to the outbox under msgID, its
 // JetStream message id. Add uses the event id; a replay of a dead letter
 // keeps the event (and so the consumers' inbox key) but needs a message id

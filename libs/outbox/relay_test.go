@@ -238,3 +238,39 @@ func TestIntegrationRolledBackChangeWritesNoEvent(t *testing.T) {
 		t.Fatalf("outbox has %d rows after rollback, want 0", n)
 	}
 }
+
+// TestIntegrationAddAllKeepsOrder: AddAll writes every event in one
+// statement, in the order given, and the relay publishes them in it.
+func TestIntegrationAddAllKeepsOrder(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	evs := make([]events.Event, 300)
+	for i := range evs {
+		ev, err := events.New("test", "relaytest.thing.happened", map[string]int{"n": i})
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs[i] = ev
+	}
+	if err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error { return outbox.AddAll(ctx, tx, evs) }); err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := e.pool.Query(ctx, `SELECT id FROM outbox ORDER BY seq`)
+	got, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(evs) {
+		t.Fatalf("outbox holds %d rows, want %d", len(got), len(evs))
+	}
+	for i, id := range got {
+		if id != evs[i].ID {
+			t.Fatalf("row %d is event %s, want %s: AddAll must keep the order", i, id, evs[i].ID)
+		}
+	}
+	e.startRelay(t, prometheus.NewRegistry(), 64)
+	testwait.For(t, "all events relayed", func() bool { return e.unsent(t) == 0 })
+	if err := outbox.AddAll(ctx, e.pool, nil); err != nil {
+		t.Errorf("AddAll of nothing: %v", err)
+	}
+}

@@ -83,15 +83,16 @@ func set[T any](diff map[string]change, name string, dst, v *T, same func(T, T) 
 // not drop below the seats confirmed, and the seats a raised capacity
 // frees go to the waitlist in order in the same transaction, as a
 // cancellation's do (unless the event has started: then, as for
-// registering, nobody joins). An event that has ended cannot be changed.
-// Changes that leave everything as it is emit nothing.
+// registering, nobody joins). A new time or place is told to every live
+// registration, in the same transaction. An event that has ended cannot
+// be changed. Changes that leave everything as it is emit nothing.
 func (s *Service) UpdateEvent(ctx context.Context, a Actor, id uuid.UUID, c EventChanges) (Event, error) {
 	p, err := c.parse()
 	if err != nil {
 		return Event{}, err
 	}
 	now := s.clock()
-	e, err := s.store.UpdateEvent(ctx, id, func(e *Event, w Waitlist) ([]Message, error) {
+	e, err := s.store.UpdateEvent(ctx, id, func(e *Event, w Waitlist, regs Registrants) ([]Message, error) {
 		if !e.EndsAt.After(now) {
 			return nil, ErrEventEnded
 		}
@@ -109,16 +110,25 @@ func (s *Service) UpdateEvent(ctx context.Context, a Actor, id uuid.UUID, c Even
 			return nil, nil
 		}
 		e.UpdatedAt = now
-		var promoted []Message
+		var (
+			seated   map[uuid.UUID]bool
+			promoted []Message
+			notices  []Message
+			err      error
+		)
 		if e.StartsAt.After(now) { // once it runs, nobody joins from the waitlist, as nobody registers
-			var err error
-			if promoted, err = s.fillSeats(ctx, e, w, now); err != nil {
+			if seated, promoted, err = s.fillSeats(ctx, e, w, now); err != nil {
+				return nil, err
+			}
+		}
+		if movedOrRelocated(diff) {
+			if notices, err = s.rescheduled(ctx, before, *e, regs, seated, now); err != nil {
 				return nil, err
 			}
 		}
 		updated := EventUpdated{EventID: e.ID, Title: e.Title, StartsAt: e.StartsAt, EndsAt: e.EndsAt,
 			Location: e.Location, Capacity: e.Capacity, Changes: diff, Promoted: len(promoted),
-			UpdatedBy: a.Email, UpdatedAt: now}
+			Notified: len(notices), UpdatedBy: a.Email, UpdatedAt: now}
 		changes := make(map[string]any, len(diff)+1)
 		for k, v := range diff {
 			changes[k] = v
@@ -130,10 +140,61 @@ func (s *Service) UpdateEvent(ctx context.Context, a Actor, id uuid.UUID, c Even
 			{Type: TypeEventUpdated, Data: updated},
 			audit(a, EntityEvent, "updated", e.ID.String(), changes, now),
 		}
-		return append(msgs, promoted...), nil
+		msgs = append(msgs, promoted...)
+		return append(msgs, notices...), nil
 	})
 	if err != nil {
 		return Event{}, fmt.Errorf("update event %s: %w", id, err)
 	}
 	return e, nil
+}
+
+// movedOrRelocated reports whether diff changes what registrants planned
+// around: the time or the place. A new title, description or capacity
+// is not worth an email to everyone.
+func movedOrRelocated(diff map[string]change) bool {
+	for _, f := range []string{"starts_at", "ends_at", "location"} {
+		if _, ok := diff[f]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// rescheduled tells each live registration of after that its time or place
+// changed from before's, as booking.event.rescheduled. seated are the
+// registrations the same change took off the waitlist: the store saves
+// them after fn returns, so Live still shows them waitlisted. Waitlist
+// positions are counted here, after those promotions, in Live's order,
+// which is the waitlist's.
+func (s *Service) rescheduled(ctx context.Context, before, after Event, regs Registrants, seated map[uuid.UUID]bool, now time.Time) ([]Message, error) {
+	live, err := regs.Live(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the registrations of event %s: %w", after.ID, err)
+	}
+	msgs := make([]Message, 0, len(live))
+	position := 0
+	for _, r := range live {
+		if seated[r.ID] {
+			r.Status = RegConfirmed
+		}
+		r.WaitlistPosition = 0
+		switch r.Status {
+		case RegConfirmed:
+		case RegWaitlisted:
+			position++
+			r.WaitlistPosition = position
+		default:
+			continue // a cancelled registration has nothing to come to
+		}
+		msgs = append(msgs, Message{Type: TypeEventRescheduled, Data: EventRescheduled{
+			Email: r.Email, Name: r.Name, RegistrationID: r.ID, Status: string(r.Status),
+			WaitlistPosition: r.WaitlistPosition, ManageURL: s.RegistrationManageURL(r, after.EndsAt),
+			EventID: after.ID, EventTitle: after.Title,
+			StartsAt: after.StartsAt, EndsAt: after.EndsAt, Location: after.Location,
+			PreviousStartsAt: before.StartsAt, PreviousEndsAt: before.EndsAt, PreviousLocation: before.Location,
+			RescheduledAt: now,
+		}})
+	}
+	return msgs, nil
 }

@@ -3,6 +3,7 @@ package booking
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,19 +13,22 @@ import (
 	"github.com/acube/platform/services/booking/internal/link"
 )
 
-// eventStore is a Store of one event and its waitlist, in memory: enough
-// for UpdateEvent's rules without a database. Other methods panic.
+// eventStore is a Store of one event, its waitlist and its live
+// registrations, in memory: enough for UpdateEvent's rules without a
+// database. Other methods panic.
 type eventStore struct {
 	Store
 	e       Event
 	waiting []*Registration
-	msgs    []Message
+	// live is what Registrants.Live returns, in order of registration.
+	live []Registration
+	msgs []Message
 }
 
-func (s *eventStore) UpdateEvent(ctx context.Context, _ uuid.UUID, fn func(*Event, Waitlist) ([]Message, error)) (Event, error) {
+func (s *eventStore) UpdateEvent(ctx context.Context, _ uuid.UUID, fn func(*Event, Waitlist, Registrants) ([]Message, error)) (Event, error) {
 	e := s.e
 	w := &memWaitlist{regs: s.waiting}
-	msgs, err := fn(&e, w)
+	msgs, err := fn(&e, w, memRegistrants(s.live))
 	if err != nil {
 		return Event{}, err
 	}
@@ -43,6 +47,14 @@ func (w *memWaitlist) First(_ context.Context, n int) ([]*Registration, error) {
 	}
 	w.read = true
 	return w.regs[:min(n, len(w.regs))], nil
+}
+
+// memRegistrants returns copies, as the store's rows are: the update
+// sees the registrations it seats through memWaitlist only.
+type memRegistrants []Registration
+
+func (r memRegistrants) Live(context.Context) ([]Registration, error) {
+	return append([]Registration(nil), r...), nil
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -145,6 +157,98 @@ func TestUpdateEvent(t *testing.T) {
 				if d := st.msgs[0].Data.(EventUpdated); d.Promoted != promoted || len(d.Changes) == 0 || d.UpdatedBy != "ada@example.org" {
 					t.Fatalf("event data %+v", d)
 				}
+			}
+		})
+	}
+}
+
+// TestUpdateEventTellsRegistrants: a new time or place is told to every
+// live registration, with its status after the change; other changes
+// tell nobody.
+func TestUpdateEventTellsRegistrants(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
+	starts := now.Add(48 * time.Hour)
+	base := Event{ID: uuid.New(), Title: "Talk", Location: "Hall", StartsAt: starts, EndsAt: starts.Add(2 * time.Hour),
+		Capacity: 2, Confirmed: 2, Waitlisted: 2}
+	signer, err := link.NewSigner([]byte(strings.Repeat("s", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := starts.Add(24 * time.Hour)
+	tests := []struct {
+		name    string
+		changes EventChanges
+		// want lists, in order of registration, "email status position"
+		// of each booking.event.rescheduled; none when empty.
+		want         []string
+		wantStart    time.Time
+		wantLocation string
+	}{
+		{name: "time moved", changes: EventChanges{StartsAt: ptr(later.Format(time.RFC3339)), EndsAt: ptr(later.Add(time.Hour).Format(time.RFC3339))},
+			want: []string{"c1 confirmed 0", "w1 waitlisted 1", "c2 confirmed 0", "w2 waitlisted 2"}, wantStart: later, wantLocation: "Hall"},
+		{name: "end moved", changes: EventChanges{EndsAt: ptr(starts.Add(3 * time.Hour).Format(time.RFC3339))},
+			want: []string{"c1 confirmed 0", "w1 waitlisted 1", "c2 confirmed 0", "w2 waitlisted 2"}, wantStart: starts, wantLocation: "Hall"},
+		{name: "place changed", changes: EventChanges{Location: ptr("Room 9")},
+			want: []string{"c1 confirmed 0", "w1 waitlisted 1", "c2 confirmed 0", "w2 waitlisted 2"}, wantStart: starts, wantLocation: "Room 9"},
+		{name: "place changed and a seat added: the first waiting is told as seated", changes: EventChanges{Location: ptr("Room 9"), Capacity: ptr(3)},
+			want: []string{"c1 confirmed 0", "w1 confirmed 0", "c2 confirmed 0", "w2 waitlisted 1"}, wantStart: starts, wantLocation: "Room 9"},
+		{name: "title only", changes: EventChanges{Title: ptr("New")}},
+		{name: "description only", changes: EventChanges{Description: ptr("More")}},
+		{name: "capacity only", changes: EventChanges{Capacity: ptr(3)}},
+		{name: "the same place", changes: EventChanges{Location: ptr("Hall")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			st := &eventStore{e: base}
+			reg := func(name string, s RegistrationStatus) Registration {
+				return Registration{ID: uuid.New(), EventID: base.ID, Email: name + "@example.org", Name: name, Status: s}
+			}
+			st.live = []Registration{reg("c1", RegConfirmed), reg("w1", RegWaitlisted), reg("c2", RegConfirmed),
+				reg("gone", RegCancelled), reg("w2", RegWaitlisted)}
+			// In order of registration, as the store returns them; the
+			// cancelled one is there to show it is skipped all the same.
+			for i := range st.live {
+				if st.live[i].Status == RegWaitlisted {
+					r := st.live[i]
+					st.waiting = append(st.waiting, &r)
+				}
+			}
+			svc := NewService(st, signer, nil, func() time.Time { return now }, Config{PublicBaseURL: "http://x", LinkTTL: time.Hour})
+			if _, err := svc.UpdateEvent(context.Background(), Actor{Email: "ada@example.org"}, base.ID, tt.changes); err != nil {
+				t.Fatal(err)
+			}
+			if len(st.msgs) == 0 {
+				if len(tt.want) > 0 {
+					t.Fatal("no messages")
+				}
+				return // no change at all
+			}
+			var got []string
+			for i, m := range st.msgs {
+				if m.Type != TypeEventRescheduled {
+					if len(got) > 0 {
+						t.Fatalf("%s at %d after the rescheduled events", m.Type, i)
+					}
+					continue
+				}
+				d := m.Data.(EventRescheduled)
+				if d.EventID != base.ID || d.EventTitle != "Talk" || !d.PreviousStartsAt.Equal(starts) ||
+					!d.PreviousEndsAt.Equal(base.EndsAt) || d.PreviousLocation != "Hall" || !d.StartsAt.Equal(tt.wantStart) ||
+					d.Location != tt.wantLocation || !d.RescheduledAt.Equal(now) || d.Email != d.Name+"@example.org" {
+					t.Fatalf("rescheduled %+v", d)
+				}
+				if !strings.HasPrefix(d.ManageURL, "http://x/api/registrations/"+d.RegistrationID.String()+"?token=") {
+					t.Fatalf("manage url %q", d.ManageURL)
+				}
+				got = append(got, d.Name+" "+d.Status+" "+strconv.Itoa(d.WaitlistPosition))
+			}
+			if strings.Join(got, ", ") != strings.Join(tt.want, ", ") {
+				t.Fatalf("rescheduled %v, want %v", got, tt.want)
+			}
+			if u := st.msgs[0].Data.(EventUpdated); u.Notified != len(tt.want) {
+				t.Fatalf("updated says %d notified, want %d", u.Notified, len(tt.want))
 			}
 		})
 	}

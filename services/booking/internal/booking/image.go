@@ -18,7 +18,7 @@ type Images interface {
 // SetEventImage stores an admin's cover image for an event. contentType
 // is what the content was sniffed as, never what the client claimed.
 func (s *Service) SetEventImage(ctx context.Context, a Actor, id uuid.UUID, data []byte, contentType string) (Event, error) {
-	e, err := s.store.UpdateEvent(ctx, id, func(e *Event, _ Waitlist) ([]Message, error) {
+	e, err := s.store.UpdateEvent(ctx, id, func(e *Event, _ Waitlist, _ Registrants) ([]Message, error) {
 		// Written before the row commits: should the commit fail, the
 		// image is served anyway (its type is sniffed again when served)
 		// and the admin's retry overwrites it.

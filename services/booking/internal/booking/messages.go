@@ -32,6 +32,7 @@ const (
 	TypeEventRegistered       = "booking.event.registered"
 	TypeEventWaitlisted       = "booking.event.waitlisted"
 	TypeEventPromoted         = "booking.event.promoted"
+	TypeEventRescheduled      = "booking.event.rescheduled"
 	TypeRegistrationCancelled = "booking.event.registration_cancelled"
 	TypeVolunteerApplied      = "booking.volunteer.applied"
 	TypeVolunteerStatus       = "booking.volunteer.status_changed"
@@ -91,8 +92,8 @@ type EventCreated struct {
 // EventUpdated is the data of booking.event.updated: the event as it is
 // after an admin's change, what changed, and how many waitlisted people a
 // raised capacity seated (each also gets booking.event.promoted). It
-// carries no registrant: telling them of a new time or place needs an
-// event per recipient (docs/events/booking.md).
+// carries no registrant: each live registration hears of a new time or
+// place through its own booking.event.rescheduled.
 type EventUpdated struct {
 	EventID  uuid.UUID `json:"event_id"`
 	Title    string    `json:"title"`
@@ -102,10 +103,13 @@ type EventUpdated struct {
 	Capacity int       `json:"capacity"`
 	// Changes holds {"from", "to"} by field name (title, description,
 	// location, starts_at, ends_at, capacity); only fields that changed.
-	Changes   map[string]change `json:"changes"`
-	Promoted  int               `json:"promoted"`
-	UpdatedBy string            `json:"updated_by"`
-	UpdatedAt time.Time         `json:"updated_at"`
+	Changes  map[string]change `json:"changes"`
+	Promoted int               `json:"promoted"`
+	// Notified counts the live registrations told of a new time or place,
+	// each by its own booking.event.rescheduled.
+	Notified  int       `json:"notified"`
+	UpdatedBy string    `json:"updated_by"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // EventImageUpdated is the data of booking.event.image_updated.
@@ -131,10 +135,40 @@ type RegistrationData struct {
 	Status           string    `json:"status"`
 	WaitlistPosition int       `json:"waitlist_position,omitempty"`
 	ManageURL        string    `json:"manage_url,omitempty"`
-	// CancelledBy and Reason are set on registration_cancelled only:
-	// "registrant" or the admin's email, and the admin's reason.
-	CancelledBy string `json:"cancelled_by,omitempty"`
-	Reason      string `json:"reason,omitempty"`
+	// CancelledBy, Reason, PreviousStatus and CancelledAt are set on
+	// registration_cancelled only: "registrant" or the admin's email, the
+	// admin's reason, what the registration was (confirmed or waitlisted)
+	// and when it was cancelled, so the mailer can word its email.
+	CancelledBy    string    `json:"cancelled_by,omitempty"`
+	Reason         string    `json:"reason,omitempty"`
+	PreviousStatus string    `json:"previous_status,omitempty"`
+	CancelledAt    time.Time `json:"cancelled_at,omitzero"`
+}
+
+// EventRescheduled is the data of booking.event.rescheduled: an admin
+// moved an event or changed its place, told to one live registration
+// (confirmed or waitlisted), with what its email needs. Every live
+// registration gets one, in the transaction of the change.
+type EventRescheduled struct {
+	Email          string    `json:"email"`
+	Name           string    `json:"name"`
+	RegistrationID uuid.UUID `json:"registration_id"`
+	// Status and WaitlistPosition are the registration's after the change
+	// (a raised capacity may have seated it in the same change).
+	Status           string    `json:"status"`
+	WaitlistPosition int       `json:"waitlist_position,omitempty"`
+	ManageURL        string    `json:"manage_url"`
+	EventID          uuid.UUID `json:"event_id"`
+	EventTitle       string    `json:"event_title"`
+	// StartsAt, EndsAt and Location are the event after the change, the
+	// Previous ones before it; all six are always set, changed or not.
+	StartsAt         time.Time `json:"starts_at"`
+	EndsAt           time.Time `json:"ends_at"`
+	Location         string    `json:"location"`
+	PreviousStartsAt time.Time `json:"previous_starts_at"`
+	PreviousEndsAt   time.Time `json:"previous_ends_at"`
+	PreviousLocation string    `json:"previous_location"`
+	RescheduledAt    time.Time `json:"rescheduled_at"`
 }
 
 // VolunteerApplied is the data of booking.volunteer.applied.

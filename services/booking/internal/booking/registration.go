@@ -160,8 +160,10 @@ func (s *Service) cancelRegistration(ctx context.Context, id uuid.UUID, a Actor,
 		}
 		r.Status, r.WaitlistPosition, r.UpdatedAt = RegCancelled, 0, now
 		r.CancelledBy, r.CancelReason = a.Email, reason
-		msgs := []Message{{Type: TypeRegistrationCancelled, Data: s.registrationData(*r, *e)}}
-		promoted, err := s.fillSeats(ctx, e, w, now)
+		d := s.registrationData(*r, *e)
+		d.PreviousStatus, d.CancelledAt = string(from), now
+		msgs := []Message{{Type: TypeRegistrationCancelled, Data: d}}
+		_, promoted, err := s.fillSeats(ctx, e, w, now)
 		if err != nil {
 			return nil, err
 		}
@@ -182,24 +184,26 @@ func (s *Service) cancelRegistration(ctx context.Context, id uuid.UUID, a Actor,
 // fillSeats gives e's free seats to the first people on its waitlist, in
 // waitlist order, and describes each as booking.event.promoted (the
 // mailer's "A Seat Opened Up"). A cancellation frees one seat; a raised
-// capacity may free many.
-func (s *Service) fillSeats(ctx context.Context, e *Event, w Waitlist, now time.Time) ([]Message, error) {
+// capacity may free many. It returns the ids of the people seated too.
+func (s *Service) fillSeats(ctx context.Context, e *Event, w Waitlist, now time.Time) (map[uuid.UUID]bool, []Message, error) {
 	n := min(e.SeatsLeft(), e.Waitlisted)
 	if n <= 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	next, err := w.First(ctx, n)
 	if err != nil {
-		return nil, fmt.Errorf("read the waitlist of event %s: %w", e.ID, err)
+		return nil, nil, fmt.Errorf("read the waitlist of event %s: %w", e.ID, err)
 	}
+	seated := make(map[uuid.UUID]bool, len(next))
 	msgs := make([]Message, 0, len(next))
 	for _, r := range next {
 		r.Status, r.WaitlistPosition, r.UpdatedAt = RegConfirmed, 0, now
 		e.Confirmed++
 		e.Waitlisted--
+		seated[r.ID] = true
 		msgs = append(msgs, Message{Type: TypeEventPromoted, Data: s.registrationData(*r, *e)})
 	}
-	return msgs, nil
+	return seated, msgs, nil
 }
 
 // Registrations lists an event's registrations for an admin, in order of

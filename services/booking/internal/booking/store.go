@@ -25,10 +25,10 @@ type Store interface {
 	// Events lists events in start order; f.From defaults to no bound.
 	Events(ctx context.Context, f Filter) ([]Event, error)
 	// UpdateEvent locks the event, recounts its waitlist and calls fn with
-	// it and the event's Waitlist; it saves the event's details, times and
-	// capacity, and every registration fn changed through the Waitlist,
-	// recounting the seats when any changed.
-	UpdateEvent(ctx context.Context, id uuid.UUID, fn func(e *Event, w Waitlist) ([]Message, error)) (Event, error)
+	// it, the event's Waitlist and its Registrants; it saves the event's
+	// details, times and capacity, and every registration fn changed
+	// through the Waitlist, recounting the seats when any changed.
+	UpdateEvent(ctx context.Context, id uuid.UUID, fn func(e *Event, w Waitlist, regs Registrants) ([]Message, error)) (Event, error)
 	// Register locks the event, then calls decide with it and the number
 	// of people waitlisted; it stores the registration decide returns and
 	// counts its seat when it is confirmed. A second live registration of
@@ -68,6 +68,16 @@ type Store interface {
 type Waitlist interface {
 	// First returns up to n of them; it may be called once.
 	First(ctx context.Context, n int) ([]*Registration, error)
+}
+
+// Registrants hands the function of an event update, inside its
+// transaction and under the event's lock, the people to tell of a new
+// time or place.
+type Registrants interface {
+	// Live returns the event's confirmed and waitlisted registrations in
+	// order of registration (the waitlist's order) as stored before the
+	// update, without their waitlist positions.
+	Live(ctx context.Context) ([]Registration, error)
 }
 
 // Idempotency is the Idempotency-Key of a booking and the hash of the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -370,6 +371,125 @@ func TestIntegrationUpdateEventOverTime(t *testing.T) {
 	}
 }
 
+// rescheduledData decodes the booking.event.rescheduled events written so
+// far, in order.
+func rescheduledData(t *testing.T, h *harness) []booking.EventRescheduled {
+	t.Helper()
+	var out []booking.EventRescheduled
+	for _, ev := range h.outbox(booking.TypeEventRescheduled) {
+		var d booking.EventRescheduled
+		if err := ev.UnmarshalData(&d); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// TestIntegrationUpdateEventTellsRegistrants: a new time or place writes
+// one booking.event.rescheduled per live registration in the change's
+// transaction; cancelled registrations and other changes get none.
+func TestIntegrationUpdateEventTellsRegistrants(t *testing.T) {
+	h := newHarness(t)
+	e := h.createEvent("Moving", 2)
+	h.registerAll(e.ID, "p1@example.org", "p2@example.org", "w1@example.org", "gone@example.org", "w2@example.org")
+	if res := h.asAdmin("POST", "/api/registrations/"+h.registrationID(e.ID, "gone@example.org")+"/cancel", ""); res.status != http.StatusOK {
+		t.Fatalf("cancel: %d %s", res.status, res.body)
+	}
+	starts, _ := time.Parse(time.RFC3339, e.StartsAt)
+	ends, _ := time.Parse(time.RFC3339, e.EndsAt)
+	// summary is "email status position" of each event, in order.
+	summary := func(ds []booking.EventRescheduled) string {
+		var out []string
+		for _, d := range ds {
+			out = append(out, fmt.Sprintf("%s %s %d", d.Email, d.Status, d.WaitlistPosition))
+		}
+		return strings.Join(out, ", ")
+	}
+
+	t.Run("title, description or capacity alone tell nobody", func(t *testing.T) {
+		for _, body := range []string{`{"title":"Moving on"}`, `{"description":"more"}`, `{"capacity":2,"title":"Moving"}`} {
+			if res := h.patch(e.ID, body); res.status != http.StatusOK {
+				t.Fatalf("%s: %d %s", body, res.status, res.body)
+			}
+		}
+		if n := len(h.outbox(booking.TypeEventRescheduled)); n != 0 {
+			t.Fatalf("%d rescheduled events", n)
+		}
+	})
+
+	newStart := starts.Add(24 * time.Hour)
+	t.Run("a new time: one event per live registration", func(t *testing.T) {
+		body := fmt.Sprintf(`{"starts_at":%q,"ends_at":%q}`, newStart.Format(time.RFC3339), newStart.Add(time.Hour).Format(time.RFC3339))
+		if res := h.patch(e.ID, body); res.status != http.StatusOK {
+			t.Fatalf("patch: %d %s", res.status, res.body)
+		}
+		got := rescheduledData(t, h)
+		want := "p1@example.org confirmed 0, p2@example.org confirmed 0, w1@example.org waitlisted 1, w2@example.org waitlisted 2"
+		if s := summary(got); s != want {
+			t.Fatalf("rescheduled %s, want %s", s, want)
+		}
+		for _, d := range got {
+			if d.EventID.String() != e.ID || d.EventTitle != "Moving" || d.Name != "Reg" ||
+				!d.PreviousStartsAt.Equal(starts) || !d.PreviousEndsAt.Equal(ends) || d.PreviousLocation != "Hall" ||
+				!d.StartsAt.Equal(newStart) || !d.EndsAt.Equal(newStart.Add(time.Hour)) || d.Location != "Hall" ||
+				d.RescheduledAt.IsZero() {
+				t.Fatalf("rescheduled %+v", d)
+			}
+			// The link opens the registration: signed for the new end.
+			u, err := url.Parse(d.ManageURL)
+			if err != nil || u.Path != "/api/registrations/"+d.RegistrationID.String() {
+				t.Fatalf("manage url %q", d.ManageURL)
+			}
+			if res := h.do("GET", u.Path+"?"+u.RawQuery, ""); res.status != http.StatusOK {
+				t.Fatalf("manage link: %d %s", res.status, res.body)
+			}
+		}
+		var updated booking.EventUpdated
+		evs := h.outbox(booking.TypeEventUpdated)
+		if err := evs[len(evs)-1].UnmarshalData(&updated); err != nil || updated.Notified != 4 {
+			t.Fatalf("updated %+v (%v), want 4 notified", updated, err)
+		}
+	})
+
+	t.Run("a new place with a seat more: the seated one is told as confirmed", func(t *testing.T) {
+		if res := h.patch(e.ID, `{"location":"Room 9","capacity":3}`); res.status != http.StatusOK {
+			t.Fatalf("patch: %d %s", res.status, res.body)
+		}
+		got := rescheduledData(t, h)[4:]
+		want := "p1@example.org confirmed 0, p2@example.org confirmed 0, w1@example.org confirmed 0, w2@example.org waitlisted 1"
+		if s := summary(got); s != want {
+			t.Fatalf("rescheduled %s, want %s", s, want)
+		}
+		for _, d := range got {
+			if d.PreviousLocation != "Hall" || d.Location != "Room 9" || !d.StartsAt.Equal(newStart) || !d.PreviousStartsAt.Equal(newStart) {
+				t.Fatalf("rescheduled %+v", d)
+			}
+		}
+		if got := promotedEmails(t, h); len(got) != 1 || got[0] != "w1@example.org" {
+			t.Fatalf("promoted %v", got)
+		}
+		// Same transaction, in order: updated, audit, promoted, then the
+		// rescheduled events.
+		var subjects []string
+		rows, err := h.pool.Query(context.Background(), `SELECT subject FROM outbox ORDER BY seq DESC LIMIT 7`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			subjects = append([]string{s}, subjects...)
+		}
+		want = "booking.event.updated audit.events.updated booking.event.promoted " + strings.Repeat("booking.event.rescheduled ", 4)
+		if s := strings.Join(subjects, " ") + " "; s != want {
+			t.Fatalf("outbox tail %s, want %s", s, want)
+		}
+	})
+}
+
 // TestIntegrationCapacityChangesRaceRegistrations: registrations racing
 // capacity changes never overbook, and whenever someone waits no seat is
 // free.
@@ -454,14 +574,19 @@ func TestIntegrationCapacityChangesRaceRegistrations(t *testing.T) {
 
 // UpdateEvent runs fn on a full event of 3 seats three weeks after
 // fixedNow, with 2 people waiting.
-func (acceptingStore) UpdateEvent(ctx context.Context, _ uuid.UUID, fn func(*booking.Event, booking.Waitlist) ([]booking.Message, error)) (booking.Event, error) {
+func (acceptingStore) UpdateEvent(ctx context.Context, _ uuid.UUID, fn func(*booking.Event, booking.Waitlist, booking.Registrants) ([]booking.Message, error)) (booking.Event, error) {
 	starts := fixedNow().AddDate(0, 0, 21)
 	e := booking.Event{ID: uuid.New(), Title: "Fuzz", StartsAt: starts, EndsAt: starts.Add(time.Hour), Capacity: 3, Confirmed: 3, Waitlisted: 2}
-	_, err := fn(&e, fuzzWaitlist{})
+	_, err := fn(&e, fuzzWaitlist{}, fuzzWaitlist{})
 	return e, err
 }
 
+// fuzzWaitlist is the waitlist and the registrants of the fuzzed event.
 type fuzzWaitlist struct{}
+
+func (fuzzWaitlist) Live(context.Context) ([]booking.Registration, error) {
+	return []booking.Registration{{ID: uuid.New(), Email: "c@example.org", Status: booking.RegConfirmed}}, nil
+}
 
 func (fuzzWaitlist) First(_ context.Context, n int) ([]*booking.Registration, error) {
 	out := make([]*booking.Registration, 0, 2)

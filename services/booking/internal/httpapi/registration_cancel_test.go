@@ -88,7 +88,8 @@ func TestIntegrationAdminCancelsRegistration(t *testing.T) {
 			t.Fatalf("promoted %v", got)
 		}
 		d := cancelledData(t, h)["seat@example.org"]
-		if d.Status != "cancelled" || d.CancelledBy != "ada@example.org" || d.Reason != "Asked us by phone" || d.ManageURL != "" {
+		if d.Status != "cancelled" || d.CancelledBy != "ada@example.org" || d.Reason != "Asked us by phone" || d.ManageURL != "" ||
+			d.PreviousStatus != "confirmed" || d.CancelledAt.IsZero() || d.EventTitle != "Full" || d.Name != "Reg" {
 			t.Fatalf("cancellation event %+v", d)
 		}
 		rec, changes := auditRecord(t, h, "audit.registrations.cancelled")
@@ -126,6 +127,9 @@ func TestIntegrationAdminCancelsRegistration(t *testing.T) {
 		}
 		if got := promotedEmails(t, h); len(got) != 1 {
 			t.Fatalf("promoted %v", got)
+		}
+		if d := cancelledData(t, h)["last@example.org"]; d.PreviousStatus != "waitlisted" || d.Reason != "" || d.WaitlistPosition != 0 {
+			t.Fatalf("cancellation event %+v", d)
 		}
 		if n := len(h.outbox("audit.registrations.cancelled")); n != 2 {
 			t.Fatalf("%d audit records", n)
@@ -178,7 +182,8 @@ func TestIntegrationRegistrantCancelIsUnchanged(t *testing.T) {
 	if got := promotedEmails(t, h); len(got) != 1 || got[0] != "you@example.org" {
 		t.Fatalf("promoted %v", got)
 	}
-	if d := cancelledData(t, h)["me@example.org"]; d.CancelledBy != booking.CancelledByRegistrant || d.Reason != "" {
+	if d := cancelledData(t, h)["me@example.org"]; d.CancelledBy != booking.CancelledByRegistrant || d.Reason != "" ||
+		d.PreviousStatus != "confirmed" || d.CancelledAt.IsZero() {
 		t.Fatalf("cancellation event %+v", d)
 	}
 	if n := len(h.outbox("audit.")); n != 1 { // the event's creation only

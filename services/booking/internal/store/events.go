@@ -87,7 +87,7 @@ func lockEventTx(ctx context.Context, tx pgx.Tx, id uuid.UUID) (booking.Event, e
 
 // UpdateEvent changes an event under its row lock; the registrations fn
 // takes off the waitlist are saved with it.
-func (s *Store) UpdateEvent(ctx context.Context, id uuid.UUID, fn func(*booking.Event, booking.Waitlist) ([]booking.Message, error)) (booking.Event, error) {
+func (s *Store) UpdateEvent(ctx context.Context, id uuid.UUID, fn func(*booking.Event, booking.Waitlist, booking.Registrants) ([]booking.Message, error)) (booking.Event, error) {
 	var out booking.Event
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		e, err := lockEventTx(ctx, tx, id)
@@ -95,7 +95,7 @@ func (s *Store) UpdateEvent(ctx context.Context, id uuid.UUID, fn func(*booking.
 			return err
 		}
 		w := &waitlist{tx: tx, eventID: id}
-		msgs, err := fn(&e, w)
+		msgs, err := fn(&e, w, registrants{tx: tx, eventID: id})
 		if err != nil {
 			return err
 		}

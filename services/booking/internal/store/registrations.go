@@ -34,6 +34,11 @@ WHERE event_id = $1 AND status = 'waitlisted' AND id <> $2 ORDER BY seq LIMIT $3
 UPDATE events SET confirmed = (SELECT count(*) FROM registrations r WHERE r.event_id = $1 AND r.status = 'confirmed')
 WHERE id = $1`
 	listRegs = `SELECT ` + regColumns + `, ` + regPosition + ` FROM registrations`
+	// liveRegs lists an event's confirmed and waitlisted registrations in
+	// seq order, without positions: the caller counts them in one pass,
+	// where regPosition would count the waitlist again for every row.
+	liveRegs = `SELECT ` + regColumns + `, 0 FROM registrations
+WHERE event_id = $1 AND status IN ('confirmed', 'waitlisted') ORDER BY seq`
 )
 
 func scanReg(row pgx.Row) (booking.Registration, error) {
@@ -171,6 +176,27 @@ func (w *waitlist) save(ctx context.Context) (changed bool, err error) {
 		}
 	}
 	return changed, nil
+}
+
+// registrants is booking.Registrants within a transaction that holds the
+// event's lock, so no registration changes under it.
+type registrants struct {
+	tx      pgx.Tx
+	eventID uuid.UUID
+}
+
+// Live returns the event's confirmed and waitlisted registrations in seq
+// order.
+func (r registrants) Live(ctx context.Context) ([]booking.Registration, error) {
+	rows, err := r.tx.Query(ctx, liveRegs, r.eventID)
+	if err != nil {
+		return nil, fmt.Errorf("query the registrations of event %s: %w", r.eventID, err)
+	}
+	regs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (booking.Registration, error) { return scanReg(r) })
+	if err != nil {
+		return nil, fmt.Errorf("query the registrations of event %s: %w", r.eventID, err)
+	}
+	return regs, nil
 }
 
 // Registrations lists an event's registrations in order of registration.

@@ -65,21 +65,22 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.pool, fn)
 }
 
-// emit adds messages to the outbox within tx.
+// emit adds messages to the outbox within tx, in one statement: an
+// event's new time fans out to every registration, thousands of rows
+// written while the event's lock is held.
 func emit(ctx context.Context, tx querier, msgs []booking.Message) error {
+	evs := make([]events.Event, 0, len(msgs))
 	for _, m := range msgs {
 		ev, err := events.New(booking.Source, m.Type, m.Data)
 		if err != nil {
-			return err
+			return fmt.Errorf("emit %s: %w", m.Type, err)
 		}
 		if rec, ok := m.Data.(events.AuditRecord); ok {
 			ev.OccurredAt = rec.OccurredAt // the envelope tells the same time as the record
 		}
-		if err := outbox.Add(ctx, tx, ev); err != nil {
-			return fmt.Errorf("emit %s: %w", m.Type, err)
-		}
+		evs = append(evs, ev)
 	}
-	return nil
+	return outbox.AddAll(ctx, tx, evs)
 }
 
 // Emit writes messages to the outbox in a transaction of their own.

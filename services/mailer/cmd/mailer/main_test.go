@@ -373,6 +373,85 @@ func TestIntegrationSessionBookedEmail(t *testing.T) {
 	})
 }
 
+// TestIntegrationEventNoticeEmails: the cancellation and reschedule events
+// booking publishes, in booking's own field names, reach the registrant.
+func TestIntegrationEventNoticeEmails(t *testing.T) {
+	t.Parallel()
+	sink := smtptest.New(t, smtptest.Options{})
+	h := start(t, sink)
+	eventID := uuid.New()
+	event := func(typ, to string, data map[string]any) events.Event {
+		t.Helper()
+		data["email"], data["name"], data["registration_id"], data["event_id"] = to, "Sam <i>Reg</i>", uuid.New(), eventID
+		data["event_title"], data["location"] = "Grief Circle", "Room 2"
+		data["starts_at"], data["ends_at"] = "2031-05-17T16:00:00Z", "2031-05-17T18:00:00Z"
+		ev, err := events.New("booking", typ, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ev
+	}
+	h.publish(event(email.TypeEventRescheduled, "moved@example.com", map[string]any{
+		"status": "waitlisted", "waitlist_position": 2, "manage_url": "https://acube.example/api/registrations/x?token=SECRET-TOKEN",
+		"previous_starts_at": "2031-05-10T16:00:00Z", "previous_ends_at": "2031-05-10T18:00:00Z", "previous_location": "Room 2",
+		"rescheduled_at": time.Now().UTC(),
+	}), "")
+	h.publish(event(email.TypeRegistrationCancelled, "self@example.com", map[string]any{
+		"status": "cancelled", "previous_status": "confirmed", "cancelled_by": "registrant", "cancelled_at": time.Now().UTC(),
+	}), "")
+	h.publish(event(email.TypeRegistrationCancelled, "byadmin@example.com", map[string]any{
+		"status": "cancelled", "previous_status": "confirmed", "cancelled_by": "ada@acube.example",
+		"reason": "The circle is for members only.", "cancelled_at": time.Now().UTC(),
+	}), "")
+	h.settle("BOOKING", "mailer-booking")
+
+	got := map[string]received{}
+	for _, m := range sink.Messages() {
+		got[strings.Join(m.To, ",")] = parse(t, m.Data)
+	}
+	tests := []struct {
+		to, subject string
+		want        []string
+	}{
+		{to: "moved@example.com", subject: "New Time: Grief Circle", want: []string{"When:  Saturday, 17 May 2031, 16:00–18:00 UTC",
+			"(was: Saturday, 10 May 2031, 16:00–18:00 UTC)", "still on the waitlist (position 2)",
+			"https://acube.example/api/registrations/x?token=SECRET-TOKEN"}},
+		{to: "self@example.com", subject: "Registration Cancelled: Grief Circle", want: []string{"as you asked"}},
+		{to: "byadmin@example.com", subject: "Your Registration Was Cancelled: Grief Circle",
+			want: []string{"our team has cancelled", "Reason: The circle is for members only."}},
+	}
+	if len(got) != len(tests) {
+		t.Fatalf("sink got emails to %v, want %d", got, len(tests))
+	}
+	for _, tt := range tests {
+		m, ok := got[tt.to]
+		if !ok {
+			t.Errorf("no email to %s", tt.to)
+			continue
+		}
+		if m.subject != tt.subject {
+			t.Errorf("%s: subject %q, want %q", tt.to, m.subject, tt.subject)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(m.text, w) {
+				t.Errorf("%s: text lacks %q:\n%s", tt.to, w, m.text)
+			}
+		}
+		if !strings.Contains(m.html, "Sam &lt;i&gt;Reg&lt;/i&gt;") || strings.Contains(m.text+m.html, "ada@acube.example") {
+			t.Errorf("%s: html does not escape the name, or the admin's address shows:\n%s", tt.to, m.html)
+		}
+	}
+	metrics := h.metrics()
+	for _, tmpl := range []string{"event_rescheduled", "event_registration_cancelled", "event_registration_cancelled_by_admin"} {
+		if want := `emails_sent_total{template="` + tmpl + `"} 1`; !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(h.logs.String(), "SECRET-TOKEN") {
+		t.Error("logs contain the manage token")
+	}
+}
+
 func TestIntegrationMockEmail(t *testing.T) {
 	t.Parallel()
 	h := start(t, nil)

@@ -17,7 +17,10 @@ func TestPreview(t *testing.T) {
 	}{
 		{name: "one email", args: []string{"session_confirmation"},
 			wantFiles: []string{"session_confirmation.html", "session_confirmation.txt", "session_confirmation.eml"}},
-		{name: "all", args: []string{"all"}, wantFiles: []string{"welcome.eml", "export_ready.html", "bulk_operation_report.txt"}},
+		{name: "all", args: []string{"all"}, wantFiles: []string{"welcome.eml", "export_ready.html", "bulk_operation_report.txt",
+			"event_rescheduled.eml", "event_registration_cancelled.txt", "event_registration_cancelled_by_admin.html"}},
+		{name: "an event notice", args: []string{"event_rescheduled"},
+			wantFiles: []string{"event_rescheduled.html", "event_rescheduled.txt", "event_rescheduled.eml"}},
 		{name: "unknown", args: []string{"nope"}, wantErr: true},
 		{name: "no name", args: nil, wantErr: true},
 	}

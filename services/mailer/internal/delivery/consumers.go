@@ -19,8 +19,8 @@ func Consumers() []consume.Config {
 	return []consume.Config{
 		{Stream: StreamBooking, Durable: "mailer-booking", Subjects: []string{
 			email.TypeSessionBooked, email.TypeSessionStatusChanged, email.TypeEventRegistered,
-			email.TypeEventWaitlisted, email.TypeEventPromoted, email.TypeVolunteerApplied,
-			email.TypeContactReceived,
+			email.TypeEventWaitlisted, email.TypeEventPromoted, email.TypeRegistrationCancelled,
+			email.TypeEventRescheduled, email.TypeVolunteerApplied, email.TypeContactReceived,
 		}},
 		{Stream: StreamAdmin, Durable: "mailer-admin", Subjects: []string{
 			email.TypeAccountCreated, email.TypeJobCompleted,

@@ -97,15 +97,9 @@ func (c *Composer) eventRegistration(ev events.Event) (Message, error) {
 	}
 	v := registrationView{
 		common: c.common(d.Recipient), RegistrationID: d.RegistrationID.String(),
-		EventTitle: clean(d.EventTitle, maxTitle), When: c.span(d.StartsAt, d.EndsAt),
-		Location: clean(d.Location, maxTitle), WaitlistPosition: max(d.WaitlistPosition, 0),
+		EventTitle: eventTitle(d.EventTitle), When: c.span(d.StartsAt, d.EndsAt),
+		Location: place(d.Location), WaitlistPosition: max(d.WaitlistPosition, 0),
 		ManageURL: c.link(d.ManageURL),
-	}
-	if v.EventTitle == "" {
-		v.EventTitle = "our event"
-	}
-	if v.Location == "" {
-		v.Location = "to be announced"
 	}
 	name, action := "event_registration", "event registration confirmation"
 	switch ev.Type {

@@ -10,16 +10,18 @@ import (
 // is the contract publishers follow; these structs are its Go form. Unknown
 // fields are ignored, so publishers may add fields without breaking the mailer.
 const (
-	TypeSessionBooked        = "booking.session.booked"
-	TypeSessionStatusChanged = "booking.session.status_changed"
-	TypeEventRegistered      = "booking.event.registered"
-	TypeEventWaitlisted      = "booking.event.waitlisted"
-	TypeEventPromoted        = "booking.event.promoted"
-	TypeVolunteerApplied     = "booking.volunteer.applied"
-	TypeContactReceived      = "booking.contact.received"
-	TypeAccountCreated       = "admin.account.created"
-	TypeJobCompleted         = "admin.job.completed"
-	TypeExportCompleted      = "exporter.export.completed"
+	TypeSessionBooked         = "booking.session.booked"
+	TypeSessionStatusChanged  = "booking.session.status_changed"
+	TypeEventRegistered       = "booking.event.registered"
+	TypeEventWaitlisted       = "booking.event.waitlisted"
+	TypeEventPromoted         = "booking.event.promoted"
+	TypeEventRescheduled      = "booking.event.rescheduled"
+	TypeRegistrationCancelled = "booking.event.registration_cancelled"
+	TypeVolunteerApplied      = "booking.volunteer.applied"
+	TypeContactReceived       = "booking.contact.received"
+	TypeAccountCreated        = "admin.account.created"
+	TypeJobCompleted          = "admin.job.completed"
+	TypeExportCompleted       = "exporter.export.completed"
 )
 
 // Recipient is who the email goes to. Every event the mailer reads names
@@ -81,6 +83,59 @@ type EventRegistration struct {
 	// WaitlistPosition is the 1-based place on the waitlist; waitlisted only.
 	WaitlistPosition int `json:"waitlist_position,omitempty"`
 	// ManageURL is the signed link to view or cancel the registration. Optional.
+	ManageURL string `json:"manage_url,omitempty"`
+}
+
+// CancelledByRegistrant is RegistrationCancelled.CancelledBy when the
+// person cancelled through their manage link; anything else names the
+// admin who cancelled for them.
+const CancelledByRegistrant = "registrant"
+
+// RegistrationCancelled is booking.event.registration_cancelled: a
+// registration (or waitlist entry) was cancelled, by its holder or by an
+// admin on their behalf.
+type RegistrationCancelled struct {
+	Recipient
+	RegistrationID uuid.UUID `json:"registration_id"`
+	EventID        uuid.UUID `json:"event_id"`
+	EventTitle     string    `json:"event_title"`
+	StartsAt       time.Time `json:"starts_at"`
+	EndsAt         time.Time `json:"ends_at"`
+	Location       string    `json:"location"`
+	// PreviousStatus is what the registration was: confirmed (a seat) or
+	// waitlisted. Optional.
+	PreviousStatus string `json:"previous_status,omitempty"`
+	// CancelledBy is CancelledByRegistrant or the admin's email, which the
+	// email never shows: the registrant hears from "our team".
+	CancelledBy string `json:"cancelled_by"`
+	// Reason is what the admin wrote, if anything; free text up to 1000
+	// characters, newlines included.
+	Reason      string    `json:"reason,omitempty"`
+	CancelledAt time.Time `json:"cancelled_at,omitzero"`
+}
+
+// EventRescheduled is booking.event.rescheduled: an admin changed the time
+// or place of an event; one per live registration.
+type EventRescheduled struct {
+	Recipient
+	RegistrationID uuid.UUID `json:"registration_id"`
+	// Status is the registration's after the change: confirmed or
+	// waitlisted, with its 1-based WaitlistPosition.
+	Status           string    `json:"status"`
+	WaitlistPosition int       `json:"waitlist_position,omitempty"`
+	EventID          uuid.UUID `json:"event_id"`
+	EventTitle       string    `json:"event_title"`
+	// StartsAt, EndsAt and Location are the event after the change; the
+	// Previous ones before it.
+	StartsAt         time.Time `json:"starts_at"`
+	EndsAt           time.Time `json:"ends_at"`
+	Location         string    `json:"location"`
+	PreviousStartsAt time.Time `json:"previous_starts_at"`
+	PreviousEndsAt   time.Time `json:"previous_ends_at"`
+	PreviousLocation string    `json:"previous_location"`
+	RescheduledAt    time.Time `json:"rescheduled_at"`
+	// ManageURL is the signed link to view or cancel the registration,
+	// valid until after the new end. Optional.
 	ManageURL string `json:"manage_url,omitempty"`
 }
 

@@ -97,8 +97,8 @@ func NewComposer(set *templates.Set, baseURL string, loc *time.Location, domain 
 func Types() []string {
 	return []string{
 		TypeSessionBooked, TypeSessionStatusChanged, TypeEventRegistered, TypeEventWaitlisted,
-		TypeEventPromoted, TypeVolunteerApplied, TypeContactReceived, TypeAccountCreated,
-		TypeJobCompleted, TypeExportCompleted,
+		TypeEventPromoted, TypeRegistrationCancelled, TypeEventRescheduled, TypeVolunteerApplied,
+		TypeContactReceived, TypeAccountCreated, TypeJobCompleted, TypeExportCompleted,
 	}
 }
 
@@ -116,6 +116,10 @@ func (c *Composer) Compose(ev events.Event) (Message, error) {
 		m, err = c.sessionStatusChanged(ev)
 	case TypeEventRegistered, TypeEventWaitlisted, TypeEventPromoted:
 		m, err = c.eventRegistration(ev)
+	case TypeRegistrationCancelled:
+		m, err = c.registrationCancelled(ev)
+	case TypeEventRescheduled:
+		m, err = c.eventRescheduled(ev)
 	case TypeVolunteerApplied:
 		m, err = c.volunteerApplied(ev)
 	case TypeContactReceived:

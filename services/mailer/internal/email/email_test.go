@@ -60,8 +60,8 @@ func TestEveryTemplateHasASampleAndBothParts(t *testing.T) {
 	if got := email.SampleNames(); strings.Join(got, ",") != strings.Join(names, ",") {
 		t.Fatalf("samples %v, templates %v: every template needs a sample", got, names)
 	}
-	if len(names) != 10 {
-		t.Errorf("%d templates, want the seed's six plus four: %v", len(names), names)
+	if len(names) != 13 {
+		t.Errorf("%d templates, want the seed's six plus seven: %v", len(names), names)
 	}
 	for _, name := range names {
 		ev, _ := email.Sample(name)
@@ -102,6 +102,7 @@ func TestTemplatesWithHostileData(t *testing.T) {
 				ev = withData(t, ev, map[string]any{
 					"name": h.value, "admin_name": h.value, "event_title": h.value, "location": h.value, "kind": h.value,
 					"entity": h.value, "action": h.value, "session_type": h.value, "status": h.value,
+					"reason": h.value, "previous_location": h.value, "previous_status": h.value, "cancelled_by": h.value,
 					"manage_url": "javascript:alert(1)", "job_url": `"><script>alert(1)</script>`,
 				})
 				m, err := c.Compose(ev)
@@ -159,7 +160,7 @@ func TestComposeRejectsBadEvents(t *testing.T) {
 		ev      events.Event
 		wantErr error
 	}{
-		{name: "unknown type", ev: events.Event{ID: uuid.New(), Type: "booking.event.registration_cancelled", Data: session.Data}, wantErr: email.ErrUnknownType},
+		{name: "unknown type", ev: events.Event{ID: uuid.New(), Type: "booking.event.updated", Data: session.Data}, wantErr: email.ErrUnknownType},
 		{name: "not json", ev: events.Event{ID: uuid.New(), Type: email.TypeSessionBooked, Data: []byte(`"x"`)}, wantErr: email.ErrInvalid},
 		{name: "no email", ev: withData(t, session, map[string]any{"email": nil}), wantErr: email.ErrInvalid},
 		{name: "email with a name", ev: withData(t, session, map[string]any{"email": "Eve <eve@example.com>"}), wantErr: email.ErrInvalid},

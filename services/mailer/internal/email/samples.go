@@ -30,6 +30,21 @@ func Samples() map[string]events.Event {
 	}
 	waitlisted := event
 	waitlisted.WaitlistPosition = 3
+	cancelled := RegistrationCancelled{
+		Recipient: alice, RegistrationID: event.RegistrationID, EventID: event.EventID,
+		EventTitle: event.EventTitle, StartsAt: event.StartsAt, EndsAt: event.EndsAt, Location: event.Location,
+		PreviousStatus: "confirmed", CancelledBy: CancelledByRegistrant, CancelledAt: at,
+	}
+	cancelledByAdmin := cancelled
+	cancelledByAdmin.CancelledBy = admin.Email
+	cancelledByAdmin.Reason = "The session is limited to first-time participants; we have kept a seat for you at the next one."
+	rescheduled := EventRescheduled{
+		Recipient: alice, RegistrationID: event.RegistrationID, Status: "confirmed",
+		EventID: event.EventID, EventTitle: event.EventTitle,
+		StartsAt: event.StartsAt.AddDate(0, 0, 7).Add(time.Hour), EndsAt: event.EndsAt.AddDate(0, 0, 7).Add(time.Hour),
+		Location: "A-Cube Centre, Room 4", PreviousStartsAt: event.StartsAt, PreviousEndsAt: event.EndsAt,
+		PreviousLocation: event.Location, RescheduledAt: at, ManageURL: event.ManageURL,
+	}
 	samples := []struct {
 		template, typ string
 		data          any
@@ -43,6 +58,9 @@ func Samples() map[string]events.Event {
 		{"event_registration", TypeEventRegistered, event},
 		{"event_waitlisted", TypeEventWaitlisted, waitlisted},
 		{"event_promoted", TypeEventPromoted, event},
+		{"event_registration_cancelled", TypeRegistrationCancelled, cancelled},
+		{"event_registration_cancelled_by_admin", TypeRegistrationCancelled, cancelledByAdmin},
+		{"event_rescheduled", TypeEventRescheduled, rescheduled},
 		{"volunteer_application_received", TypeVolunteerApplied, VolunteerApplied{
 			Recipient: alice, ApplicationID: id(40), AppliedAt: at}},
 		{"contact_acknowledgment", TypeContactReceived, ContactReceived{
