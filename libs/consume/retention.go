@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/acube/platform/libs/periodic"
 )
 
 // The inbox remembers an applied event only as long as the event can come
@@ -67,18 +69,11 @@ func (r *Runner) purgeInboxLoop(ctx context.Context) {
 	if keep == 0 {
 		return
 	}
-	t := time.NewTicker(purgeEvery)
-	defer t.Stop()
-	for {
+	periodic.Run(ctx, purgeEvery, func(ctx context.Context) {
 		if n, err := r.purgeInbox(ctx, keep); err != nil && ctx.Err() == nil {
 			r.log.Warn("inbox purge failed", "error", err.Error())
 		} else if n > 0 {
 			r.log.Info("purged expired inbox rows", "count", n, "older_than", keep.String())
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/acube/platform/libs/consume"
 	"github.com/acube/platform/libs/logging"
 	"github.com/acube/platform/libs/outbox"
+	"github.com/acube/platform/libs/periodic"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/stream"
 	"github.com/acube/platform/libs/web"
@@ -265,16 +266,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 
 // janitor purges expired refresh tokens and idle throttle counters hourly.
 func janitor(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
+	periodic.Run(ctx, time.Hour, func(ctx context.Context) {
 		if err := store.Purge(ctx, pool, "24 hours"); err != nil && ctx.Err() == nil {
 			log.Warn("purge expired login data", "error", err.Error())
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }

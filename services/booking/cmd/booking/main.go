@@ -21,6 +21,7 @@ import (
 	"github.com/acube/platform/libs/consume"
 	"github.com/acube/platform/libs/logging"
 	"github.com/acube/platform/libs/outbox"
+	"github.com/acube/platform/libs/periodic"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/stream"
 	"github.com/acube/platform/libs/web"
@@ -152,18 +153,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 
 // janitor purges expired idempotency keys hourly.
 func janitor(ctx context.Context, st *store.Store, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
+	periodic.Run(ctx, time.Hour, func(ctx context.Context) {
 		if n, err := st.PurgeIdempotencyKeys(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("purge expired idempotency keys", "error", err.Error())
 		} else if n > 0 {
 			log.Info("purged expired idempotency keys", "count", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }

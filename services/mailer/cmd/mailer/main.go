@@ -30,6 +30,7 @@ import (
 	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/libs/consume"
 	"github.com/acube/platform/libs/logging"
+	"github.com/acube/platform/libs/periodic"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/stream"
 	"github.com/acube/platform/libs/web"
@@ -161,20 +162,13 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 
 // janitor purges the records of emails older than keep, hourly.
 func janitor(ctx context.Context, pool *pgxpool.Pool, keep time.Duration, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
+	periodic.Run(ctx, time.Hour, func(ctx context.Context) {
 		if n, err := store.Purge(ctx, pool, keep); err != nil && ctx.Err() == nil {
 			log.Warn("purge delivery records", "error", err.Error())
 		} else if n > 0 {
 			log.Info("purged delivery records", "count", n, "older_than", keep.String())
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // newComposer loads the templates and the settings emails are rendered with.
