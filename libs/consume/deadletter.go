@@ -28,21 +28,14 @@ const (
 	HeaderFailedAt        = "Acube-Failed-At"
 )
 
-// DeadLetterSpec is the dead-letter stream's declaration. Dead letters wait
-// for a person, so they are kept for long.
-func DeadLetterSpec() stream.Spec {
-	return stream.Spec{
-		Name:     DeadLetterStream,
-		Subjects: []string{DeadLetterPrefix + ">"},
-		MaxAge:   30 * 24 * time.Hour,
-		MaxBytes: 1 << 30,
-	}
-}
+// DeadLetterSpec is the dead-letter stream's declaration, with the given
+// replicas: stream.DeadLetter.
+func DeadLetterSpec(replicas int) stream.Spec { return stream.DeadLetter(replicas) }
 
-// EnsureDeadLetterStream declares the dead-letter stream; every consumer
-// calls it, with the same spec, so it does not matter who starts first.
+// EnsureDeadLetterStream declares the dead-letter stream with one replica.
+// Deprecated: the services declare stream.DeadLetter with their replicas.
 func EnsureDeadLetterStream(ctx context.Context, js jetstream.JetStream) error {
-	_, err := stream.Ensure(ctx, js, DeadLetterSpec())
+	_, err := stream.Ensure(ctx, js, DeadLetterSpec(1))
 	return err
 }
 

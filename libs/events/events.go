@@ -14,11 +14,23 @@ import (
 
 // Event is the envelope of one domain event.
 type Event struct {
-	ID         uuid.UUID       `json:"id"`
-	Type       string          `json:"type"`
-	Source     string          `json:"source"`
-	OccurredAt time.Time       `json:"occurred_at"`
-	Data       json.RawMessage `json:"data"`
+	ID         uuid.UUID `json:"id"`
+	Type       string    `json:"type"`
+	Source     string    `json:"source"`
+	OccurredAt time.Time `json:"occurred_at"`
+	// Key names the aggregate the event belongs to (a booking, a
+	// registration, a job, an export), e.g. "session:0190…". Every
+	// consumer applies the events of one key in the order they were
+	// written; events of different keys have no order. Empty means the
+	// event is an aggregate of its own (see OrderKey).
+	Key  string          `json:"key,omitempty"`
+	Data json.RawMessage `json:"data"`
+}
+
+// Keyed is implemented by event data that belongs to an aggregate: New
+// copies its EventKey into the envelope's Key.
+type Keyed interface {
+	EventKey() string
 }
 
 // New wraps data in a fresh envelope. The id is a UUIDv7, so ids sort by
@@ -32,7 +44,20 @@ func New(source, typ string, data any) (Event, error) {
 	if err != nil {
 		return Event{}, fmt.Errorf("encode %s data: %w", typ, err)
 	}
-	return Event{ID: id, Type: typ, Source: source, OccurredAt: time.Now().UTC(), Data: raw}, nil
+	ev := Event{ID: id, Type: typ, Source: source, OccurredAt: time.Now().UTC(), Data: raw}
+	if k, ok := data.(Keyed); ok {
+		ev.Key = k.EventKey()
+	}
+	return ev, nil
+}
+
+// OrderKey is the key that orders e among other events: its Key, or its
+// own id when it has none.
+func (e Event) OrderKey() string {
+	if e.Key != "" {
+		return e.Key
+	}
+	return e.ID.String()
 }
 
 // Subject is the JetStream subject the event is published on: its type.

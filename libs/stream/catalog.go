@@ -32,3 +32,11 @@ func Exporter(replicas int) Spec {
 func Mailer(replicas int) Spec {
 	return Spec{Name: "MAILER", Subjects: []string{"mailer.>"}, MaxAge: 7 * 24 * time.Hour, MaxBytes: 1 << 30, Replicas: replicas}
 }
+
+// DeadLetter captures deadletter.>: the messages every consumer of every
+// service gave up on, for a person to list, replay or discard (the admin
+// service). They wait for that person, so they are kept long, and with the
+// same replicas as the streams they came from.
+func DeadLetter(replicas int) Spec {
+	return Spec{Name: "DEADLETTER", Subjects: []string{"deadletter.>"}, MaxAge: 30 * 24 * time.Hour, MaxBytes: 1 << 30, Replicas: replicas}
+}
