@@ -156,7 +156,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	defer nc.Close()
-	if err := stream.EnsureAll(ctx, js, stream.Admin(cfg.StreamReplicas), stream.Audit(cfg.StreamReplicas), consume.DeadLetterSpec(cfg.StreamReplicas)); err != nil {
+	if err := stream.EnsureAll(ctx, js, stream.Admin(cfg.StreamReplicas), stream.Audit(cfg.StreamReplicas), stream.DeadLetter(cfg.StreamReplicas)); err != nil {
 		return err
 	}
 
