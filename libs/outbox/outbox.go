@@ -37,26 +37,28 @@ type Execer interface {
 // with the same payload in one transaction collapse into one.
 const insertEvent = `
 WITH ins AS (
-	INSERT INTO outbox (id, subject, payload) VALUES ($1, $2, $3)
+	INSERT INTO outbox (id, key, subject, payload) VALUES ($1, $2, $3, $4)
 )
 SELECT pg_notify('outbox_' || current_schema(), '')`
 
 // Add writes ev to the outbox of the current schema within tx. The caller
-// commits: the event exists exactly when the change does.
+// commits: the event exists exactly when the change does. The row carries
+// ev.OrderKey(), so the relay publishes the events of one aggregate one at a
+// time, in the order they were written.
 func Add(ctx context.Context, tx Execer, ev events.Event) error {
 	payload, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("encode event %s: %w", ev.Type, err)
 	}
-	return AddRaw(ctx, tx, ev.ID, ev.Subject(), payload)
+	return addRow(ctx, tx, ev.ID, ev.OrderKey(), ev.Subject(), payload)
 }
 
 // insertEvents is insertEvent for many rows, in the order given (seq
 // follows it, and so does publishing).
 const insertEvents = `
 WITH ins AS (
-	INSERT INTO outbox (id, subject, payload)
-	SELECT id, subject, payload FROM unnest($1::uuid[], $2::text[], $3::bytea[]) WITH ORDINALITY AS e(id, subject, payload, n)
+	INSERT INTO outbox (id, key, subject, payload)
+	SELECT id, key, subject, payload FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[]) WITH ORDINALITY AS e(id, key, subject, payload, n)
 	ORDER BY n
 )
 SELECT pg_notify('outbox_' || current_schema(), '')`
@@ -71,15 +73,15 @@ func AddAll(ctx context.Context, tx Execer, evs []events.Event) error {
 	case 1: // the common case keeps the simpler statement and plan
 		return Add(ctx, tx, evs[0])
 	}
-	ids, subjects, payloads := make([]uuid.UUID, len(evs)), make([]string, len(evs)), make([][]byte, len(evs))
+	ids, keys, subjects, payloads := make([]uuid.UUID, len(evs)), make([]string, len(evs)), make([]string, len(evs)), make([][]byte, len(evs))
 	for i, ev := range evs {
 		payload, err := json.Marshal(ev)
 		if err != nil {
 			return fmt.Errorf("encode event %s: %w", ev.Type, err)
 		}
-		ids[i], subjects[i], payloads[i] = ev.ID, ev.Subject(), payload
+		ids[i], keys[i], subjects[i], payloads[i] = ev.ID, ev.OrderKey(), ev.Subject(), payload
 	}
-	if _, err := tx.Exec(ctx, insertEvents, ids, subjects, payloads); err != nil {
+	if _, err := tx.Exec(ctx, insertEvents, ids, keys, subjects, payloads); err != nil {
 		return fmt.Errorf("write %d events to outbox: %w", len(evs), err)
 	}
 	return nil
@@ -88,9 +90,20 @@ func AddAll(ctx context.Context, tx Execer, evs []events.Event) error {
 // AddRaw writes an already-encoded message to the outbox under msgID, its
 // JetStream message id. Add uses the event id; a replay of a dead letter
 // keeps the event (and so the consumers' inbox key) but needs a message id
-// of its own to pass the stream's duplicate window.
+// of its own to pass the stream's duplicate window. When payload is an
+// event envelope the row takes the event's order key, so a replay waits
+// for the in-flight events of its aggregate; otherwise msgID is its key.
 func AddRaw(ctx context.Context, tx Execer, msgID uuid.UUID, subject string, payload []byte) error {
-	if _, err := tx.Exec(ctx, insertEvent, msgID, subject, payload); err != nil {
+	key := msgID.String()
+	var ev events.Event
+	if json.Unmarshal(payload, &ev) == nil && ev.ID != uuid.Nil {
+		key = ev.OrderKey()
+	}
+	return addRow(ctx, tx, msgID, key, subject, payload)
+}
+
+func addRow(ctx context.Context, tx Execer, msgID uuid.UUID, key, subject string, payload []byte) error {
+	if _, err := tx.Exec(ctx, insertEvent, msgID, key, subject, payload); err != nil {
 		return fmt.Errorf("write %s message to outbox: %w", subject, err)
 	}
 	return nil

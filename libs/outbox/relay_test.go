@@ -4,7 +4,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -27,15 +29,26 @@ type env struct {
 	pool *pgxpool.Pool
 	js   jetstream.JetStream
 	nats *natstest.Server
+	url  string // of the NATS server
 	log  *slog.Logger
 }
 
 func setup(t *testing.T) env {
 	t.Helper()
+	ns := natstest.Start(t)
+	e := setupOn(t, ns.URL(), stream.Spec{})
+	e.nats = ns
+	return e
+}
+
+// setupOn migrates a database of the test's own and connects to the NATS
+// server at natsURL, declaring the RELAYTEST stream; spec's Duplicates and
+// Subjects, when set, replace the defaults.
+func setupOn(t *testing.T, natsURL string, spec stream.Spec) env {
+	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	url := pgtest.NewDatabase(t)
-	ns := natstest.Start(t)
 	pool, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: schema})
 	if err != nil {
 		t.Fatal(err)
@@ -44,16 +57,19 @@ func setup(t *testing.T) env {
 	if err := postgres.Migrate(ctx, pool, schema, log, outbox.Migrations()); err != nil {
 		t.Fatal(err)
 	}
-	nc, js, err := stream.Connect(ns.URL(), "relay-test", log)
+	nc, js, err := stream.Connect(natsURL, "relay-test", log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	spec := stream.Spec{Name: "RELAYTEST", Subjects: []string{"relaytest.>"}, MaxAge: 3600e9, MaxBytes: 1 << 26}
+	spec.Name, spec.MaxAge, spec.MaxBytes = "RELAYTEST", 3600e9, 1<<26
+	if len(spec.Subjects) == 0 {
+		spec.Subjects = []string{"relaytest.>"}
+	}
 	if _, err := stream.Ensure(ctx, js, spec); err != nil {
 		t.Fatal(err)
 	}
-	return env{pool: pool, js: js, nats: ns, log: log}
+	return env{pool: pool, js: js, url: natsURL, log: log}
 }
 
 // write stores n events in transactions of 50, as services do alongside
@@ -95,18 +111,45 @@ func (e env) unsent(t *testing.T) int {
 
 func (e env) startRelay(t *testing.T, reg prometheus.Registerer, batch int) {
 	t.Helper()
-	r, err := outbox.NewRelay(e.pool, e.js, reg, e.log, outbox.RelayConfig{Schema: schema, BatchSize: batch, MaxBackoff: 200e6})
+	e.runRelay(t, reg, outbox.RelayConfig{BatchSize: batch})
+}
+
+// runRelay runs a relay of the test schema with cfg (fast retries unless
+// cfg says otherwise) on a NATS connection of its own until the test ends
+// or the returned stop is called.
+func (e env) runRelay(t *testing.T, reg prometheus.Registerer, cfg outbox.RelayConfig) (stop func()) {
+	t.Helper()
+	cfg.Schema = schema
+	if cfg.MaxBackoff == 0 {
+		cfg.MaxBackoff = 200 * time.Millisecond
+	}
+	if cfg.LockRetry == 0 {
+		cfg.LockRetry = 50 * time.Millisecond
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 200 * time.Millisecond
+	}
+	// A connection of its own, as each replica has.
+	nc, js, err := stream.Connect(e.url, "relay-test-relay", e.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	r, err := outbox.NewRelay(e.pool, js, reg, e.log, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = r.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return stop
 }
 
-// streamIDs reads every message of the stream and counts each event id.
-func (e env) streamIDs(t *testing.T) map[string]int {
+// streamEvents reads every message of the stream, in stream order.
+func (e env) streamEvents(t *testing.T) []events.Event {
 	t.Helper()
 	ctx := context.Background()
 	cons, err := e.js.OrderedConsumer(ctx, "RELAYTEST", jetstream.OrderedConsumerConfig{})
@@ -117,7 +160,7 @@ func (e env) streamIDs(t *testing.T) map[string]int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]int{}
+	var evs []events.Event
 	for remaining := int(info.NumPending); remaining > 0; {
 		batch, err := cons.Fetch(remaining)
 		if err != nil {
@@ -131,12 +174,22 @@ func (e env) streamIDs(t *testing.T) map[string]int {
 			if got := m.Headers().Get(jetstream.MsgIDHeader); got != ev.ID.String() {
 				t.Errorf("Nats-Msg-Id = %q, want the event id %s", got, ev.ID)
 			}
-			seen[ev.ID.String()]++
+			evs = append(evs, ev)
 			remaining--
 		}
 		if batch.Error() != nil {
 			t.Fatal(batch.Error())
 		}
+	}
+	return evs
+}
+
+// streamIDs reads every message of the stream and counts each event id.
+func (e env) streamIDs(t *testing.T) map[string]int {
+	t.Helper()
+	seen := map[string]int{}
+	for _, ev := range e.streamEvents(t) {
+		seen[ev.ID.String()]++
 	}
 	return seen
 }
@@ -154,6 +207,8 @@ func streamMsgs(t *testing.T, js jetstream.JetStream) uint64 {
 	return info.State.Msgs
 }
 
+// counter is the value of the metric called name in g (a counter or a
+// gauge), 0 when g has none.
 func counter(t *testing.T, g prometheus.Gatherer, name string) float64 {
 	t.Helper()
 	mfs, err := g.Gather()
@@ -162,7 +217,11 @@ func counter(t *testing.T, g prometheus.Gatherer, name string) float64 {
 	}
 	for _, mf := range mfs {
 		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetCounter().GetValue()
+			m := mf.GetMetric()[0]
+			if m.GetGauge() != nil {
+				return m.GetGauge().GetValue()
+			}
+			return m.GetCounter().GetValue()
 		}
 	}
 	return 0
@@ -172,7 +231,7 @@ func TestIntegrationRelayPublishesEachEventOnce(t *testing.T) {
 	e := setup(t)
 	ids := e.write(t, 1000)
 
-	// Two replicas race for the same rows.
+	// Two replicas: whichever takes the relay lock publishes, the other stands by.
 	regA, regB := prometheus.NewRegistry(), prometheus.NewRegistry()
 	e.startRelay(t, regA, 64)
 	e.startRelay(t, regB, 64)
@@ -273,4 +332,34 @@ func TestIntegrationAddAllKeepsOrder(t *testing.T) {
 	if err := outbox.AddAll(ctx, e.pool, nil); err != nil {
 		t.Errorf("AddAll of nothing: %v", err)
 	}
+}
+
+// TestIntegrationGaugesMoveWhileNATSIsDown: the backlog gauges refresh on
+// their own ticker, so they rise during the outage they exist to report
+// (before: they were read only when the relay was idle, and read 0), and
+// only the active relay reports them.
+func TestIntegrationGaugesMoveWhileNATSIsDown(t *testing.T) {
+	e := setup(t)
+	e.nats.Shutdown()
+	regA, regB := prometheus.NewRegistry(), prometheus.NewRegistry()
+	cfg := outbox.RelayConfig{BatchSize: 100, GaugeInterval: 50 * time.Millisecond, PublishTimeout: 500 * time.Millisecond}
+	e.runRelay(t, regA, cfg)
+	e.runRelay(t, regB, cfg)
+
+	e.write(t, 120)
+	backlog := func() float64 {
+		return counter(t, regA, "outbox_backlog_events") + counter(t, regB, "outbox_backlog_events")
+	}
+	testwait.For(t, "outbox_backlog_events to read 120 while NATS is down", func() bool { return backlog() == 120 })
+	testwait.For(t, "outbox_oldest_unsent_age_seconds to rise", func() bool {
+		return counter(t, regA, "outbox_oldest_unsent_age_seconds")+counter(t, regB, "outbox_oldest_unsent_age_seconds") > 0
+	})
+	for name, reg := range map[string]*prometheus.Registry{"a": regA, "b": regB} {
+		if active, got := counter(t, reg, "outbox_relay_active"), counter(t, reg, "outbox_backlog_events"); active == 0 && got != 0 {
+			t.Errorf("standby relay %s reports a backlog of %v, want 0 (only the active relay reports)", name, got)
+		}
+	}
+
+	e.nats.Restart()
+	testwait.For(t, "the backlog to drain after NATS is back", func() bool { return e.unsent(t) == 0 && backlog() == 0 })
 }
