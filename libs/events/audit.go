@@ -57,6 +57,16 @@ func (r AuditRecord) Validate() error {
 	return nil
 }
 
+// EventKey is "<entity>:<entity_id>": one entity's audit records are
+// applied in the order they were written. A record with no entity id (a
+// failed login of an unknown email) orders with nothing and has no key.
+func (r AuditRecord) EventKey() string {
+	if r.EntityID == "" {
+		return ""
+	}
+	return r.Entity + ":" + r.EntityID
+}
+
 // Subject is the subject the record is published on.
 func (r AuditRecord) Subject() string { return AuditSubjectPrefix + r.Entity + "." + r.Action }
 

@@ -11,6 +11,15 @@ import (
 // booking.job.progress reports each chunk in the transaction that applies
 // it, booking.job.completed ends the job.
 
+// Types (and subjects) of the bulk-job protocol.
+const (
+	TypeJobRequested = "admin.job.requested"
+	TypeJobProgress  = "booking.job.progress"
+	// TypeJobOwnerCompleted is the owner's end of the work; the admin
+	// service then announces TypeJobCompleted.
+	TypeJobOwnerCompleted = "booking.job.completed"
+)
+
 // JobActor names the admin who asked for a job.
 type JobActor struct {
 	ID    string `json:"id"`
@@ -28,6 +37,9 @@ type JobRequest struct {
 	RequestedBy JobActor  `json:"requested_by"`
 	RequestedAt time.Time `json:"requested_at"`
 }
+
+// EventKey orders the request before the job's progress and completion.
+func (d JobRequest) EventKey() string { return JobKey(d.JobID) }
 
 // JobFailure is one id the owner could not act on.
 type JobFailure struct {
@@ -50,6 +62,10 @@ type JobProgress struct {
 	Failures     []JobFailure `json:"failures"`
 }
 
+// EventKey orders the job's chunks with its completion, so the admin
+// service never sees the owner's completion before the last chunk.
+func (d JobProgress) EventKey() string { return JobKey(d.JobID) }
+
 // JobOwnerCompleted is the data of booking.job.completed, sent after the
 // last chunk. Error is set when the owner refused the whole job (unknown
 // entity, invalid status); then Chunks is 0.
@@ -62,3 +78,6 @@ type JobOwnerCompleted struct {
 	Error       string    `json:"error,omitempty"`
 	CompletedAt time.Time `json:"completed_at"`
 }
+
+// EventKey orders the completion after the job's chunks.
+func (d JobOwnerCompleted) EventKey() string { return JobKey(d.JobID) }

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/acube/platform/libs/authn"
+	"github.com/acube/platform/libs/events"
 )
 
 // Source names this service in event envelopes.
@@ -25,7 +26,7 @@ const Entity = "admin_account"
 
 // Event types (and subjects) about accounts.
 const (
-	TypeAccountCreated  = "admin.account.created"
+	TypeAccountCreated  = events.TypeAccountCreated
 	TypeAccountDisabled = "admin.account.disabled"
 )
 
@@ -129,29 +130,12 @@ func checkPassword(pw, email string, minLen int) string {
 	return ""
 }
 
-// Created is the data of admin.account.created; the mailer sends the
-// welcome email from it.
-type Created struct {
-	AccountID uuid.UUID `json:"account_id"`
-	Email     string    `json:"email"`
-	Name      string    `json:"name"`
-	Role      string    `json:"role"`
-	CreatedBy ActorRef  `json:"created_by"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
 // DisabledEvent is the data of admin.account.disabled.
 type DisabledEvent struct {
-	AccountID  uuid.UUID `json:"account_id"`
-	Email      string    `json:"email"`
-	DisabledBy ActorRef  `json:"disabled_by"`
-	DisabledAt time.Time `json:"disabled_at"`
-}
-
-// ActorRef names an admin inside event data.
-type ActorRef struct {
-	ID    string `json:"id"`
-	Email string `json:"email"`
+	AccountID  uuid.UUID       `json:"account_id"`
+	Email      string          `json:"email"`
+	DisabledBy events.AdminRef `json:"disabled_by"`
+	DisabledAt time.Time       `json:"disabled_at"`
 }
 
 // The roles, re-exported so callers need not import authn.

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/acube/platform/libs/events"
 )
 
 // States of a job.
@@ -29,27 +31,27 @@ func (e *ValidationError) Error() string { return fmt.Sprintf("invalid bulk requ
 
 // Job is one bulk job as the admin service tracks it.
 type Job struct {
-	ID          uuid.UUID  `json:"id"`
-	Entity      string     `json:"entity"`
-	Action      string     `json:"action"`
-	Status      string     `json:"status,omitempty"`
-	State       string     `json:"state"`
-	Total       int        `json:"total"`
-	Processed   int        `json:"processed"`
-	Succeeded   int        `json:"succeeded"`
-	Failed      int        `json:"failed"`
-	NotFound    int        `json:"not_found"`
-	Chunks      int        `json:"chunks"`
-	ChunksDone  int        `json:"chunks_done"`
-	Error       string     `json:"error,omitempty"`
-	RequestedBy ActorRef   `json:"requested_by"`
-	ClientIP    string     `json:"-"`
-	IDs         []string   `json:"-"`
-	Reported    bool       `json:"-"` // the owner sent its completed event
-	CreatedAt   time.Time  `json:"created_at"`
-	UpdatedAt   time.Time  `json:"updated_at"`
-	CompletedAt *time.Time `json:"completed_at,omitempty"`
-	Failures    []Failure  `json:"failures,omitempty"`
+	ID          uuid.UUID           `json:"id"`
+	Entity      string              `json:"entity"`
+	Action      string              `json:"action"`
+	Status      string              `json:"status,omitempty"`
+	State       string              `json:"state"`
+	Total       int                 `json:"total"`
+	Processed   int                 `json:"processed"`
+	Succeeded   int                 `json:"succeeded"`
+	Failed      int                 `json:"failed"`
+	NotFound    int                 `json:"not_found"`
+	Chunks      int                 `json:"chunks"`
+	ChunksDone  int                 `json:"chunks_done"`
+	Error       string              `json:"error,omitempty"`
+	RequestedBy events.JobActor     `json:"requested_by"`
+	ClientIP    string              `json:"-"`
+	IDs         []string            `json:"-"`
+	Reported    bool                `json:"-"` // the owner sent its completed event
+	CreatedAt   time.Time           `json:"created_at"`
+	UpdatedAt   time.Time           `json:"updated_at"`
+	CompletedAt *time.Time          `json:"completed_at,omitempty"`
+	Failures    []events.JobFailure `json:"failures,omitempty"`
 }
 
 // Done reports whether the job reached an end state.

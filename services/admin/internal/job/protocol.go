@@ -8,20 +8,18 @@
 package job
 
 import (
-	"time"
-
-	"github.com/google/uuid"
+	"fmt"
 
 	"github.com/acube/platform/libs/events"
 )
 
 // Event types (and subjects) of the protocol.
 const (
-	TypeRequested = "admin.job.requested"
-	TypeCompleted = "admin.job.completed"
+	TypeRequested = events.TypeJobRequested
+	TypeCompleted = events.TypeJobCompleted
 	// The owner's reports; booking is the owner of every bulk entity today.
-	TypeOwnerProgress  = "booking.job.progress"
-	TypeOwnerCompleted = "booking.job.completed"
+	TypeOwnerProgress  = events.TypeJobProgress
+	TypeOwnerCompleted = events.TypeJobOwnerCompleted
 )
 
 // Actions a job can take.
@@ -34,36 +32,28 @@ const (
 func Entities() []string { return []string{"sessions", "volunteers", "contact", "events"} }
 
 // The protocol's messages are the platform's (libs/events), shared with
-// the owner that executes jobs.
-type (
-	// ActorRef names the admin who asked for a job.
-	ActorRef = events.JobActor
-	// Requested is the data of admin.job.requested.
-	Requested = events.JobRequest
-	// Failure is one id the owner could not act on.
-	Failure = events.JobFailure
-	// Progress is the data of booking.job.progress.
-	Progress = events.JobProgress
-	// OwnerCompleted is the data of booking.job.completed.
-	OwnerCompleted = events.JobOwnerCompleted
-)
+// the owner that executes jobs and the mailer that sends the report:
+// events.JobRequest, events.JobProgress, events.JobOwnerCompleted and
+// events.JobCompleted, each keyed by the job (events.JobKey), so the
+// owner's completion never overtakes its chunks.
 
-// Completed is the data of admin.job.completed; the mailer sends the
-// report to AdminEmail from it.
-type Completed struct {
-	JobID       uuid.UUID `json:"job_id"`
-	AdminID     string    `json:"admin_id"`
-	AdminEmail  string    `json:"admin_email"`
-	AdminName   string    `json:"admin_name"`
-	Entity      string    `json:"entity"`
-	Action      string    `json:"action"`
-	Status      string    `json:"status,omitempty"`
-	State       string    `json:"state"`
-	Total       int       `json:"total"`
-	Succeeded   int       `json:"succeeded"`
-	Failed      int       `json:"failed"`
-	NotFound    int       `json:"not_found"`
-	Error       string    `json:"error,omitempty"`
-	RequestedAt time.Time `json:"requested_at"`
-	CompletedAt time.Time `json:"completed_at"`
+// DecodeOwnerEvent decodes the data of booking.job.progress
+// (events.JobProgress) or booking.job.completed (events.JobOwnerCompleted);
+// any other type is ErrUnexpectedEvent.
+func DecodeOwnerEvent(ev events.Event) (any, error) {
+	switch ev.Type {
+	case TypeOwnerProgress:
+		var p events.JobProgress
+		if err := ev.UnmarshalData(&p); err != nil {
+			return nil, err
+		}
+		return p, nil
+	case TypeOwnerCompleted:
+		var c events.JobOwnerCompleted
+		if err := ev.UnmarshalData(&c); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+	return nil, fmt.Errorf("%w: %s", ErrUnexpectedEvent, ev.Type)
 }

@@ -139,7 +139,7 @@ ON CONFLICT (job_id) DO NOTHING`
 
 // accept records a requested job; the worker applies it.
 func (e *Executor) accept(ctx context.Context, tx pgx.Tx, msg consume.Message) error {
-	var r job.Requested
+	var r events.JobRequest
 	if err := msg.Event.UnmarshalData(&r); err != nil {
 		return consume.Permanent(err)
 	}
@@ -204,7 +204,7 @@ func (e *Executor) step(ctx context.Context) (bool, error) {
 	}
 	lo := next * e.cfg.ChunkSize
 	hi := min(lo+e.cfg.ChunkSize, len(ids))
-	p := job.Progress{JobID: id, Chunk: next, Chunks: chunks, SucceededIDs: []string{}, NotFoundIDs: []string{}, Failures: []job.Failure{}}
+	p := events.JobProgress{JobID: id, Chunk: next, Chunks: chunks, SucceededIDs: []string{}, NotFoundIDs: []string{}, Failures: []events.JobFailure{}}
 	for i, itemID := range ids[lo:hi] {
 		if e.cfg.CrashAt > 0 && next == e.cfg.CrashAt && i == (hi-lo)/2 {
 			return false, ErrCrash // the deferred rollback undoes the half chunk
@@ -234,7 +234,7 @@ func (e *Executor) step(ctx context.Context) (bool, error) {
 	failed += p.Failed
 	done := next >= chunks
 	if done {
-		c := job.OwnerCompleted{JobID: id, Chunks: chunks, Processed: len(ids), Succeeded: succ, Failed: failed, CompletedAt: time.Now().UTC()}
+		c := events.JobOwnerCompleted{JobID: id, Chunks: chunks, Processed: len(ids), Succeeded: succ, Failed: failed, CompletedAt: time.Now().UTC()}
 		if err := emit(ctx, tx, job.TypeOwnerCompleted, c); err != nil {
 			return false, err
 		}

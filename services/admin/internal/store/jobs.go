@@ -84,8 +84,8 @@ func (s *Jobs) Get(ctx context.Context, id uuid.UUID, maxFailures int) (job.Job,
 	if err != nil {
 		return job.Job{}, fmt.Errorf("read failures of job %s: %w", id, err)
 	}
-	j.Failures, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (job.Failure, error) {
-		var f job.Failure
+	j.Failures, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (events.JobFailure, error) {
+		var f events.JobFailure
 		return f, r.Scan(&f.ID, &f.Error)
 	})
 	if err != nil {
@@ -110,10 +110,10 @@ func (t jobTx) Lock(ctx context.Context, id uuid.UUID) (job.Job, error) {
 	return scanJob(t.tx.QueryRow(ctx, lockJob, id))
 }
 
-func (t jobTx) AddChunk(ctx context.Context, p job.Progress, at time.Time) (bool, error) {
+func (t jobTx) AddChunk(ctx context.Context, p events.JobProgress, at time.Time) (bool, error) {
 	failures := p.Failures
 	if failures == nil {
-		failures = []job.Failure{}
+		failures = []events.JobFailure{}
 	}
 	raw, err := json.Marshal(failures)
 	if err != nil {

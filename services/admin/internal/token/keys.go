@@ -6,7 +6,9 @@ package token
 import (
 	"crypto"
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -38,6 +40,15 @@ func NewKeys(signing ed25519.PrivateKey, older ...ed25519.PublicKey) *Keys {
 
 // KeyID is the kid of the signing key.
 func (k *Keys) KeyID() string { return k.kid }
+
+// Derive returns a 32-byte secret for purpose, derived from the signing
+// key (HMAC-SHA256 of its seed): every replica holding the same signing
+// key derives the same secret, and it changes when the key is rotated.
+func (k *Keys) Derive(purpose string) []byte {
+	mac := hmac.New(sha256.New, k.signing.Seed())
+	mac.Write([]byte(purpose))
+	return mac.Sum(nil)
+}
 
 // Public returns every accepted public key by kid, for a verifier.
 func (k *Keys) Public() map[string]ed25519.PublicKey { return k.public }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/services/booking/internal/link"
 )
 
@@ -233,7 +234,7 @@ func TestUpdateEventTellsRegistrants(t *testing.T) {
 					}
 					continue
 				}
-				d := m.Data.(EventRescheduled)
+				d := m.Data.(events.EventRescheduled)
 				if d.EventID != base.ID || d.EventTitle != "Talk" || !d.PreviousStartsAt.Equal(starts) ||
 					!d.PreviousEndsAt.Equal(base.EndsAt) || d.PreviousLocation != "Hall" || !d.StartsAt.Equal(tt.wantStart) ||
 					d.Location != tt.wantLocation || !d.RescheduledAt.Equal(now) || d.Email != d.Name+"@example.org" {

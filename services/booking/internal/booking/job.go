@@ -43,8 +43,6 @@ type (
 	JobFailure = events.JobFailure
 	// JobProgress is the data of booking.job.progress.
 	JobProgress = events.JobProgress
-	// JobCompleted is the data of booking.job.completed.
-	JobCompleted = events.JobOwnerCompleted
 )
 
 // JobTotals are a job's counts summed over its committed chunks.
@@ -79,29 +77,60 @@ type JobTx interface {
 // MaxChunkSize bounds the ids of one chunk (docs/events/admin.md).
 const MaxChunkSize = 500
 
+// JobChunks is how many chunks a job of ids ids runs in with chunkSize,
+// clamped to 1..MaxChunkSize.
+func JobChunks(ids, chunkSize int) int {
+	chunkSize = min(max(chunkSize, 1), MaxChunkSize)
+	return max(1, (ids+chunkSize-1)/chunkSize)
+}
+
+// JobRun is how far one run of a job got, for the log.
+type JobRun struct {
+	// Chunks is the job's number of chunks; 0 when it was refused whole.
+	Chunks int
+	// Done counts the chunks committed so far, by this run or before it.
+	Done int
+	// Skipped counts the chunks this run found committed before it: a
+	// redelivery resumes after them.
+	Skipped int
+	// Totals are the counts of every chunk up to the last one this run
+	// committed; zero while it has committed none.
+	Totals JobTotals
+	// Refused says why booking refused the whole job, or "".
+	Refused string
+}
+
 // RunJob carries out a bulk job to its end. It is safe to run again after
 // a crash or a redelivery: committed chunks are skipped, and the
-// completion is written once, in the last chunk's transaction.
-func (s *Service) RunJob(ctx context.Context, req JobRequest, chunkSize int) error {
+// completion is written once, in the last chunk's transaction. progress,
+// when not nil, is called after each chunk this run commits; the run so
+// far is returned with any error.
+func (s *Service) RunJob(ctx context.Context, req JobRequest, chunkSize int, progress func(JobRun)) (JobRun, error) {
+	var run JobRun
 	if req.JobID == uuid.Nil {
-		return errors.New("run job: no job id")
+		return run, errors.New("run job: no job id")
 	}
 	if reason := checkJob(req); reason != "" {
+		run.Refused = reason
 		_, err := s.store.FinishJob(ctx, req.JobID, func(JobTotals) []Message {
 			return []Message{s.jobCompleted(req.JobID, 0, JobTotals{}, reason)}
 		})
 		if err != nil {
-			return fmt.Errorf("refuse job %s: %w", req.JobID, err)
+			return run, fmt.Errorf("refuse job %s: %w", req.JobID, err)
 		}
-		return nil
+		return run, nil
 	}
 	chunkSize = min(max(chunkSize, 1), MaxChunkSize)
-	chunks := max(1, (len(req.IDs)+chunkSize-1)/chunkSize)
+	chunks := JobChunks(len(req.IDs), chunkSize)
+	run.Chunks = chunks
 	for i := range chunks {
 		ids := req.IDs[min(len(req.IDs), i*chunkSize):min(len(req.IDs), (i+1)*chunkSize)]
 		last := i == chunks-1
-		var deleted []uuid.UUID
-		_, err := s.store.JobChunk(ctx, req.JobID, i, last, func(tx JobTx, before JobTotals) (JobTotals, error) {
+		var (
+			deleted []uuid.UUID
+			through JobTotals
+		)
+		ran, err := s.store.JobChunk(ctx, req.JobID, i, last, func(tx JobTx, before JobTotals) (JobTotals, error) {
 			p := JobProgress{JobID: req.JobID, Chunk: i, Chunks: chunks, Processed: len(ids),
 				SucceededIDs: []string{}, NotFoundIDs: []string{}, Failures: []JobFailure{}}
 			var err error
@@ -112,17 +141,23 @@ func (s *Service) RunJob(ctx context.Context, req JobRequest, chunkSize int) err
 			// Not found counts as failed: processed = succeeded + failed.
 			p.Succeeded, p.Failed = len(p.SucceededIDs), len(p.Failures)+len(p.NotFoundIDs)
 			t := JobTotals{Processed: p.Processed, Succeeded: p.Succeeded, Failed: p.Failed}
+			through = JobTotals{Processed: before.Processed + t.Processed, Succeeded: before.Succeeded + t.Succeeded,
+				Failed: before.Failed + t.Failed}
 			msgs := []Message{{Type: TypeJobProgress, Data: p}}
 			if last {
-				all := JobTotals{Processed: before.Processed + t.Processed, Succeeded: before.Succeeded + t.Succeeded,
-					Failed: before.Failed + t.Failed}
-				msgs = append(msgs, s.jobCompleted(req.JobID, chunks, all, ""))
+				msgs = append(msgs, s.jobCompleted(req.JobID, chunks, through, ""))
 			}
 			return t, tx.Emit(ctx, msgs)
 		})
 		if err != nil {
-			return fmt.Errorf("job %s chunk %d: %w", req.JobID, i, err)
+			return run, fmt.Errorf("job %s chunk %d: %w", req.JobID, i, err)
 		}
+		run.Done++
+		if !ran {
+			run.Skipped++
+			continue
+		}
+		run.Totals = through
 		if req.Entity == BulkEvents {
 			for _, id := range deleted {
 				// Best effort: an orphaned image file is harmless, and
@@ -130,12 +165,15 @@ func (s *Service) RunJob(ctx context.Context, req JobRequest, chunkSize int) err
 				_ = s.images.Remove(id)
 			}
 		}
+		if progress != nil {
+			progress(run)
+		}
 	}
-	return nil
+	return run, nil
 }
 
 func (s *Service) jobCompleted(jobID uuid.UUID, chunks int, t JobTotals, reason string) Message {
-	return Message{Type: TypeJobCompleted, Data: JobCompleted{JobID: jobID, Chunks: chunks,
+	return Message{Type: TypeJobCompleted, Data: events.JobOwnerCompleted{JobID: jobID, Chunks: chunks,
 		Processed: t.Processed, Succeeded: t.Succeeded, Failed: t.Failed, Error: reason, CompletedAt: s.clock()}}
 }
 
@@ -241,7 +279,7 @@ func (s *Service) deleteChunk(ctx context.Context, tx JobTx, req JobRequest, ids
 	msgs := make([]Message, 0, len(gone))
 	for _, id := range gone {
 		found[id] = true
-		msgs = append(msgs, Message{Type: deletedType(req.Entity), Data: Deleted{ID: id, JobID: req.JobID}})
+		msgs = append(msgs, Message{Type: deletedType(req.Entity), Data: Deleted{Entity: subjectEntity(deletedType(req.Entity)), ID: id, JobID: req.JobID}})
 	}
 	for _, id := range ids {
 		if found[id] {

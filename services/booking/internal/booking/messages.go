@@ -20,63 +20,39 @@ type Message struct {
 	Data any
 }
 
-// Event types (and subjects) booking publishes.
+// Event types (and subjects) booking publishes. Those other services read
+// are libs/events' (with their data types); the rest are booking's own.
 const (
-	TypeSessionBooked         = "booking.session.booked"
-	TypeSessionStatusChanged  = "booking.session.status_changed"
+	TypeSessionBooked         = events.TypeSessionBooked
+	TypeSessionStatusChanged  = events.TypeSessionStatusChanged
 	TypeSessionDeleted        = "booking.session.deleted"
 	TypeEventCreated          = "booking.event.created"
 	TypeEventUpdated          = "booking.event.updated"
 	TypeEventImageUpdated     = "booking.event.image_updated"
 	TypeEventDeleted          = "booking.event.deleted"
-	TypeEventRegistered       = "booking.event.registered"
-	TypeEventWaitlisted       = "booking.event.waitlisted"
-	TypeEventPromoted         = "booking.event.promoted"
-	TypeEventRescheduled      = "booking.event.rescheduled"
-	TypeRegistrationCancelled = "booking.event.registration_cancelled"
-	TypeVolunteerApplied      = "booking.volunteer.applied"
+	TypeEventRegistered       = events.TypeEventRegistered
+	TypeEventWaitlisted       = events.TypeEventWaitlisted
+	TypeEventPromoted         = events.TypeEventPromoted
+	TypeEventRescheduled      = events.TypeEventRescheduled
+	TypeRegistrationCancelled = events.TypeRegistrationCancelled
+	TypeVolunteerApplied      = events.TypeVolunteerApplied
 	TypeVolunteerStatus       = "booking.volunteer.status_changed"
 	TypeVolunteerDeleted      = "booking.volunteer.deleted"
-	TypeContactReceived       = "booking.contact.received"
+	TypeContactReceived       = events.TypeContactReceived
 	TypeContactStatus         = "booking.contact.status_changed"
 	TypeContactDeleted        = "booking.contact.deleted"
-	TypeJobProgress           = "booking.job.progress"
-	TypeJobCompleted          = "booking.job.completed"
+	TypeJobProgress           = events.TypeJobProgress
+	TypeJobCompleted          = events.TypeJobOwnerCompleted
 )
-
-// SessionBooked is the data of booking.session.booked: everything the
-// mailer needs for the confirmation, so it never reads booking's tables.
-type SessionBooked struct {
-	Email         string    `json:"email"`
-	Name          string    `json:"name"`
-	SessionID     uuid.UUID `json:"session_id"`
-	SessionType   string    `json:"session_type"`
-	PreferredDate string    `json:"preferred_date"`
-	Status        string    `json:"status"`
-	BookedAt      time.Time `json:"booked_at"`
-	ManageURL     string    `json:"manage_url"`
-}
-
-// SessionStatusChanged is the data of booking.session.status_changed.
-type SessionStatusChanged struct {
-	Email          string    `json:"email"`
-	Name           string    `json:"name"`
-	SessionID      uuid.UUID `json:"session_id"`
-	SessionType    string    `json:"session_type"`
-	PreferredDate  string    `json:"preferred_date"`
-	PreviousStatus string    `json:"previous_status"`
-	Status         string    `json:"status"`
-	Reason         string    `json:"reason"`
-	ChangedBy      string    `json:"changed_by"`
-	ChangedAt      time.Time `json:"changed_at"`
-	ManageURL      string    `json:"manage_url"`
-}
 
 // Deleted is the data of booking.<entity>.deleted: only the id, so a
 // deletion does not spread the personal data it removes.
 type Deleted struct {
-	ID    uuid.UUID `json:"id"`
-	JobID uuid.UUID `json:"job_id"`
+	// Entity is the kind of thing deleted, as its subject names it:
+	// session, event, volunteer or contact. With ID it keys the event.
+	Entity string    `json:"entity"`
+	ID     uuid.UUID `json:"id"`
+	JobID  uuid.UUID `json:"job_id"`
 }
 
 // EventCreated is the data of booking.event.created.
@@ -120,77 +96,12 @@ type EventImageUpdated struct {
 	ImageURL    string    `json:"image_url"`
 }
 
-// RegistrationData is the data of booking.event.registered,
-// booking.event.waitlisted, booking.event.promoted and
-// booking.event.registration_cancelled, in the mailer's shape.
-type RegistrationData struct {
-	Email            string    `json:"email"`
-	Name             string    `json:"name"`
-	RegistrationID   uuid.UUID `json:"registration_id"`
-	EventID          uuid.UUID `json:"event_id"`
-	EventTitle       string    `json:"event_title"`
-	StartsAt         time.Time `json:"starts_at"`
-	EndsAt           time.Time `json:"ends_at"`
-	Location         string    `json:"location"`
-	Status           string    `json:"status"`
-	WaitlistPosition int       `json:"waitlist_position,omitempty"`
-	ManageURL        string    `json:"manage_url,omitempty"`
-	// CancelledBy, Reason, PreviousStatus and CancelledAt are set on
-	// registration_cancelled only: "registrant" or the admin's email, the
-	// admin's reason, what the registration was (confirmed or waitlisted)
-	// and when it was cancelled, so the mailer can word its email.
-	CancelledBy    string    `json:"cancelled_by,omitempty"`
-	Reason         string    `json:"reason,omitempty"`
-	PreviousStatus string    `json:"previous_status,omitempty"`
-	CancelledAt    time.Time `json:"cancelled_at,omitzero"`
-}
-
-// EventRescheduled is the data of booking.event.rescheduled: an admin
-// moved an event or changed its place, told to one live registration
-// (confirmed or waitlisted), with what its email needs. Every live
-// registration gets one, in the transaction of the change.
-type EventRescheduled struct {
-	Email          string    `json:"email"`
-	Name           string    `json:"name"`
-	RegistrationID uuid.UUID `json:"registration_id"`
-	// Status and WaitlistPosition are the registration's after the change
-	// (a raised capacity may have seated it in the same change).
-	Status           string    `json:"status"`
-	WaitlistPosition int       `json:"waitlist_position,omitempty"`
-	ManageURL        string    `json:"manage_url"`
-	EventID          uuid.UUID `json:"event_id"`
-	EventTitle       string    `json:"event_title"`
-	// StartsAt, EndsAt and Location are the event after the change, the
-	// Previous ones before it; all six are always set, changed or not.
-	StartsAt         time.Time `json:"starts_at"`
-	EndsAt           time.Time `json:"ends_at"`
-	Location         string    `json:"location"`
-	PreviousStartsAt time.Time `json:"previous_starts_at"`
-	PreviousEndsAt   time.Time `json:"previous_ends_at"`
-	PreviousLocation string    `json:"previous_location"`
-	RescheduledAt    time.Time `json:"rescheduled_at"`
-}
-
-// VolunteerApplied is the data of booking.volunteer.applied.
-type VolunteerApplied struct {
-	Email         string    `json:"email"`
-	Name          string    `json:"name"`
-	ApplicationID uuid.UUID `json:"application_id"`
-	AppliedAt     time.Time `json:"applied_at"`
-}
-
-// ContactReceived is the data of booking.contact.received. It never holds
-// the message text, so the acknowledgment cannot echo a stranger's words.
-type ContactReceived struct {
-	Email      string    `json:"email"`
-	Name       string    `json:"name"`
-	ContactID  uuid.UUID `json:"contact_id"`
-	ReceivedAt time.Time `json:"received_at"`
-}
-
 // StatusChanged is the data of booking.volunteer.status_changed and
 // booking.contact.status_changed.
 type StatusChanged struct {
+	// Entity is volunteer or contact, as the subject names it. With ID it
+	// keys the event.
+	Entity         string    `json:"entity"`
 	ID             uuid.UUID `json:"id"`
 	Email          string    `json:"email"`
 	Name           string    `json:"name"`

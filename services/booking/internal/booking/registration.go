@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/services/booking/internal/link"
 )
 
@@ -95,8 +96,8 @@ func (s *Service) Register(ctx context.Context, eventID uuid.UUID, req RegisterR
 	return r, nil
 }
 
-func (s *Service) registrationData(r Registration, e Event) RegistrationData {
-	d := RegistrationData{Email: r.Email, Name: r.Name, RegistrationID: r.ID, EventID: e.ID,
+func (s *Service) registrationData(r Registration, e Event) events.Registration {
+	d := events.Registration{Email: r.Email, Name: r.Name, RegistrationID: r.ID, EventID: e.ID,
 		EventTitle: e.Title, StartsAt: e.StartsAt, EndsAt: e.EndsAt, Location: e.Location,
 		Status: string(r.Status), WaitlistPosition: r.WaitlistPosition}
 	if r.Status != RegCancelled {

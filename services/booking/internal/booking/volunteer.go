@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/acube/platform/libs/events"
 )
 
 // Volunteer is one volunteer application.
@@ -69,7 +71,7 @@ func (s *Service) Apply(ctx context.Context, req VolunteerRequest) (Volunteer, e
 		return Volunteer{}, err
 	}
 	v.ID = id
-	msg := Message{Type: TypeVolunteerApplied, Data: VolunteerApplied{Email: v.Email, Name: v.Name,
+	msg := Message{Type: TypeVolunteerApplied, Data: events.VolunteerApplied{Email: v.Email, Name: v.Name,
 		ApplicationID: v.ID, AppliedAt: now}}
 	if err := s.store.AddVolunteer(ctx, v, []Message{msg}); err != nil {
 		return Volunteer{}, fmt.Errorf("store volunteer application: %w", err)
@@ -115,7 +117,7 @@ func (s *Service) setStatus(a Actor, entity, typ string, id uuid.UUID, email, na
 	now := s.clock()
 	from := *cur
 	*cur, *updated = to, now
-	msgs := []Message{{Type: typ, Data: StatusChanged{ID: id, Email: email, Name: name,
+	msgs := []Message{{Type: typ, Data: StatusChanged{Entity: subjectEntity(typ), ID: id, Email: email, Name: name,
 		PreviousStatus: from, Status: to, ChangedBy: a.Email, ChangedAt: now}}}
 	if audited {
 		msgs = append(msgs, audit(a, entity, "status_changed", id.String(), map[string]any{"status": change{From: from, To: to}}, now))

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/services/exporter/internal/audit"
 	"github.com/acube/platform/services/exporter/internal/export"
 )
@@ -121,7 +122,7 @@ func (s *Store) Heartbeat(ctx context.Context, id, claim uuid.UUID, total, writt
 
 // Complete marks the export completed, writes its event and runs publish
 // before committing.
-func (s *Store) Complete(ctx context.Context, id, claim uuid.UUID, done export.Done, ev export.CompletedData, publish func() error) error {
+func (s *Store) Complete(ctx context.Context, id, claim uuid.UUID, done export.Done, ev events.ExportCompleted, publish func() error) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, completeExport, id, claim, done.Rows, done.Size, done.FinishedAt, done.ExpiresAt)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/services/exporter/internal/audit"
 	"github.com/acube/platform/services/exporter/internal/dbtest"
 	"github.com/acube/platform/services/exporter/internal/export"
@@ -82,7 +83,7 @@ func TestIntegrationExportLifecycle(t *testing.T) {
 	published := false
 	done := export.Done{Rows: 10, Size: 123, FinishedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	done.ExpiresAt = done.FinishedAt.Add(time.Hour)
-	if err := st.Complete(ctx, e.ID, claim, done, export.CompletedData{ExportID: e.ID}, func() error { published = true; return nil }); err != nil {
+	if err := st.Complete(ctx, e.ID, claim, done, events.ExportCompleted{ExportID: e.ID}, func() error { published = true; return nil }); err != nil {
 		t.Fatalf("Complete: %v", err)
 	}
 	got, _ = st.Get(ctx, e.ID)
@@ -127,7 +128,7 @@ func TestIntegrationClaimAfterCrash(t *testing.T) {
 		t.Fatalf("claim after lease expiry = %+v, %v, %v; want attempt 2", got, ok, err)
 	}
 	published := false
-	err = st.Complete(ctx, e.ID, dead, export.Done{}, export.CompletedData{}, func() error { published = true; return nil })
+	err = st.Complete(ctx, e.ID, dead, export.Done{}, events.ExportCompleted{}, func() error { published = true; return nil })
 	if !errors.Is(err, export.ErrLeaseLost) || published {
 		t.Errorf("the dead worker's Complete = %v (published %v), want ErrLeaseLost and nothing published", err, published)
 	}

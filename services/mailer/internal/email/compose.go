@@ -32,8 +32,9 @@ type sessionView struct {
 }
 
 func (c *Composer) sessionBooked(ev events.Event) (Message, error) {
-	var d SessionBooked
-	if err := decode(ev, &d, &d.Recipient); err != nil {
+	var d events.SessionBooked
+	r, err := decode(ev, &d, func() Recipient { return Recipient{Email: d.Email, Name: d.Name} })
+	if err != nil {
 		return Message{}, err
 	}
 	if err := required(d.SessionID, "session_id"); err != nil {
@@ -44,16 +45,17 @@ func (c *Composer) sessionBooked(ev events.Event) (Message, error) {
 		status = "pending"
 	}
 	v := sessionView{
-		common: c.common(d.Recipient), SessionID: d.SessionID.String(), SessionType: word(d.SessionType),
+		common: c.common(r), SessionID: d.SessionID.String(), SessionType: word(d.SessionType),
 		Date: date(d.PreferredDate), Status: status, StatusCode: status, ManageURL: c.link(d.ManageURL),
 	}
-	return c.message(ev, "session_confirmation", d.Recipient, v,
+	return c.message(ev, "session_confirmation", r, v,
 		Summary{Action: "session confirmation", RefLabel: "Session ID", RefID: v.SessionID})
 }
 
 func (c *Composer) sessionStatusChanged(ev events.Event) (Message, error) {
-	var d SessionStatusChanged
-	if err := decode(ev, &d, &d.Recipient); err != nil {
+	var d events.SessionStatusChanged
+	r, err := decode(ev, &d, func() Recipient { return Recipient{Email: d.Email, Name: d.Name} })
+	if err != nil {
 		return Message{}, err
 	}
 	if err := required(d.SessionID, "session_id"); err != nil {
@@ -63,14 +65,14 @@ func (c *Composer) sessionStatusChanged(ev events.Event) (Message, error) {
 		return Message{}, fmt.Errorf("%w: status is missing", ErrInvalid)
 	}
 	v := sessionView{
-		common: c.common(d.Recipient), SessionID: d.SessionID.String(), SessionType: word(d.SessionType),
+		common: c.common(r), SessionID: d.SessionID.String(), SessionType: word(d.SessionType),
 		Date: date(d.PreferredDate), Status: word(d.Status), StatusCode: word(d.Status),
 		PreviousStatus: word(d.PreviousStatus), ManageURL: c.link(d.ManageURL),
 	}
 	if v.PreviousStatus == "" {
 		v.PreviousStatus = "its previous status"
 	}
-	return c.message(ev, "session_status_changed", d.Recipient, v,
+	return c.message(ev, "session_status_changed", r, v,
 		Summary{Action: "session status update (" + v.Status + ")", RefLabel: "Session ID", RefID: v.SessionID})
 }
 
@@ -85,8 +87,9 @@ type registrationView struct {
 }
 
 func (c *Composer) eventRegistration(ev events.Event) (Message, error) {
-	var d EventRegistration
-	if err := decode(ev, &d, &d.Recipient); err != nil {
+	var d events.Registration
+	r, err := decode(ev, &d, func() Recipient { return Recipient{Email: d.Email, Name: d.Name} })
+	if err != nil {
 		return Message{}, err
 	}
 	if err := required(d.RegistrationID, "registration_id"); err != nil {
@@ -96,7 +99,7 @@ func (c *Composer) eventRegistration(ev events.Event) (Message, error) {
 		return Message{}, err
 	}
 	v := registrationView{
-		common: c.common(d.Recipient), RegistrationID: d.RegistrationID.String(),
+		common: c.common(r), RegistrationID: d.RegistrationID.String(),
 		EventTitle: eventTitle(d.EventTitle), When: c.span(d.StartsAt, d.EndsAt),
 		Location: place(d.Location), WaitlistPosition: max(d.WaitlistPosition, 0),
 		ManageURL: c.link(d.ManageURL),
@@ -108,7 +111,7 @@ func (c *Composer) eventRegistration(ev events.Event) (Message, error) {
 	case TypeEventPromoted:
 		name, action = "event_promoted", "event promotion notice"
 	}
-	return c.message(ev, name, d.Recipient, v,
+	return c.message(ev, name, r, v,
 		Summary{Action: action, RefLabel: "Event ID", RefID: d.EventID.String()})
 }
 
@@ -119,16 +122,17 @@ type volunteerView struct {
 }
 
 func (c *Composer) volunteerApplied(ev events.Event) (Message, error) {
-	var d VolunteerApplied
-	if err := decode(ev, &d, &d.Recipient); err != nil {
+	var d events.VolunteerApplied
+	r, err := decode(ev, &d, func() Recipient { return Recipient{Email: d.Email, Name: d.Name} })
+	if err != nil {
 		return Message{}, err
 	}
 	if err := required(d.ApplicationID, "application_id"); err != nil {
 		return Message{}, err
 	}
-	v := volunteerView{common: c.common(d.Recipient), ApplicationID: d.ApplicationID.String(),
+	v := volunteerView{common: c.common(r), ApplicationID: d.ApplicationID.String(),
 		AppliedAt: c.moment(d.AppliedAt, ev.OccurredAt)}
-	return c.message(ev, "volunteer_application_received", d.Recipient, v,
+	return c.message(ev, "volunteer_application_received", r, v,
 		Summary{Action: "volunteer application acknowledgment", RefLabel: "Application ID", RefID: v.ApplicationID})
 }
 
@@ -139,16 +143,17 @@ type contactView struct {
 }
 
 func (c *Composer) contactReceived(ev events.Event) (Message, error) {
-	var d ContactReceived
-	if err := decode(ev, &d, &d.Recipient); err != nil {
+	var d events.ContactReceived
+	r, err := decode(ev, &d, func() Recipient { return Recipient{Email: d.Email, Name: d.Name} })
+	if err != nil {
 		return Message{}, err
 	}
 	if err := required(d.ContactID, "contact_id"); err != nil {
 		return Message{}, err
 	}
-	v := contactView{common: c.common(d.Recipient), ContactID: d.ContactID.String(),
+	v := contactView{common: c.common(r), ContactID: d.ContactID.String(),
 		ReceivedAt: c.moment(d.ReceivedAt, ev.OccurredAt)}
-	return c.message(ev, "contact_acknowledgment", d.Recipient, v,
+	return c.message(ev, "contact_acknowledgment", r, v,
 		Summary{Action: "contact form acknowledgment", RefLabel: "Contact ID", RefID: v.ContactID})
 }
 
@@ -158,19 +163,20 @@ type welcomeView struct {
 }
 
 func (c *Composer) accountCreated(ev events.Event) (Message, error) {
-	var d AccountCreated
-	if err := decode(ev, &d, &d.Recipient); err != nil {
+	var d events.AccountCreated
+	r, err := decode(ev, &d, func() Recipient { return Recipient{Email: d.Email, Name: d.Name} })
+	if err != nil {
 		return Message{}, err
 	}
-	if err := required(d.AdminID, "account_id"); err != nil {
+	if err := required(d.AccountID, "account_id"); err != nil {
 		return Message{}, err
 	}
-	v := welcomeView{common: c.common(d.Recipient), LoginURL: c.link(d.LoginURL)}
+	v := welcomeView{common: c.common(r), LoginURL: c.link(d.LoginURL)}
 	if v.LoginURL == "" {
 		v.LoginURL = c.base + "/admin"
 	}
-	return c.message(ev, "welcome", d.Recipient, v,
-		Summary{Action: "welcome email", RefLabel: "Admin ID", RefID: d.AdminID.String()})
+	return c.message(ev, "welcome", r, v,
+		Summary{Action: "welcome email", RefLabel: "Admin ID", RefID: d.AccountID.String()})
 }
 
 type jobView struct {
@@ -189,19 +195,20 @@ type jobView struct {
 }
 
 func (c *Composer) jobCompleted(ev events.Event) (Message, error) {
-	var d JobCompleted
-	if err := decodeForAdmin(ev, &d, &d.AdminRecipient); err != nil {
+	var d events.JobCompleted
+	r, err := decode(ev, &d, func() Recipient { return Recipient{Email: d.AdminEmail, Name: d.AdminName} })
+	if err != nil {
 		return Message{}, err
 	}
 	if err := required(d.JobID, "job_id"); err != nil {
 		return Message{}, err
 	}
 	v := jobView{
-		common: c.common(Recipient(d.AdminRecipient)), JobID: d.JobID.String(),
-		Operation: strings.ReplaceAll(word(d.Operation), "_", " "), Entity: word(d.Entity),
-		TargetStatus: word(d.TargetStatus), Outcome: word(d.Outcome),
-		Requested: count(int64(d.Requested)), Succeeded: count(int64(d.Succeeded)), Failed: max(d.Failed, 0),
-		StartedAt: c.moment(d.StartedAt, ev.OccurredAt), FinishedAt: c.moment(d.FinishedAt, ev.OccurredAt),
+		common: c.common(r), JobID: d.JobID.String(),
+		Operation: strings.ReplaceAll(word(d.Action), "_", " "), Entity: word(d.Entity),
+		TargetStatus: word(d.Status), Outcome: word(d.State),
+		Requested: count(int64(d.Total)), Succeeded: count(int64(d.Succeeded)), Failed: max(d.Failed, 0),
+		StartedAt: c.moment(d.RequestedAt, ev.OccurredAt), FinishedAt: c.moment(d.CompletedAt, ev.OccurredAt),
 		JobURL: c.link(cmp.Or(d.JobURL, "/api/admin/jobs/"+d.JobID.String())),
 	}
 	if v.Operation == "" {
@@ -213,7 +220,7 @@ func (c *Composer) jobCompleted(ev events.Event) (Message, error) {
 	if v.Outcome == "" {
 		v.Outcome = "completed"
 	}
-	return c.message(ev, "bulk_operation_report", Recipient(d.AdminRecipient), v,
+	return c.message(ev, "bulk_operation_report", r, v,
 		Summary{Action: "bulk operation report", RefLabel: "Job ID", RefID: v.JobID})
 }
 
@@ -228,15 +235,16 @@ type exportView struct {
 }
 
 func (c *Composer) exportCompleted(ev events.Event) (Message, error) {
-	var d ExportCompleted
-	if err := decodeForAdmin(ev, &d, &d.AdminRecipient); err != nil {
+	var d events.ExportCompleted
+	r, err := decode(ev, &d, func() Recipient { return Recipient{Email: d.AdminEmail, Name: d.AdminName} })
+	if err != nil {
 		return Message{}, err
 	}
 	if err := required(d.ExportID, "export_id"); err != nil {
 		return Message{}, err
 	}
 	v := exportView{
-		common: c.common(Recipient(d.AdminRecipient)), ExportID: d.ExportID.String(),
+		common: c.common(r), ExportID: d.ExportID.String(),
 		Kind: strings.ReplaceAll(word(d.Kind), "-", " "), Rows: count(d.Rows), Size: size(d.Bytes),
 		DownloadURL: c.link(d.DownloadURL), ExpiresAt: c.moment(d.ExpiresAt, time.Time{}),
 	}
@@ -249,7 +257,7 @@ func (c *Composer) exportCompleted(ev events.Event) (Message, error) {
 	if v.ExpiresAt == "" {
 		v.ExpiresAt = "a few days"
 	}
-	return c.message(ev, "export_ready", Recipient(d.AdminRecipient), v,
+	return c.message(ev, "export_ready", r, v,
 		Summary{Action: "export ready notice", RefLabel: "Export ID", RefID: v.ExportID})
 }
 

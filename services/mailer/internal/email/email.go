@@ -170,20 +170,14 @@ func (c *Composer) common(r Recipient) common {
 	return common{Name: clean(r.Name, maxName), SiteURL: c.base}
 }
 
-// decode reads ev's data into v and checks the recipient.
-func decode(ev events.Event, v any, r *Recipient) error {
+// decode reads ev's data into v and checks the recipient that to reads
+// from it once decoded.
+func decode(ev events.Event, v any, to func() Recipient) (Recipient, error) {
 	if err := ev.UnmarshalData(v); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+		return Recipient{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return checkRecipient(*r)
-}
-
-// decodeForAdmin is decode for events addressed to the admin who asked.
-func decodeForAdmin(ev events.Event, v any, r *AdminRecipient) error {
-	if err := ev.UnmarshalData(v); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	return checkRecipient(Recipient(*r))
+	r := to()
+	return r, checkRecipient(r)
 }
 
 // checkRecipient accepts one bare address: no display name, no CR/LF, no

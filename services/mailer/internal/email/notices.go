@@ -26,8 +26,9 @@ type cancellationView struct {
 // made it, or tells them an admin made it, with the reason. The admin's
 // address is never shown: the registrant hears from the team.
 func (c *Composer) registrationCancelled(ev events.Event) (Message, error) {
-	var d RegistrationCancelled
-	if err := decode(ev, &d, &d.Recipient); err != nil {
+	var d events.Registration
+	r, err := decode(ev, &d, func() Recipient { return Recipient{Email: d.Email, Name: d.Name} })
+	if err != nil {
 		return Message{}, err
 	}
 	if err := required(d.RegistrationID, "registration_id"); err != nil {
@@ -41,16 +42,16 @@ func (c *Composer) registrationCancelled(ev events.Event) (Message, error) {
 		return Message{}, fmt.Errorf("%w: cancelled_by is missing", ErrInvalid)
 	}
 	v := cancellationView{
-		common: c.common(d.Recipient), RegistrationID: d.RegistrationID.String(),
+		common: c.common(r), RegistrationID: d.RegistrationID.String(),
 		EventTitle: eventTitle(d.EventTitle), When: c.span(d.StartsAt, d.EndsAt),
 		Location: place(d.Location), Waitlisted: word(d.PreviousStatus) == "waitlisted",
 	}
 	name, action := "event_registration_cancelled", "event cancellation confirmation"
-	if d.CancelledBy != CancelledByRegistrant {
+	if d.CancelledBy != events.CancelledByRegistrant {
 		name, action = "event_registration_cancelled_by_admin", "event cancellation notice"
 		v.Reason = clean(d.Reason, maxReason)
 	}
-	return c.message(ev, name, d.Recipient, v,
+	return c.message(ev, name, r, v,
 		Summary{Action: action, RefLabel: "Event ID", RefID: d.EventID.String()})
 }
 
@@ -77,8 +78,9 @@ type rescheduleView struct {
 // What changed is worked out from the old and new values, so the email
 // never claims a change the event does not show.
 func (c *Composer) eventRescheduled(ev events.Event) (Message, error) {
-	var d EventRescheduled
-	if err := decode(ev, &d, &d.Recipient); err != nil {
+	var d events.EventRescheduled
+	r, err := decode(ev, &d, func() Recipient { return Recipient{Email: d.Email, Name: d.Name} })
+	if err != nil {
 		return Message{}, err
 	}
 	if err := required(d.RegistrationID, "registration_id"); err != nil {
@@ -88,7 +90,7 @@ func (c *Composer) eventRescheduled(ev events.Event) (Message, error) {
 		return Message{}, err
 	}
 	v := rescheduleView{
-		common: c.common(d.Recipient), RegistrationID: d.RegistrationID.String(),
+		common: c.common(r), RegistrationID: d.RegistrationID.String(),
 		EventTitle: eventTitle(d.EventTitle), When: c.span(d.StartsAt, d.EndsAt),
 		PreviousWhen: c.span(d.PreviousStartsAt, d.PreviousEndsAt),
 		Location:     place(d.Location), PreviousLocation: place(d.PreviousLocation),
@@ -104,7 +106,7 @@ func (c *Composer) eventRescheduled(ev events.Event) (Message, error) {
 	default:
 		v.Status = ""
 	}
-	return c.message(ev, "event_rescheduled", d.Recipient, v,
+	return c.message(ev, "event_rescheduled", r, v,
 		Summary{Action: "event schedule change notice", RefLabel: "Event ID", RefID: d.EventID.String()})
 }
 

@@ -19,27 +19,26 @@ func Samples() map[string]events.Event {
 	id := func(n byte) uuid.UUID {
 		return uuid.UUID{0x01, 0x95, 0x8f, 0x2e, 0x1a, 0x00, 0x70, 0x00, 0x80, 0, 0, 0, 0, 0, 0, n}
 	}
-	alice := Recipient{Email: "alice@example.com", Name: "Alice Example"}
-	admin := Recipient{Email: "admin@acube.local", Name: "Ada Admin"}
-	event := EventRegistration{
-		Recipient: alice, RegistrationID: id(31), EventID: id(30),
+	const aliceEmail, aliceName = "alice@example.com", "Alice Example"
+	const adminEmail, adminName = "admin@acube.local", "Ada Admin"
+	event := events.Registration{
+		Email: aliceEmail, Name: aliceName, RegistrationID: id(31), EventID: id(30),
 		EventTitle: "Mindfulness for Beginners", Location: "A-Cube Centre, Room 2",
 		StartsAt:  time.Date(2025, time.April, 5, 17, 0, 0, 0, time.UTC),
 		EndsAt:    time.Date(2025, time.April, 5, 19, 0, 0, 0, time.UTC),
+		Status:    "confirmed",
 		ManageURL: "/manage/registrations/sample-token",
 	}
 	waitlisted := event
-	waitlisted.WaitlistPosition = 3
-	cancelled := RegistrationCancelled{
-		Recipient: alice, RegistrationID: event.RegistrationID, EventID: event.EventID,
-		EventTitle: event.EventTitle, StartsAt: event.StartsAt, EndsAt: event.EndsAt, Location: event.Location,
-		PreviousStatus: "confirmed", CancelledBy: CancelledByRegistrant, CancelledAt: at,
-	}
+	waitlisted.Status, waitlisted.WaitlistPosition = "waitlisted", 3
+	cancelled := event
+	cancelled.Status, cancelled.ManageURL = "cancelled", ""
+	cancelled.PreviousStatus, cancelled.CancelledBy, cancelled.CancelledAt = "confirmed", events.CancelledByRegistrant, at
 	cancelledByAdmin := cancelled
-	cancelledByAdmin.CancelledBy = admin.Email
+	cancelledByAdmin.CancelledBy = adminEmail
 	cancelledByAdmin.Reason = "The session is limited to first-time participants; we have kept a seat for you at the next one."
-	rescheduled := EventRescheduled{
-		Recipient: alice, RegistrationID: event.RegistrationID, Status: "confirmed",
+	rescheduled := events.EventRescheduled{
+		Email: aliceEmail, Name: aliceName, RegistrationID: event.RegistrationID, Status: "confirmed",
 		EventID: event.EventID, EventTitle: event.EventTitle,
 		StartsAt: event.StartsAt.AddDate(0, 0, 7).Add(time.Hour), EndsAt: event.EndsAt.AddDate(0, 0, 7).Add(time.Hour),
 		Location: "A-Cube Centre, Room 4", PreviousStartsAt: event.StartsAt, PreviousEndsAt: event.EndsAt,
@@ -49,11 +48,11 @@ func Samples() map[string]events.Event {
 		template, typ string
 		data          any
 	}{
-		{"session_confirmation", TypeSessionBooked, SessionBooked{
-			Recipient: alice, SessionID: id(10), SessionType: "individual", PreferredDate: "2025-04-02",
+		{"session_confirmation", TypeSessionBooked, events.SessionBooked{
+			Email: aliceEmail, Name: aliceName, SessionID: id(10), SessionType: "individual", PreferredDate: "2025-04-02",
 			Status: "pending", BookedAt: at, ManageURL: "/manage/sessions/sample-token"}},
-		{"session_status_changed", TypeSessionStatusChanged, SessionStatusChanged{
-			Recipient: alice, SessionID: id(10), SessionType: "individual", PreferredDate: "2025-04-02",
+		{"session_status_changed", TypeSessionStatusChanged, events.SessionStatusChanged{
+			Email: aliceEmail, Name: aliceName, SessionID: id(10), SessionType: "individual", PreferredDate: "2025-04-02",
 			PreviousStatus: "pending", Status: "confirmed", ChangedAt: at, ManageURL: "/manage/sessions/sample-token"}},
 		{"event_registration", TypeEventRegistered, event},
 		{"event_waitlisted", TypeEventWaitlisted, waitlisted},
@@ -61,17 +60,17 @@ func Samples() map[string]events.Event {
 		{"event_registration_cancelled", TypeRegistrationCancelled, cancelled},
 		{"event_registration_cancelled_by_admin", TypeRegistrationCancelled, cancelledByAdmin},
 		{"event_rescheduled", TypeEventRescheduled, rescheduled},
-		{"volunteer_application_received", TypeVolunteerApplied, VolunteerApplied{
-			Recipient: alice, ApplicationID: id(40), AppliedAt: at}},
-		{"contact_acknowledgment", TypeContactReceived, ContactReceived{
-			Recipient: alice, ContactID: id(50), ReceivedAt: at}},
-		{"welcome", TypeAccountCreated, AccountCreated{Recipient: admin, AdminID: id(60), CreatedAt: at}},
-		{"bulk_operation_report", TypeJobCompleted, JobCompleted{
-			AdminRecipient: AdminRecipient(admin), JobID: id(70), Operation: "status_update", Entity: "volunteers",
-			TargetStatus: "approved", Outcome: "completed", Requested: 150, Succeeded: 148, Failed: 2,
-			StartedAt: at, FinishedAt: at.Add(42 * time.Second), JobURL: "/admin/jobs/" + id(70).String()}},
-		{"export_ready", TypeExportCompleted, ExportCompleted{
-			AdminRecipient: AdminRecipient(admin), ExportID: id(80), Kind: "audit-logs", Rows: 1234567, Bytes: 187_400_000,
+		{"volunteer_application_received", TypeVolunteerApplied, events.VolunteerApplied{
+			Email: aliceEmail, Name: aliceName, ApplicationID: id(40), AppliedAt: at}},
+		{"contact_acknowledgment", TypeContactReceived, events.ContactReceived{
+			Email: aliceEmail, Name: aliceName, ContactID: id(50), ReceivedAt: at}},
+		{"welcome", TypeAccountCreated, events.AccountCreated{Email: adminEmail, Name: adminName, AccountID: id(60), CreatedAt: at}},
+		{"bulk_operation_report", TypeJobCompleted, events.JobCompleted{
+			AdminEmail: adminEmail, AdminName: adminName, JobID: id(70), Action: "status_update", Entity: "volunteers",
+			Status: "approved", State: "completed", Total: 150, Succeeded: 148, Failed: 2,
+			RequestedAt: at, CompletedAt: at.Add(42 * time.Second), JobURL: "/admin/jobs/" + id(70).String()}},
+		{"export_ready", TypeExportCompleted, events.ExportCompleted{
+			AdminEmail: adminEmail, AdminName: adminName, ExportID: id(80), Kind: "audit-logs", Rows: 1234567, Bytes: 187_400_000,
 			DownloadURL: "/api/admin/exports/" + id(80).String() + "/file",
 			ExpiresAt:   at.Add(7 * 24 * time.Hour), CompletedAt: at}},
 	}
