@@ -2,6 +2,9 @@ package account
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -44,11 +47,55 @@ type Session struct {
 	RefreshExpiresAt time.Time
 }
 
+// Reasons a login is refused, as the login_failed audit records and the
+// "Login failed" log lines name them.
+const (
+	ReasonUnknownEmail    = "unknown_email"
+	ReasonWrongPassword   = "wrong_password"
+	ReasonAccountDisabled = "account_disabled"
+	ReasonThrottled       = "throttled"
+)
+
+// LoginError is a refused login as the service log may tell it: why, and
+// whom it concerns, by references that give away neither the email nor
+// the password. It wraps ErrInvalidCredentials or a *ThrottledError, which
+// decide the answer (the client learns nothing of the reason); its text
+// names only the reason.
+type LoginError struct {
+	// Reason is one of the Reason constants.
+	Reason string
+	// AccountID is the account's id when the email names an account and
+	// the attempt got as far as looking it up; "" for an unknown email
+	// and for a throttled attempt, which is refused before the lookup.
+	AccountID string
+	// AccountRef is a short keyed hash of the normalized email (see
+	// Config.LogKey): the same email gives the same reference, whether it
+	// names an account or not, and the email cannot be recovered from it.
+	AccountRef string
+	err        error
+}
+
+// Error names the reason and the answer, never the email or password.
+func (e *LoginError) Error() string { return "login refused (" + e.Reason + "): " + e.err.Error() }
+
+// Unwrap returns ErrInvalidCredentials or the *ThrottledError.
+func (e *LoginError) Unwrap() error { return e.err }
+
+// accountRef is the log's reference to email: HMAC-SHA256 under the
+// service's log key, 64 bits in hex. Keyed, so nobody without the key can
+// confirm a guessed email by hashing it.
+func (s *Service) accountRef(email string) string {
+	m := hmac.New(sha256.New, s.logKey)
+	m.Write([]byte(email))
+	return hex.EncodeToString(m.Sum(nil)[:8])
+}
+
 // Login checks email and password from clientIP. A wrong email and a wrong
 // password are indistinguishable: both run exactly one argon2id
 // verification (an unknown email against a dummy hash), the same
 // transactions, and return ErrInvalidCredentials. Each attempt is audited;
-// throttled attempts return *ThrottledError.
+// throttled attempts return *ThrottledError. Every refusal comes as a
+// *LoginError wrapping those, for the log.
 func (s *Service) Login(ctx context.Context, email, pw, clientIP string) (Session, error) {
 	email = NormalizeEmail(email)
 	if f := loginFields(email, pw); f != nil {
@@ -58,6 +105,10 @@ func (s *Service) Login(ctx context.Context, email, pw, clientIP string) (Sessio
 	actor := Actor{Email: email, ClientIP: clientIP}
 
 	if err := s.admit(ctx, actor, now); err != nil {
+		var throttled *ThrottledError
+		if errors.As(err, &throttled) {
+			return Session{}, &LoginError{Reason: ReasonThrottled, AccountRef: s.accountRef(email), err: throttled}
+		}
 		return Session{}, err
 	}
 
@@ -76,12 +127,12 @@ func (s *Service) Login(ctx context.Context, email, pw, clientIP string) (Sessio
 		return Session{}, fmt.Errorf("login: %w", err)
 	}
 	if !found || !ok || acct.Disabled() {
-		reason := "wrong_password"
+		reason := ReasonWrongPassword
 		switch {
 		case !found:
-			reason = "unknown_email"
+			reason = ReasonUnknownEmail
 		case acct.Disabled() && ok:
-			reason = "account_disabled"
+			reason = ReasonAccountDisabled
 		}
 		s.rec.Login(OutcomeInvalid)
 		err := s.store.InTx(ctx, func(tx Tx) error {
@@ -90,7 +141,7 @@ func (s *Service) Login(ctx context.Context, email, pw, clientIP string) (Sessio
 		if err != nil {
 			return Session{}, fmt.Errorf("login: record failure: %w", err)
 		}
-		return Session{}, ErrInvalidCredentials
+		return Session{}, &LoginError{Reason: reason, AccountID: actor.ID, AccountRef: s.accountRef(email), err: ErrInvalidCredentials}
 	}
 
 	newHash := ""

@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"time"
 
@@ -86,6 +87,11 @@ type Config struct {
 	RefreshIdle  time.Duration
 	RefreshGrace time.Duration
 	Throttle     Throttle
+	// LogKey keys the account_ref of "Login failed" log lines (a hash of
+	// the email). Replicas that share a key give one email the same
+	// reference; empty means a random key per process, so references
+	// line up only within one process's log.
+	LogKey []byte
 }
 
 // Service carries out the account use cases.
@@ -96,11 +102,17 @@ type Service struct {
 	rec    Recorder
 	cfg    Config
 	now    func() time.Time
+	logKey []byte
 }
 
 // NewService builds the account service; now is the clock (time.Now).
 func NewService(store Store, hasher Hasher, signer Signer, rec Recorder, cfg Config, now func() time.Time) *Service {
-	return &Service{store: store, hasher: hasher, signer: signer, rec: rec, cfg: cfg, now: now}
+	key := cfg.LogKey
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		rand.Read(key) // never fails (crypto/rand)
+	}
+	return &Service{store: store, hasher: hasher, signer: signer, rec: rec, cfg: cfg, now: now, logKey: key}
 }
 
 // Create adds an admin and announces it (admin.account.created, from
@@ -146,8 +158,8 @@ func (s *Service) create(ctx context.Context, actor Actor, in NewAccount, action
 		if err := tx.InsertAccount(ctx, a); err != nil {
 			return err
 		}
-		created, err := events.New(Source, TypeAccountCreated, Created{AccountID: a.ID, Email: a.Email, Name: a.Name,
-			Role: a.Role, CreatedBy: ActorRef{ID: actor.ID, Email: actor.Email}, CreatedAt: now})
+		created, err := events.New(Source, TypeAccountCreated, events.AccountCreated{AccountID: a.ID, Email: a.Email, Name: a.Name,
+			Role: a.Role, CreatedBy: events.AdminRef{ID: actor.ID, Email: actor.Email}, CreatedAt: now})
 		if err != nil {
 			return err
 		}
@@ -203,7 +215,7 @@ func (s *Service) Disable(ctx context.Context, actor Actor, id uuid.UUID) (Accou
 		}
 		a.DisabledAt = &now
 		ev, err := events.New(Source, TypeAccountDisabled, DisabledEvent{AccountID: id, Email: a.Email,
-			DisabledBy: ActorRef{ID: actor.ID, Email: actor.Email}, DisabledAt: now})
+			DisabledBy: events.AdminRef{ID: actor.ID, Email: actor.Email}, DisabledAt: now})
 		if err != nil {
 			return err
 		}

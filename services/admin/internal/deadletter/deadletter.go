@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
@@ -70,11 +71,26 @@ type Service struct {
 	js    jetstream.JetStream
 	store Store
 	now   func() time.Time
+	log   *slog.Logger
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithLogger makes the service write the "BACKGROUND JOB" lines of
+// replays (README.md, "Following the logs") to log; without it they are
+// dropped.
+func WithLogger(log *slog.Logger) Option {
+	return func(s *Service) { s.log = log.With("component", "dead_letters") }
 }
 
 // NewService returns the dead-letter service.
-func NewService(js jetstream.JetStream, store Store, now func() time.Time) *Service {
-	return &Service{js: js, store: store, now: now}
+func NewService(js jetstream.JetStream, store Store, now func() time.Time, opts ...Option) *Service {
+	s := &Service{js: js, store: store, now: now, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 func (s *Service) stream(ctx context.Context) (jetstream.Stream, error) {
@@ -154,14 +170,43 @@ func (s *Service) Get(ctx context.Context, seq uint64) (Letter, error) {
 	return l, nil
 }
 
+// The seed's runbook phrase: operators grep "BACKGROUND JOB" to follow
+// background work, of which a replay is the start.
+const (
+	msgJobStarted   = "BACKGROUND JOB started"
+	msgJobCompleted = "BACKGROUND JOB completed"
+	msgJobFailed    = "BACKGROUND JOB failed"
+	jobKind         = "dead_letter_replay"
+)
+
 // Replay republishes letter seq to its original subject (through the
 // outbox, atomically with its audit event) and then removes it from the
-// dead-letter stream. It returns the new message id.
+// dead-letter stream. It returns the new message id. It logs
+// "BACKGROUND JOB" lines: completed means the message is queued for its
+// consumer again, whose own log and metrics tell how it fares.
 func (s *Service) Replay(ctx context.Context, actor Actor, seq uint64) (Letter, uuid.UUID, error) {
+	start := s.now()
+	log := s.log.With("job_id", strconv.FormatUint(seq, 10), "kind", jobKind, "entity", Entity)
+	l, msgID, err := s.replay(ctx, log, actor, seq)
+	took := s.now().Sub(start).Milliseconds()
+	switch {
+	case errors.Is(err, ErrNotFound):
+		// Nothing started: the request named no letter.
+	case err != nil:
+		log.ErrorContext(ctx, msgJobFailed, "error", err.Error(), "will_retry", false, "duration_ms", took)
+	default:
+		log.InfoContext(ctx, msgJobCompleted, "replayed_as", msgID.String(), "duration_ms", took)
+	}
+	return l, msgID, err
+}
+
+func (s *Service) replay(ctx context.Context, log *slog.Logger, actor Actor, seq uint64) (Letter, uuid.UUID, error) {
 	l, err := s.Get(ctx, seq)
 	if err != nil {
 		return Letter{}, uuid.Nil, err
 	}
+	log.InfoContext(ctx, msgJobStarted, "consumer", l.Consumer, "original_subject", l.OriginalSubject,
+		"event_id", l.EventID, "event_type", l.EventType, "attempts", l.Attempts, "requested_by", actor.ID)
 	if l.OriginalSubject == "" || strings.HasPrefix(l.OriginalSubject, consume.DeadLetterPrefix) ||
 		strings.ContainsAny(l.OriginalSubject, "*> ") {
 		return Letter{}, uuid.Nil, ErrNoSubject

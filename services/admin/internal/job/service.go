@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,7 +32,7 @@ type Tx interface {
 	// Lock returns the job, its row locked; ErrNotFound when missing.
 	Lock(ctx context.Context, id uuid.UUID) (Job, error)
 	// AddChunk records a chunk's report; false when it was recorded before.
-	AddChunk(ctx context.Context, p Progress, at time.Time) (bool, error)
+	AddChunk(ctx context.Context, p events.JobProgress, at time.Time) (bool, error)
 	// Update saves the job's state and counts.
 	Update(ctx context.Context, j Job) error
 	Emit(ctx context.Context, ev events.Event) error
@@ -54,11 +55,41 @@ type Service struct {
 	rec    Recorder
 	maxIDs int
 	now    func() time.Time
+	log    *slog.Logger
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithLogger makes the service write the "BACKGROUND JOB" lines of the
+// jobs it orchestrates (README.md, "Following the logs") to log; without
+// it they are dropped.
+func WithLogger(log *slog.Logger) Option {
+	return func(s *Service) { s.log = log.With("component", "bulk_jobs") }
 }
 
 // NewService builds the job service.
-func NewService(store Store, rec Recorder, maxIDs int, now func() time.Time) *Service {
-	return &Service{store: store, rec: rec, maxIDs: maxIDs, now: now}
+func NewService(store Store, rec Recorder, maxIDs int, now func() time.Time, opts ...Option) *Service {
+	s := &Service{store: store, rec: rec, maxIDs: maxIDs, now: now, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// The seed's runbook phrase: operators grep "BACKGROUND JOB" to follow
+// background work. The owner that executes a job logs its own started,
+// progress and completed lines; these are the job as the admin sees it,
+// from request to the audited end.
+const (
+	msgJobStarted   = "BACKGROUND JOB started"
+	msgJobCompleted = "BACKGROUND JOB completed"
+	msgJobFailed    = "BACKGROUND JOB failed"
+)
+
+// jobAttrs are the fields every line of j carries.
+func jobAttrs(j Job) []any {
+	return []any{"job_id", j.ID.String(), "kind", "bulk_" + j.Action, "entity", j.Entity}
 }
 
 // Submit validates and records a job and, in the same transaction, asks
@@ -74,13 +105,13 @@ func (s *Service) Submit(ctx context.Context, actor Actor, action string, r Requ
 	}
 	now := s.now().UTC()
 	j := Job{ID: id, Entity: r.Entity, Action: action, Status: r.Status, State: StateQueued, Total: len(ids),
-		RequestedBy: ActorRef{ID: actor.ID, Email: actor.Email, Name: actor.Name}, ClientIP: actor.ClientIP,
+		RequestedBy: events.JobActor{ID: actor.ID, Email: actor.Email, Name: actor.Name}, ClientIP: actor.ClientIP,
 		IDs: ids, CreatedAt: now, UpdatedAt: now}
 	err = s.store.InTx(ctx, func(tx Tx) error {
 		if err := tx.Insert(ctx, j); err != nil {
 			return err
 		}
-		req, err := events.New(Source, TypeRequested, Requested{JobID: j.ID, Entity: j.Entity, Action: j.Action,
+		req, err := events.New(Source, TypeRequested, events.JobRequest{JobID: j.ID, Entity: j.Entity, Action: j.Action,
 			IDs: ids, Status: j.Status, RequestedBy: j.RequestedBy, RequestedAt: now})
 		if err != nil {
 			return err
@@ -95,6 +126,11 @@ func (s *Service) Submit(ctx context.Context, actor Actor, action string, r Requ
 		return Job{}, fmt.Errorf("submit %s job on %s: %w", action, r.Entity, err)
 	}
 	s.rec.Submitted(j.Entity, j.Action, mode)
+	attrs := append(jobAttrs(j), "state", j.State, "ids", j.Total, "requested_by", j.RequestedBy.ID, "mode", mode)
+	if j.Status != "" {
+		attrs = append(attrs, "status", j.Status)
+	}
+	s.log.InfoContext(ctx, msgJobStarted, attrs...)
 	return j, nil
 }
 
@@ -140,24 +176,20 @@ var ErrUnexpectedEvent = errors.New("unexpected job event")
 // goes out.
 func (s *Service) HandleOwnerEvent(ctx context.Context, tx Tx, ev events.Event) error {
 	now := s.now().UTC()
-	switch ev.Type {
-	case TypeOwnerProgress:
-		var p Progress
-		if err := ev.UnmarshalData(&p); err != nil {
-			return err
-		}
-		return s.progress(ctx, tx, p, now)
-	case TypeOwnerCompleted:
-		var c OwnerCompleted
-		if err := ev.UnmarshalData(&c); err != nil {
-			return err
-		}
-		return s.ownerCompleted(ctx, tx, c, now)
+	data, err := DecodeOwnerEvent(ev)
+	if err != nil {
+		return err
+	}
+	switch d := data.(type) {
+	case events.JobProgress:
+		return s.progress(ctx, tx, d, now)
+	case events.JobOwnerCompleted:
+		return s.ownerCompleted(ctx, tx, d, now)
 	}
 	return fmt.Errorf("%w: %s", ErrUnexpectedEvent, ev.Type)
 }
 
-func (s *Service) progress(ctx context.Context, tx Tx, p Progress, now time.Time) error {
+func (s *Service) progress(ctx context.Context, tx Tx, p events.JobProgress, now time.Time) error {
 	j, err := tx.Lock(ctx, p.JobID)
 	if err != nil {
 		return fmt.Errorf("progress of job %s: %w", p.JobID, err)
@@ -188,7 +220,7 @@ func (s *Service) progress(ctx context.Context, tx Tx, p Progress, now time.Time
 	return s.finishIfDone(ctx, tx, j, now)
 }
 
-func (s *Service) ownerCompleted(ctx context.Context, tx Tx, c OwnerCompleted, now time.Time) error {
+func (s *Service) ownerCompleted(ctx context.Context, tx Tx, c events.JobOwnerCompleted, now time.Time) error {
 	j, err := tx.Lock(ctx, c.JobID)
 	if err != nil {
 		return fmt.Errorf("completion of job %s: %w", c.JobID, err)
@@ -217,7 +249,7 @@ func (s *Service) finishIfDone(ctx context.Context, tx Tx, j Job, now time.Time)
 	if err := tx.Update(ctx, j); err != nil {
 		return err
 	}
-	done, err := events.New(Source, TypeCompleted, Completed{JobID: j.ID, AdminID: j.RequestedBy.ID,
+	done, err := events.New(Source, TypeCompleted, events.JobCompleted{JobID: j.ID, AdminID: j.RequestedBy.ID,
 		AdminEmail: j.RequestedBy.Email, AdminName: j.RequestedBy.Name, Entity: j.Entity, Action: j.Action,
 		Status: j.Status, State: j.State, Total: j.Total, Succeeded: j.Succeeded, Failed: j.Failed,
 		NotFound: j.NotFound, Error: j.Error, RequestedAt: j.CreatedAt, CompletedAt: now})
@@ -228,8 +260,23 @@ func (s *Service) finishIfDone(ctx context.Context, tx Tx, j Job, now time.Time)
 		return err
 	}
 	s.rec.Finished(j.Entity, j.Action, j.State, now.Sub(j.CreatedAt), j.Processed)
+	s.logEnd(ctx, j, now)
 	return emitAudit(ctx, tx, j, j.State, j.ID.String(), now, map[string]any{
 		"state": j.State, "total": j.Total, "succeeded": j.Succeeded, "failed": j.Failed, "not_found": j.NotFound})
+}
+
+// logEnd writes the job's last line. It is written in the transaction
+// that ends the job: should that transaction fail to commit, the event is
+// redelivered and the line written again, with the same job id.
+func (s *Service) logEnd(ctx context.Context, j Job, now time.Time) {
+	attrs := append(jobAttrs(j), "state", j.State, "total", j.Total, "processed", j.Processed,
+		"succeeded", j.Succeeded, "failed", j.Failed, "not_found", j.NotFound, "chunks", j.Chunks,
+		"duration_ms", now.Sub(j.CreatedAt).Milliseconds())
+	if j.State == StateFailed {
+		s.log.ErrorContext(ctx, msgJobFailed, append(attrs, "error", j.Error, "will_retry", false)...)
+		return
+	}
+	s.log.InfoContext(ctx, msgJobCompleted, attrs...)
 }
 
 func emitAudit(ctx context.Context, tx Tx, j Job, action, entityID string, at time.Time, changes any) error {

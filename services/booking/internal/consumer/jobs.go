@@ -29,25 +29,38 @@ type JobsConfig struct {
 	// Timeout bounds one job run; a longer job resumes on redelivery from
 	// its last committed chunk [5m].
 	Timeout time.Duration
+	// MaxAttempts bounds the runs of one job before its request is
+	// dead-lettered [5].
+	MaxAttempts int
 }
 
 // NewJobs returns the runner that executes admin.job.requested. The
 // handler does not use the consumer's transaction for the work: each
 // chunk commits on its own with its progress event and the job's cursor,
 // so a redelivery after a crash resumes instead of starting over, and the
-// inbox record (committed last) only marks the whole job handled.
+// inbox record (committed last) only marks the whole job handled. Each
+// run logs "BACKGROUND JOB" lines: started, progress at most once per
+// tenth of its chunks, and completed or failed.
 func NewJobs(pool *pgxpool.Pool, js jetstream.JetStream, m *consume.Metrics, log *slog.Logger, svc *booking.Service, cfg JobsConfig) (*consume.Runner, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Minute
 	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 5
+	}
+	log = log.With("component", "bulk_jobs")
 	h := func(ctx context.Context, _ pgx.Tx, msg consume.Message) error {
 		var req booking.JobRequest
 		if err := msg.Event.UnmarshalData(&req); err != nil {
 			return consume.Permanent(err)
 		}
-		if err := svc.RunJob(ctx, req, cfg.ChunkSize); err != nil {
+		jl := startJob(log, req, cfg.ChunkSize, msg.Delivery)
+		run, err := svc.RunJob(ctx, req, cfg.ChunkSize, jl.progress)
+		if err != nil {
+			jl.failed(ctx, run, err, msg.Delivery < uint64(cfg.MaxAttempts))
 			return fmt.Errorf("run bulk job: %w", err)
 		}
+		jl.finished(run)
 		return nil
 	}
 	return consume.New(pool, js, m, log, consume.Config{
@@ -56,6 +69,7 @@ func NewJobs(pool *pgxpool.Pool, js jetstream.JetStream, m *consume.Metrics, log
 		Subjects:      []string{JobsSubject},
 		AckWait:       cfg.Timeout,
 		HandleTimeout: cfg.Timeout,
+		MaxAttempts:   cfg.MaxAttempts,
 		Concurrency:   2,
 	}, h)
 }

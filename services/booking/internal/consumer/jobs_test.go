@@ -119,7 +119,7 @@ func TestIntegrationJobResumesWithoutApplyingTwice(t *testing.T) {
 		t.Fatalf("chunk 0: %v %v", ran, err)
 	}
 	for range 2 { // the redelivery, and one more for good measure
-		if err := f.svc.RunJob(ctx, req, 3); err != nil {
+		if _, err := f.svc.RunJob(ctx, req, 3, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -139,7 +139,7 @@ func TestIntegrationJobResumesWithoutApplyingTwice(t *testing.T) {
 	if len(completed) != 1 {
 		t.Fatalf("%d completed events", len(completed))
 	}
-	var c booking.JobCompleted
+	var c events.JobOwnerCompleted
 	if err := completed[0].UnmarshalData(&c); err != nil {
 		t.Fatal(err)
 	}
@@ -172,11 +172,11 @@ func TestIntegrationJobRefusedWhole(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.req.JobID = uuid.New()
 			tt.req.IDs = []string{uuid.NewString()}
-			if err := f.svc.RunJob(context.Background(), tt.req, 10); err != nil {
+			if _, err := f.svc.RunJob(context.Background(), tt.req, 10, nil); err != nil {
 				t.Fatal(err)
 			}
 			evs := f.outbox(t, "booking.job.completed")
-			var c booking.JobCompleted
+			var c events.JobOwnerCompleted
 			if err := evs[i].UnmarshalData(&c); err != nil {
 				t.Fatal(err)
 			}

@@ -1,35 +1,23 @@
 package export
 
 import (
-	"time"
-
 	"github.com/google/uuid"
+
+	"github.com/acube/platform/libs/events"
 )
 
 // Event types (and subjects) the exporter publishes; docs/events/exporter.md
 // is their contract.
 const (
-	TypeCompleted = "exporter.export.completed"
+	TypeCompleted = events.TypeExportCompleted
 	TypeFailed    = "exporter.export.failed"
 	// TypeAuditRequested is the audit event of an administrator asking for
 	// an export: audit.<entity>.<action> like every admin action.
 	TypeAuditRequested = "audit.audit_log.export"
 )
 
-// CompletedData is the data of exporter.export.completed: all the mailer
-// needs for the "your export is ready" e-mail.
-type CompletedData struct {
-	ExportID    uuid.UUID `json:"export_id"`
-	AdminID     string    `json:"admin_id"`
-	AdminEmail  string    `json:"admin_email"`
-	AdminName   string    `json:"admin_name,omitempty"`
-	Kind        string    `json:"kind"`
-	Rows        int64     `json:"rows"`
-	Bytes       int64     `json:"bytes"`
-	DownloadURL string    `json:"download_url"`
-	ExpiresAt   time.Time `json:"expires_at"`
-	CompletedAt time.Time `json:"completed_at"`
-}
+// The data of exporter.export.completed is events.ExportCompleted: the
+// mailer reads it.
 
 // KindAuditLogs names what the exporter exports, for the email.
 const KindAuditLogs = "audit-logs"

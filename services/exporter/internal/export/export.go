@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/services/exporter/internal/audit"
 )
 
@@ -112,7 +113,7 @@ type Store interface {
 	// Complete marks the export completed and writes its completed event;
 	// publish runs inside the transaction (it moves the file into place),
 	// so the row says completed only when the file is there.
-	Complete(ctx context.Context, id, claim uuid.UUID, done Done, ev CompletedData, publish func() error) error
+	Complete(ctx context.Context, id, claim uuid.UUID, done Done, ev events.ExportCompleted, publish func() error) error
 	// Fail marks the export failed with reason and writes its failed event.
 	Fail(ctx context.Context, id, claim uuid.UUID, reason string, at time.Time, ev FailedData) error
 	// Release puts a claimed export back in the queue, to run again no

@@ -9,6 +9,20 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/acube/platform/libs/events"
+)
+
+// The worker's "BACKGROUND JOB" lines: the seed's runbook phrase, which
+// an operator greps for to follow exports (README.md, "Following the
+// logs"). jobKind and jobEntity name the export in them.
+const (
+	msgJobStarted   = "BACKGROUND JOB started"
+	msgJobProgress  = "BACKGROUND JOB progress"
+	msgJobCompleted = "BACKGROUND JOB completed"
+	msgJobFailed    = "BACKGROUND JOB failed"
+	jobKind         = "audit_export"
+	jobEntity       = "audit_log"
 )
 
 // WorkerConfig tunes a Worker. Zero values take the defaults in brackets.
@@ -112,31 +126,35 @@ func (w *Worker) RunOnce(ctx context.Context) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	log := w.log.With("export_id", e.ID.String(), "attempt", e.Attempts)
+	// Every line of the run names the export as a background job
+	// (README.md, "Following the logs"): the seed's runbook greps for
+	// "BACKGROUND JOB".
+	log := w.log.With("job_id", e.ID.String(), "kind", jobKind, "entity", jobEntity, "attempt", e.Attempts)
 	// Outcomes are recorded even while shutting down.
 	bg := context.WithoutCancel(ctx)
+	start := w.now()
 	if e.Attempts > w.cfg.MaxAttempts {
 		reason := fmt.Sprintf("the export was interrupted %d times", e.Attempts-1)
-		return true, w.fail(bg, log, e, claim, reason)
+		return true, w.fail(bg, log, e, claim, reason, start)
 	}
-	log.Info("export started")
-	start := w.now()
-	done, runErr := w.run(ctx, e, claim)
+	log.Info(msgJobStarted, "requested_by", e.Admin.ID, "queued_ms", start.Sub(e.CreatedAt).Milliseconds())
+	done, runErr := w.run(ctx, log, e, claim)
+	took := func() int64 { return w.now().Sub(start).Milliseconds() }
 	switch {
 	case runErr == nil:
 		w.m.runs.WithLabelValues(OutcomeCompleted).Inc()
 		w.m.duration.Observe(w.now().Sub(start).Seconds())
 		w.m.rows.Add(float64(done.Rows))
 		w.m.bytes.Add(float64(done.Size))
-		log.Info("export completed", "rows", done.Rows, "bytes", done.Size, "duration_ms", w.now().Sub(start).Milliseconds())
+		log.Info(msgJobCompleted, "rows", done.Rows, "bytes", done.Size, "duration_ms", took())
 		return true, nil
 	case errors.Is(runErr, ErrLeaseLost):
 		w.m.runs.WithLabelValues(OutcomeLeaseLost).Inc()
-		log.Warn("export taken over by another worker", "error", runErr.Error())
+		log.Warn(msgJobFailed, "error", runErr.Error(), "will_retry", true, "taken_over", true, "duration_ms", took())
 		return true, nil
 	case ctx.Err() != nil:
 		w.m.runs.WithLabelValues(OutcomeInterrupted).Inc()
-		log.Info("export interrupted by shutdown; queued again")
+		log.Warn(msgJobFailed, "error", "interrupted by shutdown; queued again", "will_retry", true, "duration_ms", took())
 		if err := w.store.Release(bg, e.ID, claim, w.now(), false); err != nil {
 			return true, fmt.Errorf("release export %s: %w", e.ID, err)
 		}
@@ -144,19 +162,19 @@ func (w *Worker) RunOnce(ctx context.Context) (bool, error) {
 	case e.Attempts < w.cfg.MaxAttempts:
 		w.m.runs.WithLabelValues(OutcomeRetried).Inc()
 		delay := time.Duration(e.Attempts) * w.cfg.RetryDelay
-		log.Warn("export failed; will retry", "error", runErr.Error(), "retry_in_ms", delay.Milliseconds())
+		log.Warn(msgJobFailed, "error", runErr.Error(), "will_retry", true, "retry_in_ms", delay.Milliseconds(), "duration_ms", took())
 		if err := w.store.Release(bg, e.ID, claim, w.now().Add(delay), true); err != nil {
 			return true, fmt.Errorf("release export %s: %w", e.ID, err)
 		}
 		return true, nil
 	default:
-		return true, w.fail(bg, log, e, claim, runErr.Error())
+		return true, w.fail(bg, log, e, claim, runErr.Error(), start)
 	}
 }
 
-func (w *Worker) fail(ctx context.Context, log *slog.Logger, e Export, claim uuid.UUID, reason string) error {
+func (w *Worker) fail(ctx context.Context, log *slog.Logger, e Export, claim uuid.UUID, reason string, start time.Time) error {
 	w.m.runs.WithLabelValues(OutcomeFailed).Inc()
-	log.Error("export failed", "error", reason)
+	log.Error(msgJobFailed, "error", reason, "will_retry", false, "duration_ms", w.now().Sub(start).Milliseconds())
 	ev := FailedData{ExportID: e.ID, AdminID: e.Admin.ID, AdminEmail: e.Admin.Email, AdminName: e.Admin.Name,
 		Error: reason, StatusURL: w.cfg.Links.Status(e.ID)}
 	if err := w.store.Fail(ctx, e.ID, claim, reason, w.now().UTC(), ev); err != nil {
@@ -167,14 +185,14 @@ func (w *Worker) fail(ctx context.Context, log *slog.Logger, e Export, claim uui
 
 // run writes the file under a part name while a heartbeat keeps the lease,
 // then publishes it and marks the export completed in one step.
-func (w *Worker) run(ctx context.Context, e Export, claim uuid.UUID) (Done, error) {
+func (w *Worker) run(ctx context.Context, log *slog.Logger, e Export, claim uuid.UUID) (Done, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var c Counters
 	hbDone := make(chan struct{})
 	go func() {
 		defer close(hbDone)
-		w.heartbeat(ctx, cancel, e.ID, claim, &c)
+		w.heartbeat(ctx, cancel, log, e.ID, claim, &c)
 	}()
 	defer func() { <-hbDone }()
 	defer cancel(nil) // stops the heartbeat before waiting for it
@@ -186,14 +204,14 @@ func (w *Worker) run(ctx context.Context, e Export, claim uuid.UUID) (Done, erro
 			err = cause
 		}
 		if rmErr := w.files.Remove(part); rmErr != nil {
-			w.log.Warn("remove part file", "export_id", e.ID.String(), "error", rmErr.Error())
+			log.Warn("remove part file", "error", rmErr.Error())
 		}
 		return Done{}, err
 	}
 	// PostgreSQL keeps microseconds; the event must say what the row says.
 	now := w.now().UTC().Truncate(time.Microsecond)
 	done := Done{Rows: rows, Size: size, FinishedAt: now, ExpiresAt: now.Add(w.cfg.TTL)}
-	ev := CompletedData{ExportID: e.ID, AdminID: e.Admin.ID, AdminEmail: e.Admin.Email, AdminName: e.Admin.Name,
+	ev := events.ExportCompleted{ExportID: e.ID, AdminID: e.Admin.ID, AdminEmail: e.Admin.Email, AdminName: e.Admin.Name,
 		Kind: KindAuditLogs, Rows: rows, Bytes: size, DownloadURL: w.cfg.Links.Download(e.ID),
 		ExpiresAt: done.ExpiresAt, CompletedAt: done.FinishedAt}
 	err = w.store.Complete(context.WithoutCancel(ctx), e.ID, claim, done, ev, func() error {
@@ -201,7 +219,7 @@ func (w *Worker) run(ctx context.Context, e Export, claim uuid.UUID) (Done, erro
 	})
 	if err != nil {
 		if rmErr := w.files.Remove(part); rmErr != nil {
-			w.log.Warn("remove part file", "export_id", e.ID.String(), "error", rmErr.Error())
+			log.Warn("remove part file", "error", rmErr.Error())
 		}
 		return Done{}, fmt.Errorf("complete export %s: %w", e.ID, err)
 	}
@@ -234,31 +252,42 @@ func (w *Worker) write(ctx context.Context, e Export, part string, c *Counters) 
 	return rows, size, nil
 }
 
-// heartbeat extends the lease and records progress every third of the
-// lease. It cancels the run when the lease is lost, or when it could not be
+// heartbeat extends the lease and records and logs progress every third
+// of the lease (20 s by default): a bounded rate however large the
+// export. It cancels the run when the lease is lost, or when it could not be
 // renewed for most of its length: another worker may then take over, and
 // two must never both think they hold the export.
-func (w *Worker) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, id, claim uuid.UUID, c *Counters) {
+func (w *Worker) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, log *slog.Logger, id, claim uuid.UUID, c *Counters) {
 	t := time.NewTicker(w.cfg.Lease / 3)
 	defer t.Stop()
-	lastOK := w.now()
+	start := w.now()
+	lastOK := start
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		err := w.store.Heartbeat(ctx, id, claim, c.Total.Load(), c.Written.Load(), w.cfg.Lease)
+		total, written := c.Total.Load(), c.Written.Load()
+		err := w.store.Heartbeat(ctx, id, claim, total, written, w.cfg.Lease)
 		switch {
 		case err == nil:
 			lastOK = w.now()
+			// total is the planner's estimate until the end: the
+			// percentage is a guide, capped below 100.
+			percent := int64(0)
+			if total > 0 {
+				percent = min(99, written*100/total)
+			}
+			log.Info(msgJobProgress, "rows_written", written, "rows_estimate", total, "percent", percent,
+				"duration_ms", lastOK.Sub(start).Milliseconds())
 		case errors.Is(err, ErrLeaseLost):
 			cancel(err)
 			return
 		case ctx.Err() != nil:
 			return
 		default:
-			w.log.Warn("export heartbeat failed", "export_id", id.String(), "error", err.Error())
+			log.Warn("export heartbeat failed", "error", err.Error())
 			if w.now().Sub(lastOK) > w.cfg.Lease*2/3 {
 				cancel(fmt.Errorf("heartbeat failing since %s: %w", lastOK.Format(time.RFC3339), ErrLeaseLost))
 				return

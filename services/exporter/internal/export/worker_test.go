@@ -131,11 +131,11 @@ func TestIntegrationWorkerCompletes(t *testing.T) {
 	if err := json.Unmarshal(dbtest.OutboxPayload(t, e.pool, export.TypeCompleted), &ev); err != nil {
 		t.Fatal(err)
 	}
-	var data export.CompletedData
+	var data events.ExportCompleted
 	if err := ev.UnmarshalData(&data); err != nil {
 		t.Fatal(err)
 	}
-	want := export.CompletedData{ExportID: x.ID, AdminID: "a9", AdminEmail: "boss@example.org", AdminName: "Boss",
+	want := events.ExportCompleted{ExportID: x.ID, AdminID: "a9", AdminEmail: "boss@example.org", AdminName: "Boss",
 		Kind: export.KindAuditLogs, Rows: 3000, Bytes: got.Size,
 		DownloadURL: "http://gw.example/api/admin/exports/" + x.ID.String() + "/download",
 		ExpiresAt:   got.ExpiresAt, CompletedAt: got.FinishedAt}
