@@ -25,7 +25,7 @@ $(BIN)/mailpit:
 	@GOWORK=off GOBIN=$(BIN) go install github.com/axllent/mailpit@$(MAILPIT_VERSION)
 
 ## test: every module's tests against real PostgreSQL, Redis and NATS
-test:
+test: test-deploy
 	@failed=""; for m in $(MODULES); do echo "== $$m"; (cd $$m && go test -count=1 ./...) || failed="$$failed $$m"; done; \
 	if [ -n "$$failed" ]; then echo "FAILED in:$$failed"; exit 1; fi
 

@@ -20,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -54,6 +55,10 @@ func newTyped(apiVersion, kind string) (any, bool) {
 		return &autoscalingv2.HorizontalPodAutoscaler{}, true
 	case "networking.k8s.io/v1/Ingress":
 		return &networkingv1.Ingress{}, true
+	case "gateway.networking.k8s.io/v1/Gateway":
+		return &gatewayv1.Gateway{}, true
+	case "gateway.networking.k8s.io/v1/HTTPRoute":
+		return &gatewayv1.HTTPRoute{}, true
 	case "networking.k8s.io/v1/NetworkPolicy":
 		return &networkingv1.NetworkPolicy{}, true
 	case "monitoring.coreos.com/v1/ServiceMonitor":
@@ -62,6 +67,20 @@ func newTyped(apiVersion, kind string) (any, bool) {
 		return &monitoringv1.PrometheusRule{}, true
 	}
 	return nil, false
+}
+
+// Render returns the overlay at dir as one multi-document YAML stream, as
+// `kustomize build` prints it, for tools that read files (kube-score).
+func Render(dir string) ([]byte, error) {
+	m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+	}
+	out, err := m.AsYaml()
+	if err != nil {
+		return nil, fmt.Errorf("render %s: %w", dir, err)
+	}
+	return out, nil
 }
 
 // Build renders the overlay at dir (e.g. deploy/k8s/overlays/prod) and

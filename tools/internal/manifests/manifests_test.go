@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -104,7 +106,7 @@ func TestDeploymentsFollowTheInvariants(t *testing.T) {
 					}
 				}
 				for _, e := range c.Env {
-					if looksSecret(e.Name) && e.Value != "" {
+					if looksSecret(e.Name) && e.Value != "" && !secretByReference(e.Value) {
 						t.Errorf("%s is set inline; secrets are referenced, never written", e.Name)
 					}
 				}
@@ -119,6 +121,18 @@ func TestDeploymentsFollowTheInvariants(t *testing.T) {
 			t.Errorf("overlay %s renders Secret %s; secrets are created out of band", overlay, s.Name)
 		}
 	}
+}
+
+// secretByReference reports whether a URL value takes its password from
+// another variable, $(DB_PASSWORD), which a secretKeyRef sets: the host
+// and role may be written, the password never.
+func secretByReference(value string) bool {
+	u, err := url.Parse(value)
+	if err != nil || u.User == nil {
+		return false
+	}
+	pw, ok := u.User.Password()
+	return ok && strings.HasPrefix(pw, "$(") && strings.HasSuffix(pw, ")")
 }
 
 func looksSecret(name string) bool {
@@ -162,18 +176,40 @@ func TestEveryServiceHasADisruptionBudgetAndTheRequestPathScales(t *testing.T) {
 
 func TestOnlyTheGatewayTakesOutsideTraffic(t *testing.T) {
 	objs := overlays(t)["prod"]
-	for _, ing := range Of[*networkingv1.Ingress](objs) {
-		for _, rule := range ing.Spec.Rules {
-			for _, p := range rule.HTTP.Paths {
-				if p.Backend.Service == nil || p.Backend.Service.Name != "gateway" {
-					t.Errorf("Ingress %s routes %s to something other than the gateway", ing.Name, p.Path)
+	if ings := Of[*networkingv1.Ingress](objs); len(ings) > 0 {
+		t.Errorf("%d Ingress objects; the entry is the Gateway API (ingress-nginx is retired)", len(ings))
+	}
+	routes := Of[*gatewayv1.HTTPRoute](objs)
+	if len(routes) == 0 {
+		t.Fatal("no HTTPRoute")
+	}
+	var toGateway bool
+	for _, rt := range routes {
+		for _, rule := range rt.Spec.Rules {
+			for _, b := range rule.BackendRefs {
+				if b.Name != "gateway" {
+					t.Errorf("HTTPRoute %s sends traffic to %s; only the gateway is public", rt.Name, b.Name)
+				}
+				toGateway = true
+				for _, m := range rule.Matches {
+					if m.Path == nil || m.Path.Value == nil || *m.Path.Value != "/api" {
+						t.Errorf("HTTPRoute %s routes a path other than /api to the gateway: its probes and metrics would be public", rt.Name)
+					}
 				}
 			}
 		}
 	}
+	if !toGateway {
+		t.Error("no HTTPRoute sends /api to the gateway")
+	}
+	for _, g := range Of[*gatewayv1.Gateway](objs) {
+		if g.Spec.GatewayClassName == "" || strings.Contains(string(g.Spec.GatewayClassName), "REPLACE") {
+			t.Errorf("Gateway %s has no class; the overlay names the cluster's implementation", g.Name)
+		}
+	}
 	for _, svc := range Of[*corev1.Service](objs) {
 		if svc.Spec.Type != "" && svc.Spec.Type != corev1.ServiceTypeClusterIP {
-			t.Errorf("Service %s is %s; only the Ingress is public", svc.Name, svc.Spec.Type)
+			t.Errorf("Service %s is %s; only the Gateway is public", svc.Name, svc.Spec.Type)
 		}
 	}
 	policies := Of[*networkingv1.NetworkPolicy](objs)
@@ -189,7 +225,7 @@ func TestOnlyTheGatewayTakesOutsideTraffic(t *testing.T) {
 	}
 	// Who may reach each service, besides Prometheus.
 	wantFrom := map[string][]string{
-		"gateway":  {"namespace:ingress-nginx"},
+		"gateway":  {"namespace-label:acube.io/gateway-data-plane"},
 		"booking":  {"gateway"},
 		"admin":    {"gateway", "booking", "exporter"},
 		"exporter": {"gateway"},
@@ -206,6 +242,8 @@ func TestOnlyTheGatewayTakesOutsideTraffic(t *testing.T) {
 					switch {
 					case peer.PodSelector != nil && peer.NamespaceSelector == nil:
 						got = append(got, peer.PodSelector.MatchLabels["app.kubernetes.io/name"])
+					case peer.NamespaceSelector != nil && peer.PodSelector == nil && peer.NamespaceSelector.MatchLabels["acube.io/gateway-data-plane"] == "true":
+						got = append(got, "namespace-label:acube.io/gateway-data-plane")
 					case peer.NamespaceSelector != nil && peer.PodSelector == nil:
 						got = append(got, "namespace:"+peer.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"])
 					default:
