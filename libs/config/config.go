@@ -4,7 +4,13 @@
 // A configuration is a struct whose fields carry an `env` tag naming the
 // variable and an optional `default` tag. Fields tagged `secret:"true"` are
 // masked when the configuration is logged. Nothing else in a service reads
-// the environment: main passes os.Getenv here and the struct everywhere else.
+// the environment: main passes os.LookupEnv here and the struct everywhere
+// else.
+//
+// A variable that is unset takes its default; a variable set to the empty
+// string is empty, so REDIS_URL= can say "no Redis" even though the
+// default names one. Only text and list fields can be empty: an empty
+// number, duration or bool is an error rather than a silent default.
 //
 //	type Config struct {
 //		Addr        string        `env:"BOOKING_ADDR" default:":8101" doc:"HTTP listen address"`
@@ -23,13 +29,23 @@ import (
 	"time"
 )
 
-// Getenv looks up one environment variable; os.Getenv fits.
-type Getenv func(string) string
+// LookupEnv looks up one environment variable and says whether it is set;
+// os.LookupEnv fits. A getenv cannot tell "set to empty" from "unset".
+type LookupEnv func(string) (string, bool)
 
-// Load fills the struct that dst points to from getenv, using each field's
-// default when the variable is empty. Nested structs are walked. It reports
-// every bad value at once.
-func Load(getenv Getenv, dst any) error {
+// Map is a LookupEnv over a fixed set of variables, for tests and tools:
+// a key present with "" is set to empty, a missing key is unset.
+func Map(env map[string]string) LookupEnv {
+	return func(k string) (string, bool) {
+		v, ok := env[k]
+		return v, ok
+	}
+}
+
+// Load fills the struct that dst points to from lookup, using each field's
+// default when the variable is unset. Nested and embedded structs are
+// walked. It reports every bad value at once.
+func Load(lookup LookupEnv, dst any) error {
 	v := reflect.ValueOf(dst)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
 		return errors.New("config: Load needs a pointer to a struct")
@@ -37,14 +53,20 @@ func Load(getenv Getenv, dst any) error {
 	var errs []error
 	walk(v.Elem(), func(f reflect.StructField, fv reflect.Value) {
 		name := f.Tag.Get("env")
-		raw := getenv(name)
-		if raw == "" {
-			raw = f.Tag.Get("default")
-		}
-		if raw == "" {
+		raw, set := lookup(name)
+		switch {
+		case !set:
+			if raw = f.Tag.Get("default"); raw == "" {
+				return
+			}
+		case raw == "" && !emptiable(fv):
+			errs = append(errs, fmt.Errorf("config: %s is set but empty; unset it for the default %q", name, f.Tag.Get("default")))
+			return
+		case raw == "":
+			fv.SetZero()
 			return
 		}
-		if err := set(fv, raw); err != nil {
+		if err := parse(fv, raw); err != nil {
 			errs = append(errs, fmt.Errorf("config: %s=%q: %w", name, raw, err))
 		}
 	})
@@ -104,7 +126,13 @@ func walk(v reflect.Value, fn func(reflect.StructField, reflect.Value)) {
 	}
 }
 
-func set(fv reflect.Value, raw string) error {
+// emptiable reports whether the empty string is a value of the field: text
+// and lists, not numbers, durations or bools.
+func emptiable(fv reflect.Value) bool {
+	return fv.Kind() == reflect.String || fv.Type() == reflect.TypeFor[[]string]()
+}
+
+func parse(fv reflect.Value, raw string) error {
 	switch fv.Interface().(type) {
 	case time.Duration:
 		d, err := time.ParseDuration(raw)

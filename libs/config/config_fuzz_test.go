@@ -29,7 +29,7 @@ func FuzzLoad(f *testing.F) {
 		env := map[string]string{"F_TEXT": text, "F_ON": on, "F_COUNT": count, "F_CONNS": conns,
 			"F_RATIO": ratio, "F_WAIT": wait, "F_NETWORKS": networks}
 		var c fuzzConfig
-		if err := Load(func(k string) string { return env[k] }, &c); err != nil {
+		if err := Load(Map(env), &c); err != nil {
 			if !strings.HasPrefix(err.Error(), "config: ") {
 				t.Fatalf("error %q does not name its origin", err)
 			}

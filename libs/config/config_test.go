@@ -36,7 +36,7 @@ func TestLoad(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var s sample
-			err := Load(func(k string) string { return tt.env[k] }, &s)
+			err := Load(Map(tt.env), &s)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "WORKERS") {
 					t.Fatalf("err = %v, want both bad variables named", err)
@@ -55,12 +55,86 @@ func TestLoad(t *testing.T) {
 
 func TestDescribeMasksSecrets(t *testing.T) {
 	var s sample
-	if err := Load(func(string) string { return "" }, &s); err != nil {
+	if err := Load(Map(nil), &s); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range Describe(&s) {
 		if f.Env == "DB" && strings.Contains(f.Value, "pw") {
 			t.Errorf("secret shown: %s", f.Value)
+		}
+	}
+}
+
+// TestLoadEmptyIsNotUnset: a variable set to "" is empty, not the default
+// (REDIS_URL= turns the gateway's Redis off although the default names
+// one); only an unset variable takes the default. An empty number has no
+// meaning, so it is an error rather than a silent default.
+func TestLoadEmptyIsNotUnset(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    func(sample) bool
+		wantErr string
+	}{
+		{name: "unset takes the default", env: nil,
+			want: func(s sample) bool { return s.Addr == ":80" && len(s.CIDRs) == 2 }},
+		{name: "empty text is empty", env: map[string]string{"ADDR": ""},
+			want: func(s sample) bool { return s.Addr == "" }},
+		{name: "empty secret is empty", env: map[string]string{"DB": ""},
+			want: func(s sample) bool { return s.DB == "" }},
+		{name: "empty list is empty", env: map[string]string{"CIDRS": ""},
+			want: func(s sample) bool { return s.CIDRs == nil }},
+		{name: "empty number is an error", env: map[string]string{"WORKERS": ""}, wantErr: "WORKERS is set but empty"},
+		{name: "empty duration is an error", env: map[string]string{"TIMEOUT": ""}, wantErr: "TIMEOUT is set but empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s sample
+			err := Load(Map(tt.env), &s)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.want(s) {
+				t.Errorf("loaded %+v", s)
+			}
+		})
+	}
+}
+
+// TestLoadEmbeddedBase: a service's config embeds Backbone and reads the
+// shared variables under their usual names.
+func TestLoadEmbeddedBase(t *testing.T) {
+	var c struct {
+		Backbone
+		Admin AdminTokens
+		Addr  string `env:"X_ADDR" default:":1"`
+	}
+	env := map[string]string{"NATS_URL": "nats://n:4222", "SHUTDOWN_GRACE": "3s", "ADMIN_URL": "http://admin:8102/"}
+	if err := Load(Map(env), &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.NATSURL != "nats://n:4222" || c.ShutdownGrace != 3*time.Second || c.LogLevel != "info" || c.StreamReplicas != 1 || c.Addr != ":1" {
+		t.Errorf("loaded %+v", c)
+	}
+	if got, want := c.Admin.KeysURL(), "http://admin:8102/api/admin/auth/jwks.json"; got != want {
+		t.Errorf("KeysURL() = %q, want %q", got, want)
+	}
+	names := map[string]bool{}
+	for _, f := range Describe(&c) {
+		names[f.Env] = true
+	}
+	for _, want := range []string{"LOG_LEVEL", "SHUTDOWN_GRACE", "DATABASE_URL", "NATS_URL", "STREAM_REPLICAS", "ADMIN_JWKS_URL", "X_ADDR"} {
+		if !names[want] {
+			t.Errorf("Describe misses %s", want)
 		}
 	}
 }

@@ -119,9 +119,17 @@ func (m *HTTPMetrics) Middleware(log *slog.Logger) func(http.Handler) http.Handl
 					status = http.StatusOK
 				}
 				d := time.Since(start)
-				m.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
-				m.duration.WithLabelValues(route, r.Method).Observe(d.Seconds())
-				log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+				level := slog.LevelInfo
+				if isProbe(r.URL.Path) {
+					// Probes and scrapes are not traffic: counted, they
+					// would dilute a failing route's error ratio at low
+					// traffic and turn a NATS blip into failed requests.
+					level = slog.LevelDebug
+				} else {
+					m.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
+					m.duration.WithLabelValues(route, r.Method).Observe(d.Seconds())
+				}
+				log.LogAttrs(r.Context(), level, "request",
 					slog.String("method", r.Method), slog.String("route", route),
 					slog.Int("status", status), slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 					slog.String("request_id", RequestID(r.Context())))
@@ -152,3 +160,13 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the underlying writer (Flush).
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// isProbe reports whether path is one of the probe or scrape endpoints
+// that every process serves (Probes.Mount).
+func isProbe(path string) bool {
+	switch path {
+	case "/healthz", "/readyz", "/metrics":
+		return true
+	}
+	return false
+}

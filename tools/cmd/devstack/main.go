@@ -43,15 +43,15 @@ type Config struct {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+	if err := run(ctx, os.LookupEnv, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "devstack:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+func run(ctx context.Context, lookupEnv config.LookupEnv, stdout io.Writer) error {
 	var cfg Config
-	if err := config.Load(getenv, &cfg); err != nil {
+	if err := config.Load(lookupEnv, &cfg); err != nil {
 		return err
 	}
 	wd, err := os.Getwd()
@@ -124,9 +124,9 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		procs = append(procs, p)
 		go func() { <-p.Done(); exited <- p }()
 	}
-	// Readiness is awaited after every service started: a consumer is ready
-	// once the stream it reads exists, and streams are declared by their
-	// owners, so services wait on each other.
+	// Readiness is awaited after every service started. A service is ready
+	// once its database answers; its streams and consumers come up in the
+	// background (details in /readyz), whatever order the others start in.
 	readyCtx, cancel := context.WithTimeout(ctx, cfg.ReadyWithin)
 	defer cancel()
 	for _, p := range procs {

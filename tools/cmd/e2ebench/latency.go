@@ -337,7 +337,7 @@ func declareStreams(ctx context.Context, url string) error {
 		return err
 	}
 	defer nc.Close()
-	if err := stream.EnsureAll(ctx, js, stream.Booking(1), stream.Admin(1), stream.Audit(1), stream.Exporter(1), stream.Mailer(1)); err != nil {
+	if err := stream.EnsureAll(ctx, js, stream.Catalog(1)...); err != nil {
 		return err
 	}
 	return nil

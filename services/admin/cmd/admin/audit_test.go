@@ -150,7 +150,7 @@ func publish(t *testing.T, js jetstream.JetStream, ev events.Event) {
 // configuration: the pool every query of the running service goes through.
 func (h *harness) servicePool() *pgxpool.Pool {
 	h.t.Helper()
-	cfg, err := config.Load(h.getenv)
+	cfg, err := config.Load(h.lookupEnv)
 	if err != nil {
 		h.t.Fatal(err)
 	}

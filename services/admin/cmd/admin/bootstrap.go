@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/term"
 
+	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/libs/logging"
 	"github.com/acube/platform/services/admin/internal/account"
 	"github.com/acube/platform/services/admin/internal/config"
@@ -22,7 +23,7 @@ import (
 // bootstrap creates the first superadmin. The password comes from stdin
 // (echo off on a terminal), never from a flag or a default, so it is not
 // left in shell history or process listings.
-func bootstrap(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
+func bootstrap(ctx context.Context, args []string, lookupEnv libconfig.LookupEnv, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("bootstrap", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	email := fs.String("email", "", "email address of the first superadmin (required)")
@@ -36,7 +37,7 @@ func bootstrap(ctx context.Context, args []string, getenv func(string) string, s
 	if *name == "" {
 		*name, _, _ = strings.Cut(*email, "@")
 	}
-	cfg, err := config.Load(getenv)
+	cfg, err := config.Load(lookupEnv)
 	if err != nil {
 		return err
 	}

@@ -30,17 +30,19 @@ import (
 // harness runs the whole admin service, run() as main calls it, against
 // a fresh database and an in-process JetStream server.
 type harness struct {
-	t      *testing.T
-	env    map[string]string
-	base   string
-	nats   *natstest.Server
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	pool   *pgxpool.Pool // admin schema, for assertions
-	logs   *syncBuffer
-	cancel context.CancelFunc
-	done   chan error
-	client *http.Client
+	t    *testing.T
+	env  map[string]string
+	base string
+	nats *natstest.Server
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	pool *pgxpool.Pool // admin schema, for assertions
+	// ownerURL is the database as its owner, for assertions.
+	ownerURL string
+	logs     *syncBuffer
+	cancel   context.CancelFunc
+	done     chan error
+	client   *http.Client
 }
 
 type syncBuffer struct {
@@ -60,7 +62,9 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newHarness(t *testing.T, overrides map[string]string) *harness {
+// prepare gives a harness its database, NATS server and environment
+// without starting the service.
+func prepare(t *testing.T, overrides map[string]string) *harness {
 	t.Helper()
 	dbURL, loginURL := newDatabaseAndLogin(t)
 	ns := natstest.Start(t)
@@ -105,14 +109,29 @@ func newHarness(t *testing.T, overrides map[string]string) *harness {
 	if h.js, err = jetstream.New(nc); err != nil {
 		t.Fatal(err)
 	}
-	h.start()
-	pool, err := postgres.Open(context.Background(), postgres.Config{URL: dbURL, Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	h.pool = pool
+	h.ownerURL = dbURL
 	return h
+}
+
+// newHarness prepares a harness, starts the service and waits until it is
+// ready.
+func newHarness(t *testing.T, overrides map[string]string) *harness {
+	t.Helper()
+	h := prepare(t, overrides)
+	h.start()
+	h.openPool()
+	return h
+}
+
+// openPool opens the pool assertions use, once the service has migrated.
+func (h *harness) openPool() {
+	h.t.Helper()
+	pool, err := postgres.Open(context.Background(), postgres.Config{URL: h.ownerURL, Schema: schema})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(pool.Close)
+	h.pool = pool
 }
 
 // newDatabaseAndLogin creates the test's database and a LOGIN role that is
@@ -185,33 +204,77 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func (h *harness) getenv(k string) string { return h.env[k] }
+// lookupEnv reads the service's environment from h.env, as os.LookupEnv
+// reads the process's.
+func (h *harness) lookupEnv(k string) (string, bool) {
+	v, ok := h.env[k]
+	return v, ok
+}
 
-// start runs the service and waits until it is ready.
+// start runs the service and waits until it is ready and its streams and
+// audit consumer are up: readiness alone only says HTTP is served.
 func (h *harness) start() {
 	h.t.Helper()
+	h.run()
+	h.waitReady("nats", "streams", "consumer_admin-audit")
+}
+
+// run starts the service without waiting for it.
+func (h *harness) run() {
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	h.done = make(chan error, 1)
-	go func() { h.done <- run(ctx, h.getenv, h.logs) }()
+	go func() { h.done <- run(ctx, h.lookupEnv, h.logs) }()
 	h.t.Cleanup(h.stop)
+}
+
+// readiness is the body of /readyz.
+type readiness struct {
+	Status  string            `json:"status"`
+	Details map[string]string `json:"details"`
+}
+
+// readyz returns /readyz's status code and body, or 0 when it does not
+// answer.
+func (h *harness) readyz() (int, readiness) {
+	var body readiness
+	resp, err := h.client.Get(h.base + "/readyz")
+	if err != nil {
+		return 0, body
+	}
+	defer resp.Body.Close()
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body
+}
+
+// waitReady waits until /readyz answers 200 with each named detail "ok".
+func (h *harness) waitReady(details ...string) {
+	h.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
+	var last readiness
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-h.done:
 			h.t.Fatalf("service exited during start: %v", err)
 		default:
 		}
-		resp, err := h.client.Get(h.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		code, body := h.readyz()
+		last = body
+		if code == http.StatusOK && allOK(body.Details, details) {
+			return
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	h.t.Fatal("service not ready within 30s")
+	h.t.Fatalf("service not ready with %v ok within 30s; last /readyz %+v", details, last)
+}
+
+func allOK(got map[string]string, names []string) bool {
+	for _, n := range names {
+		if got[n] != "ok" {
+			return false
+		}
+	}
+	return true
 }
 
 // stop cancels run as SIGTERM would and waits for it to return.
@@ -294,7 +357,7 @@ const rootPassword = "correct horse battery staple"
 func (h *harness) bootstrap(email string) {
 	h.t.Helper()
 	var out bytes.Buffer
-	if err := bootstrap(context.Background(), []string{"--email", email}, h.getenv, strings.NewReader(rootPassword+"\n"), &out); err != nil {
+	if err := bootstrap(context.Background(), []string{"--email", email}, h.lookupEnv, strings.NewReader(rootPassword+"\n"), &out); err != nil {
 		h.t.Fatalf("bootstrap: %v\n%s", err, out.String())
 	}
 }

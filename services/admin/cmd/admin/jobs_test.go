@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/services/admin/internal/job"
 	"github.com/acube/platform/services/admin/internal/jobtest"
 )
@@ -218,7 +219,7 @@ func TestIntegrationBulkJobSurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var env struct{ Data job.Completed }
+	var env struct{ Data events.JobCompleted }
 	if err := json.Unmarshal(msg.Data, &env); err != nil {
 		t.Fatal(err)
 	}

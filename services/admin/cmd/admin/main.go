@@ -8,24 +8,20 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/acube/platform/libs/authn"
 	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/libs/consume"
+	"github.com/acube/platform/libs/lifecycle"
 	"github.com/acube/platform/libs/logging"
 	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/periodic"
@@ -33,8 +29,8 @@ import (
 	"github.com/acube/platform/libs/stream"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/admin/internal/account"
-	"github.com/acube/platform/services/admin/internal/audit"
 	"github.com/acube/platform/services/admin/internal/config"
+	"github.com/acube/platform/services/admin/internal/consumer"
 	"github.com/acube/platform/services/admin/internal/deadletter"
 	"github.com/acube/platform/services/admin/internal/httpapi"
 	"github.com/acube/platform/services/admin/internal/job"
@@ -46,20 +42,14 @@ import (
 
 const schema = "admin"
 
-// Durable consumer names; they also name dead-letter subjects.
-const (
-	auditConsumer = "admin-audit"
-	jobsConsumer  = "admin-jobs"
-)
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
 	if len(os.Args) > 1 && os.Args[1] == "bootstrap" {
-		err = bootstrap(ctx, os.Args[2:], os.Getenv, os.Stdin, os.Stdout)
+		err = bootstrap(ctx, os.Args[2:], os.LookupEnv, os.Stdin, os.Stdout)
 	} else {
-		err = run(ctx, os.Getenv, os.Stdout)
+		err = run(ctx, os.LookupEnv, os.Stdout)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "admin:", err)
@@ -119,8 +109,8 @@ func loadKeys(cfg config.Config, log *slog.Logger) (*token.Keys, error) {
 	return token.NewKeys(signing, older...), nil
 }
 
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := config.Load(getenv)
+func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) error {
+	cfg, err := config.Load(lookupEnv)
 	if err != nil {
 		return err
 	}
@@ -135,6 +125,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// The lifecycle closes the pool and drains NATS; these only cover a
+	// failure before it runs (both are no-ops once closed).
 	defer pool.Close()
 
 	keys, err := loadKeys(cfg, log)
@@ -156,9 +148,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	defer nc.Close()
-	if err := stream.EnsureAll(ctx, js, stream.Admin(cfg.StreamReplicas), stream.Audit(cfg.StreamReplicas), stream.DeadLetter(cfg.StreamReplicas)); err != nil {
-		return err
-	}
 
 	reg := web.NewRegistry()
 	httpMetrics, err := web.NewHTTPMetrics(reg)
@@ -173,37 +162,34 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// The admin service owns ADMIN, AUDIT and DEADLETTER, and reports
+	// how full they are.
+	owned := []stream.Spec{stream.Admin(cfg.StreamReplicas), stream.Audit(cfg.StreamReplicas), stream.DeadLetter(cfg.StreamReplicas)}
+	streams, err := stream.NewDeclarer(nc, js, reg, log, stream.DeclarerConfig{Specs: owned})
+	if err != nil {
+		return err
+	}
+	if err := reg.Register(stream.NewUsage(js, owned...)); err != nil {
+		return fmt.Errorf("register stream usage metrics: %w", err)
+	}
 	relay, err := outbox.NewRelay(pool, js, reg, log, outbox.RelayConfig{Schema: schema})
 	if err != nil {
 		return err
 	}
 
 	signer := token.NewSigner(keys, cfg.Token.Issuer, cfg.Token.Audience, cfg.Token.AccessTTL)
-	accounts := account.NewService(store.NewAccounts(pool), hasher, signer, adminMetrics, accountConfig(cfg), time.Now)
-	jobs := job.NewService(store.NewJobs(pool), adminMetrics, cfg.Bulk.MaxIDs, time.Now)
-	deadLetters := deadletter.NewService(js, store.NewDeadLetters(pool), time.Now)
-
-	auditRunner, err := consume.New(pool, js, consumerMetrics, log, consume.Config{
-		Stream: stream.Audit(1).Name, Durable: auditConsumer, Subjects: []string{audit.SubjectPrefix + ">"},
-	}, func(ctx context.Context, tx pgx.Tx, msg consume.Message) error {
-		err := store.Append(ctx, tx, msg.Event)
-		if errors.Is(err, audit.ErrInvalid) {
-			return consume.Permanent(err)
-		}
-		return err
-	})
+	accountCfg := accountConfig(cfg)
+	// Replicas share the signing key, so they give one email the same
+	// reference in "Login failed" lines.
+	accountCfg.LogKey = keys.Derive("login log reference")
+	accounts := account.NewService(store.NewAccounts(pool), hasher, signer, adminMetrics, accountCfg, time.Now)
+	jobs := job.NewService(store.NewJobs(pool), adminMetrics, cfg.Bulk.MaxIDs, time.Now, job.WithLogger(log))
+	deadLetters := deadletter.NewService(js, store.NewDeadLetters(pool), time.Now, deadletter.WithLogger(log))
+	auditRunner, err := consumer.NewAudit(pool, js, consumerMetrics, log)
 	if err != nil {
 		return err
 	}
-	jobsRunner, err := consume.New(pool, js, consumerMetrics, log, consume.Config{
-		Stream: stream.Booking(1).Name, Durable: jobsConsumer, Subjects: []string{"booking.job.>"},
-	}, func(ctx context.Context, tx pgx.Tx, msg consume.Message) error {
-		err := jobs.HandleOwnerEvent(ctx, store.JobTx(tx), msg.Event)
-		if errors.Is(err, job.ErrNotFound) || errors.Is(err, job.ErrUnexpectedEvent) {
-			return consume.Permanent(err)
-		}
-		return err
-	})
+	jobsRunner, err := consumer.NewJobs(pool, js, consumerMetrics, log, jobs)
 	if err != nil {
 		return err
 	}
@@ -213,55 +199,28 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		Verifier: verifier, ClientIP: httpapi.NewClientIP(proxies), Metrics: adminMetrics, Log: log,
 		SyncThreshold: cfg.Bulk.SyncThreshold, SyncWait: cfg.Bulk.SyncWait,
 	})
-	// The jobs consumer is not a readiness check: its stream belongs to
-	// booking, and login or the audit log must not wait for booking.
-	probes := web.NewProbes(reg, map[string]web.Check{
-		"postgres":       pool.Ping,
-		"nats":           func(context.Context) error { return stream.Ready(nc) },
-		"audit_consumer": func(context.Context) error { return auditRunner.Ready() },
-	})
+	// Only PostgreSQL decides readiness: login, the audit log and jobs
+	// work while NATS is down (events wait in the outbox).
+	probes := web.NewProbes(reg, map[string]web.Check{"postgres": pool.Ping})
+	probes.Detail("nats", streams.Connected)
+	probes.Detail("streams", streams.Streams)
+	probes.Detail("consumer_"+consumer.AuditDurable, func(context.Context) error { return auditRunner.Ready() })
+	probes.Detail("consumer_"+consumer.JobsDurable, func(context.Context) error { return jobsRunner.Ready() })
 	r := web.NewRouter(log, httpMetrics, probes)
 	api.Routes(r)
-	srv := web.NewServer(cfg.Addr, r)
-	srv.RegisterOnShutdown(probes.Shutdown)
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-	}
 
-	// Shutdown order (STYLE.md): not ready and drain HTTP, then let the
-	// consumers finish the messages in hand, then stop the relay (after
-	// the consumers, whose handlers write outbox rows), drain NATS and
-	// close the pool (deferred above).
-	background := context.WithoutCancel(ctx)
-	consumerCtx, stopConsumers := context.WithCancel(background)
-	relayCtx, stopRelay := context.WithCancel(background)
-	defer stopConsumers()
-	defer stopRelay()
-	var consumers sync.WaitGroup
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		defer stopRelay()
-		err := web.Serve(gctx, srv, ln, cfg.ShutdownGrace, log)
-		stopConsumers()
-		consumers.Wait()
-		return err
+	lc, err := lifecycle.New(lifecycle.Config{
+		Server: web.NewServer(cfg.Addr, r), Probes: probes,
+		Declare:   streams.Run,
+		Consumers: []lifecycle.Task{auditRunner.Run, jobsRunner.Run},
+		Workers:   []lifecycle.Task{func(ctx context.Context) error { janitor(ctx, pool, log); return nil }},
+		Relay:     relay.Run,
+		NATS:      nc, Pool: pool, Grace: cfg.ShutdownGrace, Log: log,
 	})
-	for _, c := range []*consume.Runner{auditRunner, jobsRunner} {
-		consumers.Add(1)
-		g.Go(func() error {
-			defer consumers.Done()
-			return c.Run(consumerCtx)
-		})
+	if err != nil {
+		return err
 	}
-	g.Go(func() error { return relay.Run(relayCtx) })
-	g.Go(func() error { janitor(consumerCtx, pool, log); return nil })
-	err = g.Wait()
-	if dErr := nc.Drain(); dErr != nil {
-		err = errors.Join(err, fmt.Errorf("drain nats: %w", dErr))
-	}
-	log.Info("stopped")
-	return err
+	return lc.Run(ctx)
 }
 
 // janitor purges expired refresh tokens and idle throttle counters hourly.

@@ -14,17 +14,16 @@ import (
 
 // Config is every setting of the admin service.
 type Config struct {
-	Addr           string        `env:"ADMIN_ADDR" default:":8102" doc:"HTTP listen address"`
-	DatabaseURL    string        `env:"DATABASE_URL" default:"postgres://postgres@127.0.0.1:5432/acube?sslmode=disable" secret:"true" doc:"PostgreSQL URL; the database is created if missing"`
-	MigrateDBURL   string        `env:"MIGRATE_DATABASE_URL" secret:"true" doc:"PostgreSQL URL migrations (and database creation) run with, the schema owner's; empty uses DATABASE_URL"`
-	DBRole         string        `env:"ADMIN_DB_ROLE" default:"acube_admin_app" doc:"role every pooled connection takes with SET ROLE (it cannot change or delete audit rows); none keeps the login role"`
-	DBMaxConns     int32         `env:"ADMIN_DB_MAX_CONNS" default:"16" doc:"connection pool size"`
-	NATSURL        string        `env:"NATS_URL" default:"nats://127.0.0.1:4222" doc:"NATS server with JetStream"`
-	StreamReplicas int           `env:"STREAM_REPLICAS" default:"1" doc:"JetStream replicas of the streams this service owns"`
-	LogLevel       string        `env:"LOG_LEVEL" default:"info" doc:"debug, info, warn or error"`
-	ShutdownGrace  time.Duration `env:"SHUTDOWN_GRACE" default:"20s" doc:"how long in-flight requests may finish on SIGTERM"`
-	TrustedProxies []string      `env:"ADMIN_TRUSTED_PROXIES" default:"127.0.0.0/8,::1/128" doc:"CIDRs whose X-Forwarded-For is believed (the gateway)"`
-	DataDir        string        `env:"ADMIN_DATA_DIR" default:".data/admin" doc:"where a generated development signing key is kept"`
+	// Backbone is what every service reads: database, NATS, stream
+	// replicas, log level and shutdown grace.
+	libconfig.Backbone
+
+	Addr           string   `env:"ADMIN_ADDR" default:":8102" doc:"HTTP listen address"`
+	MigrateDBURL   string   `env:"MIGRATE_DATABASE_URL" secret:"true" doc:"PostgreSQL URL migrations (and database creation) run with, the schema owner's; empty uses DATABASE_URL"`
+	DBRole         string   `env:"ADMIN_DB_ROLE" default:"acube_admin_app" doc:"role every pooled connection takes with SET ROLE (it cannot change or delete audit rows); none keeps the login role"`
+	DBMaxConns     int32    `env:"ADMIN_DB_MAX_CONNS" default:"16" doc:"connection pool size"`
+	TrustedProxies []string `env:"ADMIN_TRUSTED_PROXIES" default:"127.0.0.0/8,::1/128" doc:"CIDRs whose X-Forwarded-For is believed (the gateway)"`
+	DataDir        string   `env:"ADMIN_DATA_DIR" default:".data/admin" doc:"where a generated development signing key is kept"`
 
 	Token    Token
 	Argon2   Argon2
@@ -75,9 +74,9 @@ type Bulk struct {
 }
 
 // Load reads and checks the configuration.
-func Load(getenv libconfig.Getenv) (Config, error) {
+func Load(lookup libconfig.LookupEnv) (Config, error) {
 	var c Config
-	if err := libconfig.Load(getenv, &c); err != nil {
+	if err := libconfig.Load(lookup, &c); err != nil {
 		return Config{}, err
 	}
 	return c, c.Validate()
@@ -85,7 +84,7 @@ func Load(getenv libconfig.Getenv) (Config, error) {
 
 // Validate reports every setting that is out of bounds.
 func (c Config) Validate() error {
-	var errs []error
+	errs := []error{c.Backbone.Validate()}
 	if c.Token.AccessTTL <= 0 || c.Token.AccessTTL > 15*time.Minute {
 		errs = append(errs, fmt.Errorf("config: ADMIN_ACCESS_TTL=%s must be in (0, 15m]", c.Token.AccessTTL))
 	}
@@ -121,8 +120,9 @@ func (c Config) Validate() error {
 }
 
 // ServingRole is the role the serving pool takes, or "" to keep the login
-// role: ADMIN_DB_ROLE=none, as in PostgreSQL's SET ROLE NONE (an empty
-// variable means the default, acube_admin_app).
+// role: ADMIN_DB_ROLE=none, as in PostgreSQL's SET ROLE NONE. (An empty
+// ADMIN_DB_ROLE= also keeps the login role; unset means the default,
+// acube_admin_app.)
 func (c Config) ServingRole() string {
 	if strings.EqualFold(c.DBRole, "none") {
 		return ""

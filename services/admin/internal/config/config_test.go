@@ -3,6 +3,8 @@ package config
 import (
 	"strings"
 	"testing"
+
+	libconfig "github.com/acube/platform/libs/config"
 )
 
 func TestLoad(t *testing.T) {
@@ -22,7 +24,7 @@ func TestLoad(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := Load(func(k string) string { return tt.env[k] })
+			c, err := Load(libconfig.Map(tt.env))
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("Load: %v", err)
@@ -53,12 +55,11 @@ func TestServingRole(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := Load(func(k string) string {
-				if k == "ADMIN_DB_ROLE" {
-					return tt.env
-				}
-				return ""
-			})
+			env := map[string]string{}
+			if tt.env != "" {
+				env["ADMIN_DB_ROLE"] = tt.env
+			}
+			c, err := Load(libconfig.Map(env))
 			if err != nil {
 				t.Fatal(err)
 			}

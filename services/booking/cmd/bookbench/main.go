@@ -43,15 +43,15 @@ type config struct {
 }
 
 func main() {
-	if err := run(context.Background(), os.Getenv, os.Stdout); err != nil {
+	if err := run(context.Background(), os.LookupEnv, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bookbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) error {
 	var cfg config
-	if err := libconfig.Load(getenv, &cfg); err != nil {
+	if err := libconfig.Load(lookupEnv, &cfg); err != nil {
 		return err
 	}
 	if err := recreate(ctx, cfg.DatabaseURL); err != nil {

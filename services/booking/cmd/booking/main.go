@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,11 +13,10 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/acube/platform/libs/authn"
 	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/libs/consume"
+	"github.com/acube/platform/libs/lifecycle"
 	"github.com/acube/platform/libs/logging"
 	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/periodic"
@@ -39,14 +37,14 @@ const schema = "booking"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+	if err := run(ctx, os.LookupEnv, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "booking:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := config.Load(getenv)
+func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) error {
+	cfg, err := config.Load(lookupEnv)
 	if err != nil {
 		return err
 	}
@@ -69,7 +67,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	verifier, err := authn.NewVerifier(authn.Config{Issuer: cfg.Admin.Issuer, Audience: cfg.Admin.Audience, JWKSURL: cfg.Admin.JWKSURL})
+	verifier, err := authn.NewVerifier(authn.Config{Issuer: cfg.Admin.Issuer, Audience: cfg.Admin.Audience, JWKSURL: cfg.Admin.KeysURL()})
 	if err != nil {
 		return err
 	}
@@ -78,18 +76,14 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// The lifecycle closes the pool and drains NATS; these only cover a
+	// failure before it runs (both are no-ops once closed).
 	defer pool.Close()
-
 	nc, js, err := stream.Connect(cfg.NATSURL, "booking", log)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	// AUDIT too, with the catalog's spec, so the relay never waits for the
-	// admin service to publish booking's audit events.
-	if err := stream.EnsureAll(ctx, js, stream.Booking(cfg.StreamReplicas), stream.Audit(cfg.StreamReplicas)); err != nil {
-		return err
-	}
 
 	reg := web.NewRegistry()
 	httpMetrics, err := web.NewHTTPMetrics(reg)
@@ -99,6 +93,18 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	consumerMetrics, err := consume.NewMetrics(reg)
 	if err != nil {
 		return err
+	}
+	// BOOKING is booking's own. AUDIT (booking publishes audit events) and
+	// DEADLETTER (booking consumes) belong to the admin service: booking
+	// creates them only if missing, so neither waits for the admin to start.
+	streams, err := stream.NewDeclarer(nc, js, reg, log, stream.DeclarerConfig{Specs: []stream.Spec{
+		stream.Booking(cfg.StreamReplicas), stream.Audit(cfg.StreamReplicas).IfMissing(), stream.DeadLetter(cfg.StreamReplicas).IfMissing(),
+	}})
+	if err != nil {
+		return err
+	}
+	if err := reg.Register(stream.NewUsage(js, stream.Booking(cfg.StreamReplicas))); err != nil {
+		return fmt.Errorf("register stream usage metrics: %w", err)
 	}
 	relay, err := outbox.NewRelay(pool, js, reg, log, outbox.RelayConfig{Schema: schema})
 	if err != nil {
@@ -114,41 +120,25 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	api := httpapi.New(svc, verifier, imgs, log, httpapi.Config{TrustedProxies: proxies, MaxImageBytes: cfg.Images.MaxBytes})
-	probes := web.NewProbes(reg, map[string]web.Check{
-		"postgres": pool.Ping,
-		"nats":     func(context.Context) error { return stream.Ready(nc) },
-	})
+	probes := web.NewProbes(reg, map[string]web.Check{"postgres": pool.Ping})
+	probes.Detail("nats", streams.Connected)
+	probes.Detail("streams", streams.Streams)
+	probes.Detail("consumer_"+consumer.JobsDurable, func(context.Context) error { return jobs.Ready() })
 	r := web.NewRouter(log, httpMetrics, probes)
 	api.Routes(r)
-	srv := web.NewServer(cfg.Addr, r)
-	srv.RegisterOnShutdown(probes.Shutdown)
 
-	// Shutdown order (STYLE.md): not ready and drain HTTP, then drain the
-	// job consumer, then stop the relay, drain NATS and close the pool
-	// (deferred above).
-	consumerCtx, stopConsumer := context.WithCancel(context.WithoutCancel(ctx))
-	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
-	consumerDone := make(chan struct{})
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		defer stopRelay()
-		err := web.Serve(gctx, srv, nil, cfg.ShutdownGrace, log)
-		stopConsumer()
-		<-consumerDone
+	lc, err := lifecycle.New(lifecycle.Config{
+		Server: web.NewServer(cfg.Addr, r), Probes: probes,
+		Declare:   streams.Run,
+		Consumers: []lifecycle.Task{jobs.Run},
+		Workers:   []lifecycle.Task{func(ctx context.Context) error { janitor(ctx, st, log); return nil }},
+		Relay:     relay.Run,
+		NATS:      nc, Pool: pool, Grace: cfg.ShutdownGrace, Log: log,
+	})
+	if err != nil {
 		return err
-	})
-	g.Go(func() error {
-		defer close(consumerDone)
-		return jobs.Run(consumerCtx)
-	})
-	g.Go(func() error { return relay.Run(relayCtx) })
-	g.Go(func() error { janitor(consumerCtx, st, log); return nil })
-	err = g.Wait()
-	if dErr := nc.Drain(); dErr != nil {
-		err = errors.Join(err, fmt.Errorf("drain nats: %w", dErr))
 	}
-	log.Info("stopped")
-	return err
+	return lc.Run(ctx)
 }
 
 // janitor purges expired idempotency keys hourly.

@@ -15,20 +15,19 @@ import (
 
 // Config is every setting of the booking service.
 type Config struct {
+	// Backbone is what every service reads: database, NATS, stream
+	// replicas, log level and shutdown grace.
+	libconfig.Backbone
+
 	Addr           string        `env:"BOOKING_ADDR" default:":8101" doc:"HTTP listen address"`
-	DatabaseURL    string        `env:"DATABASE_URL" default:"postgres://postgres@127.0.0.1:5432/acube?sslmode=disable" secret:"true" doc:"PostgreSQL URL; the database is created if missing"`
 	DBMaxConns     int32         `env:"BOOKING_DB_MAX_CONNS" default:"16" doc:"connection pool size"`
-	NATSURL        string        `env:"NATS_URL" default:"nats://127.0.0.1:4222" doc:"NATS server with JetStream"`
-	StreamReplicas int           `env:"STREAM_REPLICAS" default:"1" doc:"JetStream replicas of the streams this service owns"`
-	LogLevel       string        `env:"LOG_LEVEL" default:"info" doc:"debug, info, warn or error"`
-	ShutdownGrace  time.Duration `env:"SHUTDOWN_GRACE" default:"20s" doc:"how long in-flight requests may finish on SIGTERM"`
 	TrustedProxies []string      `env:"BOOKING_TRUSTED_PROXIES" default:"127.0.0.0/8,::1/128" doc:"CIDRs whose X-Forwarded-For is believed (the gateway)"`
 	DataDir        string        `env:"BOOKING_DATA_DIR" default:".data/booking" doc:"where a generated development link secret and, by default, event images are kept"`
 	PublicBaseURL  string        `env:"PUBLIC_BASE_URL" default:"http://localhost:8001" doc:"public address of the gateway, for links in emails"`
 	IdempotencyTTL time.Duration `env:"BOOKING_IDEMPOTENCY_TTL" default:"24h" doc:"how long an Idempotency-Key of a booking is remembered; older keys count as new and are purged hourly"`
 
 	Links  Links
-	Admin  Admin
+	Admin  libconfig.AdminTokens
 	Images Images
 	Jobs   Jobs
 }
@@ -38,14 +37,6 @@ type Links struct {
 	Secret       string        `env:"BOOKING_LINK_SECRET" secret:"true" doc:"HMAC key of manage links, at least 32 bytes; empty generates one under BOOKING_DATA_DIR"`
 	TTL          time.Duration `env:"BOOKING_LINK_TTL" default:"168h" doc:"how long a manage link works after the session day or the event's end"`
 	CancelNotice time.Duration `env:"BOOKING_CANCEL_NOTICE" default:"24h" doc:"a booker may cancel through the link until this long before the session day"`
-}
-
-// Admin says how admin access tokens are verified.
-type Admin struct {
-	URL      string `env:"ADMIN_URL" default:"http://127.0.0.1:8102" doc:"admin service base URL; the JWKS is fetched from it unless ADMIN_JWKS_URL is set"`
-	JWKSURL  string `env:"ADMIN_JWKS_URL" doc:"admin public keys (JWKS); default ADMIN_URL + /api/admin/auth/jwks.json"`
-	Issuer   string `env:"ADMIN_TOKEN_ISSUER" default:"acube-admin" doc:"required iss of admin access tokens"`
-	Audience string `env:"ADMIN_TOKEN_AUDIENCE" default:"acube" doc:"required aud of admin access tokens"`
 }
 
 // Images configures event cover images.
@@ -60,13 +51,10 @@ type Jobs struct {
 }
 
 // Load reads and checks the configuration.
-func Load(getenv libconfig.Getenv) (Config, error) {
+func Load(lookup libconfig.LookupEnv) (Config, error) {
 	var c Config
-	if err := libconfig.Load(getenv, &c); err != nil {
+	if err := libconfig.Load(lookup, &c); err != nil {
 		return Config{}, err
-	}
-	if c.Admin.JWKSURL == "" {
-		c.Admin.JWKSURL = strings.TrimRight(c.Admin.URL, "/") + "/api/admin/auth/jwks.json"
 	}
 	if c.Images.Dir == "" {
 		c.Images.Dir = filepath.Join(c.DataDir, "images")
@@ -77,7 +65,7 @@ func Load(getenv libconfig.Getenv) (Config, error) {
 
 // Validate reports every setting that is out of bounds.
 func (c Config) Validate() error {
-	var errs []error
+	errs := []error{c.Backbone.Validate(), c.Admin.Validate()}
 	if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("config: PUBLIC_BASE_URL=%q must be an absolute http(s) URL", c.PublicBaseURL))
 	}

@@ -56,7 +56,7 @@ func promotedEmails(t *testing.T, h *harness) []string {
 	t.Helper()
 	var out []string
 	for _, ev := range h.outbox("booking.event.promoted") {
-		var d booking.RegistrationData
+		var d events.Registration
 		if err := ev.UnmarshalData(&d); err != nil {
 			t.Fatal(err)
 		}
@@ -373,11 +373,11 @@ func TestIntegrationUpdateEventOverTime(t *testing.T) {
 
 // rescheduledData decodes the booking.event.rescheduled events written so
 // far, in order.
-func rescheduledData(t *testing.T, h *harness) []booking.EventRescheduled {
+func rescheduledData(t *testing.T, h *harness) []events.EventRescheduled {
 	t.Helper()
-	var out []booking.EventRescheduled
+	var out []events.EventRescheduled
 	for _, ev := range h.outbox(booking.TypeEventRescheduled) {
-		var d booking.EventRescheduled
+		var d events.EventRescheduled
 		if err := ev.UnmarshalData(&d); err != nil {
 			t.Fatal(err)
 		}
@@ -399,7 +399,7 @@ func TestIntegrationUpdateEventTellsRegistrants(t *testing.T) {
 	starts, _ := time.Parse(time.RFC3339, e.StartsAt)
 	ends, _ := time.Parse(time.RFC3339, e.EndsAt)
 	// summary is "email status position" of each event, in order.
-	summary := func(ds []booking.EventRescheduled) string {
+	summary := func(ds []events.EventRescheduled) string {
 		var out []string
 		for _, d := range ds {
 			out = append(out, fmt.Sprintf("%s %s %d", d.Email, d.Status, d.WaitlistPosition))

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acube/platform/services/booking/internal/booking"
+	"github.com/acube/platform/libs/events"
 )
 
 func eventBody(title string, capacity int, start time.Time) string {
@@ -75,7 +75,7 @@ func TestIntegrationEventCapacityUnderConcurrency(t *testing.T) {
 	// Waitlist positions are 1..180, each once.
 	seen := map[int]bool{}
 	for _, ev := range h.outbox("booking.event.waitlisted") {
-		var d booking.RegistrationData
+		var d events.Registration
 		if err := ev.UnmarshalData(&d); err != nil {
 			t.Fatal(err)
 		}
@@ -170,7 +170,7 @@ func TestIntegrationEvents(t *testing.T) {
 		if len(promoted) != 1 {
 			t.Fatalf("%d promoted events", len(promoted))
 		}
-		var d booking.RegistrationData
+		var d events.Registration
 		if err := promoted[0].UnmarshalData(&d); err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +211,7 @@ func TestIntegrationEvents(t *testing.T) {
 func registrationLink(t *testing.T, h *harness, typ, email string) *url.URL {
 	t.Helper()
 	for _, ev := range h.outbox(typ) {
-		var d booking.RegistrationData
+		var d events.Registration
 		if err := ev.UnmarshalData(&d); err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/services/booking/internal/booking"
 )
 
@@ -20,11 +21,11 @@ func (h *harness) registrationID(id, email string) string {
 }
 
 // cancelledData decodes the registration_cancelled events, by email.
-func cancelledData(t *testing.T, h *harness) map[string]booking.RegistrationData {
+func cancelledData(t *testing.T, h *harness) map[string]events.Registration {
 	t.Helper()
-	out := map[string]booking.RegistrationData{}
+	out := map[string]events.Registration{}
 	for _, ev := range h.outbox("booking.event.registration_cancelled") {
-		var d booking.RegistrationData
+		var d events.Registration
 		if err := ev.UnmarshalData(&d); err != nil {
 			t.Fatal(err)
 		}

@@ -2,14 +2,13 @@ package httpapi
 
 import (
 	"context"
-	"github.com/acube/platform/libs/events"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/acube/platform/services/booking/internal/booking"
+	"github.com/acube/platform/libs/events"
 )
 
 func TestIntegrationSessions(t *testing.T) {
@@ -25,7 +24,7 @@ func TestIntegrationSessions(t *testing.T) {
 		if s.ID == "" || s.Status != "pending" || s.Email != "first@example.org" {
 			t.Fatalf("answer %s", res.body)
 		}
-		var booked booking.SessionBooked
+		var booked events.SessionBooked
 		evs := h.outbox("booking.session.booked")
 		if len(evs) != 1 {
 			t.Fatalf("%d booked events", len(evs))
@@ -125,7 +124,7 @@ func TestIntegrationSessions(t *testing.T) {
 	t.Run("manage link", func(t *testing.T) {
 		h.do("POST", "/api/sessions/book", bookBody("link@example.org", futureDate(20)))
 		evs := h.outbox("booking.session.booked")
-		var booked booking.SessionBooked
+		var booked events.SessionBooked
 		if err := evs[len(evs)-1].UnmarshalData(&booked); err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +159,7 @@ func TestIntegrationSessions(t *testing.T) {
 	t.Run("cancellation inside the notice window and expired links are refused", func(t *testing.T) {
 		h.do("POST", "/api/sessions/book", bookBody("late@example.org", futureDate(3)))
 		evs := h.outbox("booking.session.booked")
-		var booked booking.SessionBooked
+		var booked events.SessionBooked
 		if err := evs[len(evs)-1].UnmarshalData(&booked); err != nil {
 			t.Fatal(err)
 		}

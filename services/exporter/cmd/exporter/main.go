@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,11 +22,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/acube/platform/libs/authn"
 	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/libs/consume"
+	"github.com/acube/platform/libs/lifecycle"
 	"github.com/acube/platform/libs/logging"
 	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/postgres"
@@ -45,14 +44,14 @@ const schema = "exporter"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+	if err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "exporter:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := config.Load(getenv)
+func run(ctx context.Context, args []string, lookupEnv libconfig.LookupEnv, stdout io.Writer) error {
+	cfg, err := config.Load(lookupEnv)
 	if err != nil {
 		return err
 	}
@@ -74,8 +73,9 @@ type deps struct {
 	js   jetstream.JetStream
 }
 
-// connect opens and migrates the database and connects to NATS, declaring
-// the streams this service owns (EXPORTER) and publishes to (AUDIT).
+// connect opens and migrates the database and connects to NATS. It does
+// not wait for NATS: serve declares its streams in the background, so the
+// exporter starts while NATS is down.
 func connect(ctx context.Context, cfg config.Config, log *slog.Logger) (deps, error) {
 	pool, err := postgres.Setup(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema, MaxConns: cfg.DBMaxConns}, log, outbox.Migrations(), consume.Migrations(), store.Migrations())
 	if err != nil {
@@ -86,12 +86,16 @@ func connect(ctx context.Context, cfg config.Config, log *slog.Logger) (deps, er
 		pool.Close()
 		return deps{}, err
 	}
-	if err := stream.EnsureAll(ctx, js, stream.Exporter(cfg.StreamReplicas), stream.Audit(cfg.StreamReplicas)); err != nil {
-		nc.Close()
-		pool.Close()
-		return deps{}, err
-	}
 	return deps{pool: pool, nc: nc, js: js}, nil
+}
+
+// streams are the ones the exporter declares: EXPORTER, its own; AUDIT,
+// which it publishes to and reads, and DEADLETTER, as a consumer, both
+// the admin's and created only if missing.
+func streams(cfg config.Config) []stream.Spec {
+	return []stream.Spec{
+		stream.Exporter(cfg.StreamReplicas), stream.Audit(cfg.StreamReplicas).IfMissing(), stream.DeadLetter(cfg.StreamReplicas).IfMissing(),
+	}
 }
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
@@ -100,6 +104,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The lifecycle closes the pool and drains NATS; these only cover a
+	// failure before it runs (both are no-ops once closed).
 	defer d.pool.Close()
 	defer d.nc.Close()
 
@@ -116,6 +122,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	declarer, err := stream.NewDeclarer(d.nc, d.js, reg, log, stream.DeclarerConfig{Specs: streams(cfg)})
+	if err != nil {
+		return err
+	}
+	if err := reg.Register(stream.NewUsage(d.js, stream.Exporter(cfg.StreamReplicas))); err != nil {
+		return fmt.Errorf("register stream usage metrics: %w", err)
+	}
 	relay, err := outbox.NewRelay(d.pool, d.js, reg, log, outbox.RelayConfig{Schema: schema})
 	if err != nil {
 		return err
@@ -129,18 +142,22 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer files.Close()
-	verifier, err := authn.NewVerifier(authn.Config{Issuer: cfg.TokenIssuer, Audience: cfg.TokenAudience, JWKSURL: cfg.AdminJWKSURL})
+	verifier, err := authn.NewVerifier(authn.Config{Issuer: cfg.Admin.Issuer, Audience: cfg.Admin.Audience, JWKSURL: cfg.Admin.KeysURL()})
 	if err != nil {
 		return err
 	}
 
 	st := store.New(d.pool)
 	links := export.Links{Base: cfg.PublicBaseURL}
+	// The workers put a running export back in the queue when they stop,
+	// with the consumers, before the relay and the pool go.
+	background := []lifecycle.Task{}
 	workers := make([]*export.Worker, cfg.ExportWorkers)
 	for i := range workers {
 		workers[i] = export.NewWorker(st, st, files, exportMetrics, log, time.Now, export.WorkerConfig{
 			Lease: cfg.ExportLease, Poll: cfg.ExportPoll, MaxAttempts: cfg.ExportAttempts, TTL: cfg.ExportTTL, Links: links,
 		})
+		background = append(background, workers[i].Run)
 	}
 	wake := func() {
 		for _, w := range workers {
@@ -148,48 +165,33 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 	}
 	purger := export.NewPurger(st, files, exportMetrics, log, time.Now, cfg.PurgeInterval, max(time.Hour, 2*cfg.ExportLease))
+	background = append(background, purger.Run)
 	api := httpapi.New(export.NewService(st, files, time.Now, wake), links, httpapi.AdminAuth(verifier, log), log)
 
+	// Readiness: the database and the export directory serve the API; NATS,
+	// the streams and the audit projection's consumer are details.
 	probes := web.NewProbes(reg, map[string]web.Check{
-		"postgres":       d.pool.Ping,
-		"nats":           func(context.Context) error { return stream.Ready(d.nc) },
-		"audit_consumer": func(context.Context) error { return auditConsumer.Ready() },
-		"export_dir":     func(context.Context) error { _, err := os.Stat(cfg.ExportDir); return err },
+		"postgres":   d.pool.Ping,
+		"export_dir": func(context.Context) error { _, err := os.Stat(cfg.ExportDir); return err },
 	})
+	probes.Detail("nats", declarer.Connected)
+	probes.Detail("streams", declarer.Streams)
+	probes.Detail("consumer_"+projection.Durable, func(context.Context) error { return auditConsumer.Ready() })
 	r := web.NewRouter(log, httpMetrics, probes)
 	api.Routes(r)
-	srv := web.NewServer(cfg.Addr, r)
-	srv.RegisterOnShutdown(probes.Shutdown)
 
-	// Shutdown order (STYLE.md): not ready and drain HTTP; then the
-	// consumer drains and the workers put running exports back in the
-	// queue; then the relay stops, NATS drains and the pool closes.
-	backgroundCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBackground()
-	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopRelay()
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		defer stopBackground()
-		return web.Serve(gctx, srv, nil, cfg.ShutdownGrace, log)
+	lc, err := lifecycle.New(lifecycle.Config{
+		Server: web.NewServer(cfg.Addr, r), Probes: probes,
+		Declare:   declarer.Run,
+		Consumers: []lifecycle.Task{auditConsumer.Run},
+		Workers:   background,
+		Relay:     relay.Run,
+		NATS:      d.nc, Pool: d.pool, Grace: cfg.ShutdownGrace, Log: log,
 	})
-	g.Go(func() error {
-		defer stopRelay()
-		bg, bgctx := errgroup.WithContext(backgroundCtx)
-		bg.Go(func() error { return auditConsumer.Run(bgctx) })
-		for _, w := range workers {
-			bg.Go(func() error { return w.Run(bgctx) })
-		}
-		bg.Go(func() error { return purger.Run(bgctx) })
-		return bg.Wait()
-	})
-	g.Go(func() error { return relay.Run(relayCtx) })
-	err = g.Wait()
-	if dErr := d.nc.Drain(); dErr != nil && !errors.Is(dErr, nats.ErrConnectionClosed) {
-		err = errors.Join(err, fmt.Errorf("drain nats: %w", dErr))
+	if err != nil {
+		return err
 	}
-	log.Info("stopped")
-	return err
+	return lc.Run(ctx)
 }
 
 // rebuildAudit replays the AUDIT stream into a fresh projection while a
@@ -201,6 +203,10 @@ func rebuildAudit(ctx context.Context, cfg config.Config, log *slog.Logger) erro
 	}
 	defer d.pool.Close()
 	defer d.nc.Close()
+	// A one-off command needs NATS now: declare and fail if it is down.
+	if err := stream.EnsureAll(ctx, d.js, streams(cfg)...); err != nil {
+		return err
+	}
 	start := time.Now()
 	res, err := projection.Rebuild(ctx, store.New(d.pool), d.js, log)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/postgres/pgtest"
 )
@@ -60,7 +61,7 @@ func TestIntegrationServeAndShutdown(t *testing.T) {
 	defer cancel()
 	var logs syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, &logs) }()
+	go func() { done <- run(ctx, nil, libconfig.Map(env), &logs) }()
 
 	base := "http://" + env["EXPORTER_ADDR"]
 	for {
@@ -109,7 +110,7 @@ func TestIntegrationRebuildCommand(t *testing.T) {
 	t.Parallel()
 	env := testEnv(t)
 	var logs syncBuffer
-	if err := run(context.Background(), []string{"rebuild-audit"}, func(k string) string { return env[k] }, &logs); err != nil {
+	if err := run(context.Background(), []string{"rebuild-audit"}, libconfig.Map(env), &logs); err != nil {
 		t.Fatalf("rebuild-audit: %v\n%s", err, logs.String())
 	}
 	if !strings.Contains(logs.String(), "audit projection rebuilt") {
@@ -133,7 +134,7 @@ func TestRunRefusesBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			err := run(context.Background(), tt.args, func(k string) string { return tt.env[k] }, &syncBuffer{})
+			err := run(context.Background(), tt.args, libconfig.Map(tt.env), &syncBuffer{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("run = %v, want an error about %s", err, tt.want)
 			}

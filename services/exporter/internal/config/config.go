@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	libconfig "github.com/acube/platform/libs/config"
@@ -14,11 +13,14 @@ import (
 
 // Config is every setting of the exporter service.
 type Config struct {
+	// Backbone is what every service reads: database, NATS, stream
+	// replicas, log level and shutdown grace.
+	libconfig.Backbone
+	// Admin says how admin access tokens are verified.
+	Admin libconfig.AdminTokens
+
 	Addr           string        `env:"EXPORTER_ADDR" default:":8104" doc:"HTTP listen address"`
-	DatabaseURL    string        `env:"DATABASE_URL" default:"postgres://postgres@127.0.0.1:5432/acube?sslmode=disable" secret:"true" doc:"PostgreSQL URL; the database is created if missing"`
 	DBMaxConns     int32         `env:"EXPORTER_DB_MAX_CONNS" default:"8" doc:"connection pool size"`
-	NATSURL        string        `env:"NATS_URL" default:"nats://127.0.0.1:4222" doc:"NATS server with JetStream"`
-	StreamReplicas int           `env:"STREAM_REPLICAS" default:"1" doc:"JetStream replicas of the streams this service declares"`
 	ExportDir      string        `env:"EXPORT_DIR" default:".data/exports" doc:"directory the export files are written to; created if missing"`
 	ExportTTL      time.Duration `env:"EXPORT_TTL" default:"168h" doc:"how long a finished export can be downloaded before it is purged"`
 	ExportWorkers  int           `env:"EXPORT_WORKERS" default:"1" doc:"exports run at once by this process"`
@@ -27,22 +29,13 @@ type Config struct {
 	ExportPoll     time.Duration `env:"EXPORT_POLL" default:"2s" doc:"how often an idle worker looks for queued exports"`
 	PurgeInterval  time.Duration `env:"EXPORT_PURGE_INTERVAL" default:"10m" doc:"how often expired export files are deleted"`
 	PublicBaseURL  string        `env:"PUBLIC_BASE_URL" default:"http://localhost:8001" doc:"public origin of the API (the gateway), for links in responses and emails"`
-	AdminURL       string        `env:"ADMIN_URL" default:"http://127.0.0.1:8102" doc:"admin service base URL; the JWKS is fetched from it unless ADMIN_JWKS_URL is set"`
-	AdminJWKSURL   string        `env:"ADMIN_JWKS_URL" doc:"admin public keys (JWKS); default ADMIN_URL + /api/admin/auth/jwks.json"`
-	TokenIssuer    string        `env:"ADMIN_TOKEN_ISSUER" default:"acube-admin" doc:"required iss of admin access tokens"`
-	TokenAudience  string        `env:"ADMIN_TOKEN_AUDIENCE" default:"acube" doc:"required aud of admin access tokens"`
-	LogLevel       string        `env:"LOG_LEVEL" default:"info" doc:"debug, info, warn or error"`
-	ShutdownGrace  time.Duration `env:"SHUTDOWN_GRACE" default:"20s" doc:"how long in-flight requests may finish on SIGTERM"`
 }
 
 // Load reads the configuration and checks it.
-func Load(getenv libconfig.Getenv) (Config, error) {
+func Load(lookup libconfig.LookupEnv) (Config, error) {
 	var c Config
-	if err := libconfig.Load(getenv, &c); err != nil {
+	if err := libconfig.Load(lookup, &c); err != nil {
 		return Config{}, err
-	}
-	if c.AdminJWKSURL == "" {
-		c.AdminJWKSURL = strings.TrimRight(c.AdminURL, "/") + "/api/admin/auth/jwks.json"
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
@@ -52,7 +45,7 @@ func Load(getenv libconfig.Getenv) (Config, error) {
 
 // Validate reports every setting that cannot work.
 func (c Config) Validate() error {
-	var errs []error
+	errs := []error{c.Backbone.Validate(), c.Admin.Validate()}
 	if c.ExportDir == "" {
 		errs = append(errs, errors.New("config: EXPORT_DIR must not be empty"))
 	}

@@ -1,6 +1,10 @@
 package config
 
-import "testing"
+import (
+	"testing"
+
+	libconfig "github.com/acube/platform/libs/config"
+)
 
 func TestLoadAdminKeys(t *testing.T) {
 	tests := []struct {
@@ -14,12 +18,12 @@ func TestLoadAdminKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := Load(func(k string) string { return tt.env[k] })
+			c, err := Load(libconfig.Map(tt.env))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.AdminJWKSURL != tt.want {
-				t.Errorf("JWKS URL = %q, want %q", c.AdminJWKSURL, tt.want)
+			if got := c.Admin.KeysURL(); got != tt.want {
+				t.Errorf("JWKS URL = %q, want %q", got, tt.want)
 			}
 		})
 	}

@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"golang.org/x/sync/errgroup"
 
 	libconfig "github.com/acube/platform/libs/config"
+	"github.com/acube/platform/libs/lifecycle"
 	"github.com/acube/platform/libs/logging"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/gateway"
@@ -34,14 +34,14 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+	if err := run(ctx, os.LookupEnv, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "gateway:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := config.Load(getenv)
+func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) error {
+	cfg, err := config.Load(lookupEnv)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		}
 		var shared *ratelimit.Redis
 		if cfg.Redis.URL == "" {
-			log.Warn("no REDIS_URL: rate limits are counted in process, per replica")
+			log.Warn("REDIS_URL is empty: rate limits are counted in process, per replica")
 		} else {
 			rdb, err := newRedisClient(cfg.Redis)
 			if err != nil {
@@ -113,34 +113,37 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		log.Warn("RATELIMIT_ENABLED=false: no rate limits")
 	}
 
+	// The gateway's readiness has no dependency checks: a degraded limiter
+	// (Redis down) is reported in /readyz's body (httpapi), never a
+	// reason to leave the load balancer.
 	probes := web.NewProbes(reg, map[string]web.Check{})
 	handler := httpapi.New(httpapi.Deps{
 		Routes: routes, Upstreams: px.Handler, Limiter: limiter, Clients: clients,
 		Probes: probes, Metrics: httpMetrics, Docs: openapi.Mount,
 		MaxBody: cfg.Proxy.MaxBody, MaxUploadBody: cfg.Proxy.MaxUploadBody, Log: log,
 	})
-	srv := web.NewServer(cfg.Addr, handler)
-	srv.RegisterOnShutdown(probes.Shutdown)
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return web.Serve(gctx, srv, nil, cfg.ShutdownGrace, log) })
-	g.Go(func() error {
-		for {
-			select {
-			case <-gctx.Done():
-				return nil
-			case <-hup:
-				reload(limiter, source, log)
+	lc, err := lifecycle.New(lifecycle.Config{
+		Server: web.NewServer(cfg.Addr, handler), Probes: probes,
+		Workers: []lifecycle.Task{func(ctx context.Context) error {
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-hup:
+					reload(limiter, source, log)
+				}
 			}
-		}
+		}},
+		Grace: cfg.ShutdownGrace, Log: log,
 	})
-	err = g.Wait()
-	log.Info("stopped")
-	return err
+	if err != nil {
+		return err
+	}
+	return lc.Run(ctx)
 }
 
 // reload re-reads the rate-limit table on SIGHUP. Requests never wait: the

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/services/gateway"
 	"github.com/acube/platform/services/gateway/internal/redistest"
 )
@@ -68,7 +70,7 @@ func startGateway(t *testing.T, redisURL, prefix string) *gatewayRun {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &gatewayRun{base: "http://" + addr, table: table, logs: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
-	go func() { g.done <- run(ctx, func(k string) string { return env[k] }, g.logs) }()
+	go func() { g.done <- run(ctx, libconfig.Map(env), g.logs) }()
 	t.Cleanup(cancel)
 	waitFor(t, func() bool {
 		resp, err := http.Get(g.base + "/readyz")
@@ -158,6 +160,36 @@ func TestIntegrationRedisSentinel(t *testing.T) {
 	g.stop(t)
 }
 
+// TestIntegrationEmptyRedisURLLimitsInProcess: REDIS_URL set to the empty
+// string selects the in-process limiter, as the README says, although the
+// variable's default names a Redis. (It used to be read as unset, so the
+// gateway limited through the default Redis.)
+func TestIntegrationEmptyRedisURLLimitsInProcess(t *testing.T) {
+	g := startGateway(t, "", "unused:")
+	resp, err := http.Get(g.base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		Status    string `json:"status"`
+		RateLimit struct {
+			Backend string `json:"backend"`
+		} `json:"ratelimit"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || body.RateLimit.Backend != "local" {
+		t.Fatalf("/readyz = %d %+v (%v), want 200 with the local limiter", resp.StatusCode, body, err)
+	}
+	if got := g.codes(t, 3); got[0] != 200 || got[1] != 200 || got[2] != 429 {
+		t.Fatalf("with 2/minute in process: %v", got)
+	}
+	if !strings.Contains(g.logs.String(), "REDIS_URL is empty") {
+		t.Errorf("no warning that limits are per replica:\n%s", g.logs.String())
+	}
+	g.stop(t)
+}
+
 func readFile(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -193,7 +225,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := run(context.Background(), func(k string) string { return tt.env[k] }, io.Discard)
+			err := run(context.Background(), libconfig.Map(tt.env), io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("run error = %v, want it to mention %s", err, tt.want)
 			}

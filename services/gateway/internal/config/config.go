@@ -15,9 +15,10 @@ import (
 
 // Config is every setting of the gateway.
 type Config struct {
-	Addr          string        `env:"GATEWAY_ADDR" default:":8001" doc:"HTTP listen address (the seed's port, so its curl examples run unchanged)"`
-	LogLevel      string        `env:"LOG_LEVEL" default:"info" doc:"debug, info, warn or error"`
-	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE" default:"20s" doc:"how long in-flight requests may finish on SIGTERM"`
+	// Base is what every process reads: log level and shutdown grace.
+	libconfig.Base
+
+	Addr string `env:"GATEWAY_ADDR" default:":8001" doc:"HTTP listen address (the seed's port, so its curl examples run unchanged)"`
 
 	Upstreams Upstreams
 	Proxy     Proxy
@@ -46,7 +47,7 @@ type Proxy struct {
 
 // Redis is where rate-limit counters live, shared by every replica.
 type Redis struct {
-	URL             string        `env:"REDIS_URL" default:"redis://127.0.0.1:6379/0" secret:"true" doc:"Redis for shared rate-limit counters; with ?master_name=NAME the host is a Sentinel (more with &addr=host:port, the Redis password as &password=); empty limits in process only"`
+	URL             string        `env:"REDIS_URL" default:"redis://127.0.0.1:6379/0" secret:"true" doc:"Redis for shared rate-limit counters; with ?master_name=NAME the host is a Sentinel (more with &addr=host:port, the Redis password as &password=); set to empty (REDIS_URL=) limits in process only, per replica"`
 	KeyPrefix       string        `env:"REDIS_KEY_PREFIX" default:"acube:rl:" doc:"prefix of every rate-limit key"`
 	Timeout         time.Duration `env:"REDIS_TIMEOUT" default:"50ms" doc:"deadline of one limiter round trip; past it the tier's failure policy decides"`
 	BreakerFailures int           `env:"REDIS_BREAKER_FAILURES" default:"3" doc:"consecutive failed round trips that open the circuit breaker"`
@@ -70,16 +71,16 @@ type RateLimit struct {
 }
 
 // Load reads and checks the configuration.
-func Load(getenv libconfig.Getenv) (Config, error) {
+func Load(lookup libconfig.LookupEnv) (Config, error) {
 	var c Config
-	if err := libconfig.Load(getenv, &c); err != nil {
+	if err := libconfig.Load(lookup, &c); err != nil {
 		return Config{}, err
 	}
 	return c, c.validate()
 }
 
 func (c Config) validate() error {
-	var errs []error
+	errs := []error{c.Base.Validate()}
 	for name, raw := range map[string]string{"BOOKING_URL": c.Upstreams.Booking, "ADMIN_URL": c.Upstreams.Admin, "EXPORTER_URL": c.Upstreams.Exporter} {
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

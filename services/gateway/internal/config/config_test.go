@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	libconfig "github.com/acube/platform/libs/config"
 )
 
 func TestLoad(t *testing.T) {
@@ -23,6 +25,8 @@ func TestLoad(t *testing.T) {
 			check: func(c Config) bool {
 				return c.Addr == ":9000" && len(c.Proxy.TrustedProxies) == 2 && len(c.RateLimit.Shadow) == 1
 			}},
+		{name: "REDIS_URL set to empty means no Redis", env: map[string]string{"REDIS_URL": ""},
+			check: func(c Config) bool { return c.Redis.URL == "" }},
 		{name: "bad upstream", env: map[string]string{"ADMIN_URL": "ftp://x"}, wantErr: "ADMIN_URL"},
 		{name: "bad near limit", env: map[string]string{"RATELIMIT_NEAR_LIMIT": "1.5"}, wantErr: "RATELIMIT_NEAR_LIMIT"},
 		{name: "zero workers", env: map[string]string{"REDIS_PIPELINE_WORKERS": "-1"}, wantErr: "REDIS_PIPELINE_WORKERS"},
@@ -30,7 +34,7 @@ func TestLoad(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := Load(func(k string) string { return tt.env[k] })
+			c, err := Load(libconfig.Map(tt.env))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Load error = %v, want it to mention %s", err, tt.wantErr)

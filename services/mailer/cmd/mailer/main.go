@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,12 +22,11 @@ import (
 	_ "time/tzdata" // MAIL_TIMEZONE works in images without a zoneinfo database
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/time/rate"
 
 	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/libs/consume"
+	"github.com/acube/platform/libs/lifecycle"
 	"github.com/acube/platform/libs/logging"
 	"github.com/acube/platform/libs/periodic"
 	"github.com/acube/platform/libs/postgres"
@@ -49,9 +47,9 @@ func main() {
 	defer stop()
 	var err error
 	if len(os.Args) > 1 && os.Args[1] == "preview" {
-		err = preview(os.Args[2:], os.Getenv, os.Stdout)
+		err = preview(os.Args[2:], os.LookupEnv, os.Stdout)
 	} else {
-		err = run(ctx, os.Getenv, os.Stdout)
+		err = run(ctx, os.LookupEnv, os.Stdout)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mailer:", err)
@@ -59,8 +57,8 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := config.Load(getenv)
+func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) error {
+	cfg, err := config.Load(lookupEnv)
 	if err != nil {
 		return err
 	}
@@ -76,15 +74,14 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// The lifecycle closes the pool and drains NATS; these only cover a
+	// failure before it runs (both are no-ops once closed).
 	defer pool.Close()
-
 	nc, js, err := stream.Connect(cfg.NATSURL, "mailer", log)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	natsClosed := make(chan struct{})
-	nc.SetClosedHandler(func(*nats.Conn) { close(natsClosed) })
 
 	reg := web.NewRegistry()
 	httpMetrics, err := web.NewHTTPMetrics(reg)
@@ -99,11 +96,24 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// The mailer owns no stream; it consumes, so it creates DEADLETTER
+	// (the admin's) if missing, with the platform's replicas.
+	streams, err := stream.NewDeclarer(nc, js, reg, log, stream.DeclarerConfig{Specs: []stream.Spec{
+		stream.DeadLetter(cfg.StreamReplicas).IfMissing(),
+	}})
+	if err != nil {
+		return err
+	}
 
 	snd, closeSender, err := newSender(cfg, from, log)
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err := closeSender(); err != nil {
+			log.Warn("closing smtp connections failed", "error", err.Error())
+		}
+	}()
 	var limiter *rate.Limiter
 	if cfg.MailRate > 0 {
 		limiter = rate.NewLimiter(rate.Limit(cfg.MailRate), max(1, int(math.Ceil(cfg.MailRate))))
@@ -114,50 +124,36 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	checks := map[string]web.Check{
-		"postgres": pool.Ping,
-		"nats":     func(context.Context) error { return stream.Ready(nc) },
-	}
-	var runners []*consume.Runner
+	// The mailer serves only probes and metrics; PostgreSQL alone decides
+	// readiness, NATS and the consumers are details.
+	probes := web.NewProbes(reg, map[string]web.Check{"postgres": pool.Ping})
+	probes.Detail("nats", streams.Connected)
+	probes.Detail("streams", streams.Streams)
+	var consumers []lifecycle.Task
 	for _, cc := range delivery.Consumers() {
 		cc.Concurrency, cc.BatchSize, cc.MaxAttempts, cc.Backoff = cfg.Concurrency, cfg.Batch(), cfg.MaxAttempts, backoff
-		r, err := consume.NewBatch(pool, js, consumeMetrics, log, cc, handler.HandleBatch)
+		r, err := consume.NewEffect(pool, js, consumeMetrics, log, cc, handler.Effect())
 		if err != nil {
 			return err
 		}
-		runners = append(runners, r)
-		checks["consumer_"+strings.ToLower(cc.Stream)] = func(context.Context) error { return r.Ready() }
+		consumers = append(consumers, r.Run)
+		probes.Detail("consumer_"+strings.ToLower(cc.Stream), func(context.Context) error { return r.Ready() })
 	}
-
-	probes := web.NewProbes(reg, checks)
 	r := web.NewRouter(log, httpMetrics, probes)
-	srv := web.NewServer(cfg.Addr, r)
 
-	// Shutdown order (STYLE.md): not ready at once, drain HTTP, then let
-	// the consumers finish the messages in hand, then close the SMTP
-	// connections, drain NATS and close the pool (deferred above).
-	stopProbes := context.AfterFunc(ctx, probes.Shutdown)
-	defer stopProbes()
-	consumeCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopConsumers()
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		defer stopConsumers()
-		return web.Serve(gctx, srv, nil, cfg.ShutdownGrace, log)
+	// The SMTP connections close (deferred above) after the lifecycle has
+	// drained the consumers that use them.
+	lc, err := lifecycle.New(lifecycle.Config{
+		Server: web.NewServer(cfg.Addr, r), Probes: probes,
+		Declare:   streams.Run,
+		Consumers: consumers,
+		Workers:   []lifecycle.Task{func(ctx context.Context) error { janitor(ctx, pool, cfg.Retention, log); return nil }},
+		NATS:      nc, Pool: pool, Grace: cfg.ShutdownGrace, Log: log,
 	})
-	for _, r := range runners {
-		g.Go(func() error { return r.Run(consumeCtx) })
+	if err != nil {
+		return err
 	}
-	g.Go(func() error { janitor(consumeCtx, pool, cfg.Retention, log); return nil })
-	err = g.Wait()
-	if cErr := closeSender(); cErr != nil {
-		log.Warn("closing smtp connections failed", "error", cErr.Error())
-	}
-	if dErr := drain(nc, natsClosed, cfg.ShutdownGrace); dErr != nil {
-		err = errors.Join(err, dErr)
-	}
-	log.Info("stopped")
-	return err
+	return lc.Run(ctx)
 }
 
 // janitor purges the records of emails older than keep, hourly.
@@ -203,23 +199,4 @@ func newSender(cfg config.Config, from *netmail.Address, log *slog.Logger) (send
 		return nil, nil, err
 	}
 	return s, s.Close, nil
-}
-
-// drain flushes the NATS connection and waits, up to grace, until it is
-// closed, so acks of the last messages reach the server.
-func drain(nc *nats.Conn, closed <-chan struct{}, grace time.Duration) error {
-	if err := nc.Drain(); err != nil {
-		if errors.Is(err, nats.ErrConnectionClosed) {
-			return nil
-		}
-		return fmt.Errorf("drain nats: %w", err)
-	}
-	t := time.NewTimer(grace)
-	defer t.Stop()
-	select {
-	case <-closed:
-		return nil
-	case <-t.C:
-		return errors.New("drain nats: timed out")
-	}
 }

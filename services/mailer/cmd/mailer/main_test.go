@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/libs/consume"
 	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/libs/natstest"
@@ -39,6 +40,8 @@ type harness struct {
 	t      *testing.T
 	ctx    context.Context
 	js     jetstream.JetStream
+	nats   *natstest.Server
+	env    map[string]string
 	dbURL  string
 	addr   string
 	sink   *smtptest.Sink
@@ -50,8 +53,19 @@ type harness struct {
 	published map[string]uint64
 }
 
-// start runs the mailer; with sink nil it runs without SMTP (mock mode).
+// start runs the mailer and waits until it is ready; with sink nil it
+// runs without SMTP (mock mode).
 func start(t *testing.T, sink *smtptest.Sink) *harness {
+	t.Helper()
+	h := prepare(t, sink)
+	h.run()
+	h.waitReady()
+	return h
+}
+
+// prepare gives a mailer its database, NATS server with the streams it
+// reads, and environment, without starting it.
+func prepare(t *testing.T, sink *smtptest.Sink) *harness {
 	t.Helper()
 	dbURL := pgtest.NewDatabase(t)
 	ns := natstest.Start(t)
@@ -86,14 +100,16 @@ func start(t *testing.T, sink *smtptest.Sink) *harness {
 	if sink != nil {
 		env["SMTP_HOST"], env["SMTP_PORT"] = sink.Host(), strconv.Itoa(sink.Port())
 	}
-	h := &harness{t: t, ctx: ctx, js: js, dbURL: dbURL, addr: env["MAILER_ADDR"], sink: sink,
+	return &harness{t: t, ctx: ctx, js: js, nats: ns, env: env, dbURL: dbURL, addr: env["MAILER_ADDR"], sink: sink,
 		logs: &syncBuffer{}, done: make(chan error, 1), published: map[string]uint64{}}
+}
+
+// run starts the mailer without waiting for it.
+func (h *harness) run() {
 	runCtx, stop := context.WithCancel(context.Background())
 	h.cancel = stop
-	go func() { h.done <- run(runCtx, func(k string) string { return env[k] }, h.logs) }()
-	t.Cleanup(func() { h.stop() })
-	h.waitReady()
-	return h
+	go func() { h.done <- run(runCtx, libconfig.Map(h.env), h.logs) }()
+	h.t.Cleanup(func() { h.stop() })
 }
 
 // stop shuts the mailer down and checks that it stopped cleanly.
@@ -114,15 +130,14 @@ func (h *harness) stop() {
 	}
 }
 
+// waitReady waits until /readyz reports every part up: not only ready
+// (PostgreSQL) but NATS, DEADLETTER and every consumer bound, so events
+// the test publishes next are read.
 func (h *harness) waitReady() {
 	h.t.Helper()
 	for {
-		resp, err := http.Get("http://" + h.addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if code, body := h.readyz(); code == http.StatusOK && body.Status == "ready" {
+			return
 		}
 		select {
 		case err := <-h.done:
@@ -132,6 +147,25 @@ func (h *harness) waitReady() {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// readiness is the body of /readyz.
+type readiness struct {
+	Status  string            `json:"status"`
+	Details map[string]string `json:"details"`
+}
+
+// readyz returns /readyz's status code and body, or 0 when it does not
+// answer.
+func (h *harness) readyz() (int, readiness) {
+	var body readiness
+	resp, err := http.Get("http://" + h.addr + "/readyz")
+	if err != nil {
+		return 0, body
+	}
+	defer resp.Body.Close()
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body
 }
 
 // publish sends ev on its subject; msgID overrides the Nats-Msg-Id, to
@@ -332,8 +366,8 @@ func TestIntegrationSessionBookedEmail(t *testing.T) {
 	})
 
 	t.Run("welcome email from the ADMIN stream", func(t *testing.T) {
-		ev, err := events.New("admin", email.TypeAccountCreated, email.AccountCreated{
-			Recipient: email.Recipient{Email: "new-admin@example.com", Name: "New Admin"}, AdminID: uuid.New()})
+		ev, err := events.New("admin", email.TypeAccountCreated, events.AccountCreated{
+			Email: "new-admin@example.com", Name: "New Admin", AccountID: uuid.New()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/services/mailer/internal/config"
 	"github.com/acube/platform/services/mailer/internal/email"
 	"github.com/acube/platform/services/mailer/internal/sender"
@@ -14,7 +15,7 @@ import (
 
 // preview renders one email (or all) with sample data and writes
 // NAME.html, NAME.txt and NAME.eml to a directory, without sending.
-func preview(args []string, getenv func(string) string, stdout io.Writer) error {
+func preview(args []string, lookupEnv libconfig.LookupEnv, stdout io.Writer) error {
 	fs := flag.NewFlagSet("preview", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	out := fs.String("out", filepath.Join(".data", "mail-preview"), "directory the files are written to")
@@ -37,7 +38,7 @@ func preview(args []string, getenv func(string) string, stdout io.Writer) error 
 		names = email.SampleNames()
 	}
 
-	cfg, err := config.Load(getenv)
+	cfg, err := config.Load(lookupEnv)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	libconfig "github.com/acube/platform/libs/config"
 )
 
 func TestPreview(t *testing.T) {
@@ -28,7 +30,7 @@ func TestPreview(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			var out bytes.Buffer
-			err := preview(append([]string{"-out", dir}, tt.args...), func(string) string { return "" }, &out)
+			err := preview(append([]string{"-out", dir}, tt.args...), libconfig.Map(nil), &out)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("preview error = %v, want error %v\n%s", err, tt.wantErr, out.String())
 			}

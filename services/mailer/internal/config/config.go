@@ -38,10 +38,13 @@ const minRetention = 8 * 24 * time.Hour
 
 // Config is every setting of the mailer service.
 type Config struct {
+	// Backbone is what every service reads: database, NATS, stream
+	// replicas (of DEADLETTER, which the mailer declares as a consumer),
+	// log level and shutdown grace.
+	libconfig.Backbone
+
 	Addr          string        `env:"MAILER_ADDR" default:":8103" doc:"HTTP listen address (probes and metrics)"`
-	DatabaseURL   string        `env:"DATABASE_URL" default:"postgres://postgres@127.0.0.1:5432/acube?sslmode=disable" secret:"true" doc:"PostgreSQL URL; the database is created if missing"`
 	DBMaxConns    int32         `env:"MAILER_DB_MAX_CONNS" default:"16" doc:"connection pool size; each batch of emails in flight holds one"`
-	NATSURL       string        `env:"NATS_URL" default:"nats://127.0.0.1:4222" doc:"NATS server with JetStream"`
 	SMTP          SMTP          // SMTP_* settings
 	MailFrom      string        `env:"MAIL_FROM" default:"A-Cube <no-reply@acube.local>" doc:"From header of every email"`
 	MailRate      float64       `env:"MAIL_RATE" default:"0" doc:"emails per second the mailer sends at most; 0 means no limit"`
@@ -52,8 +55,6 @@ type Config struct {
 	Retention     time.Duration `env:"MAILER_DELIVERY_RETENTION" default:"720h" doc:"how long the record of each sent email is kept before the hourly purge; at least 192h, the streams' 7 days plus one, so no redelivery outlives it"`
 	MaxAttempts   int           `env:"MAILER_MAX_ATTEMPTS" default:"5" doc:"deliveries of an event before it is dead-lettered"`
 	RetryBackoff  []string      `env:"MAILER_RETRY_BACKOFF" default:"1s,5s,30s,2m" doc:"waits before each retry after a transient failure; the last repeats"`
-	LogLevel      string        `env:"LOG_LEVEL" default:"info" doc:"debug, info, warn or error"`
-	ShutdownGrace time.Duration `env:"SHUTDOWN_GRACE" default:"20s" doc:"how long in-flight work may finish on SIGTERM"`
 }
 
 // SMTP says how to reach the mail server. An empty Host means no server:
@@ -69,9 +70,9 @@ type SMTP struct {
 }
 
 // Load reads and checks the configuration.
-func Load(getenv libconfig.Getenv) (Config, error) {
+func Load(lookup libconfig.LookupEnv) (Config, error) {
 	var c Config
-	if err := libconfig.Load(getenv, &c); err != nil {
+	if err := libconfig.Load(lookup, &c); err != nil {
 		return c, err
 	}
 	return c, c.Validate()
@@ -79,7 +80,7 @@ func Load(getenv libconfig.Getenv) (Config, error) {
 
 // Validate reports every setting that cannot work, at once.
 func (c *Config) Validate() error {
-	var errs []error
+	errs := []error{c.Backbone.Validate()}
 	switch c.SMTP.TLS {
 	case TLSNone, TLSStartTLS, TLSImplicit:
 	default:

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/services/mailer/internal/config"
 )
 
@@ -59,7 +60,7 @@ func TestLoad(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := config.Load(func(k string) string { return tt.env[k] })
+			c, err := config.Load(libconfig.Map(tt.env))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v, want one naming %s", err, tt.wantErr)

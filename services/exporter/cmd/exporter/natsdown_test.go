@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/acube/platform/libs/authn"
+	libconfig "github.com/acube/platform/libs/config"
+	"github.com/acube/platform/libs/natstest"
+	"github.com/acube/platform/libs/postgres/pgtest"
+)
+
+// readiness is the body of /readyz.
+type readiness struct {
+	Status  string            `json:"status"`
+	Details map[string]string `json:"details"`
+}
+
+func readyz(base string) (int, readiness) {
+	var body readiness
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		return 0, body
+	}
+	defer resp.Body.Close()
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body
+}
+
+// admin stands in for the admin service: it serves a JWKS and signs
+// access tokens with the matching key.
+type admin struct {
+	url  string
+	kid  string
+	priv ed25519.PrivateKey
+}
+
+func newAdmin(t *testing.T) admin {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(authn.JWKS{Keys: []authn.JWK{authn.NewJWK(pub)}})
+	}))
+	t.Cleanup(srv.Close)
+	return admin{url: srv.URL, kid: authn.Thumbprint(pub), priv: priv}
+}
+
+func (a admin) token(t *testing.T) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, authn.Claims{
+		RegisteredClaims: jwt.RegisteredClaims{Issuer: "acube-admin", Subject: "admin-1", Audience: jwt.ClaimStrings{"acube"},
+			IssuedAt: jwt.NewNumericDate(time.Now()), ExpiresAt: jwt.NewNumericDate(time.Now().Add(5 * time.Minute))},
+		Email: "ann@example.org", Name: "Ann", Role: authn.RoleSuperadmin,
+	})
+	tok.Header["kid"] = a.kid
+	s, err := tok.SignedString(a.priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestIntegrationStartsWithNATSDown: the exporter starts while NATS is
+// down, answers /readyz 200 with NATS reported degraded, accepts an export
+// and runs it; once NATS is up it declares EXPORTER and the completion
+// event its outbox held arrives there. Before the lifecycle, start failed
+// with "declare stream EXPORTER: context deadline exceeded".
+func TestIntegrationStartsWithNATSDown(t *testing.T) {
+	t.Parallel()
+	ns := natstest.Start(t)
+	ns.Shutdown()
+	adm := newAdmin(t)
+	env := map[string]string{
+		"DATABASE_URL":   pgtest.NewDatabase(t),
+		"NATS_URL":       ns.URL(),
+		"EXPORTER_ADDR":  freeAddr(t),
+		"EXPORT_DIR":     t.TempDir(),
+		"EXPORT_POLL":    "50ms",
+		"SHUTDOWN_GRACE": "5s",
+		"ADMIN_JWKS_URL": adm.url,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, libconfig.Map(env), &logs) }()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("service logs:\n%s", logs.String())
+		}
+	})
+
+	base := "http://" + env["EXPORTER_ADDR"]
+	deadline := time.After(60 * time.Second)
+	code, body := readyz(base)
+	for ; code != http.StatusOK; code, body = readyz(base) {
+		select {
+		case err := <-done:
+			t.Fatalf("exporter exited with NATS down: %v", err)
+		case <-deadline:
+			t.Fatalf("/readyz never 200 with NATS down; last %d %+v", code, body)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if body.Status != "degraded" || body.Details["nats"] == "ok" || body.Details["streams"] == "ok" {
+		t.Fatalf("/readyz with NATS down = %+v, want degraded with nats and streams not ok", body)
+	}
+
+	req, err := http.NewRequest(http.MethodPost, base+"/api/admin/bulk/export/audit-logs", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+adm.token(t))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("export request with NATS down = %d, want 202", resp.StatusCode)
+	}
+
+	ns.Restart()
+	nc, err := nats.Connect(ns.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last error
+	for {
+		s, err := js.Stream(ctx, "EXPORTER")
+		if err == nil {
+			_, err = s.GetLastMsgForSubject(ctx, "exporter.export.completed")
+		}
+		if err == nil {
+			break
+		}
+		last = err
+		select {
+		case err := <-done:
+			t.Fatalf("exporter exited: %v", err)
+		case <-deadline:
+			t.Fatalf("exporter.export.completed never arrived in EXPORTER: %v", last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run after shutdown: %v", err)
+	}
+}
