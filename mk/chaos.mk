@@ -1,13 +1,18 @@
 # Chaos run (docs/chaos.md). `make chaos` builds everything, then starts a
 # platform of its own (own PostgreSQL cluster, redis-server, in-process
-# NATS, Mailpit, the five services; loopback, free ports, a temporary
-# directory), drives a mixed load through it while it kills each service,
-# stops NATS and Redis and crashes PostgreSQL, and prints one table.
-# It never touches the shared PostgreSQL/Redis or a running `make run`.
+# NATS, Mailpit behind an SMTP fault proxy, the five services behind
+# balancers; loopback, free ports, a temporary directory), drives a mixed
+# load through it while it kills each service, stops NATS and Redis,
+# crashes PostgreSQL, slows SMTP, takes DEADLETTER away, runs two replicas,
+# writes a poison outbox row and restarts everything with NATS down, and
+# prints one table. It never touches the shared PostgreSQL/Redis or a
+# running `make run`.
 #   CHAOS_FLAGS="-only kill-mailer,nats-down -rate 10 -requests 200 -keep"
+#   CHAOS_FLAGS="-only slow-smtp"   (or deadletter-outage, two-relays,
+#                                    poison-row, nats-down-at-start)
 CHAOS_FLAGS ?=
 
 .PHONY: chaos
-## chaos: mixed load under faults; checks nothing accepted was lost or duplicated
+## chaos: mixed load under faults; checks nothing accepted was lost, duplicated or misordered
 chaos: build
 	@go run ./tools/cmd/chaos -bin $(BIN) $(CHAOS_FLAGS)

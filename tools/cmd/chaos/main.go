@@ -1,10 +1,13 @@
 // Command chaos is `make chaos`: it starts a platform of its own — its own
-// PostgreSQL cluster, redis-server, in-process NATS, Mailpit and the five
-// services, all on free loopback ports under a temporary directory — drives
-// a mixed load through the gateway while it kills each service in turn,
-// stops NATS, kills Redis and crashes PostgreSQL, then checks that nothing
-// accepted was lost or duplicated and prints one table (docs/chaos.md).
-// It never touches the shared PostgreSQL, Redis or a running `make run`.
+// PostgreSQL cluster, redis-server, in-process NATS, Mailpit behind an
+// SMTP fault proxy and the five services, all on free loopback ports under
+// a temporary directory — drives a mixed load through the gateway while it
+// kills each service in turn, stops NATS, kills Redis, crashes PostgreSQL,
+// slows SMTP, takes DEADLETTER away, runs two replicas, writes a poison
+// outbox row and restarts everything with NATS down, then checks that
+// nothing accepted was lost, duplicated or misordered and prints one table
+// (docs/chaos.md). It never touches the shared PostgreSQL, Redis or a
+// running `make run`.
 package main
 
 import (
@@ -46,6 +49,10 @@ type options struct {
 	redisDown time.Duration
 	pgDown    time.Duration
 	killDown  time.Duration
+	smtpDelay time.Duration
+	slowSMTP  time.Duration
+	dlDown    time.Duration
+	replicas  time.Duration
 	timeout   time.Duration
 	only      string
 	keep      bool
@@ -62,8 +69,12 @@ func parse(args []string, stdout io.Writer) (options, error) {
 	fs.DurationVar(&o.redisDown, "redis-down", 15*time.Second, "how long Redis stays down")
 	fs.DurationVar(&o.pgDown, "postgres-down", 3*time.Second, "how long PostgreSQL stays down after its crash")
 	fs.DurationVar(&o.killDown, "kill-down", 2*time.Second, "how long a killed service stays down")
-	fs.DurationVar(&o.timeout, "timeout", 15*time.Minute, "bound on the whole run")
-	fs.StringVar(&o.only, "only", "", "comma-separated scenarios to run (default all), e.g. kill-mailer,nats-down")
+	fs.DurationVar(&o.smtpDelay, "smtp-delay", 35*time.Second, "how long each SMTP command waits in slow-smtp: past the mailer's handler deadline (its consumers' 30 s AckWait), below its SMTP_TIMEOUT (chaos.MailerEnv)")
+	fs.DurationVar(&o.slowSMTP, "slow-smtp", 30*time.Second, "how long the SMTP side stays slow")
+	fs.DurationVar(&o.dlDown, "deadletter-down", 30*time.Second, "how long DEADLETTER captures nothing")
+	fs.DurationVar(&o.replicas, "two-relays", 30*time.Second, "how long booking, admin and the mailer run two replicas each")
+	fs.DurationVar(&o.timeout, "timeout", 25*time.Minute, "bound on the whole run")
+	fs.StringVar(&o.only, "only", "", "comma-separated scenarios to run (default all), e.g. kill-mailer,nats-down,slow-smtp")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (logs, databases) afterwards")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -157,16 +168,24 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		return err
 	}
 	defer func() { _ = mpProc.Stop(5 * time.Second) }()
-	say("redis %s, nats %s, mailpit http://%s", redis.URL(), ns.URL(), stack.Addr(ports[4]))
+	// The mailer reaches Mailpit through the proxy that slows, refuses
+	// and records arrival order (slow-smtp, deadletter-outage, two-relays).
+	smtp, err := chaos.StartSMTPProxy(stack.Addr(ports[3]))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = smtp.Close() }()
+	say("redis %s, nats %s, mailpit http://%s, smtp proxy %s:%d", redis.URL(), ns.URL(), stack.Addr(ports[4]), smtp.Host(), smtp.Port())
 
 	svcs, err := chaos.StartServices(ctx, bin, chaos.Deps{
 		DatabaseURL: dbURL, NATSURL: ns.URL(), RedisURL: redis.URL(), RedisPrefix: "chaos:",
-		SMTPHost: "127.0.0.1", SMTPPort: ports[3], DataDir: filepath.Join(tmp, "data"),
+		SMTPHost: smtp.Host(), SMTPPort: smtp.Port(), DataDir: filepath.Join(tmp, "data"),
+		Env: map[string][]string{"mailer": chaos.MailerEnv()},
 	}, out)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = svcs.Stop() }()
+	defer func() { _ = svcs.Close() }()
 	say("services ready; gateway %s", svcs.URL("gateway"))
 
 	super, password := "chaos-super@chaos.test", randomPassword()
@@ -178,7 +197,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	for _, n := range []string{"booking", "mailer", "admin", "exporter", "gateway"} {
 		faults = append(faults, chaos.KillService(svcs, n, o.killDown))
 	}
-	faults = append(faults, chaos.StopNATS(ns, o.natsDown), chaos.StopRedis(redis, o.redisDown), chaos.RestartPostgres(pg, o.pgDown))
+	faults = append(faults, chaos.StopNATS(ns, o.natsDown), chaos.StopRedis(redis, o.redisDown), chaos.RestartPostgres(pg, o.pgDown),
+		chaos.SlowSMTP(smtp, o.smtpDelay, o.slowSMTP),
+		chaos.DeadLetterOutage(ns.URL(), o.dlDown),
+		chaos.TwoRelays(svcs, o.replicas),
+		chaos.PoisonRow(dbURL, svcs.ReplicaURL("booking", 0)+"/metrics", 10*time.Second),
+		// Last: it restarts every service.
+		chaos.NATSDownAtStart(svcs, ns, o.natsDown))
 	if o.only != "" {
 		want := strings.Split(o.only, ",")
 		faults = slices.DeleteFunc(faults, func(f chaos.Fault) bool { return !slices.Contains(want, f.Name) })
@@ -192,14 +217,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	})
 	rep, err := chaos.Run(ctx, chaos.Config{
 		Rate: o.rate, Requests: o.requests, SuperEmail: super, SuperPassword: password, Progress: stdout,
-	}, chaos.Target{Client: client, Mail: mp}, faults)
+	}, chaos.Target{Client: client, Mail: mp, Arrivals: smtp.Arrivals}, faults)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout)
 	rep.Print(stdout)
 	if rep.Failed() {
-		return errors.New("the system lost, duplicated or overbooked something, or did not recover (see above)")
+		return errors.New("the system lost, duplicated, misordered or overbooked something, refused where it must not, or did not recover (see above)")
 	}
 	return nil
 }

@@ -2,8 +2,10 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -33,6 +35,20 @@ type request struct {
 	accepted bool
 	// outcome is the last answer, for the report.
 	outcome string
+	// marked says email is at RejectDomain: its email must be refused by
+	// the SMTP side and end in DEADLETTER.
+	marked bool
+	// steps are the status changes an admin made to an accepted booking
+	// in a Lifecycle scenario, in order.
+	steps []step
+}
+
+// step is one status change of a booking (PATCH /api/sessions/{id}/status)
+// and what became of it.
+type step struct {
+	status   string
+	accepted bool
+	outcome  string
 }
 
 // scenario is one fault under load, and everything its requests did.
@@ -43,6 +59,11 @@ type scenario struct {
 	eventID    string
 	capacity   int
 	mailerKill bool // the fault may resend inside the mailer's crash window
+	noRefusals bool // the fault stops nothing that answers: refusals fail the run
+	// rejectEvery addresses every n-th emailing request to RejectDomain.
+	rejectEvery int
+	lifecycle   bool // accepted bookings are confirmed, then cancelled
+	check       func(context.Context) []string
 
 	mu       sync.Mutex
 	reqs     []*request
@@ -50,6 +71,36 @@ type scenario struct {
 
 	recovered bool
 	recovery  time.Duration
+	// unmet are the errors of Break or Heal marked Unmet.
+	unmet []string
+	// healed is when Heal was called; zero before.
+	healed time.Time
+}
+
+// healAt records when the fault ended.
+func (sc *scenario) healAt(t time.Time) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.healed = t
+}
+
+// tailDone reports whether tail has passed since the fault ended.
+func (sc *scenario) tailDone(tail time.Duration) bool {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return !sc.healed.IsZero() && time.Since(sc.healed) >= tail
+}
+
+// unmetBy records err when it is Unmet and reports whether it was.
+func (sc *scenario) unmetBy(phase string, err error) bool {
+	var u unmetError
+	if !errors.As(err, &u) {
+		return false
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.unmet = append(sc.unmet, phase+": "+err.Error())
+	return true
 }
 
 func (sc *scenario) add(r *request) {
@@ -89,13 +140,26 @@ func address(scenario string, k kind, i int) string {
 	return fmt.Sprintf("%s.%s.%d@chaos.test", scenario, k, i)
 }
 
-// load sends n requests at one per interval, at most 32 in flight.
-func (r *runner) load(ctx context.Context, sc *scenario, n int, interval time.Duration) {
+// mark readdresses req to RejectDomain when the scenario rejects every
+// n-th request and this is one.
+func (sc *scenario) mark(req *request, i int) {
+	if sc.rejectEvery <= 0 || i%sc.rejectEvery != sc.rejectEvery-1 {
+		return
+	}
+	local, _, _ := strings.Cut(req.email, "@")
+	req.email, req.marked = local+"@"+RejectDomain, true
+}
+
+// load sends n requests at one per interval, at most 32 in flight, and
+// goes on past n until tail has passed since the fault was healed: a
+// fault whose Break takes long (restarting every service) still meets
+// load after it ends.
+func (r *runner) load(ctx context.Context, sc *scenario, n int, interval, tail time.Duration) {
 	sem := make(chan struct{}, 32)
 	var wg sync.WaitGroup
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
-	for i := range n {
+	for i := 0; i < n || !sc.tailDone(tail); i++ {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
@@ -124,17 +188,21 @@ func (r *runner) send(ctx context.Context, sc *scenario, k kind, i int) *request
 	switch k {
 	case kindSession:
 		req.email = address(sc.name, k, i)
+		sc.mark(req, i)
 		a = r.book(ctx, req.email, fmt.Sprintf("%s-%d", sc.name, i))
 	case kindRegistration:
 		req.email = address(sc.name, k, i)
+		sc.mark(req, i)
 		a = r.client.do(ctx, http.MethodPost, gw+"/api/events/"+sc.eventID+"/register", "",
 			map[string]string{"email": req.email, "name": "Chaos Reg"}, nil)
 	case kindVolunteer:
 		req.email = address(sc.name, k, i)
+		sc.mark(req, i)
 		a = r.client.do(ctx, http.MethodPost, gw+"/api/volunteers", "",
 			map[string]string{"email": req.email, "name": "Chaos Vol", "interests": "chaos"}, nil)
 	case kindContact:
 		req.email = address(sc.name, k, i)
+		sc.mark(req, i)
 		a = r.client.do(ctx, http.MethodPost, gw+"/api/contact", "",
 			map[string]string{"email": req.email, "name": "Chaos Contact", "subject": "hi", "message": "chaos"}, nil)
 	case kindJob:
@@ -153,7 +221,45 @@ func (r *runner) send(ctx context.Context, sc *scenario, k kind, i int) *request
 		req.id = idOf(a)
 		req.accepted = req.id != ""
 	}
+	if k == kindSession && req.accepted && sc.lifecycle {
+		r.lifecycle(ctx, sc, req)
+	}
 	return req
+}
+
+// lifecycle has the scenario's admin confirm and then cancel an accepted
+// booking, each change resubmitted (twice at most) when it failed for
+// want of a service. It stops at the first change not accepted: what
+// follows would not be a legal move, or its order would prove nothing.
+func (r *runner) lifecycle(ctx context.Context, sc *scenario, req *request) {
+	for _, status := range []string{"confirmed", "cancelled"} {
+		st := step{status: status}
+		for attempt := range 3 {
+			if attempt > 0 {
+				select {
+				case <-ctx.Done():
+					req.steps = append(req.steps, st)
+					return
+				case <-time.After(time.Second):
+				}
+			}
+			a := r.client.do(ctx, http.MethodPatch, r.client.gateway+"/api/sessions/"+req.id+"/status", sc.token,
+				map[string]string{"status": status, "reason": "chaos"}, nil)
+			// A 4xx after a refused attempt says nothing new: the refused
+			// attempt may have committed the change, so the step stays
+			// refused (unknown) rather than rejected.
+			if attempt == 0 || a.ok() || a.err != nil || a.status >= 500 {
+				st.outcome, st.accepted = a.String(), a.ok()
+			}
+			if a.err == nil && a.status < 500 {
+				break
+			}
+		}
+		req.steps = append(req.steps, st)
+		if !st.accepted {
+			return
+		}
+	}
 }
 
 // book books a session with an Idempotency-Key and retries, with the same

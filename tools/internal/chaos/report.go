@@ -34,12 +34,23 @@ type Row struct {
 	Resent int
 	// Overbooked is how far the scenario's event went past its capacity.
 	Overbooked int
+	// Misordered counts bookings whose emails arrived out of the order
+	// of their changes (booked, confirmed, cancelled): per-aggregate
+	// order broken (DESIGN §4).
+	Misordered int
+	// Unmet counts the scenario's own expectations that failed: a Break
+	// or Heal marked Unmet, a Fault.Check problem, an email delivered to
+	// a recipient the SMTP side refuses.
+	Unmet int
 	// Recovered says the probe got through; Recovery is how long after the
 	// fault ended.
 	Recovered bool
 	Recovery  time.Duration
 	// MailerKill marks a scenario that killed the mailer.
 	MailerKill bool
+	// NoRefusals marks a scenario whose fault stops nothing that answers:
+	// a refused request fails the run.
+	NoRefusals bool
 	// RefusedBy counts the refusals and rejections by reason ("status 502", "connection
 	// refused", ...).
 	RefusedBy map[string]int
@@ -71,11 +82,16 @@ func (rep Report) lost() int {
 
 // Failed reports whether the run found anything wrong: a lost or
 // duplicated effect, an overbooked event, a scenario that did not
-// recover, a valid request rejected, or an email resent outside the
-// mailer's documented crash window.
+// recover, a valid request rejected, a request refused while nothing that
+// answers was stopped, an email resent outside the mailer's documented
+// crash window, emails out of their aggregate's order, or an unmet
+// expectation of the scenario.
 func (rep Report) Failed() bool {
 	for _, r := range rep.Rows {
 		if r.Lost > 0 || r.Rejected > 0 || r.Duplicated > 0 || r.Overbooked > 0 || (r.Resent > 0 && !r.MailerKill) {
+			return true
+		}
+		if r.Misordered > 0 || r.Unmet > 0 || (r.Refused > 0 && r.NoRefusals) {
 			return true
 		}
 		if r.Scenario != setupRow && !r.Recovered {
@@ -88,7 +104,7 @@ func (rep Report) Failed() bool {
 // Print writes the table and the problems.
 func (rep Report) Print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tsent\taccepted\trefused\trejected\tlost\tduplicated\tresent\toverbooked\ttime to recover\t")
+	fmt.Fprintln(tw, "scenario\tsent\taccepted\trefused\trejected\tlost\tduplicated\tresent\toverbooked\tmisordered\tunmet\ttime to recover\t")
 	for _, r := range rep.Rows {
 		rec := "-"
 		switch {
@@ -98,8 +114,9 @@ func (rep Report) Print(w io.Writer) {
 		default:
 			rec = "not recovered"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n",
-			r.Scenario, r.Sent, r.Accepted, r.Refused, r.Rejected, r.Lost, r.Duplicated, r.Resent, r.Overbooked, rec)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n",
+			r.Scenario, r.Sent, r.Accepted, r.Refused, r.Rejected, r.Lost, r.Duplicated, r.Resent, r.Overbooked,
+			r.Misordered, r.Unmet, rec)
 	}
 	_ = tw.Flush()
 	for _, r := range rep.Rows {
@@ -160,28 +177,33 @@ func check(super string, scs []*scenario, st *state) Report {
 }
 
 func checkScenario(rep *Report, sc *scenario, st *state) Row {
-	row := Row{Scenario: sc.name, Recovered: sc.recovered, Recovery: sc.recovery, MailerKill: sc.mailerKill}
+	row := Row{Scenario: sc.name, Recovered: sc.recovered, Recovery: sc.recovery, MailerKill: sc.mailerKill,
+		NoRefusals: sc.noRefusals}
 	jobs, exports, lostJobs, lostExports := 0, 0, 0, 0
 	for _, q := range sc.reqs {
-		row.Sent++
-		if !q.accepted {
-			if strings.HasPrefix(q.outcome, "status 4") {
-				row.Rejected++
-			} else {
-				row.Refused++
-			}
-			if row.RefusedBy == nil {
-				row.RefusedBy = map[string]int{}
-			}
-			row.RefusedBy[reason(q.outcome)]++
+		if !tally(&row, q.outcome, q.accepted) {
 			continue
 		}
-		row.Accepted++
 		var missing []string
 		stored := 0
+		// Emails the request calls for, and how many more may have been
+		// sent by changes whose answer was lost.
+		wantMails, mayMails := 1, 0
 		switch q.kind {
 		case kindSession:
 			stored = st.sessions[q.email]
+			var last string
+			for _, s := range q.steps {
+				if tally(&row, s.outcome, s.accepted) {
+					wantMails++
+					last = s.status
+				} else if !strings.HasPrefix(s.outcome, "status 4") {
+					mayMails++
+				}
+			}
+			if got := st.sessionStatus[q.email]; last != "" && mayMails == 0 && stored > 0 && got != last {
+				missing = append(missing, fmt.Sprintf("status %q, not %q", got, last))
+			}
 		case kindRegistration:
 			stored = st.regs[sc.eventID][q.email]
 		case kindVolunteer:
@@ -219,16 +241,35 @@ func checkScenario(rep *Report, sc *scenario, st *state) Row {
 			row.Duplicated += stored - 1
 			rep.problem("%s %s %s: stored %d times", sc.name, q.kind, q.email, stored)
 		}
-		if q.email != "" {
-			n := st.distinct(q.email, "")
-			switch {
+		switch {
+		case q.email == "":
+		case q.marked:
+			// The SMTP side refuses this address: its email must be
+			// dead-lettered once, and never delivered.
+			if n := st.distinct(q.email, ""); n > 0 {
+				row.Unmet++
+				rep.problem("%s %s %s: %d emails delivered to an address the SMTP side refuses", sc.name, q.kind, q.email, n)
+			}
+			switch n := st.deadLetters[q.email]; {
 			case n == 0:
-				missing = append(missing, "no email")
+				missing = append(missing, "not in DEADLETTER")
 			case n > 1:
 				row.Duplicated += n - 1
-				rep.problem("%s %s %s: %d emails with different Message-IDs", sc.name, q.kind, q.email, n)
+				rep.problem("%s %s %s: dead-lettered %d times", sc.name, q.kind, q.email, n)
+			}
+		default:
+			n := st.distinct(q.email, "")
+			switch {
+			case n < wantMails:
+				missing = append(missing, fmt.Sprintf("%d of %d emails", n, wantMails))
+			case n > wantMails+mayMails:
+				row.Duplicated += n - wantMails - mayMails
+				rep.problem("%s %s %s: %d emails with different Message-IDs for %d", sc.name, q.kind, q.email, n, wantMails)
 			}
 			row.Resent += st.resent(q.email, "")
+			if len(q.steps) > 0 && !st.inOrder(rep, sc.name, q.email) {
+				row.Misordered++
+			}
 		}
 		if len(missing) > 0 {
 			row.Lost++
@@ -258,7 +299,76 @@ func checkScenario(rep *Report, sc *scenario, st *state) Row {
 		row.Overbooked = c - sc.capacity
 		rep.problem("%s: event %s has %d confirmed for %d seats", sc.name, sc.eventID, c, sc.capacity)
 	}
+	if sc.noRefusals && row.Refused > 0 {
+		rep.problem("%s: %d requests refused, though the fault stops nothing that answers", sc.name, row.Refused)
+	}
+	for _, u := range sc.unmet {
+		row.Unmet++
+		rep.problem("%s: %s", sc.name, u)
+	}
+	for _, p := range st.checks[sc.name] {
+		row.Unmet++
+		rep.problem("%s: %s", sc.name, p)
+	}
 	return row
+}
+
+// tally counts one request (or one status change of a booking) as
+// sent and accepted, refused or rejected, and reports whether it was
+// accepted.
+func tally(row *Row, outcome string, accepted bool) bool {
+	row.Sent++
+	if accepted {
+		row.Accepted++
+		return true
+	}
+	if strings.HasPrefix(outcome, "status 4") {
+		row.Rejected++
+	} else {
+		row.Refused++
+	}
+	if row.RefusedBy == nil {
+		row.RefusedBy = map[string]int{}
+	}
+	row.RefusedBy[reason(outcome)]++
+	return false
+}
+
+// lifecycleRank orders a booking's emails by subject (mailer templates):
+// booked, then confirmed, then cancelled.
+var lifecycleRank = map[string]int{
+	"Session Booking Confirmed": 0,
+	"Session Confirmed":         1,
+	"Session Cancelled":         2,
+}
+
+// inOrder reports whether addr's emails arrived in the order of their
+// booking's changes, by the first arrival of each Message-ID; it records
+// a problem when they did not, or when no arrival order was recorded.
+func (st *state) inOrder(rep *Report, scenario, addr string) bool {
+	if st.arrivals == nil {
+		rep.problem("%s %s: no arrival order recorded (Target.Arrivals); order not checked", scenario, addr)
+		return false
+	}
+	var subjects []string
+	seen := map[string]bool{}
+	for _, a := range st.arrivals {
+		if seen[a.MessageID] || !slices.Contains(a.To, addr) {
+			continue
+		}
+		seen[a.MessageID] = true
+		subjects = append(subjects, st.subjects[a.MessageID])
+	}
+	last := -1
+	for _, s := range subjects {
+		rank, ok := lifecycleRank[s]
+		if !ok || rank <= last {
+			rep.problem("%s session %s: emails arrived as %q, want booked, confirmed, cancelled in that order", scenario, addr, subjects)
+			return false
+		}
+		last = rank
+	}
+	return true
 }
 
 // reason shortens an outcome to what it has in common with others:

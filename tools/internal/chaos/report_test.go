@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"bufio"
 	"reflect"
 	"strings"
 	"testing"
@@ -143,12 +144,7 @@ func TestCheckScenario(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sc := &scenario{name: "s", admin: admin, eventID: "ev", capacity: 10, reqs: tt.reqs,
 				recovered: true, recovery: time.Second}
-			st := &state{
-				sessions: map[string]int{}, volunteers: map[string]int{}, contacts: map[string]int{},
-				contactStatus: map[string]string{}, regs: map[string]map[string]int{}, confirmed: map[string]int{},
-				jobs: map[string]jobState{}, exports: map[string]string{},
-				mails: map[string]map[string]int{}, subjects: map[string]string{},
-			}
+			st := newState()
 			tt.st(st)
 			var rep Report
 			got := checkScenario(&rep, sc, st)
@@ -175,7 +171,7 @@ func TestReportPrintsOneRowPerScenario(t *testing.T) {
 	var b strings.Builder
 	rep.Print(&b)
 	out := b.String()
-	for _, want := range []string{"time to recover", "kill-booking", "1.5s", "not recovered", "2× status 503"} {
+	for _, want := range []string{"time to recover", "kill-booking", "1.5s", "not recovered", "2× status 503", "misordered", "unmet"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -202,5 +198,202 @@ func TestPick(t *testing.T) {
 		if counts[k] == 0 {
 			t.Errorf("no %s requests", k)
 		}
+	}
+}
+
+func TestCheckScenarioFaultExpectations(t *testing.T) {
+	const booker = "s.session.0@chaos.test"
+	const marked = "s.session.0@" + RejectDomain
+	// lifecycle is a booking confirmed and then cancelled by the admin.
+	lifecycle := func() *request {
+		return &request{kind: kindSession, email: booker, id: "sid", accepted: true, outcome: "status 201",
+			steps: []step{{status: "confirmed", accepted: true, outcome: "status 200"}, {status: "cancelled", accepted: true, outcome: "status 200"}}}
+	}
+	markedReq := func() *request {
+		return &request{kind: kindSession, email: marked, id: "sid", accepted: true, outcome: "status 201", marked: true}
+	}
+	threeMails := func(st *state, order ...string) {
+		st.sessions[booker], st.sessionStatus[booker] = 1, "cancelled"
+		st.mails, st.subjects = mails(
+			mailEntry{booker, "b@d", "Session Booking Confirmed", 1},
+			mailEntry{booker, "c@d", "Session Confirmed", 1},
+			mailEntry{booker, "x@d", "Session Cancelled", 1})
+		st.arrivals = []Arrival{}
+		for i, id := range order {
+			st.arrivals = append(st.arrivals, Arrival{Seq: i + 1, MessageID: id, To: []string{booker}})
+		}
+	}
+	tests := []struct {
+		name       string
+		reqs       []*request
+		noRefusals bool
+		unmet      []string
+		st         func(*state)
+		want       Row
+		failed     bool
+	}{
+		{
+			name: "booked, confirmed, cancelled in order",
+			reqs: []*request{lifecycle()},
+			st:   func(st *state) { threeMails(st, "b@d", "c@d", "x@d") },
+			want: Row{Sent: 3, Accepted: 3},
+		},
+		{
+			name:   "confirmed before booked is misordered",
+			reqs:   []*request{lifecycle()},
+			st:     func(st *state) { threeMails(st, "c@d", "b@d", "x@d") },
+			want:   Row{Sent: 3, Accepted: 3, Misordered: 1},
+			failed: true,
+		},
+		{
+			name:   "no arrival order recorded is misordered, not passed",
+			reqs:   []*request{lifecycle()},
+			st:     func(st *state) { threeMails(st); st.arrivals = nil },
+			want:   Row{Sent: 3, Accepted: 3, Misordered: 1},
+			failed: true,
+		},
+		{
+			name: "a status change never emailed is lost",
+			reqs: []*request{lifecycle()},
+			st: func(st *state) {
+				threeMails(st, "b@d", "c@d")
+				delete(st.mails[booker], "x@d")
+			},
+			want:   Row{Sent: 3, Accepted: 3, Lost: 1},
+			failed: true,
+		},
+		{
+			name: "a status change not stored is lost",
+			reqs: []*request{lifecycle()},
+			st: func(st *state) {
+				threeMails(st, "b@d", "c@d", "x@d")
+				st.sessionStatus[booker] = "confirmed"
+			},
+			want:   Row{Sent: 3, Accepted: 3, Lost: 1},
+			failed: true,
+		},
+		{
+			name: "a refused status change may or may not have emailed",
+			reqs: []*request{{kind: kindSession, email: booker, id: "sid", accepted: true, outcome: "status 201",
+				steps: []step{{status: "confirmed", accepted: true, outcome: "status 200"}, {status: "cancelled", outcome: "status 502: down"}}}},
+			st:   func(st *state) { threeMails(st, "b@d", "c@d", "x@d") },
+			want: Row{Sent: 3, Accepted: 2, Refused: 1},
+		},
+		{
+			name:       "a refusal where nothing was stopped fails the run",
+			reqs:       []*request{{kind: kindSession, email: booker, outcome: "status 503: down"}},
+			st:         func(*state) {},
+			want:       Row{Sent: 1, Refused: 1, NoRefusals: true},
+			failed:     true,
+			noRefusals: true,
+		},
+		{
+			name: "a refused email dead-lettered once",
+			reqs: []*request{markedReq()},
+			st: func(st *state) {
+				st.sessions[marked] = 1
+				st.deadLetters[marked] = 1
+			},
+			want: Row{Sent: 1, Accepted: 1},
+		},
+		{
+			name:   "a refused email not in DEADLETTER is lost",
+			reqs:   []*request{markedReq()},
+			st:     func(st *state) { st.sessions[marked] = 1 },
+			want:   Row{Sent: 1, Accepted: 1, Lost: 1},
+			failed: true,
+		},
+		{
+			name: "a refused email dead-lettered twice is duplicated",
+			reqs: []*request{markedReq()},
+			st: func(st *state) {
+				st.sessions[marked] = 1
+				st.deadLetters[marked] = 2
+			},
+			want:   Row{Sent: 1, Accepted: 1, Duplicated: 1},
+			failed: true,
+		},
+		{
+			name: "a refused email delivered anyway is unmet",
+			reqs: []*request{markedReq()},
+			st: func(st *state) {
+				st.sessions[marked] = 1
+				st.deadLetters[marked] = 1
+				st.mails, st.subjects = mails(mailEntry{marked, "m@d", "x", 1})
+			},
+			want:   Row{Sent: 1, Accepted: 1, Unmet: 1},
+			failed: true,
+		},
+		{
+			name:   "a fault's own check and an unmet break count",
+			unmet:  []string{"break: booking not ready"},
+			st:     func(st *state) { st.checks["s"] = []string{"poison row not parked"} },
+			want:   Row{Unmet: 2},
+			failed: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc := &scenario{name: "s", admin: "admin.s@chaos.test", eventID: "ev", capacity: 10, reqs: tt.reqs,
+				recovered: true, recovery: time.Second, noRefusals: tt.noRefusals, unmet: tt.unmet}
+			st := newState()
+			tt.st(st)
+			var rep Report
+			got := checkScenario(&rep, sc, st)
+			got.RefusedBy = nil
+			want := tt.want
+			want.Scenario, want.Recovered, want.Recovery = "s", true, time.Second
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("row %+v, want %+v (problems %v)", got, want, rep.Problems)
+			}
+			if f := (Report{Rows: []Row{got}}).Failed(); f != tt.failed {
+				t.Errorf("Failed() = %v, want %v", f, tt.failed)
+			}
+		})
+	}
+}
+
+func TestMark(t *testing.T) {
+	tests := []struct {
+		name        string
+		rejectEvery int
+		i           int
+		want        string
+	}{
+		{name: "no rejection", rejectEvery: 0, i: 6, want: "s.session.6@chaos.test"},
+		{name: "not this one", rejectEvery: 7, i: 5, want: "s.session.5@chaos.test"},
+		{name: "the 7th", rejectEvery: 7, i: 6, want: "s.session.6@" + RejectDomain},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc := &scenario{name: "s", rejectEvery: tt.rejectEvery}
+			req := &request{kind: kindSession, email: address("s", kindSession, tt.i)}
+			sc.mark(req, tt.i)
+			if req.email != tt.want || req.marked != (tt.want != address("s", kindSession, tt.i)) {
+				t.Errorf("mark: %q (marked %v), want %q", req.email, req.marked, tt.want)
+			}
+		})
+	}
+}
+
+func TestParkedEvents(t *testing.T) {
+	tests := []struct {
+		name      string
+		text      string
+		want      float64
+		wantFound bool
+	}{
+		{name: "absent", text: "# HELP x y\nx 1\n", want: 0, wantFound: false},
+		{name: "plain", text: "# TYPE outbox_parked_events gauge\noutbox_parked_events 1\n", want: 1, wantFound: true},
+		{name: "labelled, summed", text: "outbox_parked_events{schema=\"a b\"} 2\noutbox_parked_events{schema=\"c\"} 1 1700000000\n", want: 3, wantFound: true},
+		{name: "a longer name is another metric", text: "outbox_parked_events_total 5\n", want: 0, wantFound: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, found := parkedEvents(bufio.NewScanner(strings.NewReader(tt.text)))
+			if got != tt.want || found != tt.wantFound {
+				t.Errorf("parkedEvents = %g, %v; want %g, %v", got, found, tt.want, tt.wantFound)
+			}
+		})
 	}
 }

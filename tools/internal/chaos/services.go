@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,9 @@ type Deps struct {
 	SMTPPort int
 	// DataDir holds keys, images and export files.
 	DataDir string
+	// Env adds variables to one service's environment, by service name,
+	// e.g. a shorter handler deadline for the mailer in a short run.
+	Env map[string][]string
 }
 
 // limitsEnv lifts every rate-limit tier far above the load, so the gateway
@@ -41,26 +45,54 @@ func limitsEnv() []string {
 	return env
 }
 
+// balanced are the services others reach by URL (the gateway's upstreams,
+// and admin's JWKS for booking and the exporter): each gets a Balancer in
+// front, so a second replica can join it.
+var balanced = []string{"booking", "admin", "exporter"}
+
 // Services runs the five services as child processes on free ports and
-// kills and restarts them on demand.
+// kills, restarts and scales them on demand. Booking, admin and the
+// exporter sit behind a Balancer each, which the others are pointed at.
 type Services struct {
-	bin   string
-	env   []string
+	bin string
+	env []string
+	// extra is Deps.Env: variables of one service only.
+	extra map[string][]string
+	out   *stack.Output
+	// addrs are where a service is reached: its balancer, or for the
+	// gateway and the mailer their first replica.
 	addrs map[string]string
+	lbs   map[string]*Balancer
+
 	mu    sync.Mutex
-	procs map[string]*stack.Process
+	procs map[string][]*stack.Process // running replicas; [0] is the first
 }
 
 // StartServices starts every service from the binaries in bin, waits until
 // all are ready, and returns them.
 func StartServices(ctx context.Context, bin string, d Deps, out *stack.Output) (*Services, error) {
-	s := &Services{bin: bin, addrs: map[string]string{}, procs: map[string]*stack.Process{}}
+	s := &Services{bin: bin, out: out, extra: d.Env, addrs: map[string]string{}, lbs: map[string]*Balancer{}, procs: map[string][]*stack.Process{}}
+	first := map[string]string{}
 	for _, n := range stack.Services() {
 		port, err := stack.FreePort()
 		if err != nil {
 			return nil, err
 		}
-		s.addrs[n] = stack.Addr(port)
+		first[n] = stack.Addr(port)
+		s.addrs[n] = first[n]
+	}
+	for _, n := range balanced {
+		port, err := stack.FreePort()
+		if err != nil {
+			s.closeBalancers()
+			return nil, err
+		}
+		lb, err := StartBalancer(stack.Addr(port), first[n])
+		if err != nil {
+			s.closeBalancers()
+			return nil, err
+		}
+		s.lbs[n], s.addrs[n] = lb, stack.Addr(port)
 	}
 	s.env = append([]string{
 		"DATABASE_URL=" + d.DatabaseURL,
@@ -82,74 +114,209 @@ func StartServices(ctx context.Context, bin string, d Deps, out *stack.Output) (
 		"LOG_LEVEL=warn",
 	}, limitsEnv()...)
 	for _, n := range stack.Services() {
-		s.env = append(s.env, strings.ToUpper(n)+"_ADDR="+s.addrs[n])
+		s.env = append(s.env, strings.ToUpper(n)+"_ADDR="+first[n])
 	}
 	for _, n := range stack.Services() {
-		p, err := stack.Start(stack.Spec{Name: n, Bin: filepath.Join(bin, n), Env: s.env, Addr: s.addrs[n]}, out)
+		p, err := s.start(n, first[n])
 		if err != nil {
-			s.Stop()
+			_ = s.Stop()
 			return nil, err
 		}
-		s.procs[n] = p
+		s.procs[n] = []*stack.Process{p}
 	}
 	// Services wait on each other's streams: await readiness once all run.
-	for _, n := range stack.Services() {
-		if err := s.procs[n].WaitReady(ctx); err != nil {
-			s.Stop()
-			return nil, err
-		}
+	if err := s.WaitReady(ctx); err != nil {
+		_ = s.Stop()
+		return nil, err
 	}
 	return s, nil
 }
 
-// URL is the base URL of a service.
+// start runs one replica of service n serving on addr.
+func (s *Services) start(n, addr string) (*stack.Process, error) {
+	env := append(append(slices.Clone(s.env), s.extra[n]...), strings.ToUpper(n)+"_ADDR="+addr)
+	return stack.Start(stack.Spec{Name: n, Bin: filepath.Join(s.bin, n), Env: env, Addr: addr}, s.out)
+}
+
+// URL is the base URL a service is reached at: its balancer's for
+// booking, admin and the exporter.
 func (s *Services) URL(name string) string { return "http://" + s.addrs[name] }
 
-// Kill ends a service with SIGKILL.
+// ReplicaURL is the base URL of one replica (0 is the first), for what
+// must be read per process, such as /metrics.
+func (s *Services) ReplicaURL(name string, i int) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i >= len(s.procs[name]) {
+		return ""
+	}
+	return "http://" + s.procs[name][i].Addr
+}
+
+// Kill ends every replica of a service with SIGKILL.
 func (s *Services) Kill(name string) error {
 	s.mu.Lock()
-	p, ok := s.procs[name]
+	ps, ok := s.procs[name]
 	s.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("no service %s", name)
 	}
-	p.Kill()
+	for _, p := range ps {
+		p.Kill()
+	}
 	return nil
 }
 
-// Respawn starts a killed service again and waits until it is ready.
+// Respawn starts every exited replica of a service again and waits until
+// they are ready.
 func (s *Services) Respawn(ctx context.Context, name string) error {
 	s.mu.Lock()
-	p, ok := s.procs[name]
+	ps, ok := s.procs[name]
 	if !ok {
 		s.mu.Unlock()
 		return fmt.Errorf("no service %s", name)
 	}
-	np, err := p.Respawn()
-	if err == nil {
-		s.procs[name] = np
+	var started []*stack.Process
+	for i, p := range ps {
+		select {
+		case <-p.Done():
+		default:
+			continue
+		}
+		np, err := p.Respawn()
+		if err != nil {
+			s.mu.Unlock()
+			return err
+		}
+		ps[i] = np
+		started = append(started, np)
 	}
 	s.mu.Unlock()
-	if err != nil {
-		return err
+	for _, p := range started {
+		if err := p.WaitReady(ctx); err != nil {
+			return err
+		}
 	}
-	return np.WaitReady(ctx)
+	return nil
 }
 
-// Stop stops the services, gateway first.
+// StartAll starts every exited replica of every service again, in start
+// order, and waits until all are ready.
+func (s *Services) StartAll(ctx context.Context) error {
+	for _, n := range stack.Services() {
+		s.mu.Lock()
+		for i, p := range s.procs[n] {
+			select {
+			case <-p.Done():
+			default:
+				continue
+			}
+			np, err := p.Respawn()
+			if err != nil {
+				s.mu.Unlock()
+				return err
+			}
+			s.procs[n][i] = np
+		}
+		s.mu.Unlock()
+	}
+	return s.WaitReady(ctx)
+}
+
+// WaitReady waits until every replica of every service answers /readyz.
+func (s *Services) WaitReady(ctx context.Context) error {
+	for _, n := range stack.Services() {
+		s.mu.Lock()
+		ps := slices.Clone(s.procs[n])
+		s.mu.Unlock()
+		for _, p := range ps {
+			if err := p.WaitReady(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Scale runs n replicas of a service. New replicas join the balancer once
+// ready; replicas taken away leave it first and then get SIGTERM, as a
+// rolling scale-in does. An error names a replica that did not start or
+// did not stop cleanly.
+func (s *Services) Scale(ctx context.Context, name string, n int) error {
+	if n < 1 {
+		return fmt.Errorf("scale %s to %d: at least one replica", name, n)
+	}
+	s.mu.Lock()
+	have := len(s.procs[name])
+	s.mu.Unlock()
+	if have == 0 {
+		return fmt.Errorf("no service %s", name)
+	}
+	lb := s.lbs[name]
+	for range max(0, n-have) {
+		port, err := stack.FreePort()
+		if err != nil {
+			return err
+		}
+		p, err := s.start(name, stack.Addr(port))
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.procs[name] = append(s.procs[name], p)
+		s.mu.Unlock()
+		if err := p.WaitReady(ctx); err != nil {
+			return fmt.Errorf("scale %s up: %w", name, err)
+		}
+		if lb != nil {
+			lb.Add(p.Addr)
+		}
+	}
+	var errs []error
+	for range max(0, have-n) {
+		s.mu.Lock()
+		ps := s.procs[name]
+		p := ps[len(ps)-1]
+		s.procs[name] = ps[:len(ps)-1]
+		s.mu.Unlock()
+		if lb != nil {
+			lb.Remove(p.Addr)
+		}
+		if err := p.Stop(20 * time.Second); err != nil {
+			errs = append(errs, fmt.Errorf("scale %s down: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Stop stops every replica of the services, gateway first, with SIGTERM.
+// They can be started again with StartAll; the balancers keep running.
 func (s *Services) Stop() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var errs []error
 	names := stack.Services()
 	for i := len(names) - 1; i >= 0; i-- {
-		if p, ok := s.procs[names[i]]; ok {
+		for _, p := range s.procs[names[i]] {
 			if err := p.Stop(20 * time.Second); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Close stops the services and their balancers.
+func (s *Services) Close() error {
+	err := s.Stop()
+	s.closeBalancers()
+	return err
+}
+
+func (s *Services) closeBalancers() {
+	for _, lb := range s.lbs {
+		_ = lb.Close()
+	}
 }
 
 // Bootstrap creates the first superadmin with the admin binary's bootstrap

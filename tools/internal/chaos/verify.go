@@ -3,8 +3,11 @@ package chaos
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -20,6 +23,36 @@ type state struct {
 	exports                        map[string]string         // export id → status
 	mails                          map[string]map[string]int // recipient → Message-ID → copies
 	subjects                       map[string]string         // Message-ID → subject
+	sessionStatus                  map[string]string         // booker address → the booking's status
+	// deadLetters counts, per address at RejectDomain, the dead letters
+	// whose event names it.
+	deadLetters map[string]int
+	// arrivals are the emails in arrival order (Target.Arrivals), nil
+	// when the run records none.
+	arrivals []Arrival
+	// checks are the problems each scenario's Fault.Check reports.
+	checks map[string][]string
+}
+
+// newState returns an empty state.
+func newState() *state {
+	return &state{
+		sessions: map[string]int{}, volunteers: map[string]int{}, contacts: map[string]int{},
+		contactStatus: map[string]string{}, regs: map[string]map[string]int{}, confirmed: map[string]int{},
+		jobs: map[string]jobState{}, exports: map[string]string{},
+		mails: map[string]map[string]int{}, subjects: map[string]string{},
+		sessionStatus: map[string]string{}, deadLetters: map[string]int{}, checks: map[string][]string{},
+	}
+}
+
+// pending counts what may still come: missing effects and the problems
+// the faults' own checks report.
+func (st *state) pending(rep Report) int {
+	n := rep.lost()
+	for _, p := range st.checks {
+		n += len(p)
+	}
+	return n
 }
 
 // jobState is the part of GET /api/admin/jobs/{id} the checks read.
@@ -43,10 +76,10 @@ func (r *runner) verify(ctx context.Context, scs []*scenario) (Report, error) {
 			r.say("collect: %v", err)
 		} else {
 			rep = check(r.cfg.SuperEmail, scs, st)
-			if rep.lost() == 0 || time.Now().After(deadline) {
+			if st.pending(rep) == 0 || time.Now().After(deadline) {
 				break
 			}
-			r.say("waiting: %d effects still missing", rep.lost())
+			r.say("waiting: %d effects still missing, %d checks unmet", rep.lost(), st.pending(rep)-rep.lost())
 		}
 		select {
 		case <-ctx.Done():
@@ -73,12 +106,7 @@ func (r *runner) collect(ctx context.Context, scs []*scenario) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &state{
-		sessions: map[string]int{}, volunteers: map[string]int{}, contacts: map[string]int{},
-		contactStatus: map[string]string{}, regs: map[string]map[string]int{}, confirmed: map[string]int{},
-		jobs: map[string]jobState{}, exports: map[string]string{},
-		mails: map[string]map[string]int{}, subjects: map[string]string{},
-	}
+	st := newState()
 	type row struct {
 		ID, Email, Status string
 	}
@@ -95,7 +123,9 @@ func (r *runner) collect(ctx context.Context, scs []*scenario) (*state, error) {
 			return nil
 		}
 	}
-	if err := r.client.list(ctx, tok, "booking", "/api/sessions", count(st.sessions, nil)); err != nil {
+	if err := r.client.list(ctx, tok, "booking", "/api/sessions", count(st.sessions, func(v row) {
+		st.sessionStatus[strings.ToLower(v.Email)] = v.Status
+	})); err != nil {
 		return nil, err
 	}
 	if err := r.client.list(ctx, tok, "booking", "/api/volunteers", count(st.volunteers, nil)); err != nil {
@@ -142,6 +172,22 @@ func (r *runner) collect(ctx context.Context, scs []*scenario) (*state, error) {
 			}
 		}
 	}
+	for _, sc := range scs {
+		if sc.rejectEvery > 0 {
+			if err := r.collectDeadLetters(ctx, tok, st); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	for _, sc := range scs {
+		if sc.check != nil {
+			st.checks[sc.name] = sc.check(ctx)
+		}
+	}
+	if r.arrivals != nil {
+		st.arrivals = r.arrivals()
+	}
 	mails, err := r.mail.All(ctx)
 	if err != nil {
 		return nil, err
@@ -156,4 +202,55 @@ func (r *runner) collect(ctx context.Context, scs []*scenario) (*state, error) {
 		}
 	}
 	return st, nil
+}
+
+// rejected matches an address at RejectDomain inside an event.
+var rejected = regexp.MustCompile(`[a-z0-9._+-]+@` + regexp.QuoteMeta(RejectDomain))
+
+// collectDeadLetters counts, per address at RejectDomain, the dead letters
+// of the mailer whose event names it, through the admin API (GET
+// /api/admin/dead-letters, then each letter for its event).
+func (r *runner) collectDeadLetters(ctx context.Context, tok string, st *state) error {
+	base := r.client.direct["admin"] + "/api/admin/dead-letters"
+	var after uint64
+	for range 10_000 {
+		u := base + "?limit=200"
+		if after > 0 {
+			u += "&after=" + strconv.FormatUint(after, 10)
+		}
+		var page struct {
+			Items []struct {
+				Seq      uint64 `json:"seq"`
+				Consumer string `json:"consumer"`
+			} `json:"items"`
+			NextAfter uint64 `json:"next_after"`
+		}
+		if err := r.client.do(ctx, http.MethodGet, u, tok, nil, nil).decode(&page); err != nil {
+			return fmt.Errorf("list dead letters: %w", err)
+		}
+		for _, it := range page.Items {
+			if !strings.HasPrefix(it.Consumer, "mailer") {
+				continue
+			}
+			var l struct {
+				Event json.RawMessage `json:"event"`
+			}
+			seq := strconv.FormatUint(it.Seq, 10)
+			if err := r.client.do(ctx, http.MethodGet, base+"/"+seq, tok, nil, nil).decode(&l); err != nil {
+				return fmt.Errorf("dead letter %s: %w", seq, err)
+			}
+			seen := map[string]bool{}
+			for _, addr := range rejected.FindAllString(strings.ToLower(string(l.Event)), -1) {
+				if !seen[addr] {
+					seen[addr] = true
+					st.deadLetters[addr]++
+				}
+			}
+		}
+		if page.NextAfter == 0 || len(page.Items) == 0 {
+			return nil
+		}
+		after = page.NextAfter
+	}
+	return errors.New("list dead letters: too many pages")
 }
