@@ -39,7 +39,7 @@ func TestIntegrationAuditLog(t *testing.T) {
 
 	// Another service audits an admin action of its own through its outbox;
 	// here it is published as booking's relay would.
-	rec := audit.Record{ActorID: "bob-id", ActorEmail: "bob@example.org", Action: "status_changed", Entity: "sessions",
+	rec := events.AuditRecord{ActorID: "bob-id", ActorEmail: "bob@example.org", Action: "status_changed", Entity: "sessions",
 		EntityID: "5f0c", ClientIP: "198.51.100.9", Changes: json.RawMessage(`{"status":{"from":"pending","to":"confirmed"}}`),
 		OccurredAt: time.Now().UTC()}
 	ev, err := rec.Event("booking")

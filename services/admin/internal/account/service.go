@@ -233,7 +233,7 @@ func (s *Service) Disable(ctx context.Context, actor Actor, id uuid.UUID) (Accou
 
 // emitAudit writes one audit event about an admin account within tx.
 func emitAudit(ctx context.Context, tx Tx, actor Actor, action, entityID string, at time.Time, changes any) error {
-	rec := audit.Record{ActorID: actor.ID, ActorEmail: actor.Email, Action: action, Entity: Entity,
+	rec := events.AuditRecord{ActorID: actor.ID, ActorEmail: actor.Email, Action: action, Entity: Entity,
 		EntityID: entityID, ClientIP: actor.ClientIP, OccurredAt: at}
 	if changes != nil {
 		rec.Changes = audit.Changes(changes)

@@ -14,21 +14,17 @@ import (
 // SubjectPrefix starts every audit subject.
 const SubjectPrefix = events.AuditSubjectPrefix
 
-// Record is the data of an audit.<entity>.<action> event and one row of
-// the audit log: the platform-wide contract of libs/events.
-type Record = events.AuditRecord
-
-// Entry is a Record as stored: with the event id and the source service.
+// Entry is an audit record (events.AuditRecord) as stored: with the event id and the source service.
 type Entry struct {
 	ID     string `json:"id"`
 	Source string `json:"source"`
-	Record
+	events.AuditRecord
 }
 
 // ErrInvalid marks records that break the contract.
 var ErrInvalid = events.ErrInvalidAudit
 
-// Changes marshals v for Record.Changes; a value that cannot be encoded
+// Changes marshals v for AuditRecord.Changes; a value that cannot be encoded
 // becomes null rather than losing the whole record.
 func Changes(v any) json.RawMessage { return events.AuditChanges(v) }
 

@@ -3,6 +3,7 @@ package audit
 import (
 	"encoding/json"
 	"errors"
+	"github.com/acube/platform/libs/events"
 	"testing"
 	"time"
 
@@ -12,18 +13,18 @@ import (
 func TestRecordValidate(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
-	good := Record{Action: "create", Entity: "admin_account", OccurredAt: now}
+	good := events.AuditRecord{Action: "create", Entity: "admin_account", OccurredAt: now}
 	tests := []struct {
 		name    string
-		mod     func(*Record)
+		mod     func(*events.AuditRecord)
 		wantErr bool
 	}{
-		{name: "ok", mod: func(*Record) {}},
-		{name: "subject injection in entity", mod: func(r *Record) { r.Entity = "a.b" }, wantErr: true},
-		{name: "wildcard action", mod: func(r *Record) { r.Action = ">" }, wantErr: true},
-		{name: "upper case", mod: func(r *Record) { r.Action = "Create" }, wantErr: true},
-		{name: "no time", mod: func(r *Record) { r.OccurredAt = time.Time{} }, wantErr: true},
-		{name: "bad changes", mod: func(r *Record) { r.Changes = json.RawMessage("{") }, wantErr: true},
+		{name: "ok", mod: func(*events.AuditRecord) {}},
+		{name: "subject injection in entity", mod: func(r *events.AuditRecord) { r.Entity = "a.b" }, wantErr: true},
+		{name: "wildcard action", mod: func(r *events.AuditRecord) { r.Action = ">" }, wantErr: true},
+		{name: "upper case", mod: func(r *events.AuditRecord) { r.Action = "Create" }, wantErr: true},
+		{name: "no time", mod: func(r *events.AuditRecord) { r.OccurredAt = time.Time{} }, wantErr: true},
+		{name: "bad changes", mod: func(r *events.AuditRecord) { r.Changes = json.RawMessage("{") }, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -264,7 +264,7 @@ func (s *Service) auditEvent(actor Actor, action string, l Letter, extra map[str
 	for k, v := range extra {
 		changes[k] = v
 	}
-	rec := audit.Record{ActorID: actor.ID, ActorEmail: actor.Email, Action: action, Entity: Entity,
+	rec := events.AuditRecord{ActorID: actor.ID, ActorEmail: actor.Email, Action: action, Entity: Entity,
 		EntityID: strconv.FormatUint(l.Seq, 10), ClientIP: actor.ClientIP, Changes: audit.Changes(changes),
 		OccurredAt: s.now().UTC()}
 	return rec.Event("admin")

@@ -284,7 +284,7 @@ func emitAudit(ctx context.Context, tx Tx, j Job, action, entityID string, at ti
 }
 
 func emitAuditAs(ctx context.Context, tx Tx, j Job, entity, action, entityID string, at time.Time, changes any) error {
-	rec := audit.Record{ActorID: j.RequestedBy.ID, ActorEmail: j.RequestedBy.Email, Action: action,
+	rec := events.AuditRecord{ActorID: j.RequestedBy.ID, ActorEmail: j.RequestedBy.Email, Action: action,
 		Entity: entity, EntityID: entityID, ClientIP: j.ClientIP, Changes: audit.Changes(changes), OccurredAt: at}
 	ev, err := rec.Event(Source)
 	if err != nil {

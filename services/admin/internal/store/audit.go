@@ -31,7 +31,7 @@ ON CONFLICT (id) DO NOTHING`
 // Append stores one audit event within tx, the consumer's transaction.
 // The event id is the row's key, so a replayed event adds nothing.
 func Append(ctx context.Context, tx pgx.Tx, ev events.Event) error {
-	var r audit.Record
+	var r events.AuditRecord
 	if err := ev.UnmarshalData(&r); err != nil {
 		return err
 	}

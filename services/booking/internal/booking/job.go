@@ -32,19 +32,6 @@ const (
 	BulkEvents     = "events"
 )
 
-// The bulk-job protocol's messages are the platform's (libs/events),
-// shared with the admin service that asks for jobs.
-type (
-	// JobActor names the admin who asked for a job.
-	JobActor = events.JobActor
-	// JobRequest is the data of admin.job.requested.
-	JobRequest = events.JobRequest
-	// JobFailure is one id a job could not act on.
-	JobFailure = events.JobFailure
-	// JobProgress is the data of booking.job.progress.
-	JobProgress = events.JobProgress
-)
-
 // JobTotals are a job's counts summed over its committed chunks.
 type JobTotals struct {
 	Processed, Succeeded, Failed int
@@ -105,7 +92,7 @@ type JobRun struct {
 // completion is written once, in the last chunk's transaction. progress,
 // when not nil, is called after each chunk this run commits; the run so
 // far is returned with any error.
-func (s *Service) RunJob(ctx context.Context, req JobRequest, chunkSize int, progress func(JobRun)) (JobRun, error) {
+func (s *Service) RunJob(ctx context.Context, req events.JobRequest, chunkSize int, progress func(JobRun)) (JobRun, error) {
 	var run JobRun
 	if req.JobID == uuid.Nil {
 		return run, errors.New("run job: no job id")
@@ -131,8 +118,8 @@ func (s *Service) RunJob(ctx context.Context, req JobRequest, chunkSize int, pro
 			through JobTotals
 		)
 		ran, err := s.store.JobChunk(ctx, req.JobID, i, last, func(tx JobTx, before JobTotals) (JobTotals, error) {
-			p := JobProgress{JobID: req.JobID, Chunk: i, Chunks: chunks, Processed: len(ids),
-				SucceededIDs: []string{}, NotFoundIDs: []string{}, Failures: []JobFailure{}}
+			p := events.JobProgress{JobID: req.JobID, Chunk: i, Chunks: chunks, Processed: len(ids),
+				SucceededIDs: []string{}, NotFoundIDs: []string{}, Failures: []events.JobFailure{}}
 			var err error
 			deleted, err = s.applyChunk(ctx, tx, req, ids, &p)
 			if err != nil {
@@ -178,7 +165,7 @@ func (s *Service) jobCompleted(jobID uuid.UUID, chunks int, t JobTotals, reason 
 }
 
 // checkJob says why booking refuses a whole job, or "".
-func checkJob(req JobRequest) string {
+func checkJob(req events.JobRequest) string {
 	entities := []string{BulkSessions, BulkVolunteers, BulkContact, BulkEvents}
 	switch {
 	case !slices.Contains(entities, req.Entity):
@@ -209,7 +196,7 @@ func checkJob(req JobRequest) string {
 
 // applyChunk acts on ids within tx, sorting each into p. Per-id refusals
 // are failures; any other error aborts the chunk, to be retried whole.
-func (s *Service) applyChunk(ctx context.Context, tx JobTx, req JobRequest, ids []string, p *JobProgress) ([]uuid.UUID, error) {
+func (s *Service) applyChunk(ctx context.Context, tx JobTx, req events.JobRequest, ids []string, p *events.JobProgress) ([]uuid.UUID, error) {
 	valid := make([]uuid.UUID, 0, len(ids))
 	for _, raw := range ids {
 		id, err := uuid.Parse(raw)
@@ -249,7 +236,7 @@ func (s *Service) applyChunk(ctx context.Context, tx JobTx, req JobRequest, ids 
 		case errors.Is(err, ErrNotFound):
 			p.NotFoundIDs = append(p.NotFoundIDs, id.String())
 		case errors.As(err, &te):
-			p.Failures = append(p.Failures, JobFailure{ID: id.String(), Error: te.Error()})
+			p.Failures = append(p.Failures, events.JobFailure{ID: id.String(), Error: te.Error()})
 		default:
 			return nil, err
 		}
@@ -270,7 +257,7 @@ func deletedType(entity string) string {
 	return TypeEventDeleted
 }
 
-func (s *Service) deleteChunk(ctx context.Context, tx JobTx, req JobRequest, ids []uuid.UUID, p *JobProgress) ([]uuid.UUID, error) {
+func (s *Service) deleteChunk(ctx context.Context, tx JobTx, req events.JobRequest, ids []uuid.UUID, p *events.JobProgress) ([]uuid.UUID, error) {
 	gone, err := tx.Delete(ctx, req.Entity, ids)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package booking
 
 import (
 	"errors"
+	"github.com/acube/platform/libs/events"
 	"strings"
 	"testing"
 	"time"
@@ -99,18 +100,18 @@ func TestCheckJob(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name    string
-		req     JobRequest
+		req     events.JobRequest
 		wantErr bool
 	}{
-		{name: "delete sessions", req: JobRequest{Entity: BulkSessions, Action: JobDelete}},
-		{name: "delete events", req: JobRequest{Entity: BulkEvents, Action: JobDelete}},
-		{name: "confirm sessions", req: JobRequest{Entity: BulkSessions, Action: JobStatusUpdate, Status: "confirmed"}},
-		{name: "archive contact", req: JobRequest{Entity: BulkContact, Action: JobStatusUpdate, Status: "archived"}},
-		{name: "approve volunteers", req: JobRequest{Entity: BulkVolunteers, Action: JobStatusUpdate, Status: "approved"}},
-		{name: "unknown entity", req: JobRequest{Entity: "admins", Action: JobDelete}, wantErr: true},
-		{name: "unknown action", req: JobRequest{Entity: BulkSessions, Action: "purge"}, wantErr: true},
-		{name: "volunteer status on contact", req: JobRequest{Entity: BulkContact, Action: JobStatusUpdate, Status: "approved"}, wantErr: true},
-		{name: "events status", req: JobRequest{Entity: BulkEvents, Action: JobStatusUpdate, Status: "x"}, wantErr: true},
+		{name: "delete sessions", req: events.JobRequest{Entity: BulkSessions, Action: JobDelete}},
+		{name: "delete events", req: events.JobRequest{Entity: BulkEvents, Action: JobDelete}},
+		{name: "confirm sessions", req: events.JobRequest{Entity: BulkSessions, Action: JobStatusUpdate, Status: "confirmed"}},
+		{name: "archive contact", req: events.JobRequest{Entity: BulkContact, Action: JobStatusUpdate, Status: "archived"}},
+		{name: "approve volunteers", req: events.JobRequest{Entity: BulkVolunteers, Action: JobStatusUpdate, Status: "approved"}},
+		{name: "unknown entity", req: events.JobRequest{Entity: "admins", Action: JobDelete}, wantErr: true},
+		{name: "unknown action", req: events.JobRequest{Entity: BulkSessions, Action: "purge"}, wantErr: true},
+		{name: "volunteer status on contact", req: events.JobRequest{Entity: BulkContact, Action: JobStatusUpdate, Status: "approved"}, wantErr: true},
+		{name: "events status", req: events.JobRequest{Entity: BulkEvents, Action: JobStatusUpdate, Status: "x"}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

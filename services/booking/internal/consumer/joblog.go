@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/services/booking/internal/booking"
 )
 
@@ -31,7 +32,7 @@ type jobLog struct {
 
 // startJob logs the start of a run of req, delivered for the delivery-th
 // time, and returns the logger for the rest of it.
-func startJob(log *slog.Logger, req booking.JobRequest, chunkSize int, delivery uint64) *jobLog {
+func startJob(log *slog.Logger, req events.JobRequest, chunkSize int, delivery uint64) *jobLog {
 	l := &jobLog{start: time.Now(), log: log.With("job_id", req.JobID.String(), "kind", "bulk_"+req.Action,
 		"entity", req.Entity, "delivery", delivery)}
 	attrs := []any{"ids", len(req.IDs), "chunks", booking.JobChunks(len(req.IDs), chunkSize),

@@ -14,7 +14,6 @@ import (
 	"github.com/acube/platform/libs/logging/logtest"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/stream"
-	"github.com/acube/platform/services/booking/internal/booking"
 )
 
 // TestIntegrationJobLogsBackgroundJobLines runs the real consumer on a
@@ -45,7 +44,7 @@ func TestIntegrationJobLogsBackgroundJobLines(t *testing.T) {
 	}
 	stopped := make(chan error, 1)
 	go func() { stopped <- r.Run(ctx) }()
-	publish := func(req booking.JobRequest) {
+	publish := func(req events.JobRequest) {
 		t.Helper()
 		ev, err := events.New("admin", JobsSubject, req)
 		if err != nil {
@@ -61,8 +60,8 @@ func TestIntegrationJobLogsBackgroundJobLines(t *testing.T) {
 	}
 
 	ids := append(f.book(t, 145), uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString())
-	del := booking.JobRequest{JobID: uuid.New(), Entity: "sessions", Action: "delete", IDs: ids,
-		RequestedBy: booking.JobActor{ID: "adm-1", Email: "a@x.org"}, RequestedAt: time.Now()}
+	del := events.JobRequest{JobID: uuid.New(), Entity: "sessions", Action: "delete", IDs: ids,
+		RequestedBy: events.JobActor{ID: "adm-1", Email: "a@x.org"}, RequestedAt: time.Now()}
 	publish(del)
 	job := map[string]any{"job_id": del.JobID.String(), "kind": "bulk_delete", "entity": "sessions"}
 	done := logs.WaitFor(t, "BACKGROUND JOB completed", job)
@@ -91,7 +90,7 @@ func TestIntegrationJobLogsBackgroundJobLines(t *testing.T) {
 		last = d
 	}
 
-	refused := booking.JobRequest{JobID: uuid.New(), Entity: "events", Action: "status_update", Status: "x",
+	refused := events.JobRequest{JobID: uuid.New(), Entity: "events", Action: "status_update", Status: "x",
 		IDs: []string{uuid.NewString()}}
 	publish(refused)
 	failed := logs.WaitFor(t, "BACKGROUND JOB failed", map[string]any{"job_id": refused.JobID.String(),

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/acube/platform/libs/consume"
+	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/services/booking/internal/booking"
 )
 
@@ -50,7 +51,7 @@ func NewJobs(pool *pgxpool.Pool, js jetstream.JetStream, m *consume.Metrics, log
 	}
 	log = log.With("component", "bulk_jobs")
 	h := func(ctx context.Context, _ pgx.Tx, msg consume.Message) error {
-		var req booking.JobRequest
+		var req events.JobRequest
 		if err := msg.Event.UnmarshalData(&req); err != nil {
 			return consume.Permanent(err)
 		}

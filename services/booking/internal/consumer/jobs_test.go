@@ -108,8 +108,8 @@ func TestIntegrationJobResumesWithoutApplyingTwice(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	req := booking.JobRequest{JobID: uuid.New(), Entity: "sessions", Action: "status_update", Status: "confirmed",
-		IDs: append(ids, "not-a-uuid", uuid.NewString()), RequestedBy: booking.JobActor{ID: "adm", Email: "a@x.org"}}
+	req := events.JobRequest{JobID: uuid.New(), Entity: "sessions", Action: "status_update", Status: "confirmed",
+		IDs: append(ids, "not-a-uuid", uuid.NewString()), RequestedBy: events.JobActor{ID: "adm", Email: "a@x.org"}}
 
 	// A crash after the first chunk: only chunk 0 committed.
 	ran, err := f.store.JobChunk(ctx, req.JobID, 0, false, func(booking.JobTx, booking.JobTotals) (booking.JobTotals, error) {
@@ -127,7 +127,7 @@ func TestIntegrationJobResumesWithoutApplyingTwice(t *testing.T) {
 	if len(progress) != 2 {
 		t.Fatalf("%d progress events, want 2 (chunks 1 and 2)", len(progress))
 	}
-	var p booking.JobProgress
+	var p events.JobProgress
 	if err := progress[0].UnmarshalData(&p); err != nil {
 		t.Fatal(err)
 	}
@@ -161,12 +161,12 @@ func TestIntegrationJobRefusedWhole(t *testing.T) {
 	f := newFixture(t)
 	tests := []struct {
 		name      string
-		req       booking.JobRequest
+		req       events.JobRequest
 		wantError string
 	}{
-		{name: "unknown entity", req: booking.JobRequest{Entity: "admins", Action: "delete"}, wantError: "no bulk entity"},
-		{name: "bad status", req: booking.JobRequest{Entity: "sessions", Action: "status_update", Status: "gone"}, wantError: "not a session status"},
-		{name: "events have no status", req: booking.JobRequest{Entity: "events", Action: "status_update", Status: "x"}, wantError: "no status"},
+		{name: "unknown entity", req: events.JobRequest{Entity: "admins", Action: "delete"}, wantError: "no bulk entity"},
+		{name: "bad status", req: events.JobRequest{Entity: "sessions", Action: "status_update", Status: "gone"}, wantError: "not a session status"},
+		{name: "events have no status", req: events.JobRequest{Entity: "events", Action: "status_update", Status: "x"}, wantError: "no status"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -214,7 +214,7 @@ func TestIntegrationJobConsumer(t *testing.T) {
 	go func() { stopped <- r.Run(ctx) }()
 
 	ids := f.book(t, 3)
-	req := booking.JobRequest{JobID: uuid.New(), Entity: "sessions", Action: "delete", IDs: ids}
+	req := events.JobRequest{JobID: uuid.New(), Entity: "sessions", Action: "delete", IDs: ids}
 	ev, err := events.New("admin", JobsSubject, req)
 	if err != nil {
 		t.Fatal(err)

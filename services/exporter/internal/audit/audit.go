@@ -34,10 +34,6 @@ type Record struct {
 	Changes json.RawMessage
 }
 
-// Data is the data of an audit event: the platform-wide contract of
-// libs/events (docs/events/admin.md).
-type Data = events.AuditRecord
-
 // ErrMalformed marks an audit event no retry can make valid.
 var ErrMalformed = errors.New("malformed audit event")
 
@@ -46,7 +42,7 @@ var ErrMalformed = errors.New("malformed audit event")
 // data's occurred_at, else the envelope's. A malformed event is an error
 // wrapping ErrMalformed.
 func FromEvent(ev events.Event) (Record, error) {
-	var d Data
+	var d events.AuditRecord
 	if err := json.Unmarshal(ev.Data, &d); err != nil {
 		return Record{}, fmt.Errorf("%w %s: %v", ErrMalformed, ev.ID, err)
 	}

@@ -98,7 +98,7 @@ var (
 // the event describing it in the same transaction.
 type Store interface {
 	// Create stores a queued export and the audit event of its request.
-	Create(ctx context.Context, e Export, requested audit.Data) error
+	Create(ctx context.Context, e Export, requested events.AuditRecord) error
 	// Get returns an export or ErrNotFound.
 	Get(ctx context.Context, id uuid.UUID) (Export, error)
 	// List returns the newest exports first, at most limit.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/services/exporter/internal/audit"
 )
 
@@ -61,7 +62,7 @@ func (s *Service) Request(ctx context.Context, admin Admin, clientIP string, f a
 	if err != nil {
 		return Export{}, fmt.Errorf("request export: encode filters: %w", err)
 	}
-	requested := audit.Data{
+	requested := events.AuditRecord{
 		ActorID: admin.ID, ActorEmail: admin.Email, Action: "export", Entity: "audit_log",
 		EntityID: id.String(), ClientIP: clientIP, Changes: changes, OccurredAt: now,
 	}

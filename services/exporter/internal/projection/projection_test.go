@@ -16,7 +16,6 @@ import (
 	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/stream"
-	"github.com/acube/platform/services/exporter/internal/audit"
 	"github.com/acube/platform/services/exporter/internal/dbtest"
 	"github.com/acube/platform/services/exporter/internal/projection"
 	"github.com/acube/platform/services/exporter/internal/store"
@@ -47,7 +46,7 @@ func publish(t *testing.T, js jetstream.JetStream, n int, dup bool) []events.Eve
 	t.Helper()
 	var out []events.Event
 	for i := range n {
-		ev, err := events.New("admin", "audit.session.delete", audit.Data{
+		ev, err := events.New("admin", "audit.session.delete", events.AuditRecord{
 			ActorID: "a1", ActorEmail: "ann@example.org", Action: "delete", Entity: "session",
 			EntityID: fmt.Sprintf("s%d", i), ClientIP: "10.0.0.1", Changes: json.RawMessage(`{"n":1}`),
 			OccurredAt: time.Date(2025, 1, 1, 0, 0, i, 0, time.UTC),

@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/acube/platform/libs/events"
-	"github.com/acube/platform/services/exporter/internal/audit"
 	"github.com/acube/platform/services/exporter/internal/export"
 )
 
@@ -58,7 +57,7 @@ WHERE id = $1 AND claim_id = $2 AND status = 'running'`
 )
 
 // Create stores a queued export and the audit event of its request.
-func (s *Store) Create(ctx context.Context, e export.Export, requested audit.Data) error {
+func (s *Store) Create(ctx context.Context, e export.Export, requested events.AuditRecord) error {
 	filters, err := json.Marshal(e.Filter)
 	if err != nil {
 		return fmt.Errorf("encode filters of export %s: %w", e.ID, err)

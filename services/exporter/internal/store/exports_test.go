@@ -27,7 +27,7 @@ func newExport(t *testing.T, st *store.Store) export.Export {
 		File:      export.NewFileName(),
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
 	}
-	if err := st.Create(context.Background(), e, audit.Data{ActorID: "a1", Action: "export", Entity: "audit_log"}); err != nil {
+	if err := st.Create(context.Background(), e, events.AuditRecord{ActorID: "a1", Action: "export", Entity: "audit_log"}); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
 	return e
