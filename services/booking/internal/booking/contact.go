@@ -67,7 +67,7 @@ func (s *Service) Contact(ctx context.Context, req ContactRequest) (Contact, err
 		return Contact{}, err
 	}
 	c.ID = id
-	msg := Message{Type: TypeContactReceived, Data: events.ContactReceived{Email: c.Email, Name: c.Name,
+	msg := Message{Type: events.TypeContactReceived, Data: events.ContactReceived{Email: c.Email, Name: c.Name,
 		ContactID: c.ID, ReceivedAt: now}}
 	if err := s.store.AddContact(ctx, c, []Message{msg}); err != nil {
 		return Contact{}, fmt.Errorf("store contact message: %w", err)

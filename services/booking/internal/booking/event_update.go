@@ -189,7 +189,7 @@ func (s *Service) rescheduled(ctx context.Context, before, after Event, regs Reg
 		default:
 			continue // a cancelled registration has nothing to come to
 		}
-		msgs = append(msgs, Message{Type: TypeEventRescheduled, Data: events.EventRescheduled{
+		msgs = append(msgs, Message{Type: events.TypeEventRescheduled, Data: events.EventRescheduled{
 			Email: r.Email, Name: r.Name, RegistrationID: r.ID, Status: string(r.Status),
 			WaitlistPosition: r.WaitlistPosition, ManageURL: s.RegistrationManageURL(r, after.EndsAt),
 			EventID: after.ID, EventTitle: after.Title,

@@ -228,7 +228,7 @@ func TestUpdateEventTellsRegistrants(t *testing.T) {
 			}
 			var got []string
 			for i, m := range st.msgs {
-				if m.Type != TypeEventRescheduled {
+				if m.Type != events.TypeEventRescheduled {
 					if len(got) > 0 {
 						t.Fatalf("%s at %d after the rescheduled events", m.Type, i)
 					}

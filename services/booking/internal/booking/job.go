@@ -130,7 +130,7 @@ func (s *Service) RunJob(ctx context.Context, req events.JobRequest, chunkSize i
 			t := JobTotals{Processed: p.Processed, Succeeded: p.Succeeded, Failed: p.Failed}
 			through = JobTotals{Processed: before.Processed + t.Processed, Succeeded: before.Succeeded + t.Succeeded,
 				Failed: before.Failed + t.Failed}
-			msgs := []Message{{Type: TypeJobProgress, Data: p}}
+			msgs := []Message{{Type: events.TypeJobProgress, Data: p}}
 			if last {
 				msgs = append(msgs, s.jobCompleted(req.JobID, chunks, through, ""))
 			}
@@ -160,7 +160,7 @@ func (s *Service) RunJob(ctx context.Context, req events.JobRequest, chunkSize i
 }
 
 func (s *Service) jobCompleted(jobID uuid.UUID, chunks int, t JobTotals, reason string) Message {
-	return Message{Type: TypeJobCompleted, Data: events.JobOwnerCompleted{JobID: jobID, Chunks: chunks,
+	return Message{Type: events.TypeJobOwnerCompleted, Data: events.JobOwnerCompleted{JobID: jobID, Chunks: chunks,
 		Processed: t.Processed, Succeeded: t.Succeeded, Failed: t.Failed, Error: reason, CompletedAt: s.clock()}}
 }
 

@@ -36,8 +36,8 @@ func samples() map[string]Message {
 		ManageURL: "https://acube.example/api/sessions/" + id(10).String() + "?token=t"}
 	job := id(70)
 	return map[string]Message{
-		"TypeSessionBooked": {TypeSessionBooked, session},
-		"TypeSessionStatusChanged": {TypeSessionStatusChanged, events.SessionStatusChanged{Email: session.Email, Name: session.Name,
+		"events.TypeSessionBooked": {events.TypeSessionBooked, session},
+		"events.TypeSessionStatusChanged": {events.TypeSessionStatusChanged, events.SessionStatusChanged{Email: session.Email, Name: session.Name,
 			SessionID: session.SessionID, SessionType: session.SessionType, PreferredDate: session.PreferredDate,
 			PreviousStatus: "pending", Status: "confirmed", ChangedBy: "admin@acube.local", ChangedAt: at, ManageURL: session.ManageURL}},
 		"TypeSessionDeleted": {TypeSessionDeleted, Deleted{Entity: subjectEntity(TypeSessionDeleted), ID: id(10), JobID: job}},
@@ -49,32 +49,32 @@ func samples() map[string]Message {
 			Promoted: 2, Notified: 12, UpdatedBy: "admin@acube.local", UpdatedAt: at}},
 		"TypeEventImageUpdated": {TypeEventImageUpdated, EventImageUpdated{EventID: id(30), ContentType: "image/png", Size: 48213,
 			ImageURL: "/api/events/" + id(30).String() + "/image"}},
-		"TypeEventDeleted":          {TypeEventDeleted, Deleted{Entity: subjectEntity(TypeEventDeleted), ID: id(30), JobID: job}},
-		"TypeEventRegistered":       {TypeEventRegistered, reg},
-		"TypeEventWaitlisted":       {TypeEventWaitlisted, waitlisted},
-		"TypeEventPromoted":         {TypeEventPromoted, reg},
-		"TypeRegistrationCancelled": {TypeRegistrationCancelled, cancelled},
-		"TypeEventRescheduled": {TypeEventRescheduled, events.EventRescheduled{Email: reg.Email, Name: reg.Name,
+		"TypeEventDeleted":                 {TypeEventDeleted, Deleted{Entity: subjectEntity(TypeEventDeleted), ID: id(30), JobID: job}},
+		"events.TypeEventRegistered":       {events.TypeEventRegistered, reg},
+		"events.TypeEventWaitlisted":       {events.TypeEventWaitlisted, waitlisted},
+		"events.TypeEventPromoted":         {events.TypeEventPromoted, reg},
+		"events.TypeRegistrationCancelled": {events.TypeRegistrationCancelled, cancelled},
+		"events.TypeEventRescheduled": {events.TypeEventRescheduled, events.EventRescheduled{Email: reg.Email, Name: reg.Name,
 			RegistrationID: reg.RegistrationID, Status: "confirmed", ManageURL: reg.ManageURL, EventID: reg.EventID,
 			EventTitle: reg.EventTitle, StartsAt: starts.AddDate(0, 0, 7), EndsAt: ends.AddDate(0, 0, 7),
 			Location: "A-Cube Centre, Room 4", PreviousStartsAt: starts, PreviousEndsAt: ends, PreviousLocation: reg.Location,
 			RescheduledAt: at}},
-		"TypeVolunteerApplied": {TypeVolunteerApplied, events.VolunteerApplied{Email: "bob@example.com", Name: "Bob Example",
+		"events.TypeVolunteerApplied": {events.TypeVolunteerApplied, events.VolunteerApplied{Email: "bob@example.com", Name: "Bob Example",
 			ApplicationID: id(40), AppliedAt: at}},
 		"TypeVolunteerStatus": {TypeVolunteerStatus, StatusChanged{Entity: subjectEntity(TypeVolunteerStatus), ID: id(40),
 			Email: "bob@example.com", Name: "Bob Example", PreviousStatus: "new", Status: "approved",
 			ChangedBy: "admin@acube.local", ChangedAt: at}},
 		"TypeVolunteerDeleted": {TypeVolunteerDeleted, Deleted{Entity: subjectEntity(TypeVolunteerDeleted), ID: id(40), JobID: job}},
-		"TypeContactReceived": {TypeContactReceived, events.ContactReceived{Email: "carol@example.com", Name: "Carol Example",
+		"events.TypeContactReceived": {events.TypeContactReceived, events.ContactReceived{Email: "carol@example.com", Name: "Carol Example",
 			ContactID: id(50), ReceivedAt: at}},
 		"TypeContactStatus": {TypeContactStatus, StatusChanged{Entity: subjectEntity(TypeContactStatus), ID: id(50),
 			Email: "carol@example.com", Name: "Carol Example", PreviousStatus: "new", Status: "answered",
 			ChangedBy: "admin@acube.local", ChangedAt: at}},
 		"TypeContactDeleted": {TypeContactDeleted, Deleted{Entity: subjectEntity(TypeContactDeleted), ID: id(50), JobID: job}},
-		"TypeJobProgress": {TypeJobProgress, events.JobProgress{JobID: job, Chunk: 0, Chunks: 1, Processed: 3, Succeeded: 2, Failed: 1,
+		"events.TypeJobProgress": {events.TypeJobProgress, events.JobProgress{JobID: job, Chunk: 0, Chunks: 1, Processed: 3, Succeeded: 2, Failed: 1,
 			SucceededIDs: []string{id(10).String(), id(11).String()}, NotFoundIDs: []string{id(12).String()},
 			Failures: []events.JobFailure{}}},
-		"TypeJobCompleted": {TypeJobCompleted, events.JobOwnerCompleted{JobID: job, Chunks: 1, Processed: 3, Succeeded: 2, Failed: 1,
+		"events.TypeJobOwnerCompleted": {events.TypeJobOwnerCompleted, events.JobOwnerCompleted{JobID: job, Chunks: 1, Processed: 3, Succeeded: 2, Failed: 1,
 			CompletedAt: at}},
 		// Audit records, one per entity booking audits, are the
 		// platform's AuditRecord; one sample stands for them all.
@@ -121,13 +121,13 @@ func TestKeysOrderWhatMustBeOrdered(t *testing.T) {
 		name string
 		same []string
 	}{
-		{name: "a session's booking, status and deletion", same: []string{"TypeSessionBooked", "TypeSessionStatusChanged", "TypeSessionDeleted"}},
-		{name: "a registration's notices", same: []string{"TypeEventRegistered", "TypeEventWaitlisted", "TypeEventPromoted",
-			"TypeEventRescheduled", "TypeRegistrationCancelled"}},
+		{name: "a session's booking, status and deletion", same: []string{"events.TypeSessionBooked", "events.TypeSessionStatusChanged", "TypeSessionDeleted"}},
+		{name: "a registration's notices", same: []string{"events.TypeEventRegistered", "events.TypeEventWaitlisted", "events.TypeEventPromoted",
+			"events.TypeEventRescheduled", "events.TypeRegistrationCancelled"}},
 		{name: "an event's own changes", same: []string{"TypeEventCreated", "TypeEventUpdated", "TypeEventImageUpdated", "TypeEventDeleted"}},
-		{name: "an application", same: []string{"TypeVolunteerApplied", "TypeVolunteerStatus", "TypeVolunteerDeleted"}},
-		{name: "a contact message", same: []string{"TypeContactReceived", "TypeContactStatus", "TypeContactDeleted"}},
-		{name: "a job's chunks and completion", same: []string{"TypeJobProgress", "TypeJobCompleted"}},
+		{name: "an application", same: []string{"events.TypeVolunteerApplied", "TypeVolunteerStatus", "TypeVolunteerDeleted"}},
+		{name: "a contact message", same: []string{"events.TypeContactReceived", "TypeContactStatus", "TypeContactDeleted"}},
+		{name: "a job's chunks and completion", same: []string{"events.TypeJobProgress", "events.TypeJobOwnerCompleted"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,26 +23,15 @@ type Message struct {
 // Event types (and subjects) booking publishes. Those other services read
 // are libs/events' (with their data types); the rest are booking's own.
 const (
-	TypeSessionBooked         = events.TypeSessionBooked
-	TypeSessionStatusChanged  = events.TypeSessionStatusChanged
-	TypeSessionDeleted        = "booking.session.deleted"
-	TypeEventCreated          = "booking.event.created"
-	TypeEventUpdated          = "booking.event.updated"
-	TypeEventImageUpdated     = "booking.event.image_updated"
-	TypeEventDeleted          = "booking.event.deleted"
-	TypeEventRegistered       = events.TypeEventRegistered
-	TypeEventWaitlisted       = events.TypeEventWaitlisted
-	TypeEventPromoted         = events.TypeEventPromoted
-	TypeEventRescheduled      = events.TypeEventRescheduled
-	TypeRegistrationCancelled = events.TypeRegistrationCancelled
-	TypeVolunteerApplied      = events.TypeVolunteerApplied
-	TypeVolunteerStatus       = "booking.volunteer.status_changed"
-	TypeVolunteerDeleted      = "booking.volunteer.deleted"
-	TypeContactReceived       = events.TypeContactReceived
-	TypeContactStatus         = "booking.contact.status_changed"
-	TypeContactDeleted        = "booking.contact.deleted"
-	TypeJobProgress           = events.TypeJobProgress
-	TypeJobCompleted          = events.TypeJobOwnerCompleted
+	TypeSessionDeleted    = "booking.session.deleted"
+	TypeEventCreated      = "booking.event.created"
+	TypeEventUpdated      = "booking.event.updated"
+	TypeEventImageUpdated = "booking.event.image_updated"
+	TypeEventDeleted      = "booking.event.deleted"
+	TypeVolunteerStatus   = "booking.volunteer.status_changed"
+	TypeVolunteerDeleted  = "booking.volunteer.deleted"
+	TypeContactStatus     = "booking.contact.status_changed"
+	TypeContactDeleted    = "booking.contact.deleted"
 )
 
 // Deleted is the data of booking.<entity>.deleted: only the id, so a

@@ -83,10 +83,10 @@ func (s *Service) Register(ctx context.Context, eventID uuid.UUID, req RegisterR
 		if !e.StartsAt.After(now) {
 			return Registration{}, nil, ErrEventPast
 		}
-		typ := TypeEventRegistered
+		typ := events.TypeEventRegistered
 		r.Status = RegConfirmed
 		if e.Confirmed >= e.Capacity {
-			typ, r.Status, r.WaitlistPosition = TypeEventWaitlisted, RegWaitlisted, waiting+1
+			typ, r.Status, r.WaitlistPosition = events.TypeEventWaitlisted, RegWaitlisted, waiting+1
 		}
 		return r, []Message{{Type: typ, Data: s.registrationData(r, e)}}, nil
 	})
@@ -163,7 +163,7 @@ func (s *Service) cancelRegistration(ctx context.Context, id uuid.UUID, a Actor,
 		r.CancelledBy, r.CancelReason = a.Email, reason
 		d := s.registrationData(*r, *e)
 		d.PreviousStatus, d.CancelledAt = string(from), now
-		msgs := []Message{{Type: TypeRegistrationCancelled, Data: d}}
+		msgs := []Message{{Type: events.TypeRegistrationCancelled, Data: d}}
 		_, promoted, err := s.fillSeats(ctx, e, w, now)
 		if err != nil {
 			return nil, err
@@ -202,7 +202,7 @@ func (s *Service) fillSeats(ctx context.Context, e *Event, w Waitlist, now time.
 		e.Confirmed++
 		e.Waitlisted--
 		seated[r.ID] = true
-		msgs = append(msgs, Message{Type: TypeEventPromoted, Data: s.registrationData(*r, *e)})
+		msgs = append(msgs, Message{Type: events.TypeEventPromoted, Data: s.registrationData(*r, *e)})
 	}
 	return seated, msgs, nil
 }

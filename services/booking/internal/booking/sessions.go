@@ -27,7 +27,7 @@ func (s *Service) Book(ctx context.Context, req BookRequest, key string) (x Sess
 	if err != nil {
 		return Session{}, false, err
 	}
-	booked := Message{Type: TypeSessionBooked, Data: events.SessionBooked{
+	booked := Message{Type: events.TypeSessionBooked, Data: events.SessionBooked{
 		Email: x.Email, Name: x.Name, SessionID: x.ID, SessionType: string(x.SessionType),
 		PreferredDate: x.PreferredDate.Format(time.DateOnly), Status: string(x.Status),
 		BookedAt: x.CreatedAt, ManageURL: s.SessionManageURL(x),
@@ -135,7 +135,7 @@ func (s *Service) moveSession(x *Session, to Status, reason string, a Actor, aud
 	if err := x.move(to, reason, a.Email, now); err != nil {
 		return nil, err
 	}
-	msgs := []Message{{Type: TypeSessionStatusChanged, Data: events.SessionStatusChanged{
+	msgs := []Message{{Type: events.TypeSessionStatusChanged, Data: events.SessionStatusChanged{
 		Email: x.Email, Name: x.Name, SessionID: x.ID, SessionType: string(x.SessionType),
 		PreferredDate: x.PreferredDate.Format(time.DateOnly), PreviousStatus: string(from),
 		Status: string(to), Reason: reason, ChangedBy: a.Email, ChangedAt: now, ManageURL: s.SessionManageURL(*x),

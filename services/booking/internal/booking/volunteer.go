@@ -71,7 +71,7 @@ func (s *Service) Apply(ctx context.Context, req VolunteerRequest) (Volunteer, e
 		return Volunteer{}, err
 	}
 	v.ID = id
-	msg := Message{Type: TypeVolunteerApplied, Data: events.VolunteerApplied{Email: v.Email, Name: v.Name,
+	msg := Message{Type: events.TypeVolunteerApplied, Data: events.VolunteerApplied{Email: v.Email, Name: v.Name,
 		ApplicationID: v.ID, AppliedAt: now}}
 	if err := s.store.AddVolunteer(ctx, v, []Message{msg}); err != nil {
 		return Volunteer{}, fmt.Errorf("store volunteer application: %w", err)

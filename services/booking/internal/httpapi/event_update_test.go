@@ -376,7 +376,7 @@ func TestIntegrationUpdateEventOverTime(t *testing.T) {
 func rescheduledData(t *testing.T, h *harness) []events.EventRescheduled {
 	t.Helper()
 	var out []events.EventRescheduled
-	for _, ev := range h.outbox(booking.TypeEventRescheduled) {
+	for _, ev := range h.outbox(events.TypeEventRescheduled) {
 		var d events.EventRescheduled
 		if err := ev.UnmarshalData(&d); err != nil {
 			t.Fatal(err)
@@ -413,7 +413,7 @@ func TestIntegrationUpdateEventTellsRegistrants(t *testing.T) {
 				t.Fatalf("%s: %d %s", body, res.status, res.body)
 			}
 		}
-		if n := len(h.outbox(booking.TypeEventRescheduled)); n != 0 {
+		if n := len(h.outbox(events.TypeEventRescheduled)); n != 0 {
 			t.Fatalf("%d rescheduled events", n)
 		}
 	})

@@ -31,7 +31,6 @@ import (
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/libs/smtptest"
 	"github.com/acube/platform/libs/stream"
-	"github.com/acube/platform/services/mailer/internal/email"
 )
 
 // harness is one mailer started by run against its own NATS server,
@@ -245,7 +244,7 @@ func (h *harness) deliveries(eventID uuid.UUID) (n int, messageID string) {
 
 func booked(t *testing.T, to, name string) events.Event {
 	t.Helper()
-	ev, err := events.New("booking", email.TypeSessionBooked, map[string]any{
+	ev, err := events.New("booking", events.TypeSessionBooked, map[string]any{
 		"session_id": uuid.New(), "email": to, "name": name, "session_type": "individual",
 		"preferred_date": "2031-05-17", "status": "pending", "booked_at": time.Now().UTC(),
 		"manage_url": "/manage/sessions/SECRET-TOKEN",
@@ -366,7 +365,7 @@ func TestIntegrationSessionBookedEmail(t *testing.T) {
 	})
 
 	t.Run("welcome email from the ADMIN stream", func(t *testing.T) {
-		ev, err := events.New("admin", email.TypeAccountCreated, events.AccountCreated{
+		ev, err := events.New("admin", events.TypeAccountCreated, events.AccountCreated{
 			Email: "new-admin@example.com", Name: "New Admin", AccountID: uuid.New()})
 		if err != nil {
 			t.Fatal(err)
@@ -425,15 +424,15 @@ func TestIntegrationEventNoticeEmails(t *testing.T) {
 		}
 		return ev
 	}
-	h.publish(event(email.TypeEventRescheduled, "moved@example.com", map[string]any{
+	h.publish(event(events.TypeEventRescheduled, "moved@example.com", map[string]any{
 		"status": "waitlisted", "waitlist_position": 2, "manage_url": "https://acube.example/api/registrations/x?token=SECRET-TOKEN",
 		"previous_starts_at": "2031-05-10T16:00:00Z", "previous_ends_at": "2031-05-10T18:00:00Z", "previous_location": "Room 2",
 		"rescheduled_at": time.Now().UTC(),
 	}), "")
-	h.publish(event(email.TypeRegistrationCancelled, "self@example.com", map[string]any{
+	h.publish(event(events.TypeRegistrationCancelled, "self@example.com", map[string]any{
 		"status": "cancelled", "previous_status": "confirmed", "cancelled_by": "registrant", "cancelled_at": time.Now().UTC(),
 	}), "")
-	h.publish(event(email.TypeRegistrationCancelled, "byadmin@example.com", map[string]any{
+	h.publish(event(events.TypeRegistrationCancelled, "byadmin@example.com", map[string]any{
 		"status": "cancelled", "previous_status": "confirmed", "cancelled_by": "ada@acube.example",
 		"reason": "The circle is for members only.", "cancelled_at": time.Now().UTC(),
 	}), "")

@@ -106,9 +106,9 @@ func (c *Composer) eventRegistration(ev events.Event) (Message, error) {
 	}
 	name, action := "event_registration", "event registration confirmation"
 	switch ev.Type {
-	case TypeEventWaitlisted:
+	case events.TypeEventWaitlisted:
 		name, action = "event_waitlisted", "event waitlist notice"
-	case TypeEventPromoted:
+	case events.TypeEventPromoted:
 		name, action = "event_promoted", "event promotion notice"
 	}
 	return c.message(ev, name, r, v,

@@ -1,25 +1,10 @@
 package email
 
-import "github.com/acube/platform/libs/events"
-
-// Event types (and subjects) the mailer turns into email. Their data types
-// are the platform's (libs/events), which the publishers fill in;
-// docs/events/mailer.md says what the mailer needs of each. Unknown fields
-// are ignored, so publishers may add fields without breaking the mailer.
-const (
-	TypeSessionBooked         = events.TypeSessionBooked
-	TypeSessionStatusChanged  = events.TypeSessionStatusChanged
-	TypeEventRegistered       = events.TypeEventRegistered
-	TypeEventWaitlisted       = events.TypeEventWaitlisted
-	TypeEventPromoted         = events.TypeEventPromoted
-	TypeEventRescheduled      = events.TypeEventRescheduled
-	TypeRegistrationCancelled = events.TypeRegistrationCancelled
-	TypeVolunteerApplied      = events.TypeVolunteerApplied
-	TypeContactReceived       = events.TypeContactReceived
-	TypeAccountCreated        = events.TypeAccountCreated
-	TypeJobCompleted          = events.TypeJobCompleted
-	TypeExportCompleted       = events.TypeExportCompleted
-)
+// The event types (and subjects) the mailer turns into email, and their
+// data types, are the platform's (libs/events), which the publishers fill
+// in; docs/events/mailer.md says what the mailer needs of each. Unknown
+// fields are ignored, so publishers may add fields without breaking the
+// mailer.
 
 // Recipient is who an email goes to: every event the mailer reads names
 // exactly one, as email and name (admin_email and admin_name in the

@@ -96,9 +96,9 @@ func NewComposer(set *templates.Set, baseURL string, loc *time.Location, domain 
 // Types lists the event types that send email, for consumer filters.
 func Types() []string {
 	return []string{
-		TypeSessionBooked, TypeSessionStatusChanged, TypeEventRegistered, TypeEventWaitlisted,
-		TypeEventPromoted, TypeRegistrationCancelled, TypeEventRescheduled, TypeVolunteerApplied,
-		TypeContactReceived, TypeAccountCreated, TypeJobCompleted, TypeExportCompleted,
+		events.TypeSessionBooked, events.TypeSessionStatusChanged, events.TypeEventRegistered, events.TypeEventWaitlisted,
+		events.TypeEventPromoted, events.TypeRegistrationCancelled, events.TypeEventRescheduled, events.TypeVolunteerApplied,
+		events.TypeContactReceived, events.TypeAccountCreated, events.TypeJobCompleted, events.TypeExportCompleted,
 	}
 }
 
@@ -110,25 +110,25 @@ func (c *Composer) Compose(ev events.Event) (Message, error) {
 		err error
 	)
 	switch ev.Type {
-	case TypeSessionBooked:
+	case events.TypeSessionBooked:
 		m, err = c.sessionBooked(ev)
-	case TypeSessionStatusChanged:
+	case events.TypeSessionStatusChanged:
 		m, err = c.sessionStatusChanged(ev)
-	case TypeEventRegistered, TypeEventWaitlisted, TypeEventPromoted:
+	case events.TypeEventRegistered, events.TypeEventWaitlisted, events.TypeEventPromoted:
 		m, err = c.eventRegistration(ev)
-	case TypeRegistrationCancelled:
+	case events.TypeRegistrationCancelled:
 		m, err = c.registrationCancelled(ev)
-	case TypeEventRescheduled:
+	case events.TypeEventRescheduled:
 		m, err = c.eventRescheduled(ev)
-	case TypeVolunteerApplied:
+	case events.TypeVolunteerApplied:
 		m, err = c.volunteerApplied(ev)
-	case TypeContactReceived:
+	case events.TypeContactReceived:
 		m, err = c.contactReceived(ev)
-	case TypeAccountCreated:
+	case events.TypeAccountCreated:
 		m, err = c.accountCreated(ev)
-	case TypeJobCompleted:
+	case events.TypeJobCompleted:
 		m, err = c.jobCompleted(ev)
-	case TypeExportCompleted:
+	case events.TypeExportCompleted:
 		m, err = c.exportCompleted(ev)
 	default:
 		return Message{}, fmt.Errorf("compose email for event %s: %w: %s", ev.ID, ErrUnknownType, ev.Type)

@@ -161,7 +161,7 @@ func TestComposeRejectsBadEvents(t *testing.T) {
 		wantErr error
 	}{
 		{name: "unknown type", ev: events.Event{ID: uuid.New(), Type: "booking.event.updated", Data: session.Data}, wantErr: email.ErrUnknownType},
-		{name: "not json", ev: events.Event{ID: uuid.New(), Type: email.TypeSessionBooked, Data: []byte(`"x"`)}, wantErr: email.ErrInvalid},
+		{name: "not json", ev: events.Event{ID: uuid.New(), Type: events.TypeSessionBooked, Data: []byte(`"x"`)}, wantErr: email.ErrInvalid},
 		{name: "no email", ev: withData(t, session, map[string]any{"email": nil}), wantErr: email.ErrInvalid},
 		{name: "email with a name", ev: withData(t, session, map[string]any{"email": "Eve <eve@example.com>"}), wantErr: email.ErrInvalid},
 		{name: "email with CRLF", ev: withData(t, session, map[string]any{"email": "eve@example.com\r\nRCPT TO:<x@y.z>"}), wantErr: email.ErrInvalid},

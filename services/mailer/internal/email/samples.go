@@ -48,28 +48,28 @@ func Samples() map[string]events.Event {
 		template, typ string
 		data          any
 	}{
-		{"session_confirmation", TypeSessionBooked, events.SessionBooked{
+		{"session_confirmation", events.TypeSessionBooked, events.SessionBooked{
 			Email: aliceEmail, Name: aliceName, SessionID: id(10), SessionType: "individual", PreferredDate: "2025-04-02",
 			Status: "pending", BookedAt: at, ManageURL: "/manage/sessions/sample-token"}},
-		{"session_status_changed", TypeSessionStatusChanged, events.SessionStatusChanged{
+		{"session_status_changed", events.TypeSessionStatusChanged, events.SessionStatusChanged{
 			Email: aliceEmail, Name: aliceName, SessionID: id(10), SessionType: "individual", PreferredDate: "2025-04-02",
 			PreviousStatus: "pending", Status: "confirmed", ChangedAt: at, ManageURL: "/manage/sessions/sample-token"}},
-		{"event_registration", TypeEventRegistered, event},
-		{"event_waitlisted", TypeEventWaitlisted, waitlisted},
-		{"event_promoted", TypeEventPromoted, event},
-		{"event_registration_cancelled", TypeRegistrationCancelled, cancelled},
-		{"event_registration_cancelled_by_admin", TypeRegistrationCancelled, cancelledByAdmin},
-		{"event_rescheduled", TypeEventRescheduled, rescheduled},
-		{"volunteer_application_received", TypeVolunteerApplied, events.VolunteerApplied{
+		{"event_registration", events.TypeEventRegistered, event},
+		{"event_waitlisted", events.TypeEventWaitlisted, waitlisted},
+		{"event_promoted", events.TypeEventPromoted, event},
+		{"event_registration_cancelled", events.TypeRegistrationCancelled, cancelled},
+		{"event_registration_cancelled_by_admin", events.TypeRegistrationCancelled, cancelledByAdmin},
+		{"event_rescheduled", events.TypeEventRescheduled, rescheduled},
+		{"volunteer_application_received", events.TypeVolunteerApplied, events.VolunteerApplied{
 			Email: aliceEmail, Name: aliceName, ApplicationID: id(40), AppliedAt: at}},
-		{"contact_acknowledgment", TypeContactReceived, events.ContactReceived{
+		{"contact_acknowledgment", events.TypeContactReceived, events.ContactReceived{
 			Email: aliceEmail, Name: aliceName, ContactID: id(50), ReceivedAt: at}},
-		{"welcome", TypeAccountCreated, events.AccountCreated{Email: adminEmail, Name: adminName, AccountID: id(60), CreatedAt: at}},
-		{"bulk_operation_report", TypeJobCompleted, events.JobCompleted{
+		{"welcome", events.TypeAccountCreated, events.AccountCreated{Email: adminEmail, Name: adminName, AccountID: id(60), CreatedAt: at}},
+		{"bulk_operation_report", events.TypeJobCompleted, events.JobCompleted{
 			AdminEmail: adminEmail, AdminName: adminName, JobID: id(70), Action: "status_update", Entity: "volunteers",
 			Status: "approved", State: "completed", Total: 150, Succeeded: 148, Failed: 2,
 			RequestedAt: at, CompletedAt: at.Add(42 * time.Second), JobURL: "/admin/jobs/" + id(70).String()}},
-		{"export_ready", TypeExportCompleted, events.ExportCompleted{
+		{"export_ready", events.TypeExportCompleted, events.ExportCompleted{
 			AdminEmail: adminEmail, AdminName: adminName, ExportID: id(80), Kind: "audit-logs", Rows: 1234567, Bytes: 187_400_000,
 			DownloadURL: "/api/admin/exports/" + id(80).String() + "/file",
 			ExpiresAt:   at.Add(7 * 24 * time.Hour), CompletedAt: at}},
