@@ -27,10 +27,11 @@ import (
 type BatchHandler func(ctx context.Context, tx pgx.Tx, msgs []Message) []error
 
 // NewBatch builds a runner that applies up to cfg.BatchSize waiting
-// messages per transaction with h; Run starts it. Every message keeps its
-// own outcome, as with New: a duplicate is acknowledged without reaching
-// h, a failure is retried or dead-lettered, and the others are
-// acknowledged once the transaction has committed.
+// messages per transaction with h; Run starts it. A batch holds at most
+// one message per order key. Every message keeps its own outcome, as with
+// New: a duplicate is acknowledged without reaching h, a failure is
+// retried or dead-lettered, and the others are acknowledged once the
+// transaction has committed.
 func NewBatch(pool *pgxpool.Pool, js jetstream.JetStream, m *Metrics, log *slog.Logger, cfg Config, h BatchHandler) (*Runner, error) {
 	r, err := newRunner(pool, js, m, log, cfg)
 	if err != nil {
@@ -40,53 +41,20 @@ func NewBatch(pool *pgxpool.Pool, js jetstream.JetStream, m *Metrics, log *slog.
 	return r, nil
 }
 
-// gather returns first and the messages already waiting in msgs, up to
-// BatchSize in all; it never waits for more.
-func (r *Runner) gather(first jetstream.Msg, msgs <-chan jetstream.Msg) []jetstream.Msg {
-	batch := make([]jetstream.Msg, 1, r.cfg.BatchSize)
-	batch[0] = first
-	for len(batch) < r.cfg.BatchSize {
-		select {
-		case msg, ok := <-msgs:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, msg)
-		default:
-			return batch
-		}
-	}
-	return batch
-}
-
-// handleBatch runs a batch of deliveries to their ends, as handle does for
-// one. Each delivery's duration is the batch's.
-func (r *Runner) handleBatch(parent context.Context, batch []jetstream.Msg) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), r.cfg.HandleTimeout)
+// handleBatch applies the entries a worker took, each of a different
+// key, in one transaction, and settles each as handle does. Each
+// delivery's duration is the batch's.
+func (r *Runner) handleBatch(h *hand, es []*entry) {
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.HandleTimeout)
 	defer cancel()
 	start := time.Now()
-	defer func() {
-		h := r.m.duration.WithLabelValues(r.cfg.Durable)
-		for range batch {
-			h.Observe(time.Since(start).Seconds())
-		}
-	}()
-
-	ds := make([]delivery, 0, len(batch))
-	for _, msg := range batch {
-		if d, ok := r.prepare(ctx, msg); ok {
-			ds = append(ds, d)
-		}
+	res := r.applyBatch(ctx, es)
+	hist := r.m.duration.WithLabelValues(r.cfg.Durable)
+	for range es {
+		hist.Observe(time.Since(start).Seconds())
 	}
-	if len(ds) == 0 {
-		return
-	}
-	for i, res := range r.applyBatch(ctx, ds) {
-		if res.twin {
-			r.finishTwin(ds[i], res.err)
-			continue
-		}
-		r.finish(ctx, ds[i], res.applied, res.err)
+	for i, e := range es {
+		r.finish(h, e, res[i].applied, res[i].err)
 	}
 }
 
@@ -94,9 +62,6 @@ func (r *Runner) handleBatch(parent context.Context, batch []jetstream.Msg) {
 type result struct {
 	applied bool
 	err     error
-	// twin marks a second delivery of an event earlier in the same batch;
-	// err is then the first one's outcome.
-	twin bool
 }
 
 const (
@@ -109,34 +74,24 @@ ON CONFLICT DO NOTHING RETURNING event_id`
 	forgetEvents = `DELETE FROM consumed_events WHERE consumer = $1 AND event_id = ANY($2::uuid[])`
 )
 
-// applyBatch records the events of ds and runs the batch handler on the new
-// ones in one transaction, and returns one result per delivery. It commits
-// when at least one message succeeded, after removing the ids of those
-// that failed, so they are applied again on their retry. An id that was
-// recorded already is a duplicate: either committed before, or by a
-// concurrent transaction that the insert waited for.
-func (r *Runner) applyBatch(ctx context.Context, ds []delivery) []result {
-	res := make([]result, len(ds))
+// applyBatch records the events of es and runs the batch handler on the
+// new ones in one transaction, and returns one result per entry. It
+// commits when at least one message succeeded, after removing the ids of
+// those that failed, so they are applied again on their retry. An id that
+// was recorded already is a duplicate: either committed before, or by a
+// concurrent transaction that the insert waited for. The entries are of
+// different keys, so of different events.
+func (r *Runner) applyBatch(ctx context.Context, es []*entry) []result {
+	res := make([]result, len(es))
 	failAll := func(err error) []result {
 		for i := range res {
 			res[i] = result{err: err}
 		}
 		return res
 	}
-
-	// The first delivery of each event goes into the batch; a second one
-	// (a redelivery that met the first in the same fetch) follows it.
-	first := make(map[uuid.UUID]int, len(ds))
-	ids := make([]uuid.UUID, 0, len(ds))
-	twinOf := make([]int, len(ds))
-	for i, d := range ds {
-		twinOf[i] = -1
-		if j, seen := first[d.m.Event.ID]; seen {
-			twinOf[i] = j
-			continue
-		}
-		first[d.m.Event.ID] = i
-		ids = append(ids, d.m.Event.ID)
+	ids := make([]uuid.UUID, len(es))
+	for i, e := range es {
+		ids[i] = e.d.m.Event.ID
 	}
 
 	tx, err := r.pool.Begin(ctx)
@@ -144,35 +99,39 @@ func (r *Runner) applyBatch(ctx context.Context, ds []delivery) []result {
 		return failAll(fmt.Errorf("begin: %w", err))
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after commit
-	rows, _ := tx.Query(ctx, recordEvents, r.cfg.Durable, ids)
-	inserted, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	fresh, err := recordIDs(ctx, tx, r.cfg.Durable, ids)
 	if err != nil {
-		return failAll(fmt.Errorf("record %d events: %w", len(ids), err))
+		return failAll(err)
 	}
-	fresh := make(map[uuid.UUID]bool, len(inserted))
-	for _, id := range inserted {
-		fresh[id] = true
-	}
-
 	var (
-		idx  []int // positions in ds of the messages the handler gets
+		idx  []int // positions in es of the messages the handler gets
 		msgs []Message
 	)
-	for i, d := range ds {
-		if twinOf[i] < 0 && fresh[d.m.Event.ID] {
+	for i, e := range es {
+		if fresh[e.d.m.Event.ID] {
 			idx = append(idx, i)
-			msgs = append(msgs, d.m)
+			msgs = append(msgs, e.d.m)
 		}
 	}
 	if len(msgs) > 0 {
 		r.runBatch(ctx, tx, msgs, idx, res)
 	}
-	for i, j := range twinOf {
-		if j >= 0 {
-			res[i] = result{twin: true, err: res[j].err}
-		}
-	}
 	return res
+}
+
+// recordIDs inserts ids into the inbox in tx and returns those that were
+// not there: the events not applied before.
+func recordIDs(ctx context.Context, tx pgx.Tx, consumer string, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+	rows, _ := tx.Query(ctx, recordEvents, consumer, ids)
+	inserted, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("record %d events: %w", len(ids), err)
+	}
+	fresh := make(map[uuid.UUID]bool, len(inserted))
+	for _, id := range inserted {
+		fresh[id] = true
+	}
+	return fresh, nil
 }
 
 // runBatch calls the handler on msgs (ds positions idx), fills their
@@ -233,22 +192,4 @@ func (r *Runner) callBatch(ctx context.Context, tx pgx.Tx, msgs []Message) (errs
 		return all(fmt.Errorf("batch handler returned %d results for %d messages", len(errs), len(msgs)))
 	}
 	return errs
-}
-
-// finishTwin settles a second delivery of an event that was handled
-// earlier in the same batch: a duplicate when that one succeeded, else it
-// is redelivered at once and then gets a transaction of its own, as a
-// concurrent redelivery would after the first one's rollback.
-func (r *Runner) finishTwin(d delivery, firstErr error) {
-	if firstErr == nil {
-		if err := d.msg.Ack(); err != nil {
-			d.log.Warn("ack failed; the redelivery will be a no-op", "error", err.Error())
-		}
-		r.m.messages.WithLabelValues(r.cfg.Durable, OutcomeDuplicate).Inc()
-		d.log.Debug("event handled", "outcome", OutcomeDuplicate)
-		return
-	}
-	r.m.messages.WithLabelValues(r.cfg.Durable, OutcomeRetried).Inc()
-	d.log.Debug("same event failed earlier in the batch; redelivering", "error", firstErr.Error())
-	_ = d.msg.Nak()
 }

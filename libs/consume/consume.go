@@ -5,11 +5,33 @@
 // back-off up to a bound, then the message goes to the dead-letter stream
 // with the error attached.
 //
+// Order: the runner applies the events of one aggregate (events.Event's
+// OrderKey) in stream order. It holds the messages it pulled in lanes, one
+// per key; only the first message of a lane is handled, the next one waits
+// until it is settled, and a failed message is retried in process while it
+// keeps its place, so a retry delays its own key and no other. Across
+// replicas, the durable consumer is a JetStream priority group with the
+// pinned policy: one replica receives every message, the others stand by
+// and take over when it stops pulling (at once when it shuts down, after
+// Config.AckWait and a few pulls when it crashes).
+//
+// Waiting is not an attempt: every message the runner holds, queued behind
+// its key, in back-off or in its handler, gets an InProgress heartbeat
+// about every AckWait/3, so the server neither redelivers nor counts it;
+// the runner counts attempts itself and pulls only what its workers will
+// take soon. The server never drops a message (MaxDeliver is unbounded):
+// the runner dead-letters it, retrying the dead-letter publish until it is
+// stored, and only then terminates it. On shutdown a message not settled
+// is Nak'ed, in stream order, for the next replica.
+//
 // A runner built with New applies one message per transaction. One built
 // with NewBatch applies up to Config.BatchSize messages that are already
 // waiting in one transaction (see BatchHandler), for consumers whose cost
 // is the transaction rather than the work; each message still gets its own
-// outcome: acknowledged, retried or dead-lettered.
+// outcome: acknowledged, retried or dead-lettered. A batch holds at most
+// one message per key. One built with NewEffect is for an effect outside
+// the database, such as an email: it performs each message's effect first
+// and records it right after in a group commit (see Effect).
 package consume
 
 import (
@@ -45,7 +67,8 @@ type Message struct {
 	Event events.Event
 	// Subject the message was published on.
 	Subject string
-	// Delivery counts attempts, starting at 1.
+	// Delivery counts attempts, starting at 1: the server's deliveries
+	// plus the runner's own retries of this delivery.
 	Delivery uint64
 }
 
@@ -89,15 +112,20 @@ type Config struct {
 	// [1s, 5s, 30s, 2m].
 	Backoff []time.Duration
 	// AckWait is how long JetStream waits before redelivering a message
-	// whose handler neither acked nor nacked, e.g. after a crash [30s].
+	// the runner stopped heartbeating, e.g. after a crash [30s]. A standby
+	// replica takes over a crashed one after about AckWait plus three
+	// pulls (see pinnedTTL).
 	AckWait time.Duration
 	// Concurrency is how many messages (batches, with NewBatch) are
-	// handled at once [4].
+	// handled at once [4]. With NewEffect it is how many batches are
+	// looked up at once; their effects then run on their own, as many as
+	// the runner holds (2 × Concurrency × BatchSize).
 	Concurrency int
-	// HandleTimeout bounds one handler call [AckWait].
+	// HandleTimeout bounds one handler call (New, NewBatch) [AckWait].
+	// An Effect bounds its own effect.
 	HandleTimeout time.Duration
 	// BatchSize is the most messages one worker applies in one
-	// transaction, for runners built with NewBatch [1]. A worker takes the
+	// transaction, for runners built with NewBatch or NewEffect [1]. A worker takes the
 	// messages already waiting, up to this many, and never waits to fill
 	// a batch, so a lone message is handled as soon as it arrives.
 	BatchSize int
@@ -145,6 +173,7 @@ type Runner struct {
 	cfg     Config
 	handler Handler      // set by New
 	batch   BatchHandler // set by NewBatch
+	effect  *effect      // set by NewEffect
 
 	mu    sync.Mutex
 	ready bool
@@ -178,6 +207,8 @@ func newRunner(pool *pgxpool.Pool, js jetstream.JetStream, m *Metrics, log *slog
 	m.redelivers.WithLabelValues(cfg.Durable)
 	m.duration.WithLabelValues(cfg.Durable)
 	m.pending.WithLabelValues(cfg.Durable)
+	m.deadLetterErrors.WithLabelValues(cfg.Durable)
+	m.unrecorded.WithLabelValues(cfg.Durable)
 	return &Runner{pool: pool, js: js, m: m, cfg: cfg,
 		log: log.With("component", "consumer", "consumer", cfg.Durable)}, nil
 }
@@ -192,63 +223,64 @@ func (r *Runner) Ready() error {
 	return nil
 }
 
-// Run consumes until ctx ends, then stops pulling, finishes the messages
-// in hand and returns. It waits for the stream to exist, so a consumer may
-// start before the stream's owner.
+// Run consumes until ctx ends, then stops pulling, finishes the handler
+// calls under way, Naks every other message it holds (in stream order, so
+// the next replica gets them in order) and returns. It waits for the
+// stream to exist, so a consumer may start before the stream's owner. The
+// dead-letter stream is the service's to declare (stream.DeadLetter).
 func (r *Runner) Run(ctx context.Context) error {
-	if err := EnsureDeadLetterStream(ctx, r.js); err != nil && ctx.Err() == nil {
-		return err
-	}
 	cons, err := r.bind(ctx)
 	if err != nil {
 		return nil // ctx ended while waiting
 	}
-	// The client holds what it pulled until a worker is free, while
-	// AckWait runs: enough for every worker's next batch, no more.
-	iter, err := cons.Messages(jetstream.PullMaxMessages(max(2*r.cfg.Concurrency, r.cfg.Concurrency*r.cfg.BatchSize)))
-	if err != nil {
-		return fmt.Errorf("consumer %s: start pulling: %w", r.cfg.Durable, err)
-	}
 	r.setReady(true)
 	defer r.setReady(false)
-
-	stop := context.AfterFunc(ctx, iter.Drain)
-	defer stop()
 	go r.watchLag(ctx, cons)
 	go r.purgeInboxLoop(ctx)
 
-	// In batch mode the channel holds the next batch, so a worker that
-	// is free finds it waiting.
-	var buffered int
-	if r.batch != nil {
-		buffered = r.cfg.BatchSize
+	h := newHand(r.capacity())
+	beatCtx, stopBeats := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBeats()
+	go h.heartbeat(beatCtx, r.cfg.AckWait/3)
+	// work ends on shutdown what has not started for good: waits for the
+	// rate limiter or an SMTP connection in an Effect.
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	var com *committer
+	if r.effect != nil {
+		com = newCommitter(r, h)
+		go com.run()
 	}
-	msgs := make(chan jetstream.Msg, buffered)
 	var wg sync.WaitGroup
 	for range r.cfg.Concurrency {
 		wg.Go(func() {
-			for msg := range msgs {
-				if r.batch == nil {
-					r.handle(ctx, msg)
-					continue
-				}
-				r.handleBatch(ctx, r.gather(msg, msgs))
+			for es := h.take(r.cfg.BatchSize); es != nil; es = h.take(r.cfg.BatchSize) {
+				r.work(work, h, com, es)
 			}
 		})
 	}
-	defer wg.Wait()
-	defer close(msgs)
-	for {
-		msg, err := iter.Next()
-		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-			return nil
-		}
-		if err != nil {
-			r.log.Warn("pull failed; retrying", "error", err.Error())
-			continue
-		}
-		msgs <- msg
+
+	pin := r.pull(ctx, cons, h)
+
+	h.stop()
+	stopWork()
+	wg.Wait()
+	if com != nil {
+		com.close()
 	}
+	for _, e := range h.rest() {
+		e.d.log.Info("shutting down; message returned for redelivery")
+		r.nak(h, e)
+	}
+	stopBeats()
+	r.unpin(cons, pin)
+	return nil
+}
+
+// capacity is how many messages the workers will take soon: a batch each
+// and one more to find waiting.
+func (r *Runner) capacity() int {
+	return max(2*r.cfg.Concurrency*r.cfg.BatchSize, 2*r.cfg.Concurrency)
 }
 
 // bind creates or updates the durable consumer, retrying while its stream
@@ -259,10 +291,15 @@ func (r *Runner) bind(ctx context.Context) (jetstream.Consumer, error) {
 		AckPolicy:      jetstream.AckExplicitPolicy,
 		AckWait:        r.cfg.AckWait,
 		FilterSubjects: r.cfg.Subjects,
-		// The runner bounds attempts itself, so it can dead-letter the
-		// message with its error; JetStream only stops runaway loops.
-		MaxDeliver:    r.cfg.MaxAttempts + 5,
-		MaxAckPending: 1000,
+		// The runner bounds attempts itself and dead-letters the message
+		// with its error; the server never gives up on one on its own.
+		MaxDeliver:    -1,
+		MaxAckPending: maxAckPending,
+		// One replica at a time receives the messages, so one key's
+		// events are never handled by two replicas at once.
+		PriorityPolicy: jetstream.PriorityPolicyPinned,
+		PriorityGroups: []string{priorityGroup},
+		PinnedTTL:      r.pinnedTTL(),
 	}
 	wait := 200 * time.Millisecond
 	for {
@@ -278,23 +315,51 @@ func (r *Runner) bind(ctx context.Context) (jetstream.Consumer, error) {
 	}
 }
 
-// handle runs one delivery to its end: acked, retried later or dead-lettered.
-// Its work is not cut short by shutdown; HandleTimeout bounds it instead.
-func (r *Runner) handle(parent context.Context, msg jetstream.Msg) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), r.cfg.HandleTimeout)
-	defer cancel()
-	start := time.Now()
-	defer func() { r.m.duration.WithLabelValues(r.cfg.Durable).Observe(time.Since(start).Seconds()) }()
-
-	d, ok := r.prepare(ctx, msg)
-	if !ok {
+// work runs the entries a worker took: dead letters whose publish failed
+// before, messages that cannot be applied, then the rest by the runner's
+// kind.
+func (r *Runner) work(ctx context.Context, h *hand, com *committer, es []*entry) {
+	todo := es[:0:0]
+	for _, e := range es {
+		switch {
+		case e.dlCause != nil:
+			r.deadLetter(h, e, e.dlCause)
+		case e.bad != nil:
+			r.deadLetter(h, e, Permanent(e.bad))
+		case e.attempt > r.cfg.MaxAttempts:
+			r.deadLetter(h, e, fmt.Errorf("delivered %d times without an outcome (crash or timeout)", e.attempt))
+		default:
+			e.d.m.Delivery = uint64(e.attempt)
+			todo = append(todo, e)
+		}
+	}
+	if len(todo) == 0 {
 		return
 	}
-	applied, err := r.apply(ctx, d.m)
-	r.finish(ctx, d, applied, err)
+	switch {
+	case r.effect != nil:
+		r.handleEffect(ctx, h, com, todo)
+	case r.batch != nil:
+		r.handleBatch(h, todo)
+	default:
+		for _, e := range todo {
+			r.handle(h, e)
+		}
+	}
 }
 
-// delivery is a message ready for its handler.
+// handle runs one delivery to its end: acked, retried later or
+// dead-lettered. HandleTimeout bounds it; shutdown does not cut it short.
+func (r *Runner) handle(h *hand, e *entry) {
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.HandleTimeout)
+	defer cancel()
+	start := time.Now()
+	applied, err := r.apply(ctx, e.d.m)
+	r.m.duration.WithLabelValues(r.cfg.Durable).Observe(time.Since(start).Seconds())
+	r.finish(h, e, applied, err)
+}
+
+// delivery is a decoded message.
 type delivery struct {
 	msg  jetstream.Msg
 	meta *jetstream.MsgMetadata
@@ -302,58 +367,79 @@ type delivery struct {
 	m    Message
 }
 
-// prepare decodes msg. It reports false when msg was settled already:
-// terminated without metadata, or dead-lettered as undecodable or out of
-// attempts.
-func (r *Runner) prepare(ctx context.Context, msg jetstream.Msg) (delivery, bool) {
+// intake turns a pulled message into an entry of the hand. It reports
+// false for a message without metadata, which it terminates: it cannot be
+// placed, acknowledged or dead-lettered with its origin.
+func (r *Runner) intake(msg jetstream.Msg) (*entry, bool) {
 	meta, err := msg.Metadata()
 	if err != nil {
 		r.log.Error("message without metadata; terminating it", "subject", msg.Subject(), "error", err.Error())
 		_ = msg.Term()
-		return delivery{}, false
+		return nil, false
 	}
 	log := r.log.With("subject", msg.Subject(), "stream_seq", meta.Sequence.Stream, "delivery", meta.NumDelivered)
 	if meta.NumDelivered > 1 {
 		r.m.redelivers.WithLabelValues(r.cfg.Durable).Inc()
 	}
-
+	e := &entry{seq: meta.Sequence.Stream, attempt: int(meta.NumDelivered), beat: time.Now(),
+		d: delivery{msg: msg, meta: meta, log: log}}
 	ev, err := events.Decode(msg.Data())
 	if err != nil {
-		r.deadLetter(ctx, log, msg, meta, Permanent(err))
-		return delivery{}, false
+		// Its own lane: it belongs to no aggregate anyone can name.
+		e.bad, e.key = err, fmt.Sprintf("undecodable:%d", meta.Sequence.Stream)
+		return e, true
 	}
-	log = log.With("event_id", ev.ID.String())
-	if meta.NumDelivered > uint64(r.cfg.MaxAttempts) {
-		r.deadLetter(ctx, log, msg, meta, fmt.Errorf("delivered %d times without an outcome (crash or timeout)", meta.NumDelivered))
-		return delivery{}, false
-	}
-	return delivery{msg: msg, meta: meta, log: log,
-		m: Message{Event: ev, Subject: msg.Subject(), Delivery: meta.NumDelivered}}, true
+	e.key = ev.OrderKey()
+	e.d.log = log.With("event_id", ev.ID.String())
+	e.d.m = Message{Event: ev, Subject: msg.Subject(), Delivery: meta.NumDelivered}
+	return e, true
 }
 
-// finish settles d after its transaction: acked when err is nil (applied
-// false means it was a duplicate), dead-lettered when err is permanent or
-// the attempts are used up, otherwise retried after the back-off.
-func (r *Runner) finish(ctx context.Context, d delivery, applied bool, err error) {
+// finish settles e after its attempt: acked when err is nil (applied false
+// means it was a duplicate), dead-lettered when err is permanent or the
+// attempts are used up, otherwise retried in process after the back-off,
+// keeping its place in its key's lane. During shutdown a failure is
+// Nak'ed instead, for the next replica.
+func (r *Runner) finish(h *hand, e *entry, applied bool, err error) {
 	switch {
 	case err == nil:
-		if ackErr := d.msg.Ack(); ackErr != nil {
-			d.log.Warn("ack failed; the redelivery will be a no-op", "error", ackErr.Error())
+		if ackErr := e.d.msg.Ack(); ackErr != nil {
+			e.d.log.Warn("ack failed; the redelivery will be a no-op", "error", ackErr.Error())
 		}
 		outcome := OutcomeProcessed
 		if !applied {
 			outcome = OutcomeDuplicate
 		}
 		r.m.messages.WithLabelValues(r.cfg.Durable, outcome).Inc()
-		d.log.Debug("event handled", "outcome", outcome)
-	case IsPermanent(err) || d.meta.NumDelivered >= uint64(r.cfg.MaxAttempts):
-		r.deadLetter(ctx, d.log, d.msg, d.meta, err)
-	default:
-		delay := r.cfg.Backoff[min(int(d.meta.NumDelivered)-1, len(r.cfg.Backoff)-1)]
-		d.log.Warn("event handling failed; will retry", "error", err.Error(), "retry_in_ms", delay.Milliseconds())
+		e.d.log.Debug("event handled", "outcome", outcome)
+		h.settle(e)
+	case h.stopped():
+		e.d.log.Info("event handling failed during shutdown; returned for redelivery", "error", err.Error())
 		r.m.messages.WithLabelValues(r.cfg.Durable, OutcomeRetried).Inc()
-		_ = d.msg.NakWithDelay(delay)
+		r.nak(h, e)
+	case IsPermanent(err) || e.attempt >= r.cfg.MaxAttempts:
+		r.deadLetter(h, e, err)
+	default:
+		delay := r.cfg.Backoff[min(e.attempt-1, len(r.cfg.Backoff)-1)]
+		e.d.log.Warn("event handling failed; will retry", "error", err.Error(), "attempt", e.attempt, "retry_in_ms", delay.Milliseconds())
+		r.m.messages.WithLabelValues(r.cfg.Durable, OutcomeRetried).Inc()
+		e.attempt++
+		h.later(e, delay)
 	}
+}
+
+// nak returns e to the server for an immediate redelivery and lets it go.
+// It waits for the server to confirm (an ack with a reply is answered once
+// processed), so the Naks of a shutdown reach the redelivery queue in the
+// order sent and before the standby is given the consumer.
+func (r *Runner) nak(h *hand, e *entry) {
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := r.js.Conn().RequestWithContext(ctx, e.d.msg.Reply(), []byte("-NAK")); err != nil {
+		e.d.log.Warn("nak failed; the server redelivers after AckWait", "error", err.Error())
+	}
+	h.settle(e)
 }
 
 const recordEvent = `INSERT INTO consumed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`
@@ -387,17 +473,6 @@ func (r *Runner) apply(ctx context.Context, msg Message) (applied bool, err erro
 		return false, fmt.Errorf("commit event %s: %w", msg.Event.ID, err)
 	}
 	return true, nil
-}
-
-func (r *Runner) deadLetter(ctx context.Context, log *slog.Logger, msg jetstream.Msg, meta *jetstream.MsgMetadata, cause error) {
-	if err := publishDeadLetter(ctx, r.js, r.cfg.Durable, msg, meta, cause); err != nil {
-		log.Error("dead-lettering failed; will retry", "error", err.Error())
-		_ = msg.NakWithDelay(r.cfg.Backoff[0])
-		return
-	}
-	_ = msg.Term()
-	r.m.messages.WithLabelValues(r.cfg.Durable, OutcomeDeadLettered).Inc()
-	log.Error("event dead-lettered", "error", cause.Error())
 }
 
 // watchLag samples the consumer's pending count for the lag gauge.

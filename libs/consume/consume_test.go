@@ -31,9 +31,11 @@ const schema = "consumetest"
 type env struct {
 	pool *pgxpool.Pool
 	js   jetstream.JetStream
-	reg  *prometheus.Registry
-	m    *consume.Metrics
-	log  *slog.Logger
+	// url is the NATS server's, for a second replica's own connection.
+	url string
+	reg *prometheus.Registry
+	m   *consume.Metrics
+	log *slog.Logger
 }
 
 func setup(t *testing.T) env {
@@ -51,20 +53,27 @@ func setup(t *testing.T) env {
 	if _, err := pool.Exec(ctx, `CREATE TABLE effects (event_id uuid PRIMARY KEY, applied int NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	nc, js, err := stream.Connect(natstest.Start(t).URL(), "consume-test", log)
+	url := natstest.Start(t).URL()
+	nc, js, err := stream.Connect(url, "consume-test", log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	if _, err := stream.Ensure(ctx, js, stream.Spec{Name: "CONSUMETEST", Subjects: []string{"consumetest.>"}, MaxAge: time.Hour, MaxBytes: 1 << 26}); err != nil {
-		t.Fatal(err)
+	// The services declare DEADLETTER themselves; the test plays them.
+	for _, spec := range []stream.Spec{
+		{Name: "CONSUMETEST", Subjects: []string{"consumetest.>"}, MaxAge: time.Hour, MaxBytes: 1 << 26},
+		stream.DeadLetter(1),
+	} {
+		if _, err := stream.Ensure(ctx, js, spec); err != nil {
+			t.Fatal(err)
+		}
 	}
 	reg := prometheus.NewRegistry()
 	m, err := consume.NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return env{pool: pool, js: js, reg: reg, m: m, log: log}
+	return env{pool: pool, js: js, url: url, reg: reg, m: m, log: log}
 }
 
 func (e env) run(t *testing.T, cfg consume.Config, h consume.Handler) {
@@ -120,6 +129,24 @@ func (e env) outcome(t *testing.T, outcome string) float64 {
 		}
 	}
 	return 0
+}
+
+// counter reads a counter without labels beyond the consumer's.
+func (e env) counter(t *testing.T, name string) float64 {
+	t.Helper()
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
 }
 
 // applyEffect is a handler whose effect shows how often it ran in effect.

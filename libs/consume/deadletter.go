@@ -8,8 +8,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/acube/platform/libs/stream"
 )
 
 // The dead-letter stream: every consumer of every service puts the messages
@@ -28,18 +26,38 @@ const (
 	HeaderFailedAt        = "Acube-Failed-At"
 )
 
-// DeadLetterSpec is the dead-letter stream's declaration, with the given
-// replicas: stream.DeadLetter.
-func DeadLetterSpec(replicas int) stream.Spec { return stream.DeadLetter(replicas) }
-
-// EnsureDeadLetterStream declares the dead-letter stream with one replica.
-// Deprecated: the services declare stream.DeadLetter with their replicas.
-func EnsureDeadLetterStream(ctx context.Context, js jetstream.JetStream) error {
-	_, err := stream.Ensure(ctx, js, DeadLetterSpec(1))
-	return err
+// deadLetter publishes e with cause to the dead-letter stream, then
+// terminates it. While the publish fails, e stays in hand, heartbeated
+// and first of its lane, and the publish is retried with back-off: the
+// message is never let go before its dead letter is stored. During
+// shutdown it is Nak'ed instead, for the next replica to dead-letter.
+func (r *Runner) deadLetter(h *hand, e *entry, cause error) {
+	e.dlCause = cause
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := publishDeadLetter(ctx, r.js, r.cfg.Durable, e, cause); err != nil {
+		r.m.deadLetterErrors.WithLabelValues(r.cfg.Durable).Inc()
+		if h.stopped() {
+			e.d.log.Error("dead-lettering failed during shutdown; returned for redelivery", "error", err.Error())
+			r.nak(h, e)
+			return
+		}
+		delay := min(r.cfg.Backoff[0]<<min(e.dlTries, 16), 30*time.Second)
+		e.dlTries++
+		e.d.log.Error("dead-lettering failed; will retry", "error", err.Error(), "retry_in_ms", delay.Milliseconds())
+		h.later(e, delay)
+		return
+	}
+	if err := e.d.msg.Term(); err != nil {
+		e.d.log.Warn("terminate after dead-lettering failed; the redelivery dead-letters it again, once", "error", err.Error())
+	}
+	r.m.messages.WithLabelValues(r.cfg.Durable, OutcomeDeadLettered).Inc()
+	e.d.log.Error("event dead-lettered", "error", cause.Error(), "attempts", e.attempt)
+	h.settle(e)
 }
 
-func publishDeadLetter(ctx context.Context, js jetstream.JetStream, consumer string, msg jetstream.Msg, meta *jetstream.MsgMetadata, cause error) error {
+func publishDeadLetter(ctx context.Context, js jetstream.JetStream, consumer string, e *entry, cause error) error {
+	msg, meta := e.d.msg, e.d.meta
 	errText := cause.Error()
 	if len(errText) > 2048 {
 		errText = errText[:2048]
@@ -52,7 +70,7 @@ func publishDeadLetter(ctx context.Context, js jetstream.JetStream, consumer str
 			HeaderOriginalSubject: []string{msg.Subject()},
 			HeaderOriginalStream:  []string{meta.Stream},
 			HeaderOriginalSeq:     []string{strconv.FormatUint(meta.Sequence.Stream, 10)},
-			HeaderAttempts:        []string{strconv.FormatUint(meta.NumDelivered, 10)},
+			HeaderAttempts:        []string{strconv.Itoa(e.attempt)},
 			HeaderError:           []string{errText},
 			HeaderFailedAt:        []string{time.Now().UTC().Format(time.RFC3339Nano)},
 		},

@@ -13,6 +13,13 @@ type Metrics struct {
 	redelivers *prometheus.CounterVec
 	duration   *prometheus.HistogramVec
 	pending    *prometheus.GaugeVec
+	// deadLetterErrors counts failed dead-letter publishes: the message
+	// stays in hand and the publish is retried, so a rising count means
+	// DEADLETTER is unavailable and messages pile up.
+	deadLetterErrors *prometheus.CounterVec
+	// unrecorded is, for an Effect, the time from each effect's end to
+	// the commit of its record: what a crash can make the runner do again.
+	unrecorded *prometheus.HistogramVec
 }
 
 // Outcomes of one delivery, the values of the "outcome" label.
@@ -43,8 +50,17 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "consumer_pending_messages",
 			Help: "Messages in the stream not yet delivered to the consumer (its lag).",
 		}, []string{"consumer"}),
+		deadLetterErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "consumer_dead_letter_errors_total",
+			Help: "Dead-letter publishes that failed; each message is kept and its publish retried until stored.",
+		}, []string{"consumer"}),
+		unrecorded: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "consumer_effect_unrecorded_seconds",
+			Help:    "Time from an effect's end (an email accepted) to the commit of its record: the window in which a crash repeats it.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}, []string{"consumer"}),
 	}
-	for _, c := range []prometheus.Collector{m.messages, m.redelivers, m.duration, m.pending} {
+	for _, c := range []prometheus.Collector{m.messages, m.redelivers, m.duration, m.pending, m.deadLetterErrors, m.unrecorded} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register consumer metrics: %w", err)
 		}

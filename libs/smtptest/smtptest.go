@@ -46,6 +46,9 @@ type Options struct {
 	ImplicitTLS bool
 	// Username and Password, when set, make AUTH PLAIN mandatory.
 	Username, Password string
+	// Delay holds each message this long after its data arrived and
+	// before the 250 reply, as a slow server does; zero replies at once.
+	Delay time.Duration
 }
 
 // Sink is a running SMTP server.
@@ -248,6 +251,9 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	if err != nil {
 		return err
+	}
+	if d := ss.sink.opts.Delay; d > 0 {
+		time.Sleep(d) // the slow server the option asks for
 	}
 	ss.msg.Data = b
 	ss.sink.accept(ss.msg)

@@ -34,8 +34,12 @@ func setup(t *testing.T) (*pgxpool.Pool, jetstream.JetStream) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := stream.Ensure(context.Background(), js, stream.Audit(1)); err != nil {
-		t.Fatal(err)
+	// The service declares DEADLETTER (the runner no longer does); the
+	// test plays it.
+	for _, spec := range []stream.Spec{stream.Audit(1), stream.DeadLetter(1)} {
+		if _, err := stream.Ensure(context.Background(), js, spec); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return pool, js
 }

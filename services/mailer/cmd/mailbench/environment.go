@@ -27,7 +27,6 @@ import (
 	"github.com/acube/platform/libs/smtptest"
 	"github.com/acube/platform/libs/stream"
 	"github.com/acube/platform/services/mailer/internal/delivery"
-	"github.com/acube/platform/services/mailer/internal/email"
 	"github.com/acube/platform/services/mailer/internal/store"
 )
 
@@ -41,6 +40,7 @@ type environment struct {
 	log   *slog.Logger
 	cm    *consume.Metrics
 	dm    *delivery.Metrics
+	reg   *prometheus.Registry
 	close func()
 }
 
@@ -97,6 +97,7 @@ func newEnvironment(ctx context.Context, o options) (_ *environment, err error) 
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
+	env.reg = reg
 	if env.cm, err = consume.NewMetrics(reg); err != nil {
 		return nil, err
 	}
@@ -118,7 +119,7 @@ func (env *environment) mailer(ctx context.Context, sink *smtptest.Sink, h *deli
 	}
 	cc := delivery.Consumers()[0]
 	cc.Concurrency, cc.BatchSize, cc.MaxAttempts, cc.Backoff = o.concurrency, o.batch, o.mailer.MaxAttempts, backoff
-	runner, err := consume.NewBatch(env.pool, env.js, env.cm, env.log, cc, h.HandleBatch)
+	runner, err := consume.NewEffect(env.pool, env.js, env.cm, env.log, cc, h.Effect())
 	if err != nil {
 		return 0, err
 	}
@@ -139,8 +140,8 @@ func (env *environment) mailer(ctx context.Context, sink *smtptest.Sink, h *deli
 // publish fills the stream with n distinct booking.session.booked events.
 func publish(ctx context.Context, js jetstream.JetStream, n int) error {
 	for i := range n {
-		ev, err := events.New("booking", email.TypeSessionBooked, email.SessionBooked{
-			Recipient:   email.Recipient{Email: fmt.Sprintf("user%d@example.com", i), Name: "Bench User"},
+		ev, err := events.New("booking", events.TypeSessionBooked, events.SessionBooked{
+			Email: fmt.Sprintf("user%d@example.com", i), Name: "Bench User",
 			SessionID:   uuid.New(),
 			SessionType: "individual", PreferredDate: "2031-05-17", Status: "pending", BookedAt: time.Now().UTC(),
 			ManageURL: "/manage/sessions/token",
@@ -191,3 +192,79 @@ func scratchDatabase(ctx context.Context, base string) (string, func(), error) {
 	}
 	return u.String(), drop, nil
 }
+
+// window is the resend window over a set of mailer runs: for every email
+// the time from the SMTP server's 250 to the commit of its record
+// (consumer_effect_unrecorded_seconds), what a crash would send again.
+type window struct {
+	count      uint64
+	sum        float64
+	cumulative []uint64  // per bucket
+	bounds     []float64 // upper bounds, seconds
+}
+
+// unrecorded reads the histogram as it stands.
+func (env *environment) unrecorded() (window, error) {
+	mfs, err := env.reg.Gather()
+	if err != nil {
+		return window{}, fmt.Errorf("read metrics: %w", err)
+	}
+	var w window
+	for _, mf := range mfs {
+		if mf.GetName() != "consumer_effect_unrecorded_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			h := m.GetHistogram()
+			w.count += h.GetSampleCount()
+			w.sum += h.GetSampleSum()
+			for i, b := range h.GetBucket() {
+				if len(w.cumulative) <= i {
+					w.cumulative = append(w.cumulative, 0)
+					w.bounds = append(w.bounds, b.GetUpperBound())
+				}
+				w.cumulative[i] += b.GetCumulativeCount()
+			}
+		}
+	}
+	return w, nil
+}
+
+// since is w minus an earlier reading.
+func (w window) since(before window) window {
+	d := window{count: w.count - before.count, sum: w.sum - before.sum, bounds: w.bounds,
+		cumulative: make([]uint64, len(w.cumulative))}
+	for i := range w.cumulative {
+		d.cumulative[i] = w.cumulative[i]
+		if i < len(before.cumulative) {
+			d.cumulative[i] -= before.cumulative[i]
+		}
+	}
+	return d
+}
+
+// mean is the average window.
+func (w window) mean() time.Duration {
+	if w.count == 0 {
+		return 0
+	}
+	return time.Duration(w.sum / float64(w.count) * float64(time.Second))
+}
+
+// quantile is the upper bound of the bucket that holds quantile q.
+func (w window) quantile(q float64) time.Duration {
+	for i, c := range w.cumulative {
+		if float64(c) >= q*float64(w.count) {
+			return time.Duration(w.bounds[i] * float64(time.Second))
+		}
+	}
+	return time.Duration(-1) // beyond the last bucket
+}
+
+// String says the window in milliseconds.
+func (w window) String() string {
+	return fmt.Sprintf("mean %.2f ms, p50 <= %.1f ms, p99 <= %.1f ms, max <= %.1f ms over %d emails",
+		float64(w.mean().Microseconds())/1000, ms(w.quantile(0.5)), ms(w.quantile(0.99)), ms(w.quantile(1)), w.count)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

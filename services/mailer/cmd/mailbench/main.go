@@ -9,8 +9,10 @@
 // mailer's production defaults (internal/config; flags override them): N
 // booking.session.booked events wait in a JetStream stream, and the
 // mailer's durable consumer fetches batches of waiting events, decodes and
-// renders them, records their ids and claims their delivery rows in one
-// transaction, sends over its pooled SMTP connections, commits and acks.
+// renders them, looks their ids up, sends over its pooled SMTP connections
+// and group-commits each accepted email's record right after its send,
+// then acks. It also reports the resend window: the time from each 250
+// reply to the commit of its record.
 package main
 
 import (
@@ -56,7 +58,7 @@ func main() {
 	defer stop()
 	// The mailer runs with its production defaults unless a flag says
 	// otherwise.
-	def, err := config.Load(func(string) string { return "" })
+	def, err := config.Load(func(string) (string, bool) { return "", false })
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mailbench: mailer defaults:", err)
 		os.Exit(1)
@@ -92,6 +94,8 @@ type outcome struct {
 	median rates
 	ratio1 float64 // median over rounds of mailer / bare1
 	ratioN float64 // median over rounds of mailer / bareN
+	// window is the resend window over the timed mailer runs.
+	window window
 }
 
 func (o outcome) verdict(target float64) string {
@@ -138,6 +142,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "  sink %-8s bare loop %6.0f  bare loops x%d %6.0f  mailer %6.0f  mailer/bare loop %.2fx (target >= %.1fx: %s)  mailer/bare loops x%d %.2fx\n",
 			out.sink, out.median.bare1, o.conns, out.median.bareN, out.median.mailer, out.ratio1, o.target,
 			out.verdict(o.target), o.conns, out.ratioN)
+		fmt.Fprintf(stdout, "  sink %-8s resend window (250 reply to committed record): %s\n", out.sink, out.window)
 	}
 	if o.out != "" {
 		if err := writeReport(o, outs); err != nil {
@@ -184,6 +189,10 @@ func measure(ctx context.Context, env *environment, c *email.Composer, from *net
 		return outcome{}, err
 	}
 	out := outcome{sink: kind}
+	before, err := env.unrecorded()
+	if err != nil {
+		return outcome{}, err
+	}
 	for i := range o.rounds {
 		var r rates
 		if r.bare1, err = bare(ctx, sink, c, from, o.n, 1); err != nil {
@@ -199,6 +208,11 @@ func measure(ctx context.Context, env *environment, c *email.Composer, from *net
 			kind, i+1, r.bare1, o.conns, r.bareN, r.mailer, r.mailer/r.bare1)
 		out.rounds = append(out.rounds, r)
 	}
+	after, err := env.unrecorded()
+	if err != nil {
+		return outcome{}, err
+	}
+	out.window = after.since(before)
 	out.median = rates{
 		bare1:  median(out.rounds, func(r rates) float64 { return r.bare1 }),
 		bareN:  median(out.rounds, func(r rates) float64 { return r.bareN }),

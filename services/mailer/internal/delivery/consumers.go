@@ -2,7 +2,7 @@ package delivery
 
 import (
 	"github.com/acube/platform/libs/consume"
-	"github.com/acube/platform/services/mailer/internal/email"
+	"github.com/acube/platform/libs/events"
 )
 
 // Streams the mailer reads; each is declared by the service that owns it,
@@ -18,15 +18,15 @@ const (
 func Consumers() []consume.Config {
 	return []consume.Config{
 		{Stream: StreamBooking, Durable: "mailer-booking", Subjects: []string{
-			email.TypeSessionBooked, email.TypeSessionStatusChanged, email.TypeEventRegistered,
-			email.TypeEventWaitlisted, email.TypeEventPromoted, email.TypeRegistrationCancelled,
-			email.TypeEventRescheduled, email.TypeVolunteerApplied, email.TypeContactReceived,
+			events.TypeSessionBooked, events.TypeSessionStatusChanged, events.TypeEventRegistered,
+			events.TypeEventWaitlisted, events.TypeEventPromoted, events.TypeRegistrationCancelled,
+			events.TypeEventRescheduled, events.TypeVolunteerApplied, events.TypeContactReceived,
 		}},
 		{Stream: StreamAdmin, Durable: "mailer-admin", Subjects: []string{
-			email.TypeAccountCreated, email.TypeJobCompleted,
+			events.TypeAccountCreated, events.TypeJobCompleted,
 		}},
 		{Stream: StreamExporter, Durable: "mailer-exporter", Subjects: []string{
-			email.TypeExportCompleted,
+			events.TypeExportCompleted,
 		}},
 	}
 }

@@ -1,29 +1,29 @@
-// Package delivery is the mailer's consumer side: the consume.BatchHandler
-// that turns each event of a batch into at most one email per recipient,
-// the consumers it runs on (one per stream) and the email metrics.
+// Package delivery is the mailer's consumer side: the consume.Effect that
+// turns each event into at most one email per recipient, the consumers it
+// runs on (one per stream) and the email metrics.
 //
-// Exactly once in effect: the handler runs in the consumer's transaction,
-// which also records the events' ids. It first inserts the delivery rows
-// (event id, recipient) of the whole batch, so a concurrent redelivery
-// blocks on its row and then finds it, then sends, deletes the rows of the
-// emails the server refused, and the runner commits. A redelivery after
-// the commit finds the event id and sends nothing. The one window left is
-// a crash (or a failed commit) after the SMTP server accepted an email and
-// before the commit: the transaction rolls back and the redelivery sends
-// again, with the same Message-ID, so the duplicate is recognisable.
-// Closing it would need the SMTP server to take part in the transaction,
-// which it cannot. A batch widens the window to the emails of the batch,
-// not its likelihood.
+// Exactly once in effect, as far as SMTP allows: the runner looks the
+// event up in its inbox (an event recorded before sends nothing), Send
+// composes and sends the email, and Record writes its delivery row in the
+// runner's group commit, with the event id, right after the server
+// accepted it; the message is acknowledged once that commit returns. One
+// aggregate's events are handled one at a time, in order, by one replica
+// (libs/consume), so no two deliveries of one event are ever sent at once.
+// The one window left is a crash (or a database outage longer than the
+// runner's record budget) after the SMTP server accepted an email and
+// before its group commit: the redelivery sends it again, with the same
+// Message-ID, so the duplicate is recognisable. The window is per email:
+// the commit follows each send within milliseconds, whatever the batch
+// (docs/events/mailer.md gives the figures). Closing it would need the
+// SMTP server to take part in the transaction, which it cannot.
 package delivery
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"golang.org/x/time/rate"
 
 	"github.com/acube/platform/libs/consume"
@@ -47,89 +47,27 @@ func New(composer *email.Composer, snd sender.Sender, limiter *rate.Limiter, m *
 		log: log.With("component", "delivery")}
 }
 
-// HandleBatch is a consume.BatchHandler: it composes each event's email,
-// claims their delivery rows in tx in one statement (skipping the emails
-// sent before), and sends the claimed ones at once over the sender's
-// pooled connections, each after waiting for the rate limiter. It deletes
-// the rows of the emails that failed, so the runner commits the others.
-// Events that cannot make an email and 5xx refusals are permanent; 4xx
-// refusals and network failures are retried by the runner.
-func (h *Handler) HandleBatch(ctx context.Context, tx pgx.Tx, msgs []consume.Message) []error {
-	errs := make([]error, len(msgs))
-	var (
-		idx []int // positions in msgs of the composed emails
-		ms  []email.Message
-		ds  []store.Delivery
-	)
-	for i, msg := range msgs {
-		m, err := h.composer.Compose(msg.Event)
-		if err != nil {
-			h.m.failures.WithLabelValues("none", KindInvalid).Inc()
-			errs[i] = consume.Permanent(err)
-			continue
-		}
-		idx, ms = append(idx, i), append(ms, m)
-		ds = append(ds, store.Delivery{EventID: m.EventID, Recipient: m.To.Address,
-			EventType: m.EventType, Template: m.Template, MessageID: m.MessageID})
-	}
-	if len(ds) == 0 {
-		return errs
-	}
-	claimed, err := store.ClaimAll(ctx, tx, ds)
-	if err != nil {
-		for _, i := range idx {
-			errs[i] = err
-		}
-		return errs
-	}
-
-	// Sends not started when three quarters of the batch's time are gone
-	// are given up (transient, retried), so the rest of the time is left
-	// to the sends under way, the release and the commit: the emails that
-	// went out are committed instead of sent again after a timeout.
-	sendCtx := ctx
-	if deadline, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		sendCtx, cancel = context.WithDeadline(ctx, deadline.Add(-time.Until(deadline)/4))
-		defer cancel()
-	}
-	var wg sync.WaitGroup
-	for k, i := range idx {
-		if !claimed[k] {
-			h.logEmail(ctx, slog.LevelInfo, "email already sent; skipping", msgs[i], ms[k])
-			continue
-		}
-		wg.Go(func() { errs[i] = h.send(sendCtx, msgs[i], ms[k]) })
-	}
-	wg.Wait()
-
-	var refused []store.Delivery
-	for k, i := range idx {
-		if claimed[k] && errs[i] != nil {
-			refused = append(refused, ds[k])
-		}
-	}
-	if len(refused) == 0 {
-		return errs
-	}
-	if err := store.Release(ctx, tx, refused); err != nil {
-		// tx cannot commit now: every email of the batch is retried, and
-		// those sent are sent again, with their Message-IDs.
-		for _, i := range idx {
-			if errs[i] == nil {
-				errs[i] = err
-			}
-		}
-	}
-	return errs
+// Effect is the runner's view of the handler: Send each event's email,
+// Record the accepted ones.
+func (h *Handler) Effect() consume.Effect[store.Delivery] {
+	return consume.Effect[store.Delivery]{Do: h.Send, Record: store.Record}
 }
 
-// send waits for the rate limiter and hands m to the sender.
-func (h *Handler) send(ctx context.Context, msg consume.Message, m email.Message) error {
+// Send composes the email msg calls for, waits for the rate limiter and
+// hands it to the sender, and returns its delivery row for Record. Events
+// that cannot make an email and 5xx refusals are permanent; 4xx refusals,
+// network failures and a shutdown before the send began are transient.
+// ctx bounds the waits; the sender bounds the send itself.
+func (h *Handler) Send(ctx context.Context, msg consume.Message) (store.Delivery, error) {
+	m, err := h.composer.Compose(msg.Event)
+	if err != nil {
+		h.m.failures.WithLabelValues("none", KindInvalid).Inc()
+		return store.Delivery{}, consume.Permanent(err)
+	}
 	if h.limiter != nil {
 		if err := h.limiter.Wait(ctx); err != nil {
 			h.m.failures.WithLabelValues(m.Template, sender.KindTransient).Inc()
-			return fmt.Errorf("wait for the sending rate: %w", err)
+			return store.Delivery{}, fmt.Errorf("wait for the sending rate: %w", err)
 		}
 	}
 	start := time.Now()
@@ -140,16 +78,17 @@ func (h *Handler) send(ctx context.Context, msg consume.Message, m email.Message
 		h.m.failures.WithLabelValues(m.Template, kind).Inc()
 		err = fmt.Errorf("send %s email for event %s: %w", m.Template, m.EventID, err)
 		if kind == sender.KindPermanent {
-			return consume.Permanent(err)
+			return store.Delivery{}, consume.Permanent(err)
 		}
-		return err
+		return store.Delivery{}, err
 	}
 	h.m.sent.WithLabelValues(m.Template).Inc()
 	// Debug: the deliveries row is the record of every email sent, and a
 	// line per email costs a tenth of the mailer's CPU at full speed.
 	// Failures are logged by the consumer, with the SMTP reply.
 	h.logEmail(ctx, slog.LevelDebug, "email sent", msg, m, slog.String("smtp_response", receipt.Response))
-	return nil
+	return store.Delivery{EventID: m.EventID, Recipient: m.To.Address, EventType: m.EventType,
+		Template: m.Template, MessageID: m.MessageID}, nil
 }
 
 // logEmail logs one line about m, naming its event and message.

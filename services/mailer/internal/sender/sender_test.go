@@ -25,6 +25,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/google/uuid"
 
+	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/libs/smtptest"
 	"github.com/acube/platform/services/mailer/internal/email"
 	"github.com/acube/platform/services/mailer/internal/sender"
@@ -35,7 +36,7 @@ var from = &netmail.Address{Name: "A-Cube", Address: "no-reply@acube.local"}
 func message(to, name, subject string) email.Message {
 	id := uuid.New()
 	return email.Message{
-		EventID: id, EventType: email.TypeSessionBooked, Template: "session_confirmation",
+		EventID: id, EventType: events.TypeSessionBooked, Template: "session_confirmation",
 		To: netmail.Address{Name: name, Address: to}, Subject: subject,
 		HTML: "<p>Hello</p>", Text: "Hello\r\n.\r\nnot the end", MessageID: email.MessageID(id, to, "acube.local"),
 	}
@@ -274,5 +275,50 @@ func TestKind(t *testing.T) {
 	}
 	if !strings.Contains((&sender.Error{Kind: "permanent", Err: io.EOF}).Error(), "EOF") {
 		t.Error("Error hides its cause")
+	}
+}
+
+// TestIntegrationSMTPSendDeadline: the send deadline starts when the
+// email has a connection, so waiting for one never uses it up; a send
+// that outlives it is cut off by closing its connection, as transient.
+func TestIntegrationSMTPSendDeadline(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		delay       time.Duration
+		sendTimeout time.Duration
+		sends       int
+		wantErrs    int
+	}{
+		// The last of ten waits nine delays for the one connection, longer
+		// than its deadline, and is still sent.
+		{name: "waiting for the connection is not sending", delay: 250 * time.Millisecond, sendTimeout: 1500 * time.Millisecond, sends: 10},
+		{name: "a send past its deadline is cut off", delay: 5 * time.Second, sendTimeout: 100 * time.Millisecond, sends: 1, wantErrs: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			sink := smtptest.New(t, smtptest.Options{Delay: tt.delay})
+			s := newSMTP(t, sink, sender.SMTPConfig{Conns: 1, SendTimeout: tt.sendTimeout})
+			errs := make(chan error, tt.sends)
+			for i := range tt.sends {
+				go func() {
+					_, err := s.Send(context.Background(), message(fmt.Sprintf("user%d@example.com", i), "User", "Hello"))
+					errs <- err
+				}()
+			}
+			var failed int
+			for range tt.sends {
+				if err := <-errs; err != nil {
+					failed++
+					if sender.Kind(err) != sender.KindTransient {
+						t.Errorf("error %v is not transient", err)
+					}
+				}
+			}
+			if failed != tt.wantErrs {
+				t.Errorf("%d sends failed, want %d", failed, tt.wantErrs)
+			}
+		})
 	}
 }

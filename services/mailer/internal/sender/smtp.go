@@ -39,6 +39,11 @@ type SMTPConfig struct {
 	TLSConfig *tls.Config
 	// Timeout bounds dialing and each SMTP command [15s].
 	Timeout time.Duration
+	// SendTimeout bounds one email from the moment it has a connection:
+	// when it passes, the connection is closed and the send fails
+	// (transient). Waiting for a connection does not use it up [20s,
+	// inside the consumers' 30 s AckWait].
+	SendTimeout time.Duration
 	// Conns is how many connections are kept open and reused [2].
 	Conns int
 }
@@ -53,15 +58,19 @@ func (c *SMTPConfig) setDefaults() {
 	if c.Conns <= 0 {
 		c.Conns = 2
 	}
+	if c.SendTimeout <= 0 {
+		c.SendTimeout = 20 * time.Second
+	}
 }
 
 // SMTP sends over a small pool of SMTP connections that stay open between
 // emails; each is used by one send at a time and redialed after a network
 // error.
 type SMTP struct {
-	client *gomail.Client
-	from   *netmail.Address
-	log    *slog.Logger
+	client      *gomail.Client
+	from        *netmail.Address
+	log         *slog.Logger
+	sendTimeout time.Duration
 	// slots holds one entry per connection; a send takes one, so at most
 	// Conns sends run at once, each on a connection of its own.
 	slots chan *slot
@@ -105,14 +114,20 @@ func NewSMTP(cfg SMTPConfig, from *netmail.Address, log *slog.Logger) (*SMTP, er
 	if err != nil {
 		return nil, fmt.Errorf("configure smtp client for %s: %w", cfg.Host, err)
 	}
-	s := &SMTP{client: client, from: from, log: log.With("component", "smtp"), slots: make(chan *slot, cfg.Conns)}
+	s := &SMTP{client: client, from: from, log: log.With("component", "smtp"), sendTimeout: cfg.SendTimeout,
+		slots: make(chan *slot, cfg.Conns)}
 	for range cfg.Conns {
 		s.slots <- &slot{}
 	}
 	return s, nil
 }
 
-// Send delivers m on a pooled connection.
+// Send delivers m on a pooled connection. ctx bounds the wait for a free
+// connection: a send that never got one was not attempted. Once it has
+// one, the send runs to its end under SendTimeout, which starts then, and
+// not under ctx's cancellation: cutting an email short on shutdown would
+// only make its redelivery send it again. When the deadline passes the
+// connection is closed, which ends the SMTP command under way.
 func (s *SMTP) Send(ctx context.Context, m email.Message) (Receipt, error) {
 	msg, err := Build(m, s.from)
 	if err != nil {
@@ -125,6 +140,8 @@ func (s *SMTP) Send(ctx context.Context, m email.Message) (Receipt, error) {
 		return Receipt{}, &Error{Kind: KindTransient, Err: fmt.Errorf("wait for an smtp connection: %w", ctx.Err())}
 	}
 	defer func() { s.slots <- sl }()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.sendTimeout)
+	defer cancel()
 
 	for attempt := 1; ; attempt++ {
 		reused := sl.c != nil
@@ -137,9 +154,13 @@ func (s *SMTP) Send(ctx context.Context, m email.Message) (Receipt, error) {
 			}
 			sl.c = c
 		}
-		err := s.client.SendWithSMTPClient(sl.c, msg)
+		err := s.sendOn(ctx, sl.c, msg)
 		if err == nil {
 			return Receipt{Response: msg.ServerResponse()}, nil
+		}
+		if ctx.Err() != nil {
+			s.drop(sl) // closed by the deadline
+			return Receipt{}, &Error{Kind: KindTransient, Err: fmt.Errorf("send within %s: %w", s.sendTimeout, err)}
 		}
 		e := classify(err)
 		if e.Code == 0 {
@@ -154,6 +175,16 @@ func (s *SMTP) Send(ctx context.Context, m email.Message) (Receipt, error) {
 		}
 		return Receipt{}, e
 	}
+}
+
+// sendOn sends msg on c, closing c's connection if ctx ends first: the
+// client's own lock is held for the command under way, so its Close would
+// wait for the command; the text connection's Close does not.
+func (s *SMTP) sendOn(ctx context.Context, c *smtp.Client, msg *gomail.Msg) error {
+	text := c.Text
+	stop := context.AfterFunc(ctx, func() { _ = text.Close() })
+	defer stop()
+	return s.client.SendWithSMTPClient(c, msg)
 }
 
 // Close ends every idle connection with QUIT. Sends still running keep

@@ -38,90 +38,39 @@ type Delivery struct {
 
 const (
 	asyncCommit = `SET LOCAL synchronous_commit = off`
-	// claimDeliveries inserts in key order, so two transactions claiming
+	// recordDeliveries inserts in key order, so two transactions writing
 	// some of the same rows lock them in the same order and cannot
-	// deadlock; it returns the keys it inserted.
-	claimDeliveries = `INSERT INTO deliveries (event_id, recipient, event_type, template, message_id, sent_at)
+	// deadlock.
+	recordDeliveries = `INSERT INTO deliveries (event_id, recipient, event_type, template, message_id, sent_at)
 SELECT event_id, recipient, event_type, template, message_id, now()
 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])
     AS d(event_id, recipient, event_type, template, message_id)
 ORDER BY event_id, recipient
-ON CONFLICT DO NOTHING RETURNING event_id, recipient`
-	purgeDeliveries   = `DELETE FROM deliveries WHERE sent_at < now() - make_interval(secs => $1)`
-	releaseDeliveries = `DELETE FROM deliveries
-WHERE (event_id, recipient) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))`
+ON CONFLICT DO NOTHING`
+	purgeDeliveries = `DELETE FROM deliveries WHERE sent_at < now() - make_interval(secs => $1)`
 )
 
-// Claim is ClaimAll for one delivery.
-func Claim(ctx context.Context, tx pgx.Tx, d Delivery) (bool, error) {
-	claimed, err := ClaimAll(ctx, tx, []Delivery{d})
-	if err != nil {
-		return false, err
-	}
-	return claimed[0], nil
-}
-
-// ClaimAll writes the rows of ds in tx, in one statement, before the
-// emails are sent; the caller commits tx only once the SMTP server has
-// accepted them (and calls Release for those it refused), so a committed
-// row means sent (sent_at is the claim's time, a few milliseconds early).
-// It reports, per delivery, false when the row exists: that email went
-// out before. A concurrent transaction claiming the same row waits for
-// this one and then sees it.
+// Record queues on b the statements that write the rows of emails the
+// SMTP server accepted: the consumer sends them in its group commit, which
+// also records their events as consumed, right after the sends. A
+// committed row means sent (sent_at is the record's time, a few
+// milliseconds after the 250 reply). A row that exists already is left as
+// it is.
 //
 // The transaction commits without waiting for its WAL flush
-// (synchronous_commit off): the email, the one effect that matters, has
-// left already, and a server crash that loses the record loses nothing the
-// redelivery rules need, since the message was acknowledged only after
-// the commit returned. It saves a disk flush per transaction.
-func ClaimAll(ctx context.Context, tx pgx.Tx, ds []Delivery) ([]bool, error) {
+// (synchronous_commit off): the emails, the one effect that matters, have
+// left already, and a database crash that loses the last records loses
+// nothing the redelivery rules need, since the messages were acknowledged
+// only after the commit returned. It saves a disk flush per group.
+func Record(b *pgx.Batch, ds []Delivery) {
 	n := len(ds)
 	ids := make([]uuid.UUID, n)
 	recipients, types, tmpls, msgIDs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, d := range ds {
 		ids[i], recipients[i], types[i], tmpls[i], msgIDs[i] = d.EventID, Key(d.Recipient), d.EventType, d.Template, d.MessageID
 	}
-	b := &pgx.Batch{}
 	b.Queue(asyncCommit)
-	b.Queue(claimDeliveries, ids, recipients, types, tmpls, msgIDs)
-	res := tx.SendBatch(ctx, b)
-	_, err := res.Exec()
-	var inserted []key
-	if err == nil {
-		rows, _ := res.Query()
-		inserted, err = pgx.CollectRows(rows, pgx.RowToStructByPos[key])
-	}
-	if cerr := res.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("claim %d deliveries: %w", n, err)
-	}
-	fresh := make(map[key]bool, len(inserted))
-	for _, k := range inserted {
-		fresh[k] = true
-	}
-	claimed := make([]bool, n)
-	for i := range ds {
-		k := key{ids[i], recipients[i]}
-		claimed[i] = fresh[k]
-		delete(fresh, k) // a second copy of a delivery is not a second claim
-	}
-	return claimed, nil
-}
-
-// Release deletes the rows of claimed deliveries whose emails were not
-// sent, in tx, so the rest of tx can commit and their retries claim them
-// again.
-func Release(ctx context.Context, tx pgx.Tx, ds []Delivery) error {
-	ids, recipients := make([]uuid.UUID, len(ds)), make([]string, len(ds))
-	for i, d := range ds {
-		ids[i], recipients[i] = d.EventID, Key(d.Recipient)
-	}
-	if _, err := tx.Exec(ctx, releaseDeliveries, ids, recipients); err != nil {
-		return fmt.Errorf("release %d deliveries: %w", len(ds), err)
-	}
-	return nil
+	b.Queue(recordDeliveries, ids, recipients, types, tmpls, msgIDs)
 }
 
 // Purge deletes the records of emails sent longer than keep ago and

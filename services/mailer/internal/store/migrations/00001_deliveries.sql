@@ -1,9 +1,9 @@
 -- +goose Up
 -- One row per email the mailer sent: the event it was about and the
 -- recipient key it, so an event is mailed once per recipient however often
--- it is delivered. The row is written in the consumer's transaction before
--- the SMTP send and committed only after the server accepted the email, so
--- a committed row means sent (see docs/events/mailer.md).
+-- it is delivered. The row is written right after the server accepted the
+-- email, in the consumer's group commit with the event id, so a row means
+-- sent (see docs/events/mailer.md).
 CREATE TABLE deliveries (
     event_id      uuid        NOT NULL,
     recipient     text        NOT NULL, -- the address, lower-cased
