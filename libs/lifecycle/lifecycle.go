@@ -25,9 +25,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
-
 	"github.com/acube/platform/libs/web"
 )
 
@@ -74,12 +71,14 @@ type Config struct {
 	// Relay publishes the outbox. It stops after the consumers, whose
 	// handlers write outbox rows.
 	Relay Task
-	// NATS is drained after the relay; the lifecycle waits until the
-	// connection is closed, so the last acks reach the server. New
-	// chains its closed handler after any already set.
-	NATS *nats.Conn
-	// Pool is closed last.
-	Pool *pgxpool.Pool
+	// NATS drains the connection after the relay and returns once it is
+	// closed, so the last acks and publishes reach the server, or when
+	// its context (the rest of the grace) ends (stream.Drain).
+	NATS func(ctx context.Context) error
+	// Pool is closed last (a *pgxpool.Pool). The lifecycle takes the two
+	// as a function and an interface so a service without them, the
+	// gateway, does not depend on their drivers.
+	Pool interface{ Close() }
 	// Grace bounds the whole shutdown, from not ready to the pool closed
 	// [20s].
 	Grace time.Duration
@@ -116,31 +115,16 @@ func (c Config) Validate() error {
 
 // Lifecycle runs and stops one service.
 type Lifecycle struct {
-	cfg        Config
-	natsClosed chan struct{}
+	cfg Config
 }
 
-// New checks cfg and, when it has a NATS connection, hooks its closed
-// handler so Run can wait for the drain to finish.
+// New checks cfg.
 func New(cfg Config) (*Lifecycle, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	l := &Lifecycle{cfg: cfg, natsClosed: make(chan struct{})}
-	if nc := cfg.NATS; nc != nil {
-		prev := nc.ClosedHandler()
-		var once sync.Once
-		// The service's own handler runs first, so the pool it may use
-		// is still open.
-		nc.SetClosedHandler(func(c *nats.Conn) {
-			if prev != nil {
-				prev(c)
-			}
-			once.Do(func() { close(l.natsClosed) })
-		})
-	}
-	return l, nil
+	return &Lifecycle{cfg: cfg}, nil
 }
 
 // Run serves until ctx ends or a part fails, then shuts down in order
@@ -225,7 +209,7 @@ func (l *Lifecycle) Run(ctx context.Context) error {
 
 	if cfg.NATS != nil {
 		stage(StageNATS)
-		if err := l.drainNATS(sctx); err != nil {
+		if err := cfg.NATS(sctx); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -267,33 +251,6 @@ func (l *Lifecycle) runConsumers(ctx context.Context, failed chan<- error) {
 		wg.Go(func() { report(ctx, failed, c(ctx)) })
 	}
 	wg.Wait()
-}
-
-// drainNATS drains the connection and waits until it is closed, or closes
-// it when the grace ends first.
-func (l *Lifecycle) drainNATS(ctx context.Context) error {
-	nc := l.cfg.NATS
-	if nc.IsClosed() {
-		return nil
-	}
-	if err := nc.Drain(); err != nil {
-		// Reconnecting: nothing can be flushed; Drain has closed it, and
-		// unacked messages are redelivered to the next consumer.
-		if errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrConnectionClosed) {
-			l.cfg.Log.Warn("nats not connected at shutdown; closed without draining", "error", err.Error())
-			nc.Close()
-			return nil
-		}
-		nc.Close()
-		return fmt.Errorf("drain nats: %w", err)
-	}
-	select {
-	case <-l.natsClosed:
-		return nil
-	case <-ctx.Done():
-		nc.Close()
-		return errors.New("drain nats: not finished when the shutdown grace ended")
-	}
 }
 
 // report passes a part's failure on; a part that returns because its

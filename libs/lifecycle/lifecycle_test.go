@@ -23,6 +23,7 @@ import (
 	"github.com/acube/platform/libs/lifecycle"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/postgres/pgtest"
+	"github.com/acube/platform/libs/stream"
 	"github.com/acube/platform/libs/web"
 )
 
@@ -181,7 +182,7 @@ func TestIntegrationShutdownOrder(t *testing.T) {
 		Server: p.srv, Listener: p.ln, Probes: p.probe,
 		Consumers: []lifecycle.Task{stopping("consumer", "lifecycle.consumer")},
 		Relay:     stopping("relay", "lifecycle.relay"),
-		NATS:      p.nc, Pool: p.pool, Grace: time.Minute, Log: discard(),
+		NATS:      stream.Drain(p.nc, discard()), Pool: p.pool, Grace: time.Minute, Log: discard(),
 		OnStage: func(s lifecycle.Stage) {
 			j.add("stage %s", s)
 			if s == lifecycle.StageHTTP {
@@ -263,7 +264,7 @@ func TestIntegrationShutdownGraceBound(t *testing.T) {
 		Server: p.srv, Listener: p.ln, Probes: p.probe,
 		Consumers: []lifecycle.Task{func(context.Context) error { <-stuck; return nil }},
 		Relay:     func(ctx context.Context) error { <-ctx.Done(); relayStopped.Done(); return nil },
-		NATS:      p.nc, Pool: p.pool, Grace: 300 * time.Millisecond, Log: discard(),
+		NATS:      stream.Drain(p.nc, discard()), Pool: p.pool, Grace: 300 * time.Millisecond, Log: discard(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -293,7 +294,7 @@ func TestIntegrationPartFailureStops(t *testing.T) {
 	l, err := lifecycle.New(lifecycle.Config{
 		Server: p.srv, Listener: p.ln, Probes: p.probe,
 		Workers: []lifecycle.Task{func(context.Context) error { return boom }},
-		NATS:    p.nc, Pool: p.pool, Log: discard(),
+		NATS:    stream.Drain(p.nc, discard()), Pool: p.pool, Log: discard(),
 		OnStage: func(s lifecycle.Stage) { stages = append(stages, s) },
 	})
 	if err != nil {

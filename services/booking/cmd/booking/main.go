@@ -133,7 +133,7 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 		Consumers: []lifecycle.Task{jobs.Run},
 		Workers:   []lifecycle.Task{func(ctx context.Context) error { janitor(ctx, st, log); return nil }},
 		Relay:     relay.Run,
-		NATS:      nc, Pool: pool, Grace: cfg.ShutdownGrace, Log: log,
+		NATS:      stream.Drain(nc, log), Pool: pool, Grace: cfg.ShutdownGrace, Log: log,
 	})
 	if err != nil {
 		return err

@@ -186,7 +186,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Consumers: []lifecycle.Task{auditConsumer.Run},
 		Workers:   background,
 		Relay:     relay.Run,
-		NATS:      d.nc, Pool: d.pool, Grace: cfg.ShutdownGrace, Log: log,
+		NATS:      stream.Drain(d.nc, log), Pool: d.pool, Grace: cfg.ShutdownGrace, Log: log,
 	})
 	if err != nil {
 		return err

@@ -148,7 +148,7 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 		Declare:   streams.Run,
 		Consumers: consumers,
 		Workers:   []lifecycle.Task{func(ctx context.Context) error { janitor(ctx, pool, cfg.Retention, log); return nil }},
-		NATS:      nc, Pool: pool, Grace: cfg.ShutdownGrace, Log: log,
+		NATS:      stream.Drain(nc, log), Pool: pool, Grace: cfg.ShutdownGrace, Log: log,
 	})
 	if err != nil {
 		return err
