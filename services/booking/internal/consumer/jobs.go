@@ -64,11 +64,14 @@ func NewJobs(pool *pgxpool.Pool, js jetstream.JetStream, m *consume.Metrics, log
 		jl.finished(run)
 		return nil
 	}
+	// AckWait stays the runner's default although a job runs for
+	// minutes: the runner heartbeats the message while it is in hand, and
+	// a short AckWait lets a standby take a crashed replica's jobs over
+	// in about AckWait, not Timeout.
 	return consume.New(pool, js, m, log, consume.Config{
 		Stream:        "ADMIN",
 		Durable:       JobsDurable,
 		Subjects:      []string{JobsSubject},
-		AckWait:       cfg.Timeout,
 		HandleTimeout: cfg.Timeout,
 		MaxAttempts:   cfg.MaxAttempts,
 		Concurrency:   2,
