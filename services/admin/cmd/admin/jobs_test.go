@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/logging/logtest"
 	"github.com/acube/platform/services/admin/internal/job"
 	"github.com/acube/platform/services/admin/internal/jobtest"
 )
@@ -81,7 +82,8 @@ func TestIntegrationBulkSyncFallsBackTo202(t *testing.T) {
 
 func TestIntegrationBulkSyncAndAsync(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, map[string]string{"ADMIN_BULK_SYNC_WAIT": "60s"})
+	// Info level: the test reads the service's BACKGROUND JOB lines.
+	h := newHarness(t, map[string]string{"ADMIN_BULK_SYNC_WAIT": "60s", "LOG_LEVEL": "info"})
 	h.bootstrap("root@example.org")
 	root := h.login("root@example.org", rootPassword, "")
 	h.createAdmin(root.AccessToken, "ada@example.org", "admin", "analytical engine")
@@ -144,6 +146,14 @@ func TestIntegrationBulkSyncAndAsync(t *testing.T) {
 		eventually(t, "per-id audit", func() bool {
 			return h.countAudit("entity = 'volunteers' AND action = 'bulk_delete' AND changes->>'job_id' = $1 AND actor_email = 'ada@example.org' AND client_ip = '203.0.113.5'", j.ID) == 101
 		})
+		// The running service logs the job as the seed's runbook greps for it.
+		lines := logtest.Parse(t, h.logs.String())
+		for _, msg := range []string{"BACKGROUND JOB started", "BACKGROUND JOB completed"} {
+			found := logtest.Find(lines, msg, map[string]any{"job_id": j.ID, "kind": "bulk_delete", "entity": "volunteers"})
+			if len(found) != 1 {
+				t.Errorf("%d %q lines for job %s in the service log, want 1", len(found), msg, j.ID)
+			}
+		}
 	})
 }
 
