@@ -17,6 +17,7 @@ import (
 
 	"github.com/acube/platform/libs/authn"
 	libconfig "github.com/acube/platform/libs/config"
+	"github.com/acube/platform/libs/logging/logtest"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/postgres/pgtest"
 )
@@ -162,6 +163,14 @@ func TestIntegrationStartsWithNATSDown(t *testing.T) {
 		case <-deadline:
 			t.Fatalf("exporter.export.completed never arrived in EXPORTER: %v", last)
 		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	// The running service logs the export as the seed's runbook greps
+	// for it.
+	lines := logtest.Parse(t, logs.String())
+	for _, msg := range []string{"BACKGROUND JOB started", "BACKGROUND JOB completed"} {
+		if found := logtest.Find(lines, msg, map[string]any{"kind": "audit_export"}); len(found) != 1 {
+			t.Errorf("%d %q lines for the audit export in the service log, want 1", len(found), msg)
 		}
 	}
 	cancel()
