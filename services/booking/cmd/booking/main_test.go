@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,27 +15,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	libconfig "github.com/acube/platform/libs/config"
+	"github.com/acube/platform/libs/freeport"
+	"github.com/acube/platform/libs/logging/logtest"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/postgres/pgtest"
 )
-
-// syncBuffer is a log sink the service and the test may share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // harness runs booking, run() as main calls it, against its own database
 // and in-process NATS server.
@@ -45,7 +28,7 @@ type harness struct {
 	nats *natstest.Server
 	env  map[string]string
 	base string
-	logs *syncBuffer
+	logs *logtest.Buffer
 	done chan error
 	stop context.CancelFunc
 }
@@ -53,13 +36,14 @@ type harness struct {
 func prepare(t *testing.T) *harness {
 	t.Helper()
 	ns := natstest.Start(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	// freeport, not port 0: an outgoing connection cannot take it
+	// between the pick and the service's bind.
+	port, err := freeport.Pick()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
-	h := &harness{t: t, nats: ns, base: "http://" + addr, logs: &syncBuffer{}, done: make(chan error, 1), env: map[string]string{
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	h := &harness{t: t, nats: ns, base: "http://" + addr, logs: &logtest.Buffer{}, done: make(chan error, 1), env: map[string]string{
 		"BOOKING_ADDR":     addr,
 		"DATABASE_URL":     pgtest.NewDatabase(t),
 		"NATS_URL":         ns.URL(),
