@@ -2,15 +2,13 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
-	"net/url"
+	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -19,146 +17,192 @@ import (
 	"github.com/acube/platform/libs/postgres/pgtest"
 )
 
-// roles are a NOLOGIN role the pool should run as and a LOGIN role that is
-// only its member, both named at random: roles are cluster-wide.
-type roles struct {
-	app, login string
+// group is the app group the test migrations grant to, as a service's
+// migrations grant to acube_<service>_app.
+const group = "acube_pgtest_app"
+
+// migrations is a set of the first n of three versions, written as a
+// service's are: the first grants the app group what it serves with.
+func migrations(n int) postgres.Migrations {
+	files := []string{
+		"-- +goose Up\nCREATE TABLE things (id bigserial PRIMARY KEY);\n" +
+			"GRANT USAGE ON SCHEMA svc TO " + group + ";\n" +
+			"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA svc TO " + group + ";\n" +
+			"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA svc TO " + group + ";\n" +
+			"ALTER DEFAULT PRIVILEGES IN SCHEMA svc GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO " + group + ";\n" +
+			"ALTER DEFAULT PRIVILEGES IN SCHEMA svc GRANT USAGE, SELECT ON SEQUENCES TO " + group + ";\n",
+		"-- +goose Up\nCREATE TABLE more_things (id int PRIMARY KEY);\n",
+		"-- +goose Up\nALTER TABLE things ADD COLUMN name text;\n",
+	}
+	fsys := fstest.MapFS{}
+	for i, f := range files[:n] {
+		fsys[[]string{"00001_things.sql", "00002_more.sql", "00003_name.sql"}[i]] = &fstest.MapFile{Data: []byte(f)}
+	}
+	return postgres.Migrations{Name: "svc", FS: fsys}
 }
 
-// newDatabaseWithRoles creates a database and the two roles, dropped when
-// the test ends (the roles after the database, which holds their grants).
-func newDatabaseWithRoles(t *testing.T) (string, roles) {
-	t.Helper()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	suffix := hex.EncodeToString(b[:])
-	r := roles{app: "test_app_" + suffix, login: "test_login_" + suffix}
-	var dbURL string
-	t.Cleanup(func() {
-		if dbURL == "" {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, withPath(t, dbURL, "/postgres"))
-		if err != nil {
-			t.Logf("connect to drop roles: %v", err)
-			return
-		}
-		defer conn.Close(ctx)
-		for _, name := range []string{r.login, r.app} {
-			if _, err := conn.Exec(ctx, "DROP ROLE IF EXISTS "+name); err != nil {
-				t.Logf("drop role %s: %v", name, err)
-			}
-		}
-	})
-	dbURL = pgtest.NewDatabase(t)
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func pgCode(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
+}
+
+// TestIntegrationMigrateAsOwnerServeAsApp is the split of every service's
+// start: the migrate step runs as the schema's owner, which has no right
+// on the database itself, and the serving pool, as the app role, only
+// opens once the schema carries every migration the binary has.
+func TestIntegrationMigrateAsOwnerServeAsApp(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
+	db := pgtest.NewService(t, "svc", group)
+	serve := postgres.Config{URL: db.AppURL, Schema: "svc"}
+
+	// Never migrated: the serving process refuses to start, and says why.
+	_, err := postgres.OpenMigrated(ctx, serve, migrations(2))
+	var notMigrated *postgres.NotMigratedError
+	if !errors.As(err, &notMigrated) || notMigrated.At != 0 || notMigrated.Needs != 2 || !slices.Equal(notMigrated.Pending, []int64{1, 2}) {
+		t.Fatalf("OpenMigrated before migrate = %v, want schema svc at version 0 of 2", err)
+	}
+	if want := "schema svc is at svc version 0, this binary needs 2"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+
+	// The owner migrates; twice is the same as once.
+	for range 2 {
+		if err := postgres.Up(ctx, postgres.Config{URL: db.OwnerURL, Schema: "svc"}, quiet(), migrations(2)); err != nil {
+			t.Fatalf("Up as the owner: %v", err)
+		}
+	}
+	pool, err := postgres.OpenMigrated(ctx, serve, migrations(2))
+	if err != nil {
+		t.Fatalf("OpenMigrated after migrate: %v", err)
+	}
+	defer pool.Close()
+
+	var current, tableOwner string
+	if err := pool.QueryRow(ctx, `SELECT current_user, tableowner FROM pg_tables WHERE schemaname = 'svc' AND tablename = 'things'`).Scan(&current, &tableOwner); err != nil {
+		t.Fatal(err)
+	}
+	if current != db.App || tableOwner != db.Owner {
+		t.Errorf("serving as %s, things owned by %s; want %s and %s", current, tableOwner, db.App, db.Owner)
+	}
+	tests := []struct {
+		name     string
+		sql      string
+		wantCode string // "" for success
+	}{
+		{name: "uses its tables", sql: `INSERT INTO things DEFAULT VALUES`},
+		{name: "uses tables of later migrations", sql: `INSERT INTO more_things VALUES (1)`},
+		{name: "reads the version table", sql: `SELECT count(*) FROM goose_svc`},
+		{name: "cannot write the version table", sql: `DELETE FROM goose_svc`, wantCode: "42501"},
+		{name: "cannot take a version number", sql: `SELECT nextval('goose_svc_id_seq')`, wantCode: "42501"},
+		{name: "cannot create tables", sql: `CREATE TABLE svc.mine (id int)`, wantCode: "42501"},
+		{name: "cannot change tables", sql: `ALTER TABLE things ADD COLUMN x int`, wantCode: "42501"},
+		{name: "cannot create schemas", sql: `CREATE SCHEMA mine`, wantCode: "42501"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := pool.Exec(ctx, tt.sql)
+			if got := pgCode(err); got != tt.wantCode || (tt.wantCode == "" && err != nil) {
+				t.Errorf("%s = %v, want SQLSTATE %q", tt.sql, err, tt.wantCode)
+			}
+		})
+	}
+
+	// A newer binary on the old schema: refused until migrated. An older
+	// binary on the newer schema: served (a rollout's old replicas).
+	if _, err := postgres.OpenMigrated(ctx, serve, migrations(3)); !errors.As(err, &notMigrated) || notMigrated.At != 2 || !slices.Equal(notMigrated.Pending, []int64{3}) {
+		t.Errorf("OpenMigrated with a pending version = %v, want version 3 pending", err)
+	}
+	if err := postgres.Up(ctx, postgres.Config{URL: db.OwnerURL, Schema: "svc"}, quiet(), migrations(3)); err != nil {
+		t.Fatalf("Up to 3: %v", err)
+	}
+	older, err := postgres.OpenMigrated(ctx, serve, migrations(1))
+	if err != nil {
+		t.Fatalf("an older binary on a newer schema: %v", err)
+	}
+	older.Close()
+}
+
+// TestIntegrationRolesHaveNoDatabaseRights pins the model pgtest mirrors:
+// neither login may create databases, roles or schemas, and the owner's
+// migrate step works without.
+func TestIntegrationRolesHaveNoDatabaseRights(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewService(t, "svc", group)
+	conn, err := pgx.Connect(ctx, db.URL) // the superuser, for the catalog
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	for _, sql := range []string{
-		"CREATE ROLE " + r.app + " NOLOGIN",
-		"CREATE ROLE " + r.login + " LOGIN IN ROLE " + r.app,
-	} {
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
+	for _, role := range []string{db.Owner, db.App} {
+		var super, createDB, createRole, createOnDB bool
+		if err := conn.QueryRow(ctx, `SELECT rolsuper, rolcreatedb, rolcreaterole, has_database_privilege(rolname, current_database(), 'CREATE')
+FROM pg_roles WHERE rolname = $1`, role).Scan(&super, &createDB, &createRole, &createOnDB); err != nil {
+			t.Fatal(err)
+		}
+		if super || createDB || createRole || createOnDB {
+			t.Errorf("%s: superuser %t, CREATEDB %t, CREATEROLE %t, CREATE on the database %t; want none", role, super, createDB, createRole, createOnDB)
 		}
 	}
-	return dbURL, r
-}
-
-func withPath(t *testing.T, raw, path string) string {
-	t.Helper()
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
+	if err := postgres.Up(ctx, postgres.Config{URL: db.OwnerURL, Schema: "svc"}, quiet(), migrations(1)); err != nil {
+		t.Fatalf("Up as an owner without database rights: %v", err)
 	}
-	u.Path = path
-	return u.String()
-}
-
-func withUser(t *testing.T, raw, user string) string {
-	t.Helper()
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
+	// A schema the bootstrap did not make cannot be made by the owner.
+	err = postgres.Up(ctx, postgres.Config{URL: db.OwnerURL, Schema: "other"}, quiet(), migrations(1))
+	if err == nil || !strings.Contains(err.Error(), "bootstrap") {
+		t.Errorf("Up into a missing schema = %v, want an error naming the bootstrap", err)
 	}
-	u.User = url.User(user)
-	return u.String()
 }
 
-// appMigrations creates a table the app role may read but not write.
-func appMigrations(app string) postgres.Migrations {
-	return postgres.Migrations{Name: "test", FS: fstest.MapFS{
-		"00001_things.sql": {Data: []byte("-- +goose Up\nCREATE TABLE things (id int PRIMARY KEY);\n" +
-			"GRANT USAGE ON SCHEMA svc TO " + app + ";\nGRANT SELECT ON things TO " + app + ";\n")},
-	}}
-}
-
-func TestIntegrationSetupServesAsRole(t *testing.T) {
+// TestIntegrationServingRole: Config.Role is taken on every connection of
+// the serving pool (the admin's), and a role that does not exist fails the
+// start rather than the first request.
+func TestIntegrationServingRole(t *testing.T) {
 	t.Parallel()
-	ownerURL, r := newDatabaseWithRoles(t)
-	ownerName, err := url.Parse(ownerURL)
-	if err != nil {
+	ctx := context.Background()
+	db := pgtest.NewService(t, "svc", group)
+	if err := postgres.Up(ctx, postgres.Config{URL: db.OwnerURL, Schema: "svc"}, quiet(), migrations(1)); err != nil {
 		t.Fatal(err)
 	}
-	owner := ownerName.User.Username()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-
 	tests := []struct {
 		name        string
-		cfg         postgres.Config
-		wantCurrent string // current_user of the returned pool
-		wantSession string // session_user, the login
-		wantWrite   bool   // whether INSERT INTO things succeeds
+		role        string
+		wantCurrent string
 		wantErr     bool
 	}{
-		{name: "owner for everything", cfg: postgres.Config{URL: ownerURL},
-			wantCurrent: owner, wantSession: owner, wantWrite: true},
-		{name: "owner login serving under the role", cfg: postgres.Config{URL: ownerURL, Role: r.app},
-			wantCurrent: r.app, wantSession: owner},
-		{name: "member login serving, owner migrating", cfg: postgres.Config{URL: withUser(t, ownerURL, r.login), MigrateURL: ownerURL, Role: r.app},
-			wantCurrent: r.app, wantSession: r.login},
-		{name: "member login without SET ROLE inherits", cfg: postgres.Config{URL: withUser(t, ownerURL, r.login), MigrateURL: ownerURL},
-			wantCurrent: r.login, wantSession: r.login},
-		{name: "a role that does not exist fails the start", cfg: postgres.Config{URL: ownerURL, Role: r.app + "_missing"}, wantErr: true},
+		{name: "inherits the group's rights", wantCurrent: db.App},
+		{name: "takes the group", role: group, wantCurrent: group},
+		{name: "a missing role fails the start", role: group + "_missing", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx := context.Background()
-			tt.cfg.Schema = "svc"
-			pool, err := postgres.Setup(ctx, tt.cfg, log, appMigrations(r.app))
+			pool, err := postgres.OpenMigrated(ctx, postgres.Config{URL: db.AppURL, Schema: "svc", Role: tt.role}, migrations(1))
 			if tt.wantErr {
 				if err == nil {
 					pool.Close()
-					t.Fatal("Setup succeeded, want an error")
+					t.Fatal("OpenMigrated succeeded, want an error")
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("Setup: %v", err)
-			}
-			defer pool.Close()
-			var current, session, tableOwner string
-			if err := pool.QueryRow(ctx, `SELECT current_user, session_user, tableowner FROM pg_tables WHERE schemaname = 'svc' AND tablename = 'things'`).Scan(&current, &session, &tableOwner); err != nil {
 				t.Fatal(err)
 			}
-			if current != tt.wantCurrent || session != tt.wantSession {
-				t.Errorf("current_user, session_user = %s, %s; want %s, %s", current, session, tt.wantCurrent, tt.wantSession)
+			defer pool.Close()
+			var current, session string
+			if err := pool.QueryRow(ctx, `SELECT current_user, session_user`).Scan(&current, &session); err != nil {
+				t.Fatal(err)
 			}
-			if tableOwner != owner {
-				t.Errorf("things is owned by %s, want %s: migrations must run as the owner", tableOwner, owner)
+			if current != tt.wantCurrent || session != db.App {
+				t.Errorf("current_user, session_user = %s, %s; want %s, %s", current, session, tt.wantCurrent, db.App)
 			}
-			_, err = pool.Exec(ctx, `INSERT INTO things VALUES (1) ON CONFLICT DO NOTHING`)
-			var pgErr *pgconn.PgError
-			switch {
-			case tt.wantWrite && err != nil:
+			if _, err := pool.Exec(ctx, `INSERT INTO things DEFAULT VALUES`); err != nil {
 				t.Errorf("insert: %v", err)
-			case !tt.wantWrite && (!errors.As(err, &pgErr) || pgErr.Code != "42501"):
-				t.Errorf("insert = %v, want SQLSTATE 42501", err)
 			}
 		})
 	}

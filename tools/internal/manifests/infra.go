@@ -30,6 +30,21 @@ type PGCluster struct {
 				DataDurability string `json:"dataDurability"`
 			} `json:"synchronous"`
 		} `json:"postgresql"`
+		Bootstrap struct {
+			InitDB *struct {
+				Database                   string `json:"database"`
+				Owner                      string `json:"owner"`
+				PostInitApplicationSQLRefs *struct {
+					ConfigMapRefs []struct {
+						Name string `json:"name"`
+						Key  string `json:"key"`
+					} `json:"configMapRefs"`
+				} `json:"postInitApplicationSQLRefs"`
+			} `json:"initdb"`
+		} `json:"bootstrap"`
+		Managed struct {
+			Roles []PGRole `json:"roles"`
+		} `json:"managed"`
 		Backup  map[string]any `json:"backup"`
 		Plugins []struct {
 			Name          string            `json:"name"`
@@ -37,6 +52,22 @@ type PGCluster struct {
 			Parameters    map[string]string `json:"parameters"`
 		} `json:"plugins"`
 	} `json:"spec"`
+}
+
+// PGRole is one of a Cluster's spec.managed.roles.
+type PGRole struct {
+	Name           string   `json:"name"`
+	Ensure         string   `json:"ensure"`
+	Login          bool     `json:"login"`
+	Superuser      bool     `json:"superuser"`
+	CreateDB       bool     `json:"createdb"`
+	CreateRole     bool     `json:"createrole"`
+	Replication    bool     `json:"replication"`
+	BypassRLS      bool     `json:"bypassrls"`
+	InRoles        []string `json:"inRoles"`
+	PasswordSecret *struct {
+		Name string `json:"name"`
+	} `json:"passwordSecret"`
 }
 
 // PGPooler is the part of a CloudNativePG Pooler the checks read.
@@ -62,6 +93,8 @@ type PGPooler struct {
 type Postgres struct {
 	Clusters []PGCluster
 	Poolers  []PGPooler
+	// ConfigMaps are the rendered ConfigMaps' data, by name.
+	ConfigMaps map[string]map[string]string
 	// Kinds counts the rendered objects by apiVersion/kind.
 	Kinds map[string]int
 }
@@ -72,7 +105,7 @@ func BuildPostgres(dir string) (*Postgres, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
 	}
-	pg := &Postgres{Kinds: map[string]int{}}
+	pg := &Postgres{Kinds: map[string]int{}, ConfigMaps: map[string]map[string]string{}}
 	for _, r := range m.Resources() {
 		raw, err := r.AsYAML()
 		if err != nil {
@@ -86,6 +119,14 @@ func BuildPostgres(dir string) (*Postgres, error) {
 				return nil, fmt.Errorf("decode Cluster %s: %w", r.GetName(), err)
 			}
 			pg.Clusters = append(pg.Clusters, c)
+		case "v1/ConfigMap":
+			var cm struct {
+				Data map[string]string `json:"data"`
+			}
+			if err := yaml.Unmarshal(raw, &cm); err != nil {
+				return nil, fmt.Errorf("decode ConfigMap %s: %w", r.GetName(), err)
+			}
+			pg.ConfigMaps[r.GetName()] = cm.Data
 		case "postgresql.cnpg.io/v1/Pooler":
 			var p PGPooler
 			if err := yaml.Unmarshal(raw, &p); err != nil {

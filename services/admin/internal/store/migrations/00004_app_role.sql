@@ -2,14 +2,26 @@
 -- The role the service runs as in production (docs/admin.md): it may read
 -- and write its tables but never change or remove audit rows. Migrations
 -- run as the schema owner; the service logs in as a member of this role.
--- Roles are cluster-wide, so creating it tolerates another database (or a
--- concurrent migration) having done so.
+-- The database's bootstrap creates the role (deploy/k8s/infra/postgres/
+-- bootstrap.sql), and the owner, without CREATEROLE, must not try:
+-- PostgreSQL checks the right before it finds the role. A test or
+-- development server without it gets it here. Roles are cluster-wide, so
+-- creating it tolerates another database (or a concurrent migration)
+-- having done so. (Changed after release: the role used to be created
+-- unconditionally; goose never runs an applied version again.)
 -- +goose StatementBegin
 DO $$
 BEGIN
-    CREATE ROLE acube_admin_app NOLOGIN;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN
-    NULL;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'acube_admin_app') THEN
+        BEGIN
+            CREATE ROLE acube_admin_app NOLOGIN;
+        EXCEPTION
+            WHEN duplicate_object OR unique_violation THEN
+                NULL;
+            WHEN insufficient_privilege THEN
+                RAISE EXCEPTION 'role acube_admin_app does not exist and % may not create it: run the database bootstrap (deploy/k8s/infra/postgres/bootstrap.sql) first', current_user;
+        END;
+    END IF;
 END
 $$;
 -- +goose StatementEnd

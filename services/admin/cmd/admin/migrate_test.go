@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	libconfig "github.com/acube/platform/libs/config"
+	"github.com/acube/platform/libs/logging/logtest"
+	"github.com/acube/platform/libs/postgres/pgtest"
+)
+
+// TestIntegrationServesOnlyAMigratedSchema: as its app role, admin
+// refuses to start on a schema `admin migrate` has not migrated, says
+// so, and creates nothing; the owner's migrate step, which has no right on
+// the database, migrates it (again a no-op), and then admin serves (the
+// harness's tests).
+func TestIntegrationServesOnlyAMigratedSchema(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := pgtest.NewService(t, schema, appGroup)
+	err := run(ctx, libconfig.Map(map[string]string{
+		"DATABASE_URL": db.AppURL, "ADMIN_DATA_DIR": t.TempDir(), "ADMIN_ADDR": "127.0.0.1:0",
+		"ADMIN_ARGON2_MEMORY_KIB": "64", "ADMIN_ARGON2_TIME": "1", "ADMIN_ARGON2_ALLOW_WEAK": "true",
+	}), &logtest.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "run `admin migrate` first") {
+		t.Fatalf("serving an unmigrated schema = %v, want an error naming `admin migrate`", err)
+	}
+	if n := tables(t, db.URL); n != 0 {
+		t.Errorf("the refused start left %d tables in schema %s", n, schema)
+	}
+	owner := libconfig.Map(map[string]string{"MIGRATE_DATABASE_URL": db.OwnerURL})
+	for range 2 {
+		if err := migrate(ctx, owner, io.Discard); err != nil {
+			t.Fatalf("admin migrate: %v", err)
+		}
+	}
+	if n := tables(t, db.URL); n == 0 {
+		t.Error("admin migrate created no tables")
+	}
+	if err := migrate(ctx, libconfig.Map(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "MIGRATE_DATABASE_URL") {
+		t.Errorf("admin migrate without the owner's URL = %v, want an error naming MIGRATE_DATABASE_URL", err)
+	}
+}
+
+// tables counts the tables of the service's schema.
+func tables(t *testing.T, superURL string) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, superURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = $1`, schema).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -1,0 +1,20 @@
+package config
+
+import libconfig "github.com/acube/platform/libs/config"
+
+// Migrate is the configuration of `exporter migrate`, which applies the
+// schema's migrations as its owner and exits; `exporter rebuild-audit`,
+// which replaces the projection's table, reads it too. The serving process
+// never does: it never holds the owner's credentials.
+type Migrate struct {
+	libconfig.Migrate
+}
+
+// LoadMigrate reads and checks the migrate step's configuration.
+func LoadMigrate(lookup libconfig.LookupEnv) (Migrate, error) {
+	var m Migrate
+	if err := libconfig.Load(lookup, &m); err != nil {
+		return Migrate{}, err
+	}
+	return m, m.Validate()
+}
