@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -35,8 +36,10 @@ func (b Base) Validate() error {
 // declares. Booking, admin, mailer and exporter embed it.
 type Backbone struct {
 	Base
-	DatabaseURL    string `env:"DATABASE_URL" default:"postgres://postgres@127.0.0.1:5432/acube?sslmode=disable" secret:"true" doc:"PostgreSQL URL; the database is created if missing"`
-	NATSURL        string `env:"NATS_URL" default:"nats://127.0.0.1:4222" doc:"NATS server with JetStream; while it is down the service serves HTTP and its events wait in the outbox"`
+	DatabaseURL    string `env:"DATABASE_URL" default:"postgres://postgres@127.0.0.1:5432/acube?sslmode=disable" secret:"true" doc:"PostgreSQL URL the service serves with: its app role, which may only use the tables of its schema; the schema must be migrated first ('<service> migrate')"`
+	NATSURL        string `env:"NATS_URL" default:"nats://127.0.0.1:4222" secret:"true" doc:"NATS servers with JetStream, comma-separated; tls:// for TLS; while they are down the service serves HTTP and its events wait in the outbox. The identity belongs in NATS_NKEY_FILE; a password in the URL is masked in logs, a bare token is refused"`
+	NATSNKeyFile   string `env:"NATS_NKEY_FILE" doc:"file holding the service's NKey seed, its NATS identity (mounted from a Secret); empty connects without one, to a server without authentication"`
+	NATSCAFile     string `env:"NATS_CA_FILE" doc:"PEM file of the authority that signed the NATS servers' certificates; set, the connection uses TLS and verifies the server against it"`
 	StreamReplicas int    `env:"STREAM_REPLICAS" default:"1" doc:"JetStream replicas of the streams this service declares (1 locally, 3 on the production cluster)"`
 }
 
@@ -49,10 +52,36 @@ func (b Backbone) Validate() error {
 	if b.NATSURL == "" {
 		errs = append(errs, errors.New("config: NATS_URL must not be empty"))
 	}
+	if err := natsURLs(b.NATSURL); err != nil {
+		errs = append(errs, err)
+	}
 	if b.StreamReplicas < 1 || b.StreamReplicas > 5 {
 		errs = append(errs, fmt.Errorf("config: STREAM_REPLICAS=%d: must be 1 to 5", b.StreamReplicas))
 	}
 	return errors.Join(errs...)
+}
+
+// natsURLs refuses a NATS_URL entry that carries a token (a user name
+// without a password): nothing tells it from a user name, so it would be
+// logged in clear. Errors name the entry's position, never its text.
+func natsURLs(list string) error {
+	for i, raw := range strings.Split(list, ",") {
+		raw = strings.TrimSpace(raw)
+		if !strings.Contains(raw, "://") {
+			raw = "nats://" + raw // as the client reads host:port
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			return fmt.Errorf("config: NATS_URL entry %d is not a URL", i+1)
+		}
+		if u.User == nil {
+			continue
+		}
+		if _, ok := u.User.Password(); !ok {
+			return fmt.Errorf("config: NATS_URL entry %d carries a token; give the service an identity with NATS_NKEY_FILE", i+1)
+		}
+	}
+	return nil
 }
 
 // AdminTokens says how a service verifies the admin service's access

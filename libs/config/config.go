@@ -181,10 +181,18 @@ func parse(fv reflect.Value, raw string) error {
 }
 
 // mask hides a secret but keeps a URL's shape so a reader can still see
-// which host a service talks to.
+// which host a service talks to. A comma-separated list of URLs (NATS_URL)
+// is masked URL by URL.
 func mask(s string) string {
 	if s == "" {
 		return ""
+	}
+	if strings.Contains(s, ",") && strings.Contains(s, "://") {
+		parts := strings.Split(s, ",")
+		for i, p := range parts {
+			parts[i] = mask(strings.TrimSpace(p))
+		}
+		return strings.Join(parts, ",")
 	}
 	if u, err := url.Parse(s); err == nil && u.Scheme != "" && u.Host != "" {
 		if _, ok := u.User.Password(); ok {

@@ -138,3 +138,61 @@ func TestLoadEmbeddedBase(t *testing.T) {
 		}
 	}
 }
+
+// TestBackboneNATS: the NATS settings load under their names, a password
+// in any URL of a NATS_URL list is masked when the configuration is logged,
+// and a bare token, which nothing tells from a user name, is refused
+// without being echoed.
+func TestBackboneNATS(t *testing.T) {
+	tests := []struct {
+		name       string
+		url        string
+		wantLog    string
+		wantErr    string
+		wantHidden []string // never in the logged value or the error
+	}{
+		{name: "plain", url: "tls://nats.acube-infra.svc:4222", wantLog: "tls://nats.acube-infra.svc:4222"},
+		{name: "host and port only", url: "127.0.0.1:4222", wantLog: "xxxxx"},
+		{name: "passwords in a list", url: "nats://svc:pw1@a:4222, nats://svc:pw2@b:4222",
+			wantLog: "nats://svc:xxxxx@a:4222,nats://svc:xxxxx@b:4222", wantHidden: []string{"pw1", "pw2"}},
+		{name: "token", url: "nats://a:4222,nats://s3cret@b:4222", wantErr: "NATS_URL entry 2 carries a token", wantHidden: []string{"s3cret"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b Backbone
+			env := map[string]string{"NATS_URL": tt.url, "NATS_NKEY_FILE": "/etc/acube/nats/nkey", "NATS_CA_FILE": "/etc/acube/nats/ca.crt"}
+			if err := Load(Map(env), &b); err != nil {
+				t.Fatal(err)
+			}
+			if b.NATSNKeyFile != "/etc/acube/nats/nkey" || b.NATSCAFile != "/etc/acube/nats/ca.crt" {
+				t.Errorf("loaded %+v", b)
+			}
+			err := b.Validate()
+			logged := ""
+			for _, f := range Describe(&b) {
+				if f.Env == "NATS_URL" {
+					logged = f.Value
+				}
+			}
+			// A refused configuration is never logged (services validate
+			// before they log it); its error must not show the secret.
+			for _, secret := range tt.wantHidden {
+				if (err == nil && strings.Contains(logged, secret)) || (err != nil && strings.Contains(err.Error(), secret)) {
+					t.Errorf("%q shown: logged %q, error %v", secret, logged, err)
+				}
+			}
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Validate = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if logged != tt.wantLog {
+				t.Errorf("NATS_URL logged as %q, want %q", logged, tt.wantLog)
+			}
+		})
+	}
+}

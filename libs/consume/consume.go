@@ -301,6 +301,12 @@ func (r *Runner) bind(ctx context.Context) (jetstream.Consumer, error) {
 		PriorityGroups: []string{priorityGroup},
 		PinnedTTL:      r.pinnedTTL(),
 	}
+	if len(cc.FilterSubjects) == 1 {
+		// One filter goes in the create request's subject, where the
+		// server checks it and the service's NATS permissions can name
+		// it (stream.Durable.Filter); the server stores both forms alike.
+		cc.FilterSubject, cc.FilterSubjects = cc.FilterSubjects[0], nil
+	}
 	wait := 200 * time.Millisecond
 	for {
 		cons, err := r.js.CreateOrUpdateConsumer(ctx, r.cfg.Stream, cc)

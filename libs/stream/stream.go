@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -14,32 +13,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
-
-// Connect dials NATS with unlimited reconnects, so an outage delays work
-// instead of ending the process, and logs the connection's state changes.
-func Connect(url, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(url,
-		nats.Name(name),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(500*time.Millisecond),
-		nats.RetryOnFailedConnect(true),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn("nats disconnected", "error", errString(err))
-		}),
-		nats.ReconnectHandler(func(c *nats.Conn) {
-			log.Info("nats reconnected", "url", c.ConnectedUrlRedacted())
-		}),
-	)
-	if err != nil {
-		return nil, nil, fmt.Errorf("connect to nats %s: %w", url, err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, nil, fmt.Errorf("jetstream context: %w", err)
-	}
-	return nc, js, nil
-}
 
 // Spec describes a stream with the limits every stream must state.
 type Spec struct {
@@ -182,16 +155,24 @@ func changed(have, want jetstream.StreamConfig) bool {
 // Ready reports whether the connection is up, for /readyz.
 func Ready(nc *nats.Conn) error {
 	if nc == nil || !nc.IsConnected() {
+		if nc != nil && authError(nc.LastError()) != nil {
+			return fmt.Errorf("nats not connected: %w", nc.LastError())
+		}
 		return errors.New("nats not connected")
 	}
 	return nil
 }
 
-func errString(err error) string {
-	if err == nil {
-		return ""
+// authError returns err if it is the server refusing the
+// connection's identity, else nil: a connection's other last errors may
+// be stale by the time it is down.
+func authError(err error) error {
+	for _, auth := range []error{nats.ErrAuthorization, nats.ErrAuthExpired, nats.ErrAuthRevoked} {
+		if errors.Is(err, auth) {
+			return err
+		}
 	}
-	return err.Error()
+	return nil
 }
 
 // EnsureAll declares each stream in turn (see Ensure): a service's owned
