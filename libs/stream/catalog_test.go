@@ -42,6 +42,10 @@ func TestCatalogFitsFileStore(t *testing.T) {
 	for _, s := range Catalog(3) {
 		perNode += s.MaxBytes
 	}
+	// Object Store buckets are streams too (OBJ_<name>), reserved alike.
+	for _, b := range Buckets(3) {
+		perNode += b.MaxBytes
+	}
 	t.Logf("catalog reserves %s per node; max_file_store %s; volume %s", gib(perNode), gib(maxStore), gib(volume))
 	if float64(perNode) > catalogShare*float64(maxStore) {
 		t.Errorf("the catalog reserves %s on every node, more than %.0f%% of max_file_store %s", gib(perNode), 100*catalogShare, gib(maxStore))

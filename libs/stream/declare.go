@@ -19,6 +19,9 @@ type DeclarerConfig struct {
 	// Specs are the streams the service declares: those it owns, AUDIT
 	// when it publishes audit events, DEADLETTER when it consumes.
 	Specs []Spec
+	// Buckets are the Object Store buckets the service owns (BucketSpec),
+	// declared with its streams and counted in nats_streams_declared.
+	Buckets []BucketSpec
 	// MinBackoff is the first wait after a failed attempt; it doubles up
 	// to MaxBackoff [200ms].
 	MinBackoff time.Duration
@@ -48,6 +51,11 @@ func (c DeclarerConfig) Validate() error {
 	for _, s := range c.Specs {
 		if s.Name == "" || len(s.Subjects) == 0 {
 			return fmt.Errorf("stream declarer: stream %q needs a name and subjects", s.Name)
+		}
+	}
+	for _, b := range c.Buckets {
+		if _, err := b.config(); err != nil {
+			return fmt.Errorf("stream declarer: %w", err)
 		}
 	}
 	return nil
@@ -108,14 +116,17 @@ func NewDeclarer(nc *nats.Conn, js jetstream.JetStream, reg prometheus.Registere
 // declaration that retrying cannot fix (ErrNarrowing). Declarations are
 // idempotent, so every replica of a service runs one.
 func (d *Declarer) Run(ctx context.Context) error {
-	pending := d.cfg.Specs
+	pending, buckets := d.cfg.Specs, d.cfg.Buckets
 	wait := d.cfg.MinBackoff
 	for attempt := 1; ; attempt++ {
 		var err error
 		if pending, err = d.declare(ctx, pending); err != nil {
 			return err
 		}
-		if len(pending) == 0 {
+		if buckets, err = d.declareBuckets(ctx, buckets); err != nil {
+			return err
+		}
+		if len(pending) == 0 && len(buckets) == 0 {
 			d.declared.Set(1)
 			close(d.done)
 			d.log.Info("streams declared", "attempts", attempt)
@@ -155,6 +166,28 @@ func (d *Declarer) declare(ctx context.Context, specs []Spec) ([]Spec, error) {
 	for _, spec := range specs {
 		actx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 		_, err := Ensure(actx, d.js, spec)
+		cancel()
+		if errors.Is(err, ErrNarrowing) {
+			d.setErr(err)
+			return nil, err
+		}
+		if err != nil {
+			d.setErr(err)
+			missing = append(missing, spec)
+		}
+	}
+	return missing, nil
+}
+
+// declareBuckets is declare for buckets.
+func (d *Declarer) declareBuckets(ctx context.Context, specs []BucketSpec) ([]BucketSpec, error) {
+	if len(specs) == 0 || !d.nc.IsConnected() {
+		return specs, nil
+	}
+	var missing []BucketSpec
+	for _, spec := range specs {
+		actx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+		err := EnsureBucket(actx, d.js, spec)
 		cancel()
 		if errors.Is(err, ErrNarrowing) {
 			d.setErr(err)

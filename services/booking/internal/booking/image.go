@@ -7,12 +7,15 @@ import (
 	"github.com/google/uuid"
 )
 
-// Images keeps event cover images, one per event, outside the database.
+// Images keeps event cover images, one per event, outside the database,
+// where every replica reaches them (package images: an Object Store
+// bucket).
 type Images interface {
-	// Save stores data as the image of event id, replacing any other.
-	Save(id uuid.UUID, data []byte) error
+	// Save stores data, of the sniffed contentType, as the image of
+	// event id, replacing any other.
+	Save(ctx context.Context, id uuid.UUID, data []byte, contentType string) error
 	// Remove deletes the image of event id, if any.
-	Remove(id uuid.UUID) error
+	Remove(ctx context.Context, id uuid.UUID) error
 }
 
 // SetEventImage stores an admin's cover image for an event. contentType
@@ -20,9 +23,9 @@ type Images interface {
 func (s *Service) SetEventImage(ctx context.Context, a Actor, id uuid.UUID, data []byte, contentType string) (Event, error) {
 	e, err := s.store.UpdateEvent(ctx, id, func(e *Event, _ Waitlist, _ Registrants) ([]Message, error) {
 		// Written before the row commits: should the commit fail, the
-		// image is served anyway (its type is sniffed again when served)
-		// and the admin's retry overwrites it.
-		if err := s.images.Save(e.ID, data); err != nil {
+		// image is served anyway (with the type stored beside it, checked
+		// again when served) and the admin's retry overwrites it.
+		if err := s.images.Save(ctx, e.ID, data, contentType); err != nil {
 			return nil, err
 		}
 		now := s.clock()

@@ -147,9 +147,9 @@ func (s *Service) RunJob(ctx context.Context, req events.JobRequest, chunkSize i
 		run.Totals = through
 		if req.Entity == BulkEvents {
 			for _, id := range deleted {
-				// Best effort: an orphaned image file is harmless, and
-				// the rows are gone either way.
-				_ = s.images.Remove(id)
+				// Best effort: an orphaned image is harmless, and the
+				// rows are gone either way.
+				_ = s.images.Remove(ctx, id)
 			}
 		}
 		if progress != nil {

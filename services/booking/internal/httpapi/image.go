@@ -7,9 +7,9 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"os"
 	"strings"
 
+	"github.com/acube/platform/libs/objstore"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/booking/internal/images"
 )
@@ -85,7 +85,8 @@ func firstFile(mr *multipart.Reader) (io.Reader, error) {
 }
 
 // getEventImage serves an event's image with the type it was sniffed as,
-// and headers that keep a browser from reading it as anything else.
+// and headers that keep a browser from reading it as anything else. Any
+// replica serves it: the image lives in the bucket, not on a disk.
 func (a *API) getEventImage(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
@@ -97,11 +98,12 @@ func (a *API) getEventImage(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	f, ctype, err := a.images.Open(id)
-	if errors.Is(err, os.ErrNotExist) || e.ImageType == "" {
-		if f != nil {
-			f.Close()
-		}
+	if e.ImageType == "" {
+		a.fail(w, r, web.NotFound("the event has no image"))
+		return
+	}
+	o, err := a.images.Open(r.Context(), id)
+	if errors.Is(err, images.ErrNotFound) {
 		a.fail(w, r, web.NotFound("the event has no image"))
 		return
 	}
@@ -109,10 +111,10 @@ func (a *API) getEventImage(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	defer f.Close()
-	w.Header().Set("Content-Type", ctype)
+	defer o.Close()
+	w.Header().Set("Content-Type", o.ContentType)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	http.ServeContent(w, r, "", e.UpdatedAt, f)
+	objstore.Serve(w, r, o)
 }

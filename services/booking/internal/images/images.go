@@ -1,18 +1,23 @@
-// Package images keeps event cover images as files under one directory,
-// named by event id, and decides what an upload is by its content: the
-// client's Content-Type is never believed, so an HTML or SVG file cannot
-// be served back as an "image" that runs script.
+// Package images keeps event cover images in booking's Object Store
+// bucket (stream.EventImages), one object per event named by its id, so
+// every replica serves an image any replica stored. It decides what an
+// upload is by its content: the client's Content-Type is never believed,
+// so an HTML or SVG file cannot be served back as an "image" that runs
+// script. The sniffed type is stored with the object and checked again
+// when it is served.
 package images
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"path/filepath"
+	"slices"
 
 	"github.com/google/uuid"
+
+	"github.com/acube/platform/libs/objstore"
 )
 
 // Allowed media types, as http.DetectContentType names them. SVG is left
@@ -27,6 +32,9 @@ const (
 // ErrUnsupported means the content is not an allowed image type.
 var ErrUnsupported = errors.New("not a JPEG, PNG, GIF or WebP image")
 
+// ErrNotFound means the event has no stored image.
+var ErrNotFound = errors.New("no image stored")
+
 // Sniff returns the media type of data when it is an allowed image.
 func Sniff(data []byte) (string, error) {
 	switch t := http.DetectContentType(data); t {
@@ -37,73 +45,54 @@ func Sniff(data []byte) (string, error) {
 	}
 }
 
-// Dir stores images in one directory.
-type Dir struct {
-	path string
+// Store keeps images in a bucket.
+type Store struct {
+	bucket *objstore.Bucket
 }
 
-// NewDir returns a Dir at path, creating it when missing.
-func NewDir(path string) (*Dir, error) {
-	if err := os.MkdirAll(path, 0o750); err != nil {
-		return nil, fmt.Errorf("create image directory %s: %w", path, err)
-	}
-	return &Dir{path: path}, nil
-}
+// New returns a Store over bucket.
+func New(bucket *objstore.Bucket) *Store { return &Store{bucket: bucket} }
 
-// file is the path of an event's image. A uuid.UUID formats as hex and
-// dashes only, so no id can escape the directory.
-func (d *Dir) file(id uuid.UUID) string { return filepath.Join(d.path, id.String()) }
+// name is the object of an event's image. A uuid.UUID formats as hex and
+// dashes only, which objstore.ValidName accepts.
+func name(id uuid.UUID) string { return id.String() }
 
-// Save writes data as id's image atomically: to a temporary file first,
-// then renamed over the old one, so a reader never sees half an image.
-func (d *Dir) Save(id uuid.UUID, data []byte) error {
-	tmp, err := os.CreateTemp(d.path, ".upload-*")
-	if err != nil {
-		return fmt.Errorf("save image of event %s: %w", id, err)
+// Save stores data, of the sniffed contentType, as event id's image. The
+// object is replaced whole: a reader sees the old image or the new one,
+// and the old one's bytes are freed.
+func (s *Store) Save(ctx context.Context, id uuid.UUID, data []byte, contentType string) error {
+	if !slices.Contains([]string{JPEG, PNG, GIF, WebP}, contentType) {
+		return fmt.Errorf("save image of event %s: %w (%s)", id, ErrUnsupported, contentType)
 	}
-	defer os.Remove(tmp.Name()) //nolint:errcheck // gone after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save image of event %s: %w", id, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save image of event %s: %w", id, err)
-	}
-	if err := os.Rename(tmp.Name(), d.file(id)); err != nil {
+	if _, err := s.bucket.Put(ctx, name(id), contentType, bytes.NewReader(data)); err != nil {
 		return fmt.Errorf("save image of event %s: %w", id, err)
 	}
 	return nil
 }
 
-// Remove deletes id's image; a missing one is not an error.
-func (d *Dir) Remove(id uuid.UUID) error {
-	if err := os.Remove(d.file(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+// Remove deletes event id's image; a missing one is not an error.
+func (s *Store) Remove(ctx context.Context, id uuid.UUID) error {
+	if err := s.bucket.Delete(ctx, name(id)); err != nil {
 		return fmt.Errorf("remove image of event %s: %w", id, err)
 	}
 	return nil
 }
 
-// Open returns id's image and its sniffed media type; os.ErrNotExist
-// when there is none.
-func (d *Dir) Open(id uuid.UUID) (*os.File, string, error) {
-	f, err := os.Open(d.file(id))
+// Open returns event id's image for reading; ErrNotFound when there is
+// none. Its ContentType is the type sniffed when it was saved, checked
+// against the allowed ones again here; the caller closes it.
+func (s *Store) Open(ctx context.Context, id uuid.UUID) (*objstore.Object, error) {
+	o, err := s.bucket.Open(ctx, name(id))
+	if errors.Is(err, objstore.ErrNotFound) {
+		return nil, fmt.Errorf("open image of event %s: %w", id, ErrNotFound)
+	}
 	if err != nil {
-		return nil, "", err
+		return nil, fmt.Errorf("open image of event %s: %w", id, err)
 	}
-	head := make([]byte, 512)
-	n, err := io.ReadFull(f, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		f.Close()
-		return nil, "", fmt.Errorf("read image of event %s: %w", id, err)
+	switch o.ContentType {
+	case JPEG, PNG, GIF, WebP:
+		return o, nil
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		f.Close()
-		return nil, "", fmt.Errorf("read image of event %s: %w", id, err)
-	}
-	t, err := Sniff(head[:n])
-	if err != nil {
-		f.Close()
-		return nil, "", err
-	}
-	return f, t, nil
+	o.Close()
+	return nil, fmt.Errorf("open image of event %s: stored as %q: %w", id, o.ContentType, ErrUnsupported)
 }

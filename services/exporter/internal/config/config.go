@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/acube/platform/libs/clientip"
 	libconfig "github.com/acube/platform/libs/config"
 )
 
@@ -18,11 +19,13 @@ type Config struct {
 	libconfig.Backbone
 	// Admin says how admin access tokens are verified.
 	Admin libconfig.AdminTokens
+	// Revocations says how long revoked admin sessions are remembered.
+	Revocations Revocations
 
 	Addr           string        `env:"EXPORTER_ADDR" default:":8104" doc:"HTTP listen address"`
+	TrustedProxies []string      `env:"EXPORTER_TRUSTED_PROXIES" default:"127.0.0.0/8,::1/128" doc:"comma-separated CIDRs or addresses whose X-Forwarded-For is believed (the gateway), for the client address of audit records"`
 	DBMaxConns     int32         `env:"EXPORTER_DB_MAX_CONNS" default:"8" doc:"connection pool size"`
-	ExportDir      string        `env:"EXPORT_DIR" default:".data/exports" doc:"directory the export files are written to; created if missing"`
-	ExportTTL      time.Duration `env:"EXPORT_TTL" default:"168h" doc:"how long a finished export can be downloaded before it is purged"`
+	ExportTTL      time.Duration `env:"EXPORT_TTL" default:"168h" doc:"how long a finished export can be downloaded before it is purged; its file lives in the EXPORTS bucket of JetStream's Object Store, which keeps files a day longer at most"`
 	ExportWorkers  int           `env:"EXPORT_WORKERS" default:"1" doc:"exports run at once by this process"`
 	ExportLease    time.Duration `env:"EXPORT_LEASE" default:"1m" doc:"how long a running export stays claimed without a heartbeat; a crashed worker's export restarts after it"`
 	ExportAttempts int           `env:"EXPORT_MAX_ATTEMPTS" default:"3" doc:"interrupted or failed runs before an export is marked failed"`
@@ -46,9 +49,6 @@ func Load(lookup libconfig.LookupEnv) (Config, error) {
 // Validate reports every setting that cannot work.
 func (c Config) Validate() error {
 	errs := []error{c.Backbone.Validate(), c.Admin.Validate()}
-	if c.ExportDir == "" {
-		errs = append(errs, errors.New("config: EXPORT_DIR must not be empty"))
-	}
 	if c.ExportTTL <= 0 {
 		errs = append(errs, errors.New("config: EXPORT_TTL must be positive"))
 	}
@@ -67,5 +67,27 @@ func (c Config) Validate() error {
 	if u, err := url.Parse(c.PublicBaseURL); err != nil || u.Scheme == "" || u.Host == "" {
 		errs = append(errs, fmt.Errorf("config: PUBLIC_BASE_URL=%q must be an absolute URL", c.PublicBaseURL))
 	}
+	if _, err := c.Clients(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Revocations.AccessTTLMax < time.Minute || c.Revocations.AccessTTLMax > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("config: ADMIN_ACCESS_TTL_MAX=%s must be in [1m, 24h]", c.Revocations.AccessTTLMax))
+	}
 	return errors.Join(errs...)
+}
+
+// Clients is the resolver of client addresses over TrustedProxies
+// (libs/clientip: CIDRs or single addresses).
+func (c Config) Clients() (*clientip.Resolver, error) {
+	r, err := clientip.New(clientip.Config{TrustedProxies: c.TrustedProxies})
+	if err != nil {
+		return nil, fmt.Errorf("config: EXPORTER_TRUSTED_PROXIES: %w", err)
+	}
+	return r, nil
+}
+
+// Revocations configures the refusal of revoked admin access tokens
+// (libs/authn.Revocations, fed by the admin.sessions.revoked events).
+type Revocations struct {
+	AccessTTLMax time.Duration `env:"ADMIN_ACCESS_TTL_MAX" default:"15m" doc:"the longest an admin access token lives: at least the admin service's ADMIN_ACCESS_TTL (which it caps at 15m); a revocation is remembered this long and a token that lives longer is refused"`
 }

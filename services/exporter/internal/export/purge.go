@@ -7,25 +7,22 @@ import (
 	"time"
 )
 
-// Purger deletes the files of expired exports, and part files that crashed
-// runs left behind.
+// Purger deletes the files of expired exports from the bucket and records
+// them purged. What a crashed run left behind (a file no row names) is
+// not its business: the bucket's TTL (stream.ExportFiles, EXPORT_TTL plus
+// a day) removes every file in time.
 type Purger struct {
 	store Store
-	files *Files
+	files Files
 	m     *Metrics
 	log   *slog.Logger
 	now   func() time.Time
 	every time.Duration
-	// partAge is how long a part file may go unwritten before it counts as
-	// abandoned.
-	partAge time.Duration
 }
 
-// NewPurger returns a purger that runs every interval; part files idle for
-// partAge are deleted.
-func NewPurger(store Store, files *Files, m *Metrics, log *slog.Logger, now func() time.Time, every, partAge time.Duration) *Purger {
-	return &Purger{store: store, files: files, m: m, log: log.With("component", "export_purger"),
-		now: now, every: every, partAge: partAge}
+// NewPurger returns a purger that runs every interval.
+func NewPurger(store Store, files Files, m *Metrics, log *slog.Logger, now func() time.Time, every time.Duration) *Purger {
+	return &Purger{store: store, files: files, m: m, log: log.With("component", "export_purger"), now: now, every: every}
 }
 
 // Run purges at start and then every interval until ctx ends.
@@ -56,8 +53,10 @@ func (p *Purger) PurgeOnce(ctx context.Context) (int, error) {
 			return n, fmt.Errorf("list expired exports: %w", err)
 		}
 		for _, e := range due {
-			if err := p.files.Remove(e.File); err != nil {
-				return n, fmt.Errorf("purge export %s: %w", e.ID, err)
+			if IsFile(e.File) {
+				if err := p.files.Delete(ctx, e.File); err != nil {
+					return n, fmt.Errorf("purge export %s: %w", e.ID, err)
+				}
 			}
 			if err := p.store.MarkPurged(ctx, e.ID, now.UTC()); err != nil {
 				return n, fmt.Errorf("purge export %s: %w", e.ID, err)
@@ -66,13 +65,7 @@ func (p *Purger) PurgeOnce(ctx context.Context) (int, error) {
 			p.m.purged.Inc()
 		}
 		if len(due) < 100 {
-			break
+			return n, nil
 		}
 	}
-	parts, err := p.files.SweepParts(now.Add(-p.partAge))
-	p.m.purged.Add(float64(parts))
-	if err != nil {
-		return n + parts, fmt.Errorf("sweep part files: %w", err)
-	}
-	return n + parts, nil
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -35,15 +34,14 @@ func (l Links) Download(id uuid.UUID) string {
 // Service carries out the export use cases an administrator calls.
 type Service struct {
 	store Store
-	files *Files
 	now   func() time.Time
 	wake  func()
 }
 
 // NewService returns a Service. wake is called after an export is queued,
 // to start a local worker at once (other replicas find it by polling).
-func NewService(store Store, files *Files, now func() time.Time, wake func()) *Service {
-	return &Service{store: store, files: files, now: now, wake: wake}
+func NewService(store Store, now func() time.Time, wake func()) *Service {
+	return &Service{store: store, now: now, wake: wake}
 }
 
 // Request queues an export of the records matching f for admin, and
@@ -102,26 +100,22 @@ func (s *Service) List(ctx context.Context, limit int) ([]Export, error) {
 	return out, nil
 }
 
-// Open returns a completed export's file for download. The caller closes
-// it. A queued or running export is ErrNotReady, a failed one ErrFailed
-// (with the export, whose Error says why), an expired one ErrNotFound.
-func (s *Service) Open(ctx context.Context, id uuid.UUID) (*os.File, Export, error) {
+// Download returns a completed export whose file (Export.File) may be
+// downloaded; the transport streams the file from the bucket. A queued or
+// running export is ErrNotReady, a failed one ErrFailed (with the export,
+// whose Error says why), an expired one ErrNotFound.
+func (s *Service) Download(ctx context.Context, id uuid.UUID) (Export, error) {
 	e, err := s.Get(ctx, id)
 	if err != nil {
-		return nil, Export{}, err
+		return Export{}, err
 	}
-	switch e.Status {
-	case Failed:
-		return nil, e, fmt.Errorf("download export %s: %w", id, ErrFailed)
-	case Queued, Running:
-		return nil, e, fmt.Errorf("download export %s: %w", id, ErrNotReady)
+	switch {
+	case e.Status == Failed:
+		return e, fmt.Errorf("download export %s: %w", id, ErrFailed)
+	case e.Status == Queued || e.Status == Running:
+		return e, fmt.Errorf("download export %s: %w", id, ErrNotReady)
+	case !IsFile(e.File):
+		return Export{}, fmt.Errorf("download export %s: file %q: %w", id, e.File, ErrBadName)
 	}
-	f, err := s.files.Open(e.File)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, Export{}, fmt.Errorf("download export %s: file gone: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return nil, Export{}, fmt.Errorf("download export %s: %w", id, err)
-	}
-	return f, e, nil
+	return e, nil
 }

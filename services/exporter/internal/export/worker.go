@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/google/uuid"
@@ -67,7 +67,7 @@ func (c *WorkerConfig) setDefaults() {
 type Worker struct {
 	store  Store
 	source RecordSource
-	files  *Files
+	files  Files
 	m      *Metrics
 	log    *slog.Logger
 	cfg    WorkerConfig
@@ -76,7 +76,7 @@ type Worker struct {
 }
 
 // NewWorker builds a worker; Run starts it.
-func NewWorker(store Store, source RecordSource, files *Files, m *Metrics, log *slog.Logger, now func() time.Time, cfg WorkerConfig) *Worker {
+func NewWorker(store Store, source RecordSource, files Files, m *Metrics, log *slog.Logger, now func() time.Time, cfg WorkerConfig) *Worker {
 	cfg.setDefaults()
 	return &Worker{store: store, source: source, files: files, m: m, cfg: cfg, now: now,
 		log: log.With("component", "export_worker"), wakeup: make(chan struct{}, 1)}
@@ -183,8 +183,8 @@ func (w *Worker) fail(ctx context.Context, log *slog.Logger, e Export, claim uui
 	return nil
 }
 
-// run writes the file under a part name while a heartbeat keeps the lease,
-// then publishes it and marks the export completed in one step.
+// run writes the run's own file while a heartbeat keeps the lease, then
+// marks the export completed with that file in one step.
 func (w *Worker) run(ctx context.Context, log *slog.Logger, e Export, claim uuid.UUID) (Done, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -197,59 +197,52 @@ func (w *Worker) run(ctx context.Context, log *slog.Logger, e Export, claim uuid
 	defer func() { <-hbDone }()
 	defer cancel(nil) // stops the heartbeat before waiting for it
 
-	part := PartName(e.File, claim)
-	rows, size, err := w.write(ctx, e, part, &c)
+	file := RunFile(e.File, claim)
+	rows, size, err := w.write(ctx, e, file, &c)
 	if err != nil {
 		if cause := context.Cause(ctx); errors.Is(cause, ErrLeaseLost) {
 			err = cause
-		}
-		if rmErr := w.files.Remove(part); rmErr != nil {
-			log.Warn("remove part file", "error", rmErr.Error())
 		}
 		return Done{}, err
 	}
 	// PostgreSQL keeps microseconds; the event must say what the row says.
 	now := w.now().UTC().Truncate(time.Microsecond)
-	done := Done{Rows: rows, Size: size, FinishedAt: now, ExpiresAt: now.Add(w.cfg.TTL)}
+	done := Done{File: file, Rows: rows, Size: size, FinishedAt: now, ExpiresAt: now.Add(w.cfg.TTL)}
 	ev := events.ExportCompleted{ExportID: e.ID, AdminID: e.Admin.ID, AdminEmail: e.Admin.Email, AdminName: e.Admin.Name,
 		Kind: KindAuditLogs, Rows: rows, Bytes: size, DownloadURL: w.cfg.Links.Download(e.ID),
 		ExpiresAt: done.ExpiresAt, CompletedAt: done.FinishedAt}
-	err = w.store.Complete(context.WithoutCancel(ctx), e.ID, claim, done, ev, func() error {
-		return w.files.Publish(part, e.File)
-	})
-	if err != nil {
-		if rmErr := w.files.Remove(part); rmErr != nil {
-			log.Warn("remove part file", "error", rmErr.Error())
-		}
+	if err := w.store.Complete(context.WithoutCancel(ctx), e.ID, claim, done, ev); err != nil {
+		w.discard(log, file)
 		return Done{}, fmt.Errorf("complete export %s: %w", e.ID, err)
 	}
 	return done, nil
 }
 
-// write creates the part file and fills it; it returns rows and bytes.
-func (w *Worker) write(ctx context.Context, e Export, part string, c *Counters) (int64, int64, error) {
-	f, err := w.files.Create(part)
-	if err != nil {
-		return 0, 0, err
-	}
-	rows, err := WriteCSV(ctx, w.source, e.Filter, f, c)
-	if err == nil {
-		err = f.Sync()
-	}
-	var size int64
-	if err == nil {
-		var info os.FileInfo
-		if info, err = f.Stat(); err == nil {
-			size = info.Size()
-		}
-	}
-	if cErr := f.Close(); err == nil && cErr != nil {
-		err = fmt.Errorf("close export file: %w", cErr)
-	}
+// write streams the CSV into the run's file as it is read from the
+// projection: memory stays flat however many rows (WriteCSV, and the
+// store takes the output chunk by chunk). It returns rows and bytes. A
+// failed write leaves no file (Files.Write).
+func (w *Worker) write(ctx context.Context, e Export, file string, c *Counters) (int64, int64, error) {
+	var rows int64
+	size, err := w.files.Write(ctx, file, ContentType, func(out io.Writer) error {
+		var err error
+		rows, err = WriteCSV(ctx, w.source, e.Filter, out, c)
+		return err
+	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("write export %s: %w", e.ID, err)
 	}
 	return rows, size, nil
+}
+
+// discard deletes a run's file that no export row names (its Complete
+// failed). Should that fail too, the bucket's TTL removes it.
+func (w *Worker) discard(log *slog.Logger, file string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.files.Delete(ctx, file); err != nil {
+		log.Warn("delete the file of an uncompleted run; the bucket's TTL will", "file", file, "error", err.Error())
+	}
 }
 
 // heartbeat extends the lease and records and logs progress every third

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/acube/platform/libs/objstore"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/exporter/internal/audit"
 	"github.com/acube/platform/services/exporter/internal/export"
@@ -113,7 +114,7 @@ func (a *API) requestExport(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	e, err := a.exports.Request(r.Context(), admin, clientIP(r), f)
+	e, err := a.exports.Request(r.Context(), admin, a.clients.Addr(r), f)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -169,13 +170,16 @@ func (a *API) listExports(w http.ResponseWriter, r *http.Request) {
 	web.WriteJSON(w, http.StatusOK, map[string]any{"items": out})
 }
 
+// download streams a completed export's file from the bucket, whichever
+// replica wrote it, with its length, an ETag and Last-Modified (so a
+// client can resume with a Range or revalidate).
 func (a *API) download(w http.ResponseWriter, r *http.Request) {
 	id, err := exportID(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	f, e, err := a.exports.Open(r.Context(), id)
+	e, err := a.exports.Download(r.Context(), id)
 	switch {
 	case errors.Is(err, export.ErrFailed):
 		a.fail(w, r, web.Errorf(http.StatusGone, "Export failed", "%s", e.Error))
@@ -189,12 +193,21 @@ func (a *API) download(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	f, err := a.files.Open(r.Context(), e.File)
+	if errors.Is(err, objstore.ErrNotFound) {
+		a.fail(w, r, web.NotFound("the export's file is gone"))
+		return
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	defer f.Close()
 	name := fmt.Sprintf("audit-logs-%s-%s.csv", e.CreatedAt.UTC().Format("20060102-150405"), e.ID.String()[:8])
 	h := w.Header()
-	h.Set("Content-Type", "text/csv; charset=utf-8")
+	h.Set("Content-Type", export.ContentType)
 	h.Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	h.Set("Cache-Control", "private, no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	http.ServeContent(w, r, name, e.FinishedAt, f)
+	objstore.Serve(w, r, f)
 }

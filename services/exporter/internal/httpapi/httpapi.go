@@ -7,14 +7,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
-	"strings"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
 	"github.com/acube/platform/libs/authn"
+	"github.com/acube/platform/libs/clientip"
+	"github.com/acube/platform/libs/objstore"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/exporter/internal/audit"
 	"github.com/acube/platform/services/exporter/internal/export"
@@ -41,17 +41,27 @@ func AdminAuth(v *authn.Verifier, log *slog.Logger) Auth {
 	}
 }
 
+// Files opens export files for download: the EXPORTS bucket
+// (*objstore.Bucket), which every replica reaches.
+type Files interface {
+	Open(ctx context.Context, name string) (*objstore.Object, error)
+}
+
 // API holds what the handlers need.
 type API struct {
 	exports *export.Service
+	files   Files
 	links   export.Links
 	auth    Auth
+	clients *clientip.Resolver
 	log     *slog.Logger
 }
 
-// New returns the exporter API.
-func New(exports *export.Service, links export.Links, auth Auth, log *slog.Logger) *API {
-	return &API{exports: exports, links: links, auth: auth, log: log}
+// New returns the exporter API. clients finds the client address an
+// export request is audited with: behind the gateway, the address it
+// resolved, never the gateway's or the ingress's own.
+func New(exports *export.Service, files Files, links export.Links, auth Auth, clients *clientip.Resolver, log *slog.Logger) *API {
+	return &API{exports: exports, files: files, links: links, auth: auth, clients: clients, log: log}
 }
 
 // Routes mounts the exporter's paths on r, every one behind admin auth.
@@ -76,22 +86,6 @@ func exportID(r *http.Request) (uuid.UUID, error) {
 		return uuid.Nil, web.NotFound("no such export")
 	}
 	return id, nil
-}
-
-// clientIP is the address the gateway saw: the last X-Forwarded-For hop it
-// appended, or the peer when the request came directly.
-func clientIP(r *http.Request) string {
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-		hops := strings.Split(xff, ",")
-		if ip := strings.TrimSpace(hops[len(hops)-1]); net.ParseIP(ip) != nil {
-			return ip
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // fail maps domain errors to statuses; it is the one place a request error

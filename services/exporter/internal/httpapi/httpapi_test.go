@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acube/platform/libs/authn"
+	"github.com/acube/platform/libs/clientip"
+	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/objstore"
+	"github.com/acube/platform/libs/objstore/objstoretest"
+	"github.com/acube/platform/libs/stream"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/exporter/internal/audit"
 	"github.com/acube/platform/services/exporter/internal/dbtest"
@@ -36,6 +42,10 @@ type fixture struct {
 	h      http.Handler
 	priv   ed25519.PrivateKey
 	kid    string
+	files  *objstore.Bucket // the EXPORTS bucket, as this replica reaches it
+	// natsURL and v are what another replica over the same database needs.
+	natsURL string
+	v       *authn.Verifier
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -51,11 +61,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	pool := dbtest.NewPool(t)
-	files, err := export.OpenFiles(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { files.Close() })
+	files, ns := objstoretest.Start(t, stream.ExportFiles(1, time.Hour))
 	m, err := export.NewMetrics(prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
@@ -63,13 +69,32 @@ func newFixture(t *testing.T) *fixture {
 	st := store.New(pool)
 	links := export.Links{Base: "http://gw.example"}
 	log := dbtest.Discard()
-	api := httpapi.New(export.NewService(st, files, time.Now, func() {}), links, httpapi.AdminAuth(v, log), log)
+	w := export.NewWorker(st, st, files, m, log, time.Now, export.WorkerConfig{MaxAttempts: 1, TTL: time.Hour, Links: links})
+	return &fixture{t: t, pool: pool, st: st, worker: w, h: router(st, files, v), priv: priv, kid: kid,
+		files: files, natsURL: ns.URL(), v: v}
+}
+
+// router is one replica's API over st and files.
+func router(st *store.Store, files httpapi.Files, v *authn.Verifier) http.Handler {
+	log := dbtest.Discard()
+	// Trusted as in the cluster: the gateway and the ingress are pods.
+	clients, err := clientip.New(clientip.Config{TrustedProxies: []string{"192.0.2.0/24", "10.244.0.0/16"}})
+	if err != nil {
+		panic(err)
+	}
+	api := httpapi.New(export.NewService(st, time.Now, func() {}), files, export.Links{Base: "http://gw.example"}, httpapi.AdminAuth(v, log), clients, log)
 	r := chi.NewRouter()
 	r.Use(web.RequestIDs)
 	r.NotFound(web.NotFoundHandler)
 	api.Routes(r)
-	w := export.NewWorker(st, st, files, m, log, time.Now, export.WorkerConfig{MaxAttempts: 1, TTL: time.Hour, Links: links})
-	return &fixture{t: t, pool: pool, st: st, worker: w, h: r, priv: priv, kid: kid}
+	return r
+}
+
+// replica is another exporter replica: the same database, its own
+// connection to the EXPORTS bucket, no disk shared with the first.
+func (f *fixture) replica() http.Handler {
+	f.t.Helper()
+	return router(f.st, objstoretest.Replica(f.t, f.natsURL, stream.ExportFiles(1, time.Hour).Name), f.v)
 }
 
 // token signs an access token as the admin service would.
@@ -244,6 +269,50 @@ func TestIntegrationExportFlow(t *testing.T) {
 	}
 }
 
+// TestIntegrationAuditRecordsTheRealClient: an export request that came
+// client → ingress pod → gateway pod is audited with the client's
+// address, not the ingress pod's the gateway appended (issue 13, finding
+// 7), and a client talking to the exporter directly cannot pick its
+// address with the header.
+func TestIntegrationAuditRecordsTheRealClient(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		remote string
+		xff    string
+		want   string
+	}{
+		{name: "through ingress and gateway", remote: "10.244.1.5:40000", xff: "203.0.113.50, 10.244.0.9", want: "203.0.113.50"},
+		{name: "client-written hop left of the real one", remote: "10.244.1.5:40000", xff: "1.2.3.4, 203.0.113.51, 10.244.0.9", want: "203.0.113.51"},
+		{name: "direct client spoofing the header", remote: "198.51.100.7:5555", xff: "203.0.113.52", want: "198.51.100.7"},
+	}
+	f := newFixture(t)
+	tok := f.token(authn.RoleAdmin, f.priv)
+	for _, tt := range tests {
+		req := httptest.NewRequest(http.MethodPost, "/api/admin/bulk/export/audit-logs", strings.NewReader(`{"entity":"session"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("X-Forwarded-For", tt.xff)
+		req.RemoteAddr = tt.remote
+		rec := httptest.NewRecorder()
+		f.h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusAccepted {
+			t.Fatalf("%s: POST = %d %s", tt.name, rec.Code, rec.Body)
+		}
+		var ev events.Event
+		if err := json.Unmarshal(dbtest.OutboxPayload(t, f.pool, export.TypeAuditRequested), &ev); err != nil {
+			t.Fatal(err)
+		}
+		var rec2 events.AuditRecord
+		if err := ev.UnmarshalData(&rec2); err != nil {
+			t.Fatal(err)
+		}
+		if rec2.ClientIP != tt.want {
+			t.Errorf("%s: audited client_ip %q, want %q", tt.name, rec2.ClientIP, tt.want)
+		}
+	}
+}
+
 func TestIntegrationRequestValidation(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -349,5 +418,58 @@ func TestIntegrationFailedAndExpired(t *testing.T) {
 		if rec := f.do(http.MethodGet, "/api/admin/exports/"+done.ExportID+p, tok, ""); rec.Code != http.StatusNotFound {
 			t.Errorf("GET expired export%s = %d, want 404", p, rec.Code)
 		}
+	}
+}
+
+// TestIntegrationDownloadFromAnotherReplica: the replica that serves a
+// download is not the one whose worker wrote the file; it streams it from
+// the bucket with its length and validators, answers a conditional
+// request and a range, and says 404 once the file is gone.
+func TestIntegrationDownloadFromAnotherReplica(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	other := f.replica()
+	f.seed(300)
+	tok := f.token(authn.RoleAdmin, f.priv)
+	acc := decode[accepted](t, f.do(http.MethodPost, "/api/admin/bulk/export/audit-logs", tok, ""))
+	if worked, err := f.worker.RunOnce(ctx); !worked || err != nil {
+		t.Fatalf("RunOnce = %v, %v", worked, err)
+	}
+	x, err := f.st.Get(ctx, uuid.MustParse(acc.ExportID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/api/admin/exports/" + acc.ExportID + "/download"
+	get := func(header ...string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		rec := httptest.NewRecorder()
+		other.ServeHTTP(rec, req)
+		return rec
+	}
+	rec := get()
+	if rec.Code != http.StatusOK || int64(rec.Body.Len()) != x.Size || rec.Header().Get("Content-Length") != strconv.FormatInt(x.Size, 10) ||
+		rec.Header().Get("Etag") == "" || rec.Header().Get("Last-Modified") == "" || rec.Header().Get("Content-Type") != export.ContentType {
+		t.Fatalf("download from the other replica = %d, %d bytes of %d, %v", rec.Code, rec.Body.Len(), x.Size, rec.Header())
+	}
+	if lines := strings.Split(strings.TrimSpace(rec.Body.String()), "\n"); len(lines) != 301 {
+		t.Fatalf("CSV has %d lines, want header + 300", len(lines))
+	}
+	whole := rec.Body.String()
+	if again := get("If-None-Match", rec.Header().Get("Etag")); again.Code != http.StatusNotModified {
+		t.Errorf("conditional download = %d, want 304", again.Code)
+	}
+	if part := get("Range", "bytes=100-199"); part.Code != http.StatusPartialContent || part.Body.String() != whole[100:200] {
+		t.Errorf("range download = %d %q, want 206 with bytes 100-199", part.Code, part.Body.String())
+	}
+	if err := f.files.Delete(ctx, x.File); err != nil {
+		t.Fatal(err)
+	}
+	if gone := get(); gone.Code != http.StatusNotFound {
+		t.Errorf("download of a file gone from the bucket = %d, want 404", gone.Code)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,7 +84,7 @@ func TestIntegrationStreamFilters(t *testing.T) {
 				got   []string
 			)
 			err := st.Stream(context.Background(), tt.f, func(n int64) { total = n }, func(cells []string) error {
-				got = append(got, cells[0])
+				got = append(got, strings.Clone(cells[0])) // cells are valid only until emit returns
 				return nil
 			})
 			if err != nil {
@@ -110,7 +111,11 @@ func TestIntegrationStreamCells(t *testing.T) {
 	var rows [][]string
 	err := store.New(pool).Stream(context.Background(), audit.Filter{Entity: "session", Action: "status_update"},
 		func(int64) {}, func(cells []string) error {
-			rows = append(rows, append([]string(nil), cells...))
+			row := make([]string, len(cells)) // cells are valid only until emit returns
+			for i, c := range cells {
+				row[i] = strings.Clone(c)
+			}
+			rows = append(rows, row)
 			return nil
 		})
 	if err != nil {

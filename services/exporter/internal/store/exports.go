@@ -44,7 +44,7 @@ UPDATE exports SET rows_total = $3, rows_written = $4, lease_until = now() + mak
 WHERE id = $1 AND claim_id = $2 AND status = 'running'`
 	completeExport = `
 UPDATE exports SET status = 'completed', rows_total = $3, rows_written = $3, file_size = $4,
-	finished_at = $5, expires_at = $6, claim_id = NULL, lease_until = NULL
+	finished_at = $5, expires_at = $6, file_name = $7, claim_id = NULL, lease_until = NULL
 WHERE id = $1 AND claim_id = $2 AND status = 'running'`
 	failExport = `
 UPDATE exports SET status = 'failed', error = $3, finished_at = $4, claim_id = NULL, lease_until = NULL
@@ -119,21 +119,17 @@ func (s *Store) Heartbeat(ctx context.Context, id, claim uuid.UUID, total, writt
 	return nil
 }
 
-// Complete marks the export completed, writes its event and runs publish
-// before committing.
-func (s *Store) Complete(ctx context.Context, id, claim uuid.UUID, done export.Done, ev events.ExportCompleted, publish func() error) error {
+// Complete marks the export completed with its file and writes its event.
+func (s *Store) Complete(ctx context.Context, id, claim uuid.UUID, done export.Done, ev events.ExportCompleted) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, completeExport, id, claim, done.Rows, done.Size, done.FinishedAt, done.ExpiresAt)
+		tag, err := tx.Exec(ctx, completeExport, id, claim, done.Rows, done.Size, done.FinishedAt, done.ExpiresAt, done.File)
 		if err != nil {
 			return fmt.Errorf("mark export %s completed: %w", id, err)
 		}
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("mark export %s completed: %w", id, export.ErrLeaseLost)
 		}
-		if err := emit(ctx, tx, export.TypeCompleted, ev); err != nil {
-			return err
-		}
-		return publish()
+		return emit(ctx, tx, export.TypeCompleted, ev)
 	})
 }
 

@@ -80,15 +80,14 @@ func TestIntegrationExportLifecycle(t *testing.T) {
 		t.Errorf("progress = %d, want 40", got.Progress())
 	}
 
-	published := false
-	done := export.Done{Rows: 10, Size: 123, FinishedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	done := export.Done{File: export.RunFile(e.File, claim), Rows: 10, Size: 123, FinishedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	done.ExpiresAt = done.FinishedAt.Add(time.Hour)
-	if err := st.Complete(ctx, e.ID, claim, done, events.ExportCompleted{ExportID: e.ID}, func() error { published = true; return nil }); err != nil {
+	if err := st.Complete(ctx, e.ID, claim, done, events.ExportCompleted{ExportID: e.ID}); err != nil {
 		t.Fatalf("Complete: %v", err)
 	}
 	got, _ = st.Get(ctx, e.ID)
-	if !published || got.Status != export.Completed || got.RowsTotal != 10 || got.Size != 123 || !got.ExpiresAt.Equal(done.ExpiresAt) {
-		t.Errorf("after Complete: %+v (published %v)", got, published)
+	if got.Status != export.Completed || got.RowsTotal != 10 || got.Size != 123 || !got.ExpiresAt.Equal(done.ExpiresAt) || got.File != done.File {
+		t.Errorf("after Complete: %+v, want the run's file %s", got, done.File)
 	}
 	if subjects := dbtest.OutboxSubjects(t, pool); !cmp.Equal(subjects, []string{export.TypeAuditRequested, export.TypeCompleted}) {
 		t.Errorf("outbox = %v, want the completed event last", subjects)
@@ -127,10 +126,12 @@ func TestIntegrationClaimAfterCrash(t *testing.T) {
 	if err != nil || !ok || got.ID != e.ID || got.Attempts != 2 {
 		t.Fatalf("claim after lease expiry = %+v, %v, %v; want attempt 2", got, ok, err)
 	}
-	published := false
-	err = st.Complete(ctx, e.ID, dead, export.Done{}, events.ExportCompleted{}, func() error { published = true; return nil })
-	if !errors.Is(err, export.ErrLeaseLost) || published {
-		t.Errorf("the dead worker's Complete = %v (published %v), want ErrLeaseLost and nothing published", err, published)
+	err = st.Complete(ctx, e.ID, dead, export.Done{File: export.RunFile(e.File, dead)}, events.ExportCompleted{})
+	if !errors.Is(err, export.ErrLeaseLost) {
+		t.Errorf("the dead worker's Complete = %v, want ErrLeaseLost", err)
+	}
+	if got, _ = st.Get(ctx, e.ID); got.File != e.File {
+		t.Errorf("the dead worker's Complete recorded file %s", got.File)
 	}
 	if err := st.Release(ctx, e.ID, again, time.Now(), false); err != nil {
 		t.Fatalf("Release: %v", err)
