@@ -61,18 +61,35 @@ func (k JWK) PublicKey() (ed25519.PublicKey, error) {
 	return ed25519.PublicKey(raw), nil
 }
 
-// keySet caches the fetched keys by kid and refetches on an unknown kid, at
-// most once per MinRefresh.
+// keySet caches the fetched keys by kid. Fetches run in a goroutine of
+// their own, outside the lock and outside any request's context: a reader
+// with a usable set never waits for one, a cancelled request cancels only
+// its own wait, and concurrent readers that need the fetch share it.
 type keySet struct {
 	cfg Config
 
-	mu        sync.Mutex
-	fetched   map[string]ed25519.PublicKey
-	lastFetch time.Time
+	mu sync.Mutex
+	// keys is the set of the last successful fetch, replaced whole by the
+	// next one so a key removed from the JWKS is forgotten.
+	keys map[string]ed25519.PublicKey
+	// fetchedAt is when the last successful fetch started (zero: none).
+	fetchedAt time.Time
+	// failedAt is when the last failed fetch ended (zero: none since the
+	// last success); lastErr is its error.
+	failedAt time.Time
+	lastErr  error
+	// running is the fetch in progress, nil when none.
+	running *fetchCall
+}
+
+// fetchCall is one fetch that several readers may wait for.
+type fetchCall struct {
+	done chan struct{}
+	err  error
 }
 
 func newKeySet(cfg Config) *keySet {
-	return &keySet{cfg: cfg, fetched: map[string]ed25519.PublicKey{}}
+	return &keySet{cfg: cfg, keys: map[string]ed25519.PublicKey{}}
 }
 
 func (s *keySet) lookup(ctx context.Context, kid string) (ed25519.PublicKey, error) {
@@ -82,28 +99,94 @@ func (s *keySet) lookup(ctx context.Context, kid string) (ed25519.PublicKey, err
 	if s.cfg.JWKSURL == "" {
 		return nil, fmt.Errorf("%w %q", ErrUnknownKey, kid)
 	}
-	// The lock is held across the fetch: concurrent misses wait for one
-	// fetch instead of each starting their own.
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if k, ok := s.fetched[kid]; ok {
+	now := s.cfg.Now()
+	usable := !s.fetchedAt.IsZero() && now.Sub(s.fetchedAt) < s.cfg.MaxAge
+	if k, ok := s.keys[kid]; ok && usable {
+		if now.Sub(s.fetchedAt) >= s.cfg.RefreshInterval && s.mayFetch(now, s.cfg.RefreshInterval) {
+			s.start(ctx, now) // in the background: this token uses the set in hand
+		}
+		s.mu.Unlock()
 		return k, nil
 	}
-	now := s.cfg.Now()
-	if !s.lastFetch.IsZero() && now.Sub(s.lastFetch) < s.cfg.MinRefresh {
+	// The kid is unknown, or the set is missing or too old to trust: only
+	// a fetch can tell. Join the one running, or start one if the limits
+	// allow it.
+	call := s.running
+	if call == nil {
+		minGap := s.cfg.MinRefresh
+		if !usable {
+			minGap = 0 // only the failure back-off holds a needed fetch back
+		}
+		if !s.mayFetch(now, minGap) {
+			err := fmt.Errorf("%w %q", ErrUnknownKey, kid)
+			if !usable && s.lastErr != nil {
+				err = fmt.Errorf("%w %q: key set unavailable: %w", ErrUnknownKey, kid, s.lastErr)
+			}
+			s.mu.Unlock()
+			return nil, err
+		}
+		call = s.start(ctx, now)
+	}
+	s.mu.Unlock()
+	select {
+	case <-call.done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for the key set: %w", ctx.Err())
+	}
+	if call.err != nil {
+		return nil, fmt.Errorf("%w %q: %w", ErrUnknownKey, kid, call.err)
+	}
+	s.mu.Lock()
+	k, ok := s.keys[kid]
+	s.mu.Unlock()
+	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownKey, kid)
 	}
-	s.lastFetch = now
-	keys, err := s.fetch(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s.fetched = keys
-	if k, ok := keys[kid]; ok {
-		return k, nil
-	}
-	return nil, fmt.Errorf("%w %q", ErrUnknownKey, kid)
+	return k, nil
 }
+
+// mayFetch reports whether a fetch may start at now: none is running, the
+// last failure is RetryInterval old, the last success minGap old. The
+// caller holds mu.
+func (s *keySet) mayFetch(now time.Time, minGap time.Duration) bool {
+	if s.running != nil {
+		return false
+	}
+	if !s.failedAt.IsZero() && now.Sub(s.failedAt) < s.cfg.RetryInterval {
+		return false
+	}
+	return s.fetchedAt.IsZero() || now.Sub(s.fetchedAt) >= minGap
+}
+
+// start runs a fetch in the background and returns it. The fetch keeps the
+// values of ctx but not its cancellation or deadline. The caller holds mu.
+func (s *keySet) start(ctx context.Context, now time.Time) *fetchCall {
+	call := &fetchCall{done: make(chan struct{})}
+	s.running = call
+	go func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+		keys, err := s.fetch(fctx)
+		cancel()
+		s.mu.Lock()
+		if err != nil {
+			s.failedAt, s.lastErr = s.cfg.Now(), err
+		} else {
+			s.keys, s.fetchedAt, s.failedAt, s.lastErr = keys, now, time.Time{}, nil
+		}
+		s.running = nil
+		call.err = err
+		s.mu.Unlock()
+		close(call.done)
+		if err != nil {
+			s.cfg.Log.Warn("fetch admin key set", "url", s.cfg.JWKSURL, "error", err.Error())
+		}
+	}()
+	return call
+}
+
+// fetchTimeout bounds one fetch whatever the HTTP client's timeout.
+const fetchTimeout = 10 * time.Second
 
 func (s *keySet) fetch(ctx context.Context) (map[string]ed25519.PublicKey, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.JWKSURL, nil)

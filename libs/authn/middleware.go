@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -37,8 +38,11 @@ func BearerToken(r *http.Request) (string, bool) {
 // Require lets a request through only with a valid access token whose role
 // is one of roles (any role when none is given). It answers 401 with
 // WWW-Authenticate: Bearer for a missing or invalid token and 403 for a
-// valid token of the wrong role, as libs/web JSON errors. The reason a
-// token was refused is logged at debug level, never sent to the client.
+// valid token of the wrong role, as libs/web JSON errors; a revoked token
+// is invalid (401). While the verifier's Revocations are not current it
+// answers 503 with Retry-After: 1, since the token might be revoked. The
+// reason a token was refused is logged at debug level, never sent to the
+// client.
 func Require(v *Verifier, log *slog.Logger, roles ...string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -48,6 +52,16 @@ func Require(v *Verifier, log *slog.Logger, roles ...string) func(http.Handler) 
 				return
 			}
 			claims, err := v.Verify(r.Context(), token)
+			if errors.Is(err, ErrRevocationsUnknown) {
+				// Fail closed: without the revocations this token may
+				// belong to a disabled or logged-out admin.
+				log.DebugContext(r.Context(), "access token not checked: revocations unknown",
+					"request_id", web.RequestID(r.Context()))
+				w.Header().Set("Retry-After", "1")
+				web.WriteJSON(w, http.StatusServiceUnavailable, &web.Error{Status: http.StatusServiceUnavailable,
+					Message: "Service unavailable", Detail: "admin sessions cannot be checked right now; retry shortly"})
+				return
+			}
 			if err != nil {
 				log.DebugContext(r.Context(), "access token refused", "error", err.Error(),
 					"request_id", web.RequestID(r.Context()))

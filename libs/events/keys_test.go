@@ -23,6 +23,7 @@ func TestEventKeys(t *testing.T) {
 		{name: "volunteer", data: VolunteerApplied{ApplicationID: id}, want: "volunteer:" + id.String()},
 		{name: "contact", data: ContactReceived{ContactID: id}, want: "contact:" + id.String()},
 		{name: "account", data: AccountCreated{AccountID: id}, want: "account:" + id.String()},
+		{name: "sessions revoked", data: SessionsRevoked{AdminID: id, SessionID: "s1"}, want: "account:" + id.String()},
 		{name: "job request", data: JobRequest{JobID: id}, want: "job:" + id.String()},
 		{name: "job progress", data: JobProgress{JobID: id}, want: "job:" + id.String()},
 		{name: "owner completion", data: JobOwnerCompleted{JobID: id}, want: "job:" + id.String()},

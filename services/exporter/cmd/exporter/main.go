@@ -6,7 +6,8 @@
 // Usage:
 //
 //	exporter                 serve (the default)
-//	exporter rebuild-audit   replay the AUDIT stream into a fresh projection
+//	exporter migrate         apply the schema's migrations as its owner (MIGRATE_DATABASE_URL) and exit
+//	exporter rebuild-audit   replay the AUDIT stream into a fresh projection, as the schema's owner
 package main
 
 import (
@@ -28,8 +29,8 @@ import (
 	"github.com/acube/platform/libs/consume"
 	"github.com/acube/platform/libs/lifecycle"
 	"github.com/acube/platform/libs/logging"
+	"github.com/acube/platform/libs/objstore"
 	"github.com/acube/platform/libs/outbox"
-	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/stream"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/exporter/internal/config"
@@ -51,6 +52,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, lookupEnv libconfig.LookupEnv, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "migrate" {
+		return migrate(ctx, lookupEnv, stdout)
+	}
 	cfg, err := config.Load(lookupEnv)
 	if err != nil {
 		return err
@@ -60,9 +64,16 @@ func run(ctx context.Context, args []string, lookupEnv libconfig.LookupEnv, stdo
 	case len(args) == 0 || args[0] == "serve":
 		return serve(ctx, cfg, log)
 	case args[0] == "rebuild-audit":
+		owner, err := config.LoadMigrate(lookupEnv)
+		if err != nil {
+			return err
+		}
+		// The rebuild creates, swaps and drops the projection's table:
+		// the schema owner's work, not the app role's.
+		cfg.DatabaseURL = owner.DatabaseURL
 		return rebuildAudit(ctx, cfg, log)
 	default:
-		return fmt.Errorf("unknown command %q (want serve or rebuild-audit)", args[0])
+		return fmt.Errorf("unknown command %q (want serve, migrate or rebuild-audit)", args[0])
 	}
 }
 
@@ -73,15 +84,15 @@ type deps struct {
 	js   jetstream.JetStream
 }
 
-// connect opens and migrates the database and connects to NATS. It does
-// not wait for NATS: serve declares its streams in the background, so the
-// exporter starts while NATS is down.
+// connect opens the database (migrated by `exporter migrate`) and
+// connects to NATS. It does not wait for NATS: serve declares its streams
+// in the background, so the exporter starts while NATS is down.
 func connect(ctx context.Context, cfg config.Config, log *slog.Logger) (deps, error) {
-	pool, err := postgres.Setup(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema, MaxConns: cfg.DBMaxConns}, log, outbox.Migrations(), consume.Migrations(), store.Migrations())
+	pool, err := openDB(ctx, cfg)
 	if err != nil {
 		return deps{}, err
 	}
-	nc, js, err := stream.Connect(cfg.NATSURL, "exporter", log)
+	nc, js, err := stream.Connect(cfg.NATSURL, "exporter", log, stream.NKeyFile(cfg.NATSNKeyFile), stream.CAFile(cfg.NATSCAFile))
 	if err != nil {
 		pool.Close()
 		return deps{}, err
@@ -122,11 +133,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	declarer, err := stream.NewDeclarer(d.nc, d.js, reg, log, stream.DeclarerConfig{Specs: streams(cfg)})
+	// Export files live in the EXPORTS bucket, which every replica reaches.
+	declarer, err := stream.NewDeclarer(d.nc, d.js, reg, log, stream.DeclarerConfig{Specs: streams(cfg),
+		Buckets: []stream.BucketSpec{stream.ExportFiles(cfg.StreamReplicas, cfg.ExportTTL)}})
 	if err != nil {
 		return err
 	}
-	if err := reg.Register(stream.NewUsage(d.js, stream.Exporter(cfg.StreamReplicas))); err != nil {
+	if err := reg.Register(stream.NewUsage(d.js, stream.Exporter(cfg.StreamReplicas), stream.ExportFiles(cfg.StreamReplicas, cfg.ExportTTL).Usage())); err != nil {
 		return fmt.Errorf("register stream usage metrics: %w", err)
 	}
 	relay, err := outbox.NewRelay(d.pool, d.js, reg, log, outbox.RelayConfig{Schema: schema})
@@ -137,12 +150,19 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	files, err := export.OpenFiles(cfg.ExportDir)
+	files, err := objstore.New(d.js, objstore.Config{Bucket: stream.ExportFiles(cfg.StreamReplicas, cfg.ExportTTL).Name})
 	if err != nil {
 		return err
 	}
-	defer files.Close()
-	verifier, err := authn.NewVerifier(authn.Config{Issuer: cfg.Admin.Issuer, Audience: cfg.Admin.Audience, JWKSURL: cfg.Admin.KeysURL()})
+	// Admin tokens: keys from the admin's JWKS; revocations from its
+	// admin.sessions.revoked events, without which admin routes answer 503.
+	revocations, err := authn.NewRevocations(authn.RevocationsConfig{Name: "exporter", Stream: stream.Admin(cfg.StreamReplicas).Name,
+		MaxTokenAge: cfg.Revocations.AccessTTLMax, Registerer: reg, Log: log})
+	if err != nil {
+		return err
+	}
+	verifier, err := authn.NewVerifier(authn.Config{Issuer: cfg.Admin.Issuer, Audience: cfg.Admin.Audience, JWKSURL: cfg.Admin.KeysURL(),
+		Revocations: revocations, Log: log})
 	if err != nil {
 		return err
 	}
@@ -164,19 +184,27 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			w.Wake()
 		}
 	}
-	purger := export.NewPurger(st, files, exportMetrics, log, time.Now, cfg.PurgeInterval, max(time.Hour, 2*cfg.ExportLease))
+	purger := export.NewPurger(st, files, exportMetrics, log, time.Now, cfg.PurgeInterval)
 	background = append(background, purger.Run)
-	api := httpapi.New(export.NewService(st, files, time.Now, wake), links, httpapi.AdminAuth(verifier, log), log)
+	background = append(background, func(ctx context.Context) error { return revocations.Run(ctx, d.js) })
+	clients, err := cfg.Clients()
+	if err != nil {
+		return err
+	}
+	api := httpapi.New(export.NewService(st, time.Now, wake), files, links, httpapi.AdminAuth(verifier, log), clients, log)
 
-	// Readiness: the database and the export directory serve the API; NATS,
-	// the streams and the audit projection's consumer are details.
+	// Readiness: the database serves the API; NATS (and with it the
+	// export files' bucket), the streams and the audit projection's
+	// consumer are details.
 	probes := web.NewProbes(reg, map[string]web.Check{
-		"postgres":   d.pool.Ping,
-		"export_dir": func(context.Context) error { _, err := os.Stat(cfg.ExportDir); return err },
+		"postgres": d.pool.Ping,
+		// A new replica joins its Service once it knows the revoked tokens.
+		"revocations": revocations.StartupGate(declarer.Connected, 10*time.Second),
 	})
 	probes.Detail("nats", declarer.Connected)
 	probes.Detail("streams", declarer.Streams)
 	probes.Detail("consumer_"+projection.Durable, func(context.Context) error { return auditConsumer.Ready() })
+	probes.Detail("revocations", func(context.Context) error { return revocations.Ready() })
 	r := web.NewRouter(log, httpMetrics, probes)
 	api.Routes(r)
 

@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/libs/natstest"
@@ -43,20 +46,32 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func testEnv(t *testing.T) map[string]string {
+// migratedDB is the exporter's database as in production: migrated by
+// `exporter migrate` as the schema's owner, for the app role to serve.
+func migratedDB(t *testing.T) pgtest.Service {
 	t.Helper()
+	db := pgtest.NewService(t, schema, appGroup)
+	if err := run(context.Background(), []string{"migrate"}, libconfig.Map(map[string]string{"MIGRATE_DATABASE_URL": db.OwnerURL, "LOG_LEVEL": "warn"}), io.Discard); err != nil {
+		t.Fatalf("exporter migrate: %v", err)
+	}
+	return db
+}
+
+// testEnv is a serving exporter's environment, and its database.
+func testEnv(t *testing.T) (map[string]string, pgtest.Service) {
+	t.Helper()
+	db := migratedDB(t)
 	return map[string]string{
-		"DATABASE_URL":   pgtest.NewDatabase(t),
+		"DATABASE_URL":   db.AppURL,
 		"NATS_URL":       natstest.Start(t).URL(),
 		"EXPORTER_ADDR":  freeAddr(t),
-		"EXPORT_DIR":     t.TempDir(),
 		"SHUTDOWN_GRACE": "5s",
-	}
+	}, db
 }
 
 func TestIntegrationServeAndShutdown(t *testing.T) {
 	t.Parallel()
-	env := testEnv(t)
+	env, _ := testEnv(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var logs syncBuffer
@@ -108,13 +123,29 @@ func TestIntegrationServeAndShutdown(t *testing.T) {
 
 func TestIntegrationRebuildCommand(t *testing.T) {
 	t.Parallel()
-	env := testEnv(t)
+	env, db := testEnv(t)
+	// The rebuild replaces the projection's table: it runs as the owner.
+	env["MIGRATE_DATABASE_URL"] = db.OwnerURL
 	var logs syncBuffer
 	if err := run(context.Background(), []string{"rebuild-audit"}, libconfig.Map(env), &logs); err != nil {
 		t.Fatalf("rebuild-audit: %v\n%s", err, logs.String())
 	}
 	if !strings.Contains(logs.String(), "audit projection rebuilt") {
 		t.Errorf("no rebuild report in the logs:\n%s", logs.String())
+	}
+	// The owner made the new table; the app role serves from it.
+	ctx := context.Background()
+	app, err := pgx.Connect(ctx, db.AppURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close(ctx)
+	var read, write bool
+	if err := app.QueryRow(ctx, `SELECT has_table_privilege('exporter.audit_log', 'SELECT'), has_table_privilege('exporter.audit_log', 'INSERT')`).Scan(&read, &write); err != nil {
+		t.Fatal(err)
+	}
+	if !read || !write {
+		t.Errorf("after the rebuild the app role may read audit_log: %t, insert: %t; want both", read, write)
 	}
 }
 

@@ -16,10 +16,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/acube/platform/libs/authn"
+	"github.com/acube/platform/libs/authn/authntest"
 	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/libs/logging/logtest"
 	"github.com/acube/platform/libs/natstest"
-	"github.com/acube/platform/libs/postgres/pgtest"
 )
 
 // readiness is the body of /readyz.
@@ -77,9 +77,10 @@ func (a admin) token(t *testing.T) string {
 }
 
 // TestIntegrationStartsWithNATSDown: the exporter starts while NATS is
-// down, answers /readyz 200 with NATS reported degraded, accepts an export
-// and runs it; once NATS is up it declares EXPORTER and the completion
-// event its outbox held arrives there. Before the lifecycle, start failed
+// down and answers /readyz 200 with NATS reported degraded; admin requests
+// get 503 until it has read the token revocations; once NATS is up it
+// declares EXPORTER, accepts an export and runs it, and the completion
+// event arrives there. Before the lifecycle, start failed
 // with "declare stream EXPORTER: context deadline exceeded".
 func TestIntegrationStartsWithNATSDown(t *testing.T) {
 	t.Parallel()
@@ -87,10 +88,9 @@ func TestIntegrationStartsWithNATSDown(t *testing.T) {
 	ns.Shutdown()
 	adm := newAdmin(t)
 	env := map[string]string{
-		"DATABASE_URL":   pgtest.NewDatabase(t),
+		"DATABASE_URL":   migratedDB(t).AppURL,
 		"NATS_URL":       ns.URL(),
 		"EXPORTER_ADDR":  freeAddr(t),
-		"EXPORT_DIR":     t.TempDir(),
 		"EXPORT_POLL":    "50ms",
 		"SHUTDOWN_GRACE": "5s",
 		"ADMIN_JWKS_URL": adm.url,
@@ -101,6 +101,11 @@ func TestIntegrationStartsWithNATSDown(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, libconfig.Map(env), &logs) }()
 	t.Cleanup(func() {
+		// Background work (the workers, the purger, the relay) only logs
+		// its failures: a grant the app role lacks would go unseen.
+		if strings.Contains(logs.String(), "SQLSTATE 42501") {
+			t.Error("the service was refused a privilege (SQLSTATE 42501)")
+		}
 		if t.Failed() {
 			t.Logf("service logs:\n%s", logs.String())
 		}
@@ -122,19 +127,25 @@ func TestIntegrationStartsWithNATSDown(t *testing.T) {
 		t.Fatalf("/readyz with NATS down = %+v, want degraded with nats and streams not ok", body)
 	}
 
-	req, err := http.NewRequest(http.MethodPost, base+"/api/admin/bulk/export/audit-logs", strings.NewReader(`{}`))
-	if err != nil {
-		t.Fatal(err)
+	requestExport := func() int {
+		req, err := http.NewRequest(http.MethodPost, base+"/api/admin/bulk/export/audit-logs", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+adm.token(t))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
 	}
-	req.Header.Set("Authorization", "Bearer "+adm.token(t))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("export request with NATS down = %d, want 202", resp.StatusCode)
+	// Admin requests fail closed while the exporter has not read the
+	// token revocations, which come through NATS: the token could be a
+	// disabled admin's (libs/authn.Revocations).
+	if code := requestExport(); code != http.StatusServiceUnavailable {
+		t.Fatalf("export request with NATS down = %d, want 503", code)
 	}
 
 	ns.Restart()
@@ -146,6 +157,27 @@ func TestIntegrationStartsWithNATSDown(t *testing.T) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The admin service declares ADMIN, where the revocations are; the
+	// test stands in for it.
+	authntest.DeclareAdminStream(t, js)
+	for code, body = readyz(base); body.Details["streams"] != "ok"; code, body = readyz(base) {
+		select {
+		case err := <-done:
+			t.Fatalf("exporter exited: %v", err)
+		case <-deadline:
+			t.Fatalf("streams never declared once NATS is back; last %d %+v", code, body)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	for code = requestExport(); code != http.StatusAccepted; code = requestExport() {
+		select {
+		case err := <-done:
+			t.Fatalf("exporter exited: %v", err)
+		case <-deadline:
+			t.Fatalf("export request once NATS is back = %d, want 202", code)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	var last error
 	for {
