@@ -3,24 +3,21 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
@@ -36,13 +33,17 @@ type harness struct {
 	nats *natstest.Server
 	nc   *nats.Conn
 	js   jetstream.JetStream
-	pool *pgxpool.Pool // admin schema, for assertions
-	// ownerURL is the database as its owner, for assertions.
-	ownerURL string
-	logs     *syncBuffer
-	cancel   context.CancelFunc
-	done     chan error
-	client   *http.Client
+	pool *pgxpool.Pool // admin schema as the server's superuser, for assertions
+	// db is the test's database: the schema's owner migrated it, the
+	// service serves as its app login.
+	db     pgtest.Service
+	logs   *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+	client *http.Client
+	// factors are the TOTP keys and recovery codes of the admins that
+	// have them, by email (security_helpers_test.go).
+	factors map[string]*factor
 }
 
 type syncBuffer struct {
@@ -66,17 +67,20 @@ func (s *syncBuffer) String() string {
 // without starting the service.
 func prepare(t *testing.T, overrides map[string]string) *harness {
 	t.Helper()
-	dbURL, loginURL := newDatabaseAndLogin(t)
+	// As in production: `admin migrate` as the schema's owner, the
+	// service as a login that is only a member of the app role, neither
+	// with any right on the database itself.
+	db := pgtest.NewService(t, schema, store.AppRole)
+	if err := migrate(context.Background(), libconfig.Map(map[string]string{"MIGRATE_DATABASE_URL": db.OwnerURL, "LOG_LEVEL": "warn"}), io.Discard); err != nil {
+		t.Fatalf("admin migrate: %v", err)
+	}
 	ns := natstest.Start(t)
 	h := &harness{t: t, nats: ns, logs: &syncBuffer{}, client: &http.Client{Timeout: 30 * time.Second}}
 	addr := freeAddr(t)
 	h.base = "http://" + addr
 	h.env = map[string]string{
-		"ADMIN_ADDR": addr,
-		// As in production: the service logs in as a role that is only a
-		// member of the app role, and migrates as the owner.
-		"DATABASE_URL":            loginURL,
-		"MIGRATE_DATABASE_URL":    dbURL,
+		"ADMIN_ADDR":              addr,
+		"DATABASE_URL":            db.AppURL,
 		"NATS_URL":                ns.URL(),
 		"ADMIN_DATA_DIR":          t.TempDir(),
 		"LOG_LEVEL":               "warn",
@@ -109,7 +113,7 @@ func prepare(t *testing.T, overrides map[string]string) *harness {
 	if h.js, err = jetstream.New(nc); err != nil {
 		t.Fatal(err)
 	}
-	h.ownerURL = dbURL
+	h.db = db
 	return h
 }
 
@@ -123,75 +127,15 @@ func newHarness(t *testing.T, overrides map[string]string) *harness {
 	return h
 }
 
-// openPool opens the pool assertions use, once the service has migrated.
+// openPool opens the pool assertions use.
 func (h *harness) openPool() {
 	h.t.Helper()
-	pool, err := postgres.Open(context.Background(), postgres.Config{URL: h.ownerURL, Schema: schema})
+	pool, err := postgres.Open(context.Background(), postgres.Config{URL: h.db.URL, Schema: schema})
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	h.t.Cleanup(pool.Close)
 	h.pool = pool
-}
-
-// newDatabaseAndLogin creates the test's database and a LOGIN role that is
-// nothing but a member of the app role, as production's serving login is
-// (docs/admin.md). It returns the database's URL as the owner (a superuser
-// here) and as that login. Roles are cluster-wide: the login is named at
-// random and dropped after the database, which holds nothing of its own.
-func newDatabaseAndLogin(t *testing.T) (ownerURL, loginURL string) {
-	t.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	login := "test_admin_login_" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		if ownerURL == "" {
-			return
-		}
-		// The database is gone by now (cleanups run last first): drop the
-		// role from the server's own database.
-		u, err := url.Parse(ownerURL)
-		if err != nil {
-			t.Logf("parse %s: %v", ownerURL, err)
-			return
-		}
-		u.Path = "/postgres"
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, u.String())
-		if err != nil {
-			t.Logf("connect to drop role %s: %v", login, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP ROLE IF EXISTS "+login); err != nil {
-			t.Logf("drop role %s: %v", login, err)
-		}
-	})
-	ownerURL = pgtest.NewDatabase(t)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, ownerURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	// The app role is created by the migrations; the membership needs it
-	// before the service first starts, as in production where the cluster
-	// declares it.
-	for _, sql := range []string{
-		`DO $$ BEGIN CREATE ROLE ` + store.AppRole + ` NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`,
-		"CREATE ROLE " + login + " LOGIN IN ROLE " + store.AppRole,
-	} {
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
-	u, err := url.Parse(ownerURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.User = url.User(login)
-	return ownerURL, u.String()
 }
 
 func freeAddr(t *testing.T) string {
@@ -349,19 +293,28 @@ type session struct {
 		Email string `json:"email"`
 		Role  string `json:"role"`
 	} `json:"admin"`
+	// A login that needs a second step answers with these instead.
+	MFARequired           bool     `json:"mfa_required"`
+	MFAToken              string   `json:"mfa_token"`
+	MFAEnrollmentRequired bool     `json:"mfa_enrollment_required"`
+	RecoveryCodes         []string `json:"recovery_codes"`
 }
 
 const rootPassword = "correct horse battery staple"
 
-// bootstrap runs the bootstrap command as an operator would.
+// bootstrap runs the bootstrap command as an operator would and keeps
+// the TOTP key and recovery codes it prints, for h.login.
 func (h *harness) bootstrap(email string) {
 	h.t.Helper()
 	var out bytes.Buffer
 	if err := bootstrap(context.Background(), []string{"--email", email}, h.lookupEnv, strings.NewReader(rootPassword+"\n"), &out); err != nil {
 		h.t.Fatalf("bootstrap: %v\n%s", err, out.String())
 	}
+	h.keepFactor(email, out.String())
 }
 
+// login logs in with the password and, when the service asks for it,
+// the second factor (a fresh TOTP code, else a recovery code).
 func (h *harness) login(email, pw, xff string) session {
 	h.t.Helper()
 	r := h.do("POST", "/api/admin/auth/login", "", map[string]string{"email": email, "password": pw}, xff)
@@ -370,18 +323,21 @@ func (h *harness) login(email, pw, xff string) session {
 	}
 	var s session
 	r.json(h.t, &s)
+	if s.MFARequired {
+		return h.secondStep(email, s.MFAToken, xff)
+	}
 	return s
 }
 
+// createAdmin invites an admin as the superadmin and accepts the
+// invitation with pw, as the invitee would from the email's link.
 func (h *harness) createAdmin(superToken, email, role, pw string) string {
 	h.t.Helper()
-	r := h.do("POST", "/api/admin/admins", superToken, map[string]string{"email": email, "name": "Test " + role, "role": role, "password": pw}, "")
-	if r.status != http.StatusCreated {
-		h.t.Fatalf("create admin %s = %d %s", email, r.status, r.body)
+	id := h.invite(superToken, email, role)
+	if r := h.do("POST", "/api/admin/invitations/accept", "", map[string]string{"token": h.invitation(email), "password": pw}, ""); r.status != http.StatusNoContent {
+		h.t.Fatalf("accept invitation of %s = %d %s", email, r.status, r.body)
 	}
-	var a struct{ ID string }
-	r.json(h.t, &a)
-	return a.ID
+	return id
 }
 
 // eventually polls cond until it holds; the bound only stops a broken

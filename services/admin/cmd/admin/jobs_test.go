@@ -32,7 +32,7 @@ type jobView struct {
 
 func (h *harness) executor(cfg jobtest.Config) *jobtest.Executor {
 	h.t.Helper()
-	cfg.DatabaseURL = h.env["MIGRATE_DATABASE_URL"] // the stand-in owner creates its own schema
+	cfg.DatabaseURL = h.db.URL // the stand-in owner creates its own schema, as the superuser
 	e, err := jobtest.Start(context.Background(), h.js, discardLogger(), cfg)
 	if err != nil {
 		h.t.Fatal(err)

@@ -2,6 +2,7 @@
 // and dead letters, and relays its events to JetStream.
 //
 //	admin                              serve (configuration from the environment)
+//	admin migrate                      apply the schema's migrations as its owner (MIGRATE_DATABASE_URL) and exit
 //	admin bootstrap --email ADDRESS    create the first superadmin; the password is read from standard input
 package main
 
@@ -25,7 +26,6 @@ import (
 	"github.com/acube/platform/libs/logging"
 	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/periodic"
-	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/stream"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/admin/internal/account"
@@ -46,26 +46,18 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "bootstrap" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "migrate":
+		err = migrate(ctx, os.LookupEnv, os.Stdout)
+	case len(os.Args) > 1 && os.Args[1] == "bootstrap":
 		err = bootstrap(ctx, os.Args[2:], os.LookupEnv, os.Stdin, os.Stdout)
-	} else {
+	default:
 		err = run(ctx, os.LookupEnv, os.Stdout)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "admin:", err)
 		os.Exit(1)
 	}
-}
-
-// openDB creates the database when missing and migrates as the schema owner
-// (MIGRATE_DATABASE_URL, else DATABASE_URL), then opens the serving pool,
-// logged in with DATABASE_URL, whose every connection runs as the app
-// role: it cannot change or delete audit rows (docs/admin.md).
-func openDB(ctx context.Context, cfg config.Config, log *slog.Logger) (*pgxpool.Pool, error) {
-	return postgres.Setup(ctx, postgres.Config{
-		URL: cfg.DatabaseURL, MigrateURL: cfg.MigrateDBURL, Role: cfg.ServingRole(),
-		Schema: schema, MaxConns: cfg.DBMaxConns,
-	}, log, outbox.Migrations(), consume.Migrations(), store.Migrations())
 }
 
 func newHasher(cfg config.Config, log *slog.Logger) (*password.Hasher, error) {
@@ -77,16 +69,20 @@ func newHasher(cfg config.Config, log *slog.Logger) (*password.Hasher, error) {
 	return password.NewHasher(p, cfg.Argon2.MaxVerify)
 }
 
-func accountConfig(cfg config.Config) account.Config {
+// accountConfig is the account rules; blocklist is the list of common
+// passwords, loaded once (password.LoadBlocklist).
+func accountConfig(cfg config.Config, blocklist *password.Blocklist) account.Config {
 	th := cfg.Throttle
 	return account.Config{
-		MinPassword: cfg.Argon2.MinLength, RefreshTTL: cfg.Token.RefreshTTL, RefreshIdle: cfg.Token.RefreshIdle,
-		RefreshGrace: cfg.Token.RefreshGrace,
+		Passwords:  password.Rules{MinLength: cfg.Argon2.MinLength, Blocklist: blocklist},
+		RefreshTTL: cfg.Token.RefreshTTL, RefreshIdle: cfg.Token.RefreshIdle, RefreshGrace: cfg.Token.RefreshGrace,
 		Throttle: account.Throttle{
 			Client:   account.Policy{Free: th.ClientFree, Base: th.Base, Max: th.ClientMax, Reset: th.Reset},
 			Account:  account.Policy{Free: th.AccountFree, Base: th.Base, Max: th.AccountMax, Reset: th.Reset},
 			KnownFor: th.KnownClients,
 		},
+		InvitationTTL: cfg.Security.InvitationTTL, AcceptPath: cfg.Security.InvitationPath,
+		MFAIssuer: cfg.Security.MFAIssuer, MFARequiredForAdmins: cfg.Security.MFARequiredForAdmins,
 	}
 }
 
@@ -116,12 +112,12 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 	}
 	log := logging.New(stdout, "admin", cfg.LogLevel)
 	log.Info("starting", libconfig.LogValue(&cfg)...)
-	proxies, err := cfg.Proxies()
+	clients, err := cfg.Clients()
 	if err != nil {
 		return err
 	}
 
-	pool, err := openDB(ctx, cfg, log)
+	pool, err := openDB(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -143,7 +139,7 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 		return err
 	}
 
-	nc, js, err := stream.Connect(cfg.NATSURL, "admin", log)
+	nc, js, err := stream.Connect(cfg.NATSURL, "admin", log, stream.NKeyFile(cfg.NATSNKeyFile), stream.CAFile(cfg.NATSCAFile))
 	if err != nil {
 		return err
 	}
@@ -178,7 +174,11 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 	}
 
 	signer := token.NewSigner(keys, cfg.Token.Issuer, cfg.Token.Audience, cfg.Token.AccessTTL)
-	accountCfg := accountConfig(cfg)
+	blocklist, err := password.LoadBlocklist()
+	if err != nil {
+		return err
+	}
+	accountCfg := accountConfig(cfg, blocklist)
 	// Replicas share the signing key, so they give one email the same
 	// reference in "Login failed" lines.
 	accountCfg.LogKey = keys.Derive("login log reference")
@@ -196,7 +196,7 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 
 	api := httpapi.New(httpapi.Deps{
 		Accounts: accounts, Jobs: jobs, Audit: store.NewAudit(pool), DeadLetters: deadLetters, Keys: keys,
-		Verifier: verifier, ClientIP: httpapi.NewClientIP(proxies), Metrics: adminMetrics, Log: log,
+		Verifier: verifier, Clients: clients, Metrics: adminMetrics, Log: log,
 		SyncThreshold: cfg.Bulk.SyncThreshold, SyncWait: cfg.Bulk.SyncWait,
 	})
 	// Only PostgreSQL decides readiness: login, the audit log and jobs

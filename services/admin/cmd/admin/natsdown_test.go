@@ -5,11 +5,13 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/acube/platform/libs/events"
 )
 
 // TestIntegrationStartsWithNATSDown: the admin service starts while NATS
 // is down, answers /readyz 200 with NATS reported degraded, takes a write
-// (creating an admin), and once NATS is up declares its streams, publishes
+// (inviting an admin), and once NATS is up declares its streams, publishes
 // the event from its outbox and appends the audit record its consumer
 // reads back. Before the lifecycle, start failed with "declare stream
 // ADMIN: context deadline exceeded".
@@ -34,12 +36,12 @@ func TestIntegrationStartsWithNATSDown(t *testing.T) {
 	h.waitReady("nats", "streams", "consumer_admin-audit")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	eventually(t, "admin.account.created in ADMIN", func() bool {
+	eventually(t, "admin.account.invited in ADMIN", func() bool {
 		s, err := h.js.Stream(ctx, "ADMIN")
 		if err != nil {
 			return false
 		}
-		_, err = s.GetLastMsgForSubject(ctx, "admin.account.created")
+		_, err = s.GetLastMsgForSubject(ctx, events.TypeAccountInvited)
 		return err == nil
 	})
 	eventually(t, "the audit record of the new admin", func() bool {

@@ -5,38 +5,49 @@ import (
 	"net/mail"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/acube/platform/services/admin/internal/password"
 )
 
 // FuzzNewAccount feeds arbitrary accounts to the creation rules: an
-// accepted account has a normalised, parseable email, a 1–100 character
-// name, a known role and a password within the length rules; a refused
-// one is a ValidationError naming fields.
+// accepted invitee has a normalised, parseable email, a 1–100 character
+// name and a known role; an accepted bootstrap account also has a
+// password within the rules; a refused one is a ValidationError naming
+// fields.
 func FuzzNewAccount(f *testing.F) {
 	f.Add("new@example.org", "New", RoleAdmin, "a long enough password")
 	f.Add(" NEW@Example.org ", " N ", RoleSuperadmin, "new@example.org")
 	f.Add("a@b", "", "root", "")
 	f.Add("\"q\"@example.org", "\xff", RoleAdmin, "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+	rules := password.Rules{MinLength: 12, Blocklist: password.NewBlocklist([]string{"password1234"})}
 	f.Fuzz(func(t *testing.T, email, name, role, pw string) {
-		n := NewAccount{Email: email, Name: name, Role: role, Password: pw}
-		err := n.validate(12)
-		if err != nil {
+		refused := func(err error) bool {
+			if err == nil {
+				return false
+			}
 			var ve *ValidationError
 			if !errors.As(err, &ve) || len(ve.Fields) == 0 {
 				t.Fatalf("validate: %v, want a ValidationError with fields", err)
 			}
-			return
+			return true
 		}
-		if a, perr := mail.ParseAddress(n.Email); perr != nil || a.Address != n.Email || n.Email != NormalizeEmail(n.Email) {
-			t.Fatalf("accepted email %q", n.Email)
+		in := Invitee{Email: email, Name: name, Role: role}
+		if !refused(in.validate()) {
+			if a, perr := mail.ParseAddress(in.Email); perr != nil || a.Address != in.Email || in.Email != NormalizeEmail(in.Email) {
+				t.Fatalf("accepted email %q", in.Email)
+			}
+			if c := utf8.RuneCountInString(in.Name); c < 1 || c > 100 {
+				t.Fatalf("accepted name %q", in.Name)
+			}
+			if in.Role != RoleAdmin && in.Role != RoleSuperadmin {
+				t.Fatalf("accepted role %q", in.Role)
+			}
 		}
-		if c := utf8.RuneCountInString(n.Name); c < 1 || c > 100 {
-			t.Fatalf("accepted name %q", n.Name)
-		}
-		if n.Role != RoleAdmin && n.Role != RoleSuperadmin {
-			t.Fatalf("accepted role %q", n.Role)
-		}
-		if utf8.RuneCountInString(pw) < 12 || len(pw) > MaxPasswordBytes {
-			t.Fatalf("accepted a password of %d bytes", len(pw))
+		n := NewAccount{Email: email, Name: name, Password: pw}
+		if !refused(n.validate(rules)) {
+			if utf8.RuneCountInString(pw) < 12 || len(pw) > MaxPasswordBytes || rules.Blocklist.Contains(pw) {
+				t.Fatalf("accepted a password of %d bytes", len(pw))
+			}
 		}
 	})
 }

@@ -74,15 +74,12 @@ func TestIntegrationAdmins(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	super := account.Actor{ID: f.super.ID.String(), Email: f.super.Email, Role: account.RoleSuperadmin, ClientIP: "198.51.100.1"}
+	super := f.superActor()
 
-	if _, err := f.svc.Bootstrap(ctx, account.NewAccount{Email: "second@example.org", Name: "x", Password: superPassword}); !errors.Is(err, account.ErrBootstrapped) {
+	if _, _, err := f.svc.Bootstrap(ctx, account.NewAccount{Email: "second@example.org", Name: "x", Password: superPassword}); !errors.Is(err, account.ErrBootstrapped) {
 		t.Fatalf("second bootstrap = %v, want ErrBootstrapped", err)
 	}
-	ada, err := f.svc.Create(ctx, super, account.NewAccount{Email: "Ada@Example.org", Name: "Ada", Role: account.RoleAdmin, Password: "analytical engine"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ada := f.admin(t, "Ada@Example.org", account.RoleAdmin, adaPassword)
 	adaActor := account.Actor{ID: ada.ID.String(), Email: ada.Email, Role: account.RoleAdmin}
 
 	tests := []struct {
@@ -92,24 +89,27 @@ func TestIntegrationAdmins(t *testing.T) {
 		wantVal bool
 	}{
 		{name: "duplicate email", do: func() error {
-			_, err := f.svc.Create(ctx, super, account.NewAccount{Email: "ada@example.org", Name: "Ada", Role: account.RoleAdmin, Password: "another long one"})
+			_, err := f.svc.Create(ctx, super, account.Invitee{Email: "ada@example.org", Name: "Ada", Role: account.RoleAdmin})
 			return err
 		}, wantErr: account.ErrEmailTaken},
-		{name: "short password", do: func() error {
-			_, err := f.svc.Create(ctx, super, account.NewAccount{Email: "b@example.org", Name: "B", Role: account.RoleAdmin, Password: "short"})
+		{name: "bad email", do: func() error {
+			_, err := f.svc.Create(ctx, super, account.Invitee{Email: "b@", Name: "B", Role: account.RoleAdmin})
 			return err
 		}, wantVal: true},
 		{name: "unknown role", do: func() error {
-			_, err := f.svc.Create(ctx, super, account.NewAccount{Email: "c@example.org", Name: "C", Role: "root", Password: "long enough password"})
+			_, err := f.svc.Create(ctx, super, account.Invitee{Email: "c@example.org", Name: "C", Role: "root"})
 			return err
 		}, wantVal: true},
 		{name: "admin cannot create admins", do: func() error {
-			_, err := f.svc.Create(ctx, adaActor, account.NewAccount{Email: "d@example.org", Name: "D", Role: account.RoleSuperadmin, Password: "long enough password"})
+			_, err := f.svc.Create(ctx, adaActor, account.Invitee{Email: "d@example.org", Name: "D", Role: account.RoleSuperadmin})
 			return err
 		}, wantErr: account.ErrForbidden},
 		{name: "admin cannot list admins", do: func() error { _, err := f.svc.List(ctx, adaActor); return err }, wantErr: account.ErrForbidden},
 		{name: "admin cannot disable", do: func() error { _, err := f.svc.Disable(ctx, adaActor, f.super.ID); return err }, wantErr: account.ErrForbidden},
+		{name: "admin cannot reset TOTP", do: func() error { _, err := f.svc.ResetTOTP(ctx, adaActor, f.super.ID); return err }, wantErr: account.ErrForbidden},
 		{name: "superadmin cannot disable itself", do: func() error { _, err := f.svc.Disable(ctx, super, f.super.ID); return err }, wantErr: account.ErrSelf},
+		{name: "superadmin cannot reset its own TOTP", do: func() error { _, err := f.svc.ResetTOTP(ctx, super, f.super.ID); return err }, wantErr: account.ErrSelf},
+		{name: "no new invitation once accepted", do: func() error { _, err := f.svc.Reinvite(ctx, super, ada.ID); return err }, wantErr: account.ErrNotInvited},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,33 +127,43 @@ func TestIntegrationAdmins(t *testing.T) {
 		})
 	}
 
-	s, err := f.svc.Login(ctx, "ada@example.org", "analytical engine", "198.51.100.7")
+	s, err := f.svc.Login(ctx, "ada@example.org", adaPassword, "198.51.100.7")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := f.svc.Authorize(ctx, ada.ID.String(), s.SessionID.String(), account.RoleAdmin); err != nil {
+		t.Fatalf("Authorize before disabling: %v", err)
 	}
 	if _, err := f.svc.Disable(ctx, super, ada.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Login(ctx, "ada@example.org", "analytical engine", "198.51.100.7"); !errors.Is(err, account.ErrInvalidCredentials) {
+	if _, err := f.svc.Login(ctx, "ada@example.org", adaPassword, "198.51.100.7"); !errors.Is(err, account.ErrInvalidCredentials) {
 		t.Fatalf("disabled login = %v, want ErrInvalidCredentials", err)
 	}
 	if _, err := f.svc.Refresh(ctx, s.RefreshToken, "198.51.100.7"); !errors.Is(err, account.ErrInvalidRefresh) {
 		t.Fatalf("disabled refresh = %v, want ErrInvalidRefresh", err)
 	}
+	if _, err := f.svc.Authorize(ctx, ada.ID.String(), s.SessionID.String(), account.RoleAdmin); !errors.Is(err, account.ErrSessionRevoked) {
+		t.Fatalf("Authorize after disabling = %v, want ErrSessionRevoked", err)
+	}
 	list, err := f.svc.List(ctx, super)
-	if err != nil || len(list) != 2 || !list[1].Disabled() {
+	if err != nil || len(list) != 2 || !list[1].Disabled() || list[1].Status() != account.StatusDisabled {
 		t.Fatalf("List = %+v, %v", list, err)
 	}
 
-	// Every action left its events in the outbox: the welcome event and
-	// an audit event per action.
-	var created, audits int
+	// Every action left its events in the outbox: the welcome event of
+	// the bootstrap, the invitation, an audit event per action, and the
+	// revocation of the disabled admin's sessions.
+	var created, invited, revoked, audits int
 	err = f.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE subject = 'admin.account.created'),
-		count(*) FILTER (WHERE subject LIKE 'audit.admin_account.%') FROM outbox`).Scan(&created, &audits)
+		count(*) FILTER (WHERE subject = 'admin.account.invited'),
+		count(*) FILTER (WHERE subject = 'admin.sessions.revoked'),
+		count(*) FILTER (WHERE subject LIKE 'audit.admin_account.%') FROM outbox`).Scan(&created, &invited, &revoked, &audits)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if created != 2 || audits < 5 {
-		t.Fatalf("outbox has %d account.created and %d audit events", created, audits)
+	if created != 1 || invited != 1 || revoked != 1 || audits < 5 {
+		t.Fatalf("outbox has %d account.created, %d account.invited, %d sessions.revoked and %d audit events",
+			created, invited, revoked, audits)
 	}
 }

@@ -29,6 +29,10 @@ func TestSamples(t *testing.T) {
 			CreatedBy: by, CreatedAt: at}, events.AccountKey(id)},
 		{TypeAccountDisabled, DisabledEvent{AccountID: id, Email: "ada@acube.local", DisabledBy: by, DisabledAt: at},
 			events.AccountKey(id)},
+		{events.TypeAccountInvited, events.AccountInvited{AccountID: id,
+			InvitationID: uuid.MustParse("01958f2e-1a00-7000-8000-00000000003d"), Email: "ada@acube.local",
+			Name: "Ada Admin", Role: RoleAdmin, InvitedBy: by, AcceptURL: "/admin/invitation?token=sample-token",
+			ExpiresAt: at.Add(24 * time.Hour), InvitedAt: at}, events.AccountKey(id)},
 		{audit.Subject(), audit, Entity + ":" + id.String()},
 	}
 	for _, tt := range tests {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/services/admin/internal/password"
 	"github.com/acube/platform/services/admin/internal/token"
 )
@@ -31,20 +32,44 @@ type Refresh struct {
 	RevokedReason   string
 }
 
-// Revocation reasons.
-const (
-	reasonSuperseded = "superseded_in_grace"
-	reasonReuse      = "reuse_detected"
-	reasonLogout     = "logout"
-)
-
-// Session is what a login or refresh hands the client.
+// Session is what a login or refresh hands the client: tokens, or, when
+// the password was right but a second factor is needed, only MFA.
 type Session struct {
-	Account          Account
+	Account Account
+	// SessionID names the login session: the access token's sid claim.
+	SessionID        uuid.UUID
 	AccessToken      string
 	AccessExpiresAt  time.Time
 	RefreshToken     string
 	RefreshExpiresAt time.Time
+	// MFA, when set, is the second login step; there are no tokens yet.
+	MFA *MFAStep
+	// RecoveryCodes are shown once, when a login enrolled TOTP.
+	RecoveryCodes []string
+}
+
+// MFAStep is the second step of a login that needs one.
+type MFAStep struct {
+	// Token names the step in POST /api/admin/auth/mfa (and in the
+	// enrolment, when EnrollmentRequired); single use.
+	Token     string
+	ExpiresAt time.Time
+	// EnrollmentRequired: the account has no TOTP factor yet but needs
+	// one; it enrols now (POST /api/admin/auth/mfa/enroll), then confirms
+	// with a code.
+	EnrollmentRequired bool
+}
+
+// LoginSession is one login: the refresh-token family and every access
+// token minted from it carry its id (the sid claim). This service checks
+// it on every request, so ending it refuses its tokens at once.
+type LoginSession struct {
+	ID            uuid.UUID
+	AccountID     uuid.UUID
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	RevokedAt     *time.Time
+	RevokedReason string
 }
 
 // Reasons a login is refused, as the login_failed audit records and the
@@ -54,6 +79,9 @@ const (
 	ReasonWrongPassword   = "wrong_password"
 	ReasonAccountDisabled = "account_disabled"
 	ReasonThrottled       = "throttled"
+	// ReasonInvitationPending is an invited admin who has not chosen a
+	// password yet.
+	ReasonInvitationPending = "invitation_pending"
 )
 
 // LoginError is a refused login as the service log may tell it: why, and
@@ -119,18 +147,25 @@ func (s *Service) Login(ctx context.Context, email, pw, clientIP string) (Sessio
 	}
 	hash := s.hasher.Dummy()
 	if found {
-		hash = acct.PasswordHash
 		actor.ID = acct.ID.String()
+		if acct.PasswordHash != "" {
+			hash = acct.PasswordHash
+		}
 	}
 	ok, rehash, err := s.hasher.Verify(ctx, hash, pw)
 	if err != nil && !errors.Is(err, password.ErrMalformed) {
 		return Session{}, fmt.Errorf("login: %w", err)
 	}
-	if !found || !ok || acct.Disabled() {
+	// An invited admin has no password yet: the dummy hash was verified
+	// instead, so the answer takes as long and says the same.
+	invited := found && acct.PasswordHash == ""
+	if !found || !ok || invited || acct.Disabled() {
 		reason := ReasonWrongPassword
 		switch {
 		case !found:
 			reason = ReasonUnknownEmail
+		case invited:
+			reason = ReasonInvitationPending
 		case acct.Disabled() && ok:
 			reason = ReasonAccountDisabled
 		}
@@ -150,10 +185,13 @@ func (s *Service) Login(ctx context.Context, email, pw, clientIP string) (Sessio
 			return Session{}, fmt.Errorf("login: rehash: %w", err)
 		}
 	}
-	plain, rt, err := s.newRefresh(acct.ID, uuid.Nil, now, now.Add(s.cfg.RefreshTTL))
-	if err != nil {
-		return Session{}, fmt.Errorf("login: %w", err)
+	if s.mfaRequired(acct) {
+		return s.passwordStep(ctx, acct, actor, newHash, now)
 	}
+	var (
+		plain string
+		rt    Refresh
+	)
 	err = s.store.InTx(ctx, func(tx Tx) error {
 		if err := tx.ResetThrottles(ctx, clientKey(email, clientIP), accountKey(email)); err != nil {
 			return err
@@ -166,7 +204,8 @@ func (s *Service) Login(ctx context.Context, email, pw, clientIP string) (Sessio
 				return err
 			}
 		}
-		if err := tx.InsertRefresh(ctx, rt); err != nil {
+		var err error
+		if plain, rt, err = s.startSession(ctx, tx, acct.ID, now); err != nil {
 			return err
 		}
 		return emitAudit(ctx, tx, actor, "login_succeeded", actor.ID, now, nil)
@@ -176,6 +215,44 @@ func (s *Service) Login(ctx context.Context, email, pw, clientIP string) (Sessio
 	}
 	s.rec.Login(OutcomeSuccess)
 	return s.session(acct, plain, rt, now)
+}
+
+// passwordStep ends a login whose password was right but which needs a
+// second factor: it hands out a short-lived, single-use MFA token and no
+// access token, so nothing but the second step (or the enrolment) can be
+// done with the password alone.
+func (s *Service) passwordStep(ctx context.Context, acct Account, actor Actor, newHash string, now time.Time) (Session, error) {
+	plain, ch, err := s.newChallenge(acct.ID, actor.ClientIP, now)
+	if err != nil {
+		return Session{}, fmt.Errorf("login: %w", err)
+	}
+	err = s.store.InTx(ctx, func(tx Tx) error {
+		if err := tx.ResetThrottles(ctx, clientKey(acct.Email, actor.ClientIP), accountKey(acct.Email)); err != nil {
+			return err
+		}
+		// The client knows the password: exempt it from the account-wide
+		// password back-off, as after any right password. Codes have a
+		// back-off of their own.
+		if err := tx.RememberClient(ctx, acct.ID, actor.ClientIP, now); err != nil {
+			return err
+		}
+		if newHash != "" {
+			if err := tx.SetPasswordHash(ctx, acct.ID, newHash); err != nil {
+				return err
+			}
+		}
+		if err := tx.InsertChallenge(ctx, ch); err != nil {
+			return err
+		}
+		return emitAudit(ctx, tx, actor, "login_password_verified", actor.ID, now,
+			map[string]bool{"mfa_enrolled": acct.MFAEnabled()})
+	})
+	if err != nil {
+		return Session{}, fmt.Errorf("login: %w", err)
+	}
+	s.rec.Login(OutcomeMFARequired)
+	return Session{Account: acct, MFA: &MFAStep{Token: plain, ExpiresAt: ch.ExpiresAt,
+		EnrollmentRequired: !acct.MFAEnabled()}}, nil
 }
 
 func loginFields(email, pw string) map[string]string {
@@ -238,10 +315,12 @@ func (s *Service) admit(ctx context.Context, actor Actor, now time.Time) error {
 }
 
 // Refresh spends a refresh token and returns a new session in the same
-// family. Reusing a spent token revokes the whole family and returns
-// ErrRefreshReused, except within the grace period after its first use,
-// when the client is taken to be retrying a request whose answer it lost:
-// it gets a new token and the one it never received is revoked.
+// family. The token row is locked, so concurrent uses of one token are
+// served one at a time: the first gets the successor; the others, and any
+// use within RefreshGrace after it, get ErrRefreshReplayed and change
+// nothing (neither a second successor nor the end of the first one's
+// session). A spent token used after the grace means two parties hold the
+// family: it is revoked whole, at every service (ErrRefreshReused).
 func (s *Service) Refresh(ctx context.Context, plain, clientIP string) (Session, error) {
 	if plain == "" || len(plain) > 256 {
 		s.rec.Refresh(OutcomeInvalid)
@@ -256,7 +335,7 @@ func (s *Service) Refresh(ctx context.Context, plain, clientIP string) (Session,
 	)
 	err := s.store.InTx(ctx, func(tx Tx) error {
 		outcome = nil
-		rt, err := tx.RefreshByHash(ctx, token.HashRefresh(plain))
+		rt, err := tx.RefreshByHash(ctx, token.HashSecret(plain))
 		if errors.Is(err, ErrNotFound) {
 			outcome = ErrInvalidRefresh
 			return nil
@@ -268,35 +347,24 @@ func (s *Service) Refresh(ctx context.Context, plain, clientIP string) (Session,
 			return err
 		}
 		actor := Actor{ID: acct.ID.String(), Email: acct.Email, Name: acct.Name, Role: acct.Role, ClientIP: clientIP}
-		reuse := func(why string) error {
-			outcome = ErrRefreshReused
-			if err := tx.RevokeFamily(ctx, rt.FamilyID, now, reasonReuse); err != nil {
-				return err
-			}
-			return emitAudit(ctx, tx, actor, "refresh_reuse_detected", actor.ID, now,
-				map[string]string{"family_id": rt.FamilyID.String(), "why": why})
-		}
 		switch {
-		case rt.RevokedAt != nil && rt.RevokedReason == reasonSuperseded:
-			// Two parties hold tokens of this family: end it.
-			return reuse("superseded token used")
 		case rt.RevokedAt != nil, acct.Disabled(), !now.Before(rt.ExpiresAt), !now.Before(rt.FamilyExpiresAt):
 			outcome = ErrInvalidRefresh
 			return nil
+		case rt.UsedAt != nil && now.Sub(*rt.UsedAt) <= s.cfg.RefreshGrace:
+			// A retry, a race between two tabs, or a thief who copied the
+			// token: answering with tokens would arm the thief; revoking
+			// would log the user out. Refuse, change nothing.
+			outcome = ErrRefreshReplayed
+			return emitAudit(ctx, tx, actor, "refresh_replayed", actor.ID, now,
+				map[string]string{"family_id": rt.FamilyID.String()})
 		case rt.UsedAt != nil:
-			if now.Sub(*rt.UsedAt) > s.cfg.RefreshGrace || rt.ReplacedBy == nil {
-				return reuse("spent token used")
-			}
-			succ, err := tx.RefreshByID(ctx, *rt.ReplacedBy)
-			if err != nil {
+			outcome = ErrRefreshReused
+			if err := s.endSession(ctx, tx, acct.ID, rt.FamilyID, events.RevokeReasonRefreshReuse, now); err != nil {
 				return err
 			}
-			if succ.UsedAt != nil || succ.RevokedAt != nil {
-				return reuse("spent token used after its successor")
-			}
-			if err := tx.RevokeRefresh(ctx, succ.ID, now, reasonSuperseded); err != nil {
-				return err
-			}
+			return emitAudit(ctx, tx, actor, "refresh_reuse_detected", actor.ID, now,
+				map[string]string{"family_id": rt.FamilyID.String(), "why": "spent token used"})
 		}
 		if newPlain, next, err = s.newRefresh(acct.ID, rt.FamilyID, now, rt.FamilyExpiresAt); err != nil {
 			return err
@@ -304,11 +372,7 @@ func (s *Service) Refresh(ctx context.Context, plain, clientIP string) (Session,
 		if err := tx.InsertRefresh(ctx, next); err != nil {
 			return err
 		}
-		usedAt := now
-		if rt.UsedAt != nil {
-			usedAt = *rt.UsedAt // the grace period runs from the first use
-		}
-		return tx.MarkRefreshUsed(ctx, rt.ID, usedAt, next.ID)
+		return tx.MarkRefreshUsed(ctx, rt.ID, now, next.ID)
 	})
 	if err != nil {
 		return Session{}, fmt.Errorf("refresh: %w", err)
@@ -316,6 +380,9 @@ func (s *Service) Refresh(ctx context.Context, plain, clientIP string) (Session,
 	switch {
 	case errors.Is(outcome, ErrRefreshReused):
 		s.rec.Refresh(OutcomeReused)
+		return Session{}, outcome
+	case errors.Is(outcome, ErrRefreshReplayed):
+		s.rec.Refresh(OutcomeReplayed)
 		return Session{}, outcome
 	case outcome != nil:
 		s.rec.Refresh(OutcomeInvalid)
@@ -325,15 +392,17 @@ func (s *Service) Refresh(ctx context.Context, plain, clientIP string) (Session,
 	return s.session(acct, newPlain, next, now)
 }
 
-// Logout revokes the refresh-token family plain belongs to. An unknown
-// token is not an error: the result, no live session, is the same.
+// Logout ends the login session plain belongs to: its refresh tokens and,
+// at once, its access tokens, here and (admin.sessions.revoked) at every
+// other service. An unknown token is not an error: the result, no live
+// session, is the same.
 func (s *Service) Logout(ctx context.Context, plain, clientIP string) error {
 	if plain == "" || len(plain) > 256 {
 		return nil
 	}
 	now := s.now().UTC()
 	err := s.store.InTx(ctx, func(tx Tx) error {
-		rt, err := tx.RefreshByHash(ctx, token.HashRefresh(plain))
+		rt, err := tx.RefreshByHash(ctx, token.HashSecret(plain))
 		if errors.Is(err, ErrNotFound) {
 			return nil
 		}
@@ -347,11 +416,11 @@ func (s *Service) Logout(ctx context.Context, plain, clientIP string) error {
 		if err != nil {
 			return err
 		}
-		if err := tx.RevokeFamily(ctx, rt.FamilyID, now, reasonLogout); err != nil {
+		if err := s.endSession(ctx, tx, acct.ID, rt.FamilyID, events.RevokeReasonLogout, now); err != nil {
 			return err
 		}
 		actor := Actor{ID: acct.ID.String(), Email: acct.Email, ClientIP: clientIP}
-		return emitAudit(ctx, tx, actor, "logout", actor.ID, now, nil)
+		return emitAudit(ctx, tx, actor, "logout", actor.ID, now, map[string]string{"session_id": rt.FamilyID.String()})
 	})
 	if err != nil {
 		return fmt.Errorf("logout: %w", err)
@@ -359,8 +428,57 @@ func (s *Service) Logout(ctx context.Context, plain, clientIP string) error {
 	return nil
 }
 
+// startSession begins a login session within tx: its row and the first
+// refresh token of its family, whose id it shares.
+func (s *Service) startSession(ctx context.Context, tx Tx, accountID uuid.UUID, now time.Time) (string, Refresh, error) {
+	plain, rt, err := s.newRefresh(accountID, uuid.Nil, now, now.Add(s.cfg.RefreshTTL))
+	if err != nil {
+		return "", Refresh{}, err
+	}
+	if err := tx.InsertRefresh(ctx, rt); err != nil {
+		return "", Refresh{}, err
+	}
+	err = tx.InsertSession(ctx, LoginSession{ID: rt.FamilyID, AccountID: accountID, CreatedAt: now, ExpiresAt: rt.FamilyExpiresAt})
+	return plain, rt, err
+}
+
+// endSession ends one login session within tx: its refresh tokens, its
+// row, and its access tokens everywhere.
+func (s *Service) endSession(ctx context.Context, tx Tx, accountID, id uuid.UUID, reason string, now time.Time) error {
+	if err := tx.RevokeFamily(ctx, id, now, reason); err != nil {
+		return err
+	}
+	if err := tx.RevokeSession(ctx, id, now, reason); err != nil {
+		return err
+	}
+	return emitRevoked(ctx, tx, accountID, id.String(), reason, now)
+}
+
+// Authorize checks, on every request this service serves, that a verified
+// access token still stands: its session was not ended, its account is
+// not disabled and still has the token's role. It returns the caller as
+// the database knows it now; any failure is ErrSessionRevoked. Replicas
+// share the database, so a revocation holds at all of them at once.
+func (s *Service) Authorize(ctx context.Context, adminID, sessionID, role string) (Actor, error) {
+	sid, err := uuid.Parse(sessionID)
+	if err != nil {
+		return Actor{}, ErrSessionRevoked // tokens from before sessions existed, or none at all
+	}
+	sess, acct, err := s.store.SessionState(ctx, sid)
+	if errors.Is(err, ErrNotFound) {
+		return Actor{}, ErrSessionRevoked
+	}
+	if err != nil {
+		return Actor{}, fmt.Errorf("authorize session %s: %w", sid, err)
+	}
+	if sess.RevokedAt != nil || acct.Disabled() || acct.ID.String() != adminID || acct.Role != role {
+		return Actor{}, ErrSessionRevoked
+	}
+	return Actor{ID: adminID, Email: acct.Email, Name: acct.Name, Role: acct.Role, SessionID: sessionID}, nil
+}
+
 func (s *Service) newRefresh(accountID, family uuid.UUID, now, familyExp time.Time) (string, Refresh, error) {
-	plain, hash := token.NewRefresh()
+	plain, hash := token.NewSecret()
 	id, err := uuid.NewV7()
 	if err != nil {
 		return "", Refresh{}, fmt.Errorf("new refresh token id: %w", err)
@@ -373,11 +491,13 @@ func (s *Service) newRefresh(accountID, family uuid.UUID, now, familyExp time.Ti
 }
 
 func (s *Service) session(a Account, plain string, rt Refresh, now time.Time) (Session, error) {
-	access, exp, err := s.signer.Sign(token.Subject{ID: a.ID.String(), Email: a.Email, Name: a.Name, Role: a.Role}, now)
+	access, exp, err := s.signer.Sign(token.Subject{ID: a.ID.String(), Email: a.Email, Name: a.Name, Role: a.Role,
+		SessionID: rt.FamilyID.String()}, now)
 	if err != nil {
 		return Session{}, err
 	}
-	return Session{Account: a, AccessToken: access, AccessExpiresAt: exp, RefreshToken: plain, RefreshExpiresAt: rt.ExpiresAt}, nil
+	return Session{Account: a, SessionID: rt.FamilyID, AccessToken: access, AccessExpiresAt: exp, RefreshToken: plain,
+		RefreshExpiresAt: rt.ExpiresAt}, nil
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -10,10 +10,11 @@ import (
 
 	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/services/admin/internal/audit"
+	"github.com/acube/platform/services/admin/internal/password"
 	"github.com/acube/platform/services/admin/internal/token"
 )
 
-// Store keeps accounts, throttle counters and refresh tokens.
+// Store keeps accounts, throttle counters, sessions and their tokens.
 type Store interface {
 	// InTx runs fn in one transaction, committed when fn returns nil.
 	InTx(ctx context.Context, fn func(Tx) error) error
@@ -21,6 +22,9 @@ type Store interface {
 	List(ctx context.Context) ([]Account, error)
 	// AccountByEmail returns ErrNotFound for an unknown email.
 	AccountByEmail(ctx context.Context, email string) (Account, error)
+	// SessionState returns a login session and its account, in one read,
+	// or ErrNotFound.
+	SessionState(ctx context.Context, id uuid.UUID) (LoginSession, Account, error)
 }
 
 // Tx is what the use cases do inside one transaction.
@@ -30,7 +34,13 @@ type Tx interface {
 	AccountByID(ctx context.Context, id uuid.UUID) (Account, error)
 	// InsertAccount returns ErrEmailTaken for a duplicate email.
 	InsertAccount(ctx context.Context, a Account) error
+	// SetPasswordHash replaces the hash alone (a rehash at login).
 	SetPasswordHash(ctx context.Context, id uuid.UUID, hash string) error
+	// SetPassword stores a password the admin chose at: the hash, when it
+	// changed, and the activation on the first one.
+	SetPassword(ctx context.Context, id uuid.UUID, hash string, at time.Time) error
+	// SetTOTP stores a's TOTP fields (secret, pending, confirmation, last step).
+	SetTOTP(ctx context.Context, a Account) error
 	Disable(ctx context.Context, id uuid.UUID, at time.Time) error
 
 	// Throttles locks and returns the states of keys, zero for new ones.
@@ -44,11 +54,33 @@ type Tx interface {
 	InsertRefresh(ctx context.Context, r Refresh) error
 	// RefreshByHash locks the token row; ErrNotFound when missing.
 	RefreshByHash(ctx context.Context, hash []byte) (Refresh, error)
-	RefreshByID(ctx context.Context, id uuid.UUID) (Refresh, error)
 	MarkRefreshUsed(ctx context.Context, id uuid.UUID, at time.Time, replacedBy uuid.UUID) error
-	RevokeRefresh(ctx context.Context, id uuid.UUID, at time.Time, reason string) error
 	RevokeFamily(ctx context.Context, family uuid.UUID, at time.Time, reason string) error
 	RevokeAccountRefresh(ctx context.Context, accountID uuid.UUID, at time.Time, reason string) error
+
+	InsertSession(ctx context.Context, s LoginSession) error
+	RevokeSession(ctx context.Context, id uuid.UUID, at time.Time, reason string) error
+	// RevokeAccountSessions ends every live session of the account except
+	// one (uuid.Nil: none) and returns the ids it ended.
+	RevokeAccountSessions(ctx context.Context, accountID, except uuid.UUID, at time.Time, reason string) ([]uuid.UUID, error)
+
+	InsertInvitation(ctx context.Context, inv Invitation) error
+	// InvitationByHash locks the invitation; ErrNotFound when missing.
+	InvitationByHash(ctx context.Context, hash []byte) (Invitation, error)
+	MarkInvitationUsed(ctx context.Context, id uuid.UUID, at time.Time) error
+	// RevokeInvitations ends every open invitation of the account.
+	RevokeInvitations(ctx context.Context, accountID uuid.UUID, at time.Time) error
+
+	InsertChallenge(ctx context.Context, c Challenge) error
+	// ChallengeByHash locks the challenge; ErrNotFound when missing.
+	ChallengeByHash(ctx context.Context, hash []byte) (Challenge, error)
+	MarkChallengeUsed(ctx context.Context, id uuid.UUID, at time.Time) error
+
+	// ReplaceRecoveryCodes drops the account's recovery codes and stores
+	// these hashes instead (none: just drops them).
+	ReplaceRecoveryCodes(ctx context.Context, accountID uuid.UUID, hashes [][]byte, at time.Time) error
+	// UseRecoveryCode spends an unused code; false when there is none.
+	UseRecoveryCode(ctx context.Context, accountID uuid.UUID, hash []byte, at time.Time) (bool, error)
 
 	// Emit writes ev to the outbox.
 	Emit(ctx context.Context, ev events.Event) error
@@ -74,15 +106,18 @@ type Recorder interface {
 
 // Outcomes of a login or refresh, for metrics and audit.
 const (
-	OutcomeSuccess   = "success"
-	OutcomeInvalid   = "invalid"
-	OutcomeThrottled = "throttled"
-	OutcomeReused    = "reused"
+	OutcomeSuccess     = "success"
+	OutcomeInvalid     = "invalid"
+	OutcomeThrottled   = "throttled"
+	OutcomeReused      = "reused"
+	OutcomeReplayed    = "replayed"
+	OutcomeMFARequired = "mfa_required"
 )
 
 // Config holds the account rules.
 type Config struct {
-	MinPassword  int
+	// Passwords are the rules a chosen password must satisfy.
+	Passwords    password.Rules
 	RefreshTTL   time.Duration // absolute, per login
 	RefreshIdle  time.Duration
 	RefreshGrace time.Duration
@@ -92,6 +127,37 @@ type Config struct {
 	// reference; empty means a random key per process, so references
 	// line up only within one process's log.
 	LogKey []byte
+	// InvitationTTL is how long an invitation link works [24h].
+	InvitationTTL time.Duration
+	// AcceptPath is the page invitation links lead to; the token follows
+	// as ?token= [/admin/invitation].
+	AcceptPath string
+	// MFAIssuer names the service in authenticator apps [A-Cube Admin].
+	MFAIssuer string
+	// MFARequiredForAdmins makes admins, not only superadmins, enrol TOTP.
+	MFARequiredForAdmins bool
+	// MFAChallengeTTL is how long the second login step may wait [5m].
+	MFAChallengeTTL time.Duration
+	// RecoveryCodes is how many recovery codes an enrolment gives [10].
+	RecoveryCodes int
+}
+
+func (c *Config) setDefaults() {
+	if c.InvitationTTL <= 0 {
+		c.InvitationTTL = 24 * time.Hour
+	}
+	if c.AcceptPath == "" {
+		c.AcceptPath = "/admin/invitation"
+	}
+	if c.MFAIssuer == "" {
+		c.MFAIssuer = "A-Cube Admin"
+	}
+	if c.MFAChallengeTTL <= 0 {
+		c.MFAChallengeTTL = 5 * time.Minute
+	}
+	if c.RecoveryCodes <= 0 {
+		c.RecoveryCodes = 10
+	}
 }
 
 // Service carries out the account use cases.
@@ -107,6 +173,7 @@ type Service struct {
 
 // NewService builds the account service; now is the clock (time.Now).
 func NewService(store Store, hasher Hasher, signer Signer, rec Recorder, cfg Config, now func() time.Time) *Service {
+	cfg.setDefaults()
 	key := cfg.LogKey
 	if len(key) == 0 {
 		key = make([]byte, 32)
@@ -115,64 +182,9 @@ func NewService(store Store, hasher Hasher, signer Signer, rec Recorder, cfg Con
 	return &Service{store: store, hasher: hasher, signer: signer, rec: rec, cfg: cfg, now: now, logKey: key}
 }
 
-// Create adds an admin and announces it (admin.account.created, from
-// which the mailer sends the welcome email). Only a superadmin may.
-func (s *Service) Create(ctx context.Context, actor Actor, in NewAccount) (Account, error) {
-	if actor.Role != RoleSuperadmin {
-		return Account{}, ErrForbidden
-	}
-	return s.create(ctx, actor, in, "create")
-}
-
-// Bootstrap creates the first superadmin; it refuses once any account
-// exists, so it can never be used to add a second way in.
-func (s *Service) Bootstrap(ctx context.Context, in NewAccount) (Account, error) {
-	in.Role = RoleSuperadmin
-	return s.create(ctx, Actor{Email: "system:bootstrap", ClientIP: "local"}, in, "bootstrap")
-}
-
-func (s *Service) create(ctx context.Context, actor Actor, in NewAccount, action string) (Account, error) {
-	if err := in.validate(s.cfg.MinPassword); err != nil {
-		return Account{}, err
-	}
-	hash, err := s.hasher.Hash(ctx, in.Password)
-	if err != nil {
-		return Account{}, fmt.Errorf("hash password: %w", err)
-	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return Account{}, fmt.Errorf("new account id: %w", err)
-	}
-	now := s.now().UTC()
-	a := Account{ID: id, Email: in.Email, Name: in.Name, Role: in.Role, PasswordHash: hash, CreatedAt: now, CreatedBy: actor.ID}
-	err = s.store.InTx(ctx, func(tx Tx) error {
-		if action == "bootstrap" {
-			n, err := tx.CountAccounts(ctx)
-			if err != nil {
-				return err
-			}
-			if n > 0 {
-				return ErrBootstrapped
-			}
-		}
-		if err := tx.InsertAccount(ctx, a); err != nil {
-			return err
-		}
-		created, err := events.New(Source, TypeAccountCreated, events.AccountCreated{AccountID: a.ID, Email: a.Email, Name: a.Name,
-			Role: a.Role, CreatedBy: events.AdminRef{ID: actor.ID, Email: actor.Email}, CreatedAt: now})
-		if err != nil {
-			return err
-		}
-		if err := tx.Emit(ctx, created); err != nil {
-			return err
-		}
-		return emitAudit(ctx, tx, actor, action, a.ID.String(), now,
-			map[string]any{"email": a.Email, "name": a.Name, "role": a.Role})
-	})
-	if err != nil {
-		return Account{}, fmt.Errorf("create admin %s: %w", in.Email, err)
-	}
-	return a, nil
+// mfaRequired says whether a must pass a second factor to log in.
+func (s *Service) mfaRequired(a Account) bool {
+	return a.MFAEnabled() || a.Role == RoleSuperadmin || s.cfg.MFARequiredForAdmins
 }
 
 // List returns every admin. Only a superadmin may.
@@ -187,9 +199,10 @@ func (s *Service) List(ctx context.Context, actor Actor) ([]Account, error) {
 	return list, nil
 }
 
-// Disable stops an admin from logging in and revokes its refresh tokens;
-// access tokens already issued run out within their short lifetime.
-// Disabling an already disabled account changes nothing.
+// Disable stops an admin from logging in and ends every session of it at
+// once: its refresh tokens, its sessions (which this service checks on
+// every request) and, through admin.sessions.revoked, its access tokens
+// at every other service. Disabling a disabled account changes nothing.
 func (s *Service) Disable(ctx context.Context, actor Actor, id uuid.UUID) (Account, error) {
 	if actor.Role != RoleSuperadmin {
 		return Account{}, ErrForbidden
@@ -210,7 +223,16 @@ func (s *Service) Disable(ctx context.Context, actor Actor, id uuid.UUID) (Accou
 		if err := tx.Disable(ctx, id, now); err != nil {
 			return err
 		}
-		if err := tx.RevokeAccountRefresh(ctx, id, now, "account_disabled"); err != nil {
+		if err := tx.RevokeAccountRefresh(ctx, id, now, events.RevokeReasonDisabled); err != nil {
+			return err
+		}
+		if _, err := tx.RevokeAccountSessions(ctx, id, uuid.Nil, now, events.RevokeReasonDisabled); err != nil {
+			return err
+		}
+		if err := tx.RevokeInvitations(ctx, id, now); err != nil {
+			return err
+		}
+		if err := emitRevoked(ctx, tx, id, "", events.RevokeReasonDisabled, now); err != nil {
 			return err
 		}
 		a.DisabledAt = &now
@@ -229,6 +251,17 @@ func (s *Service) Disable(ctx context.Context, actor Actor, id uuid.UUID) (Accou
 		return Account{}, fmt.Errorf("disable admin %s: %w", id, err)
 	}
 	return a, nil
+}
+
+// emitRevoked announces within tx that access tokens of admin issued
+// before now are void: those of one session, or of all ("").
+func emitRevoked(ctx context.Context, tx Tx, admin uuid.UUID, session, reason string, now time.Time) error {
+	ev, err := events.New(Source, events.TypeSessionsRevoked, events.SessionsRevoked{AdminID: admin,
+		SessionID: session, NotBefore: now, Reason: reason, RevokedAt: now})
+	if err != nil {
+		return err
+	}
+	return tx.Emit(ctx, ev)
 }
 
 // emitAudit writes one audit event about an admin account within tx.

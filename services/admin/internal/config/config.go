@@ -5,10 +5,10 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"strings"
 	"time"
 
+	"github.com/acube/platform/libs/clientip"
 	libconfig "github.com/acube/platform/libs/config"
 )
 
@@ -19,16 +19,16 @@ type Config struct {
 	libconfig.Backbone
 
 	Addr           string   `env:"ADMIN_ADDR" default:":8102" doc:"HTTP listen address"`
-	MigrateDBURL   string   `env:"MIGRATE_DATABASE_URL" secret:"true" doc:"PostgreSQL URL migrations (and database creation) run with, the schema owner's; empty uses DATABASE_URL"`
 	DBRole         string   `env:"ADMIN_DB_ROLE" default:"acube_admin_app" doc:"role every pooled connection takes with SET ROLE (it cannot change or delete audit rows); none keeps the login role"`
 	DBMaxConns     int32    `env:"ADMIN_DB_MAX_CONNS" default:"16" doc:"connection pool size"`
-	TrustedProxies []string `env:"ADMIN_TRUSTED_PROXIES" default:"127.0.0.0/8,::1/128" doc:"CIDRs whose X-Forwarded-For is believed (the gateway)"`
+	TrustedProxies []string `env:"ADMIN_TRUSTED_PROXIES" default:"127.0.0.0/8,::1/128" doc:"comma-separated CIDRs or addresses whose X-Forwarded-For is believed (the gateway)"`
 	DataDir        string   `env:"ADMIN_DATA_DIR" default:".data/admin" doc:"where a generated development signing key is kept"`
 
 	Token    Token
 	Argon2   Argon2
 	Throttle Throttle
 	Bulk     Bulk
+	Security Security
 }
 
 // Token configures access and refresh tokens.
@@ -64,6 +64,15 @@ type Throttle struct {
 	Base         time.Duration `env:"ADMIN_THROTTLE_BASE" default:"1s" doc:"first back-off; each further failure doubles it"`
 	Reset        time.Duration `env:"ADMIN_THROTTLE_RESET" default:"15m" doc:"failures older than this are forgotten"`
 	KnownClients time.Duration `env:"ADMIN_KNOWN_CLIENT_TTL" default:"720h" doc:"how long a client address that logged in stays exempt from the account-wide back-off"`
+}
+
+// Security configures invitations and the TOTP second factor
+// (docs/admin.md). Superadmins always need TOTP.
+type Security struct {
+	MFARequiredForAdmins bool          `env:"ADMIN_MFA_REQUIRED_FOR_ADMINS" default:"false" doc:"admins, not only superadmins, must enrol and use TOTP"`
+	MFAIssuer            string        `env:"ADMIN_MFA_ISSUER" default:"A-Cube Admin" doc:"the name authenticator apps show for TOTP"`
+	InvitationTTL        time.Duration `env:"ADMIN_INVITATION_TTL" default:"24h" doc:"how long an invitation link works"`
+	InvitationPath       string        `env:"ADMIN_INVITATION_PATH" default:"/admin/invitation" doc:"page invitation links lead to (the mailer adds PUBLIC_BASE_URL; ?token= follows)"`
 }
 
 // Bulk configures bulk jobs.
@@ -110,10 +119,14 @@ func (c Config) Validate() error {
 	if th.ClientFree < 1 || th.AccountFree < 1 || th.Base <= 0 || th.ClientMax < th.Base || th.AccountMax < th.Base || th.Reset <= 0 {
 		errs = append(errs, errors.New("config: throttle counts must be at least 1 and back-offs positive"))
 	}
+	if sec := c.Security; sec.InvitationTTL <= 0 || sec.InvitationTTL > 7*24*time.Hour ||
+		!strings.HasPrefix(sec.InvitationPath, "/") || strings.HasPrefix(sec.InvitationPath, "//") || sec.MFAIssuer == "" {
+		errs = append(errs, errors.New("config: ADMIN_INVITATION_TTL must be in (0, 168h], ADMIN_INVITATION_PATH a path, ADMIN_MFA_ISSUER set"))
+	}
 	if c.Bulk.SyncThreshold < 0 || c.Bulk.MaxIDs < 1 || c.Bulk.SyncWait <= 0 {
 		errs = append(errs, errors.New("config: bulk threshold must be >= 0, max ids >= 1, sync wait > 0"))
 	}
-	if _, err := c.Proxies(); err != nil {
+	if _, err := c.Clients(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -130,15 +143,12 @@ func (c Config) ServingRole() string {
 	return c.DBRole
 }
 
-// Proxies parses TrustedProxies.
-func (c Config) Proxies() ([]netip.Prefix, error) {
-	out := make([]netip.Prefix, 0, len(c.TrustedProxies))
-	for _, s := range c.TrustedProxies {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return nil, fmt.Errorf("config: ADMIN_TRUSTED_PROXIES: %w", err)
-		}
-		out = append(out, p.Masked())
+// Clients is the resolver of client addresses over TrustedProxies
+// (libs/clientip: CIDRs or single addresses).
+func (c Config) Clients() (*clientip.Resolver, error) {
+	r, err := clientip.New(clientip.Config{TrustedProxies: c.TrustedProxies})
+	if err != nil {
+		return nil, fmt.Errorf("config: ADMIN_TRUSTED_PROXIES: %w", err)
 	}
-	return out, nil
+	return r, nil
 }

@@ -21,6 +21,9 @@ func TestLoad(t *testing.T) {
 		{name: "m=46MiB t=1 is OWASP", env: map[string]string{"ADMIN_ARGON2_MEMORY_KIB": "47104", "ADMIN_ARGON2_TIME": "1"}},
 		{name: "bad proxy", env: map[string]string{"ADMIN_TRUSTED_PROXIES": "10.0.0.0/8,nonsense"}, wantErr: "ADMIN_TRUSTED_PROXIES"},
 		{name: "no free attempts", env: map[string]string{"ADMIN_THROTTLE_CLIENT_FREE": "0"}, wantErr: "throttle"},
+		{name: "invitations that never expire", env: map[string]string{"ADMIN_INVITATION_TTL": "720h"}, wantErr: "ADMIN_INVITATION_TTL"},
+		{name: "invitation page is no path", env: map[string]string{"ADMIN_INVITATION_PATH": "https://evil.example/x"}, wantErr: "ADMIN_INVITATION_PATH"},
+		{name: "TOTP for admins too", env: map[string]string{"ADMIN_MFA_REQUIRED_FOR_ADMINS": "true"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -27,12 +27,15 @@ import (
 func newPool(t *testing.T) *pgxpool.Pool {
 	t.Helper()
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	pool, err := postgres.Setup(context.Background(), postgres.Config{URL: pgtest.NewDatabase(t), Schema: "admin"}, log,
-		outbox.Migrations(), consume.Migrations(), store.Migrations())
+	ctx := context.Background()
+	pool, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewDatabase(t), Schema: "admin"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
+	if err := postgres.Migrate(ctx, pool, "admin", log, outbox.Migrations(), consume.Migrations(), store.Migrations()); err != nil {
+		t.Fatal(err)
+	}
 	return pool
 }
 

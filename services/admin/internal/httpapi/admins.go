@@ -2,13 +2,33 @@ package httpapi
 
 import (
 	"net/http"
-
-	"github.com/go-chi/chi/v5"
-	"github.com/google/uuid"
+	"time"
 
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/admin/internal/account"
 )
+
+// adminAccount is an admin account as the API shows it.
+type adminAccount struct {
+	ID          string     `json:"id"`
+	Email       string     `json:"email"`
+	Name        string     `json:"name"`
+	Role        string     `json:"role"`
+	Status      string     `json:"status"`
+	MFAEnabled  bool       `json:"mfa_enabled"`
+	CreatedAt   time.Time  `json:"created_at"`
+	CreatedBy   string     `json:"created_by,omitempty"`
+	ActivatedAt *time.Time `json:"activated_at,omitempty"`
+	DisabledAt  *time.Time `json:"disabled_at,omitempty"`
+	// InvitationExpiresAt comes with an invitation just sent.
+	InvitationExpiresAt *time.Time `json:"invitation_expires_at,omitempty"`
+}
+
+func accountView(a account.Account, invitationExpires *time.Time) adminAccount {
+	return adminAccount{ID: a.ID.String(), Email: a.Email, Name: a.Name, Role: a.Role, Status: a.Status(),
+		MFAEnabled: a.MFAEnabled(), CreatedAt: a.CreatedAt, CreatedBy: a.CreatedBy, ActivatedAt: a.ActivatedAt,
+		DisabledAt: a.DisabledAt, InvitationExpiresAt: invitationExpires}
+}
 
 func (a *API) listAdmins(w http.ResponseWriter, r *http.Request) {
 	list, err := a.d.Accounts.List(r.Context(), a.actor(r))
@@ -16,28 +36,33 @@ func (a *API) listAdmins(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"items": list})
+	items := make([]adminAccount, len(list))
+	for i, acct := range list {
+		items[i] = accountView(acct, nil)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	web.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
 }
 
+// createAdmin invites an admin: {email, name, role}, no password.
 func (a *API) createAdmin(w http.ResponseWriter, r *http.Request) {
-	var in account.NewAccount
+	var in account.Invitee
 	if err := web.Decode(w, r, 8<<10, &in); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	acct, err := a.d.Accounts.Create(r.Context(), a.actor(r), in)
+	sent, err := a.d.Accounts.Create(r.Context(), a.actor(r), in)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Location", "/api/admin/admins/"+acct.ID.String())
-	web.WriteJSON(w, http.StatusCreated, acct)
+	w.Header().Set("Location", "/api/admin/admins/"+sent.Account.ID.String())
+	web.WriteJSON(w, http.StatusCreated, accountView(sent.Account, &sent.ExpiresAt))
 }
 
 func (a *API) disableAdmin(w http.ResponseWriter, r *http.Request) {
-	id, err := uuid.Parse(chi.URLParam(r, "id"))
-	if err != nil {
-		a.fail(w, r, web.NotFound("no admin "+chi.URLParam(r, "id")))
+	id, ok := a.adminID(w, r)
+	if !ok {
 		return
 	}
 	acct, err := a.d.Accounts.Disable(r.Context(), a.actor(r), id)
@@ -45,5 +70,5 @@ func (a *API) disableAdmin(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	web.WriteJSON(w, http.StatusOK, acct)
+	web.WriteJSON(w, http.StatusOK, accountView(acct, nil))
 }

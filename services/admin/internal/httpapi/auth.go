@@ -34,6 +34,16 @@ type sessionResponse struct {
 	RefreshToken     string    `json:"refresh_token"`
 	RefreshExpiresIn int       `json:"refresh_expires_in"`
 	Admin            adminView `json:"admin"`
+	// RecoveryCodes come once, with the login that enrolled TOTP.
+	RecoveryCodes []string `json:"recovery_codes,omitempty"`
+}
+
+// mfaResponse is a login's answer when a second step is needed.
+type mfaResponse struct {
+	MFARequired           bool   `json:"mfa_required"`
+	MFAToken              string `json:"mfa_token"`
+	MFAExpiresIn          int    `json:"mfa_expires_in"`
+	MFAEnrollmentRequired bool   `json:"mfa_enrollment_required"`
 }
 
 func sessionView(s account.Session) sessionResponse {
@@ -42,8 +52,18 @@ func sessionView(s account.Session) sessionResponse {
 		AccessToken: s.AccessToken, TokenType: "Bearer",
 		ExpiresIn: int(s.AccessExpiresAt.Sub(now).Seconds()), ExpiresAt: s.AccessExpiresAt,
 		RefreshToken: s.RefreshToken, RefreshExpiresIn: int(s.RefreshExpiresAt.Sub(now).Seconds()),
-		Admin: adminView{ID: s.Account.ID.String(), Email: s.Account.Email, Name: s.Account.Name, Role: s.Account.Role},
+		Admin:         adminView{ID: s.Account.ID.String(), Email: s.Account.Email, Name: s.Account.Name, Role: s.Account.Role},
+		RecoveryCodes: s.RecoveryCodes,
 	}
+}
+
+// loginView is tokens, or the second step when one is needed.
+func loginView(s account.Session) any {
+	if s.MFA == nil {
+		return sessionView(s)
+	}
+	return mfaResponse{MFARequired: true, MFAToken: s.MFA.Token,
+		MFAExpiresIn: int(time.Until(s.MFA.ExpiresAt).Seconds()), MFAEnrollmentRequired: s.MFA.EnrollmentRequired}
 }
 
 func (a *API) jwks(w http.ResponseWriter, _ *http.Request) {
@@ -58,14 +78,14 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	ip := a.d.ClientIP.Of(r)
+	ip := a.d.Clients.Addr(r)
 	s, err := a.d.Accounts.Login(r.Context(), req.Email, req.Password, ip)
 	if err != nil {
 		a.logLoginFailure(r, ip, err)
 		a.fail(w, r, err)
 		return
 	}
-	web.WriteJSON(w, http.StatusOK, sessionView(s))
+	web.WriteJSON(w, http.StatusOK, loginView(s))
 }
 
 // logLoginFailure writes the one "Login failed" line of a refused login
@@ -94,7 +114,7 @@ func (a *API) refresh(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	s, err := a.d.Accounts.Refresh(r.Context(), req.RefreshToken, a.d.ClientIP.Of(r))
+	s, err := a.d.Accounts.Refresh(r.Context(), req.RefreshToken, a.d.Clients.Addr(r))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -108,7 +128,7 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	if err := a.d.Accounts.Logout(r.Context(), req.RefreshToken, a.d.ClientIP.Of(r)); err != nil {
+	if err := a.d.Accounts.Logout(r.Context(), req.RefreshToken, a.d.Clients.Addr(r)); err != nil {
 		a.fail(w, r, err)
 		return
 	}

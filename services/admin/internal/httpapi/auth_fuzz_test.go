@@ -51,12 +51,33 @@ func FuzzRefreshRequest(f *testing.F) {
 }
 
 func FuzzAccountRequest(f *testing.F) {
-	for _, s := range []string{`{"email":"new@example.org","name":"New","role":"admin","password":"a long enough password"}`,
+	for _, s := range []string{`{"email":"new@example.org","name":"New","role":"admin"}`,
 		`{"role":"root"}`, `{}`, `{"email":"x","name":"","role":"superadmin","password":""}`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
-		var in account.NewAccount
+		var in account.Invitee
 		decodeBody(t, body, 8<<10, &in)
+	})
+}
+
+func FuzzSecurityRequests(f *testing.F) {
+	for _, s := range []string{`{"mfa_token":"t","code":"123456"}`, `{"mfa_token":"t","recovery_code":"ABCD-EFGH-IJKL-MNOP"}`,
+		`{"token":"t","password":"a long enough password"}`, `{"current_password":"a","new_password":"b"}`, `{"code":1}`, `{}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		var (
+			m  mfaRequest
+			e  mfaEnrollRequest
+			c  codeRequest
+			p  passwordChangeRequest
+			ac acceptRequest
+		)
+		decodeBody(t, body, 4<<10, &m)
+		decodeBody(t, body, 4<<10, &e)
+		decodeBody(t, body, 1<<10, &c)
+		decodeBody(t, body, 8<<10, &p)
+		decodeBody(t, body, 8<<10, &ac)
 	})
 }

@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/acube/platform/libs/authn"
+	"github.com/acube/platform/libs/clientip"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/admin/internal/account"
 	"github.com/acube/platform/services/admin/internal/audit"
@@ -41,9 +43,11 @@ type Deps struct {
 	DeadLetters *deadletter.Service
 	Keys        *token.Keys
 	Verifier    *authn.Verifier
-	ClientIP    *ClientIP
-	Metrics     DeadLetterCounter
-	Log         *slog.Logger
+	// Clients finds a request's client address for the audit trail and
+	// the login throttles.
+	Clients *clientip.Resolver
+	Metrics DeadLetterCounter
+	Log     *slog.Logger
 	// SyncThreshold: bulk requests with at most this many ids wait for
 	// their job, up to SyncWait.
 	SyncThreshold int
@@ -69,18 +73,26 @@ func New(d Deps) *API {
 func (a *API) Routes(r chi.Router) {
 	r.Get("/api/admin/auth/jwks.json", a.jwks)
 	r.Post("/api/admin/auth/login", a.login)
+	r.Post("/api/admin/auth/mfa", a.mfa)
+	r.Post("/api/admin/auth/mfa/enroll", a.mfaEnroll)
 	r.Post("/api/admin/auth/refresh", a.refresh)
 	r.Post("/api/admin/auth/logout", a.logout)
+	r.Post("/api/admin/invitations/accept", a.acceptInvitation)
 
-	anyRole := authn.Require(a.d.Verifier, a.d.Log)
-	staff := authn.Require(a.d.Verifier, a.d.Log, authn.RoleAdmin, authn.RoleSuperadmin)
-	super := authn.Require(a.d.Verifier, a.d.Log, authn.RoleSuperadmin)
+	anyRole := a.require()
+	staff := a.require(authn.RoleAdmin, authn.RoleSuperadmin)
+	super := a.require(authn.RoleSuperadmin)
 
 	r.With(anyRole).Get("/api/admin/me", a.me)
+	r.With(anyRole).Post("/api/admin/me/password", a.changePassword)
+	r.With(anyRole).Post("/api/admin/me/totp", a.startTOTP)
+	r.With(anyRole).Post("/api/admin/me/totp/confirm", a.confirmTOTP)
 
 	r.With(super).Get("/api/admin/admins", a.listAdmins)
 	r.With(super).Post("/api/admin/admins", a.createAdmin)
 	r.With(super).Post("/api/admin/admins/{id}/disable", a.disableAdmin)
+	r.With(super).Post("/api/admin/admins/{id}/invitation", a.reinviteAdmin)
+	r.With(super).Post("/api/admin/admins/{id}/totp/reset", a.resetTOTP)
 
 	r.With(staff).Get("/api/admin/audit-logs", a.auditLogs)
 
@@ -115,9 +127,29 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		err = unauthorized(w, "Invalid credentials", "wrong email or password")
 	case errors.Is(err, account.ErrInvalidRefresh), errors.Is(err, account.ErrRefreshReused):
 		err = unauthorized(w, "Invalid refresh token", "log in again")
+	case errors.Is(err, account.ErrRefreshReplayed):
+		err = unauthorized(w, "Invalid refresh token",
+			"this refresh token was exchanged already; use the one you got for it, or log in again")
+	case errors.Is(err, account.ErrSessionRevoked):
+		w.Header().Set("WWW-Authenticate", `Bearer realm="acube", error="invalid_token"`)
+		err = &web.Error{Status: http.StatusUnauthorized, Message: "Unauthorized",
+			Detail: "the session of this access token has ended; log in again"}
+	case errors.Is(err, account.ErrInvalidMFAToken):
+		err = unauthorized(w, "Invalid MFA token", "the second step expired or was used; log in again")
+	case errors.Is(err, account.ErrInvalidCode):
+		err = unauthorized(w, "Invalid code", "the code is wrong, too old or used already")
+	case errors.Is(err, account.ErrInvitationInvalid):
+		err = &web.Error{Status: http.StatusBadRequest, Message: "Invalid invitation", Detail: rootMessage(err),
+			Fields: map[string]string{"token": "is not a valid invitation token"}}
+	case errors.Is(err, account.ErrInvitationUsed):
+		err = &web.Error{Status: http.StatusGone, Message: "Invitation used", Detail: rootMessage(err)}
+	case errors.Is(err, account.ErrInvitationExpired):
+		err = &web.Error{Status: http.StatusGone, Message: "Invitation expired", Detail: rootMessage(err)}
 	case errors.Is(err, account.ErrForbidden):
 		err = &web.Error{Status: http.StatusForbidden, Message: "Forbidden", Detail: err.Error()}
-	case errors.Is(err, account.ErrEmailTaken), errors.Is(err, account.ErrSelf):
+	case errors.Is(err, account.ErrEmailTaken), errors.Is(err, account.ErrSelf), errors.Is(err, account.ErrNotInvited),
+		errors.Is(err, account.ErrAccountDisabled), errors.Is(err, account.ErrTOTPEnrolled),
+		errors.Is(err, account.ErrTOTPNotStarted):
 		err = &web.Error{Status: http.StatusConflict, Message: "Conflict", Detail: rootMessage(err)}
 	case errors.Is(err, account.ErrNotFound), errors.Is(err, job.ErrNotFound), errors.Is(err, deadletter.ErrNotFound):
 		err = web.NotFound(rootMessage(err))
@@ -146,12 +178,47 @@ func rootMessage(err error) string {
 	}
 }
 
-// actor is the verified caller (Require put the claims in the context)
-// with the client address.
-func (a *API) actor(r *http.Request) account.Actor {
-	c, _ := authn.FromContext(r.Context())
-	if c == nil {
-		return account.Actor{ClientIP: a.d.ClientIP.Of(r)}
+type actorKey struct{}
+
+// require lets a request through only with a valid access token (checked
+// by authn.Require) whose session still stands in this service's database
+// (account.Service.Authorize: not logged out, account not disabled, role
+// unchanged), and whose role is one of roles (any when none). A revoked
+// token is refused here at once, at every replica, whatever the other
+// services have yet heard.
+func (a *API) require(roles ...string) func(http.Handler) http.Handler {
+	verify := authn.Require(a.d.Verifier, a.d.Log)
+	return func(next http.Handler) http.Handler {
+		return verify(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, _ := authn.FromContext(r.Context())
+			if c == nil {
+				a.fail(w, r, account.ErrSessionRevoked)
+				return
+			}
+			act, err := a.d.Accounts.Authorize(r.Context(), c.AdminID(), c.SessionID, c.Role)
+			if err != nil {
+				if errors.Is(err, account.ErrSessionRevoked) {
+					a.d.Log.DebugContext(r.Context(), "access token of an ended session refused", "admin_id", c.AdminID(),
+						"session_id", c.SessionID, "request_id", web.RequestID(r.Context()))
+				}
+				a.fail(w, r, err)
+				return
+			}
+			if len(roles) > 0 && !slices.Contains(roles, act.Role) {
+				a.fail(w, r, account.ErrForbidden)
+				return
+			}
+			act.ClientIP = a.d.Clients.Addr(r)
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, act)))
+		}))
 	}
-	return account.Actor{ID: c.AdminID(), Email: c.Email, Name: c.Name, Role: c.Role, ClientIP: a.d.ClientIP.Of(r)}
+}
+
+// actor is the caller as require found it, with the client address; on
+// public routes, only the address.
+func (a *API) actor(r *http.Request) account.Actor {
+	if act, ok := r.Context().Value(actorKey{}).(account.Actor); ok {
+		return act
+	}
+	return account.Actor{ClientIP: a.d.Clients.Addr(r)}
 }

@@ -24,10 +24,10 @@ type Metrics struct {
 func New(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "admin_login_attempts_total", Help: "Login attempts by outcome (success, invalid, throttled).",
+			Name: "admin_login_attempts_total", Help: "Login attempts by outcome (success, invalid, throttled, mfa_required: the password was right, a second step follows).",
 		}, []string{"outcome"}),
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "admin_token_refreshes_total", Help: "Refresh-token uses by outcome (success, invalid, reused).",
+			Name: "admin_token_refreshes_total", Help: "Refresh-token uses by outcome (success, invalid, reused: the family was revoked, replayed: refused within the grace period).",
 		}, []string{"outcome"}),
 		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "admin_jobs_submitted_total", Help: "Bulk jobs submitted by entity, action and mode (sync, async).",

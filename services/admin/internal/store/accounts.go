@@ -28,19 +28,27 @@ func (s *Accounts) InTx(ctx context.Context, fn func(account.Tx) error) error {
 }
 
 const (
-	accountCols   = `id, email, name, role, password_hash, created_at, created_by, disabled_at`
+	accountCols = `id, email, name, role, password_hash, created_at, created_by, disabled_at, activated_at,
+password_changed_at, totp_secret, totp_pending, totp_confirmed_at, totp_last_step`
 	listAccounts  = `SELECT ` + accountCols + ` FROM accounts ORDER BY created_at, id`
 	accountByMail = `SELECT ` + accountCols + ` FROM accounts WHERE email = $1`
 	accountByID   = `SELECT ` + accountCols + ` FROM accounts WHERE id = $1 FOR UPDATE`
 	countAccounts = `SELECT count(*) FROM accounts`
-	insertAccount = `INSERT INTO accounts (` + accountCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
-	setHash       = `UPDATE accounts SET password_hash = $2 WHERE id = $1`
-	disable       = `UPDATE accounts SET disabled_at = $2 WHERE id = $1 AND disabled_at IS NULL`
+	insertAccount = `INSERT INTO accounts (` + accountCols + `)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+	setHash     = `UPDATE accounts SET password_hash = $2 WHERE id = $1`
+	setPassword = `
+UPDATE accounts SET password_hash = $2, password_changed_at = $3, activated_at = COALESCE(activated_at, $3)
+WHERE id = $1`
+	setTOTP = `
+UPDATE accounts SET totp_secret = $2, totp_pending = $3, totp_confirmed_at = $4, totp_last_step = $5 WHERE id = $1`
+	disable = `UPDATE accounts SET disabled_at = $2 WHERE id = $1 AND disabled_at IS NULL`
 )
 
 func scanAccount(row pgx.Row) (account.Account, error) {
 	var a account.Account
-	err := row.Scan(&a.ID, &a.Email, &a.Name, &a.Role, &a.PasswordHash, &a.CreatedAt, &a.CreatedBy, &a.DisabledAt)
+	err := row.Scan(&a.ID, &a.Email, &a.Name, &a.Role, &a.PasswordHash, &a.CreatedAt, &a.CreatedBy, &a.DisabledAt,
+		&a.ActivatedAt, &a.PasswordChangedAt, &a.TOTPSecret, &a.TOTPPending, &a.TOTPConfirmedAt, &a.TOTPLastStep)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return account.Account{}, account.ErrNotFound
 	}
@@ -79,7 +87,8 @@ func (t accountTx) AccountByID(ctx context.Context, id uuid.UUID) (account.Accou
 }
 
 func (t accountTx) InsertAccount(ctx context.Context, a account.Account) error {
-	_, err := t.tx.Exec(ctx, insertAccount, a.ID, a.Email, a.Name, a.Role, a.PasswordHash, a.CreatedAt, a.CreatedBy, a.DisabledAt)
+	_, err := t.tx.Exec(ctx, insertAccount, a.ID, a.Email, a.Name, a.Role, a.PasswordHash, a.CreatedAt, a.CreatedBy,
+		a.DisabledAt, a.ActivatedAt, a.PasswordChangedAt, a.TOTPSecret, a.TOTPPending, a.TOTPConfirmedAt, a.TOTPLastStep)
 	if isUniqueViolation(err) {
 		return account.ErrEmailTaken
 	}
@@ -92,6 +101,20 @@ func (t accountTx) InsertAccount(ctx context.Context, a account.Account) error {
 func (t accountTx) SetPasswordHash(ctx context.Context, id uuid.UUID, hash string) error {
 	if _, err := t.tx.Exec(ctx, setHash, id, hash); err != nil {
 		return fmt.Errorf("update password hash of %s: %w", id, err)
+	}
+	return nil
+}
+
+func (t accountTx) SetPassword(ctx context.Context, id uuid.UUID, hash string, at time.Time) error {
+	if _, err := t.tx.Exec(ctx, setPassword, id, hash, at); err != nil {
+		return fmt.Errorf("set password of %s: %w", id, err)
+	}
+	return nil
+}
+
+func (t accountTx) SetTOTP(ctx context.Context, a account.Account) error {
+	if _, err := t.tx.Exec(ctx, setTOTP, a.ID, a.TOTPSecret, a.TOTPPending, a.TOTPConfirmedAt, a.TOTPLastStep); err != nil {
+		return fmt.Errorf("set TOTP of %s: %w", a.ID, err)
 	}
 	return nil
 }

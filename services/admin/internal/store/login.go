@@ -28,9 +28,7 @@ ON CONFLICT (account_id, client_ip) DO UPDATE SET last_success_at = EXCLUDED.las
 	refreshCols   = `id, family_id, account_id, token_hash, created_at, expires_at, family_expires_at, used_at, replaced_by, revoked_at, revoked_reason`
 	insertRefresh = `INSERT INTO refresh_tokens (` + refreshCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 	refreshByHash = `SELECT ` + refreshCols + ` FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE`
-	refreshByID   = `SELECT ` + refreshCols + ` FROM refresh_tokens WHERE id = $1 FOR UPDATE`
 	markUsed      = `UPDATE refresh_tokens SET used_at = $2, replaced_by = $3 WHERE id = $1`
-	revokeOne     = `UPDATE refresh_tokens SET revoked_at = $2, revoked_reason = $3 WHERE id = $1 AND revoked_at IS NULL`
 	revokeFamily  = `UPDATE refresh_tokens SET revoked_at = $2, revoked_reason = $3 WHERE family_id = $1 AND revoked_at IS NULL`
 	revokeAccount = `UPDATE refresh_tokens SET revoked_at = $2, revoked_reason = $3 WHERE account_id = $1 AND revoked_at IS NULL`
 )
@@ -129,20 +127,9 @@ func (t accountTx) RefreshByHash(ctx context.Context, hash []byte) (account.Refr
 	return scanRefresh(t.tx.QueryRow(ctx, refreshByHash, hash))
 }
 
-func (t accountTx) RefreshByID(ctx context.Context, id uuid.UUID) (account.Refresh, error) {
-	return scanRefresh(t.tx.QueryRow(ctx, refreshByID, id))
-}
-
 func (t accountTx) MarkRefreshUsed(ctx context.Context, id uuid.UUID, at time.Time, replacedBy uuid.UUID) error {
 	if _, err := t.tx.Exec(ctx, markUsed, id, at, replacedBy); err != nil {
 		return fmt.Errorf("mark refresh token used: %w", err)
-	}
-	return nil
-}
-
-func (t accountTx) RevokeRefresh(ctx context.Context, id uuid.UUID, at time.Time, reason string) error {
-	if _, err := t.tx.Exec(ctx, revokeOne, id, at, reason); err != nil {
-		return fmt.Errorf("revoke refresh token: %w", err)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 // Package store keeps the admin service's data in PostgreSQL, in the admin
-// schema: accounts, refresh tokens, login throttles, the append-only audit
-// log and bulk jobs. Each change's events go to the outbox in the same
+// schema: accounts, login sessions and their refresh tokens, invitations,
+// MFA challenges and recovery codes, login throttles, the append-only
+// audit log and bulk jobs. Each change's events go to the outbox in the same
 // transaction.
 package store
 
@@ -41,17 +42,22 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
 
-// Purge removes what has outlived every use: expired refresh-token
-// families and throttle counters idle for longer than keep.
+// Purge removes what has outlived every use by more than keep: expired
+// refresh-token families and their sessions, idle throttle counters,
+// MFA challenges, and invitations (used or not).
 func Purge(ctx context.Context, pool *pgxpool.Pool, keep string) error {
-	if _, err := pool.Exec(ctx, purgeRefresh, keep); err != nil {
-		return err
+	for _, q := range []string{purgeRefresh, purgeSessions, purgeThrottle, purgeChallenges, purgeInvitations} {
+		if _, err := pool.Exec(ctx, q, keep); err != nil {
+			return err
+		}
 	}
-	_, err := pool.Exec(ctx, purgeThrottle, keep)
-	return err
+	return nil
 }
 
 const (
-	purgeRefresh  = `DELETE FROM refresh_tokens WHERE family_expires_at < now() - $1::interval`
-	purgeThrottle = `DELETE FROM login_throttle WHERE GREATEST(last_at, locked_until) < now() - $1::interval`
+	purgeRefresh     = `DELETE FROM refresh_tokens WHERE family_expires_at < now() - $1::interval`
+	purgeSessions    = `DELETE FROM sessions WHERE expires_at < now() - $1::interval`
+	purgeThrottle    = `DELETE FROM login_throttle WHERE GREATEST(last_at, locked_until) < now() - $1::interval`
+	purgeChallenges  = `DELETE FROM mfa_challenges WHERE expires_at < now() - $1::interval`
+	purgeInvitations = `DELETE FROM invitations WHERE expires_at < now() - $1::interval`
 )

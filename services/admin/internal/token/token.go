@@ -19,6 +19,9 @@ type Subject struct {
 	Email string
 	Name  string
 	Role  string
+	// SessionID is the login session (refresh-token family) the token
+	// belongs to, its sid claim: revoking the session voids the token.
+	SessionID string
 }
 
 // Signer mints access tokens.
@@ -44,7 +47,7 @@ func (g *Signer) Sign(s Subject, now time.Time) (string, time.Time, error) {
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(exp), ID: uuid.NewString(),
 		},
-		Email: s.Email, Name: s.Name, Role: s.Role,
+		Email: s.Email, Name: s.Name, Role: s.Role, SessionID: s.SessionID,
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
 	t.Header["kid"] = g.keys.KeyID()
@@ -55,19 +58,20 @@ func (g *Signer) Sign(s Subject, now time.Time) (string, time.Time, error) {
 	return signed, exp, nil
 }
 
-// NewRefresh returns a fresh opaque refresh token (256 random bits) and
-// the hash under which it is stored; the token itself is never stored.
-func NewRefresh() (plain string, hash []byte) {
+// NewSecret returns a fresh opaque bearer secret (256 random bits): a
+// refresh token, an invitation or an MFA token; and the hash under which
+// it is stored. The secret itself is never stored.
+func NewSecret() (plain string, hash []byte) {
 	var b [32]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
 	plain = base64.RawURLEncoding.EncodeToString(b[:])
-	return plain, HashRefresh(plain)
+	return plain, HashSecret(plain)
 }
 
-// HashRefresh is the stored form of a refresh token. A plain SHA-256 is
-// enough: the token has 256 bits of entropy, so it cannot be guessed from
-// its hash, and lookups by hash stay a single index probe.
-func HashRefresh(plain string) []byte {
+// HashSecret is the stored form of a secret from NewSecret. A plain
+// SHA-256 is enough: the secret has 256 bits of entropy, so it cannot be
+// guessed from its hash, and lookups by hash stay a single index probe.
+func HashSecret(plain string) []byte {
 	sum := sha256.Sum256([]byte(plain))
 	return sum[:]
 }

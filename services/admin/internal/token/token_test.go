@@ -48,7 +48,7 @@ func TestSignVerifiesWithAuthn(t *testing.T) {
 	}
 	now := time.Now()
 	s := NewSigner(keys, "acube-admin", "acube", 10*time.Minute)
-	tok, exp, err := s.Sign(Subject{ID: "id-1", Email: "a@example.org", Role: authn.RoleAdmin}, now)
+	tok, exp, err := s.Sign(Subject{ID: "id-1", Email: "a@example.org", Role: authn.RoleAdmin, SessionID: "sid-1"}, now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,19 +63,19 @@ func TestSignVerifiesWithAuthn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.AdminID() != "id-1" || c.Role != authn.RoleAdmin || c.ID == "" {
+	if c.AdminID() != "id-1" || c.Role != authn.RoleAdmin || c.ID == "" || c.SessionID != "sid-1" {
 		t.Fatalf("claims = %+v", c)
 	}
 }
 
-func TestRefreshTokens(t *testing.T) {
+func TestSecrets(t *testing.T) {
 	t.Parallel()
-	a, ha := NewRefresh()
-	b, _ := NewRefresh()
+	a, ha := NewSecret()
+	b, _ := NewSecret()
 	if a == b || len(a) != 43 {
 		t.Fatalf("refresh tokens %q %q", a, b)
 	}
-	if string(HashRefresh(a)) != string(ha) {
+	if string(HashSecret(a)) != string(ha) {
 		t.Fatal("hash is not stable")
 	}
 }
