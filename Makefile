@@ -10,7 +10,7 @@ SERVICES := gateway booking admin mailer exporter
 MAILPIT_VERSION := v1.33.1
 BIN := $(CURDIR)/bin
 
-.PHONY: run build test test-short vet tidy clean docs
+.PHONY: run build test test-short tools-deps vet tidy clean docs
 
 ## run: build everything, then start NATS (in process), Mailpit and the five services
 run: build
@@ -25,9 +25,15 @@ $(BIN)/mailpit:
 	@GOWORK=off GOBIN=$(BIN) go install github.com/axllent/mailpit@$(MAILPIT_VERSION)
 
 ## test: every module's tests against real PostgreSQL, Redis and NATS
-test: test-deploy
+test: tools-deps test-deploy
 	@failed=""; for m in $(MODULES); do echo "== $$m"; (cd $$m && go test -count=1 ./...) || failed="$$failed $$m"; done; \
 	if [ -n "$$failed" ]; then echo "FAILED in:$$failed"; exit 1; fi
+
+## tools-deps: programs the tests drive: Debian's Chromium, headless, for the
+## gateway's /api/docs test (TestDocsRenderInHeadlessChromium)
+tools-deps:
+	@command -v chromium >/dev/null || { echo "installing chromium (headless browser tests)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 ## test-short: only the tests that need no server
 test-short:

@@ -7,14 +7,27 @@
 GATEWAY_BENCH_DURATION ?= 8s
 GATEWAY_BENCH_CONNS ?= 64
 
-.PHONY: bench-gateway build-gateway test-gateway
+.PHONY: bench-gateway build-gateway test-gateway swagger-ui
 
 build-gateway:
 	@mkdir -p bin
 	cd services/gateway && go build -o ../../bin/gateway ./cmd/gateway && go build -o ../../bin/gatewaybench ./cmd/gatewaybench
 
-test-gateway:
+test-gateway: tools-deps
 	cd services/gateway && go test -count=1 ./...
+
+# swagger-ui: refresh the Swagger UI embedded in the gateway for /api/docs
+# from npm (swagger-ui-dist@SWAGGER_UI_VERSION, install scripts off), then
+# update services/gateway/internal/openapi/assets/README.md as it says.
+SWAGGER_UI_VERSION ?= 5.35.0
+SWAGGER_UI_ASSETS := services/gateway/internal/openapi/assets
+swagger-ui:
+	@set -e; d=$$(mktemp -d); trap 'rm -rf "$$d"' EXIT; \
+	(cd "$$d" && npm init -y >/dev/null && npm install --ignore-scripts --no-audit --no-fund --save-exact swagger-ui-dist@$(SWAGGER_UI_VERSION) >/dev/null); \
+	src="$$d/node_modules/swagger-ui-dist"; \
+	cp "$$src/swagger-ui-bundle.js" "$$src/swagger-ui.css" "$$src/swagger-ui-bundle.js.LICENSE.txt" "$$src/LICENSE" "$$src/NOTICE" $(SWAGGER_UI_ASSETS)/; \
+	echo "swagger-ui-dist $$(node -p "require('$$src/package.json').version") integrity $$(node -p "require('$$d/package-lock.json').packages['node_modules/swagger-ui-dist'].integrity")"; \
+	cd $(SWAGGER_UI_ASSETS) && sha256sum swagger-ui-bundle.js swagger-ui.css
 
 bench-gateway: build-gateway
 	@for t in nginx wrk redis-benchmark taskset; do \

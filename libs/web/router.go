@@ -17,11 +17,12 @@ func NewRegistry() *prometheus.Registry {
 }
 
 // NewRouter returns the router every service starts from: request ids,
-// metrics and one access-log line per request, JSON 404 and 405, and the
-// /healthz, /readyz and /metrics probes. The service mounts its API on it.
+// the security headers (SecurityHeaders), metrics and one access-log line
+// per request, JSON 404 and 405, and the /healthz, /readyz and /metrics
+// probes. The service mounts its API on it.
 func NewRouter(log *slog.Logger, m *HTTPMetrics, probes *Probes) chi.Router {
 	r := chi.NewRouter()
-	r.Use(RequestIDs, m.Middleware(log))
+	r.Use(RequestIDs, SecurityHeaders, m.Middleware(log))
 	r.NotFound(NotFoundHandler)
 	r.MethodNotAllowed(MethodNotAllowedHandler)
 	probes.Mount(r)

@@ -2,8 +2,11 @@
 // an in-process NATS server with JetStream (unless NATS_URL is set),
 // Mailpit as the mail sink (unless SMTP_HOST is set), and the five
 // services, each as its own process built from this repository. `make run`
-// builds everything and runs it. Ctrl-C stops the services gateway first,
-// then the mail sink and NATS.
+// builds everything and runs it. The database is laid out as production's
+// (the roles of deploy/k8s/infra/postgres/cluster.yaml, its bootstrap.sql),
+// each service's migrate step runs once as its schema's owner, and the
+// services serve as their app roles. Ctrl-C stops the services gateway
+// first, then the mail sink and NATS.
 package main
 
 import (
@@ -15,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -22,19 +26,19 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/acube/platform/libs/config"
-	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/tools/internal/stack"
 )
 
 // Config is the launcher's own settings; every service reads its own from
 // the same environment.
 type Config struct {
-	DatabaseURL string        `env:"DATABASE_URL" default:"postgres://postgres@127.0.0.1:5432/acube?sslmode=disable" secret:"true" doc:"PostgreSQL URL shared by the services (one schema each)"`
+	DatabaseURL string        `env:"DATABASE_URL" default:"postgres://postgres@127.0.0.1:5432/acube?sslmode=disable" secret:"true" doc:"a superuser's URL of the database the services share (one schema each): the launcher lays it out as production's, each service migrates as its schema's owner and serves as its app role"`
 	NATSURL     string        `env:"NATS_URL" doc:"external NATS; when empty an in-process server with JetStream is started"`
 	NATSPort    int           `env:"DEV_NATS_PORT" default:"4250" doc:"port of the in-process NATS server (4222 is often a system NATS)"`
 	DataDir     string        `env:"DEV_DATA_DIR" default:".data" doc:"where the local NATS store, mail database, keys and exports live"`
 	BinDir      string        `env:"DEV_BIN_DIR" default:"bin" doc:"where make put the binaries"`
 	SMTPHost    string        `env:"SMTP_HOST" doc:"external SMTP server; when empty Mailpit is started"`
+	GatewayAddr string        `env:"DEV_GATEWAY_ADDR" default:"127.0.0.1:8001" doc:"where make run's gateway takes API requests: loopback, like every other port of make run; :8001 opens the API (only the API, through the gateway's limits) to the network"`
 	MailpitUI   string        `env:"DEV_MAILPIT_UI" default:"127.0.0.1:8025" doc:"Mailpit web UI and API address"`
 	MailpitSMTP string        `env:"DEV_MAILPIT_SMTP" default:"127.0.0.1:1025" doc:"Mailpit SMTP address"`
 	ReadyWithin time.Duration `env:"DEV_READY_TIMEOUT" default:"90s" doc:"how long the services may take to become ready"`
@@ -67,9 +71,15 @@ func run(ctx context.Context, lookupEnv config.LookupEnv, stdout io.Writer) erro
 	out := stack.NewOutput(stdout)
 	say := func(format string, args ...any) { fmt.Fprintf(stdout, "devstack | "+format+"\n", args...) }
 
-	if err := postgres.EnsureDatabase(ctx, cfg.DatabaseURL); err != nil {
+	db, err := stack.PrepareDatabase(ctx, stack.DatabaseConfig{Root: root, URL: cfg.DatabaseURL})
+	if err != nil {
 		return fmt.Errorf("%w (is PostgreSQL running on 127.0.0.1:5432?)", err)
 	}
+	// Each service's migrate step, once, as the init containers run it.
+	if err := stack.Migrate(ctx, bin, db, out, stack.Services()...); err != nil {
+		return err
+	}
+	say("database laid out as production's and migrated; the services serve as their app roles")
 
 	natsURL := cfg.NATSURL
 	if natsURL == "" {
@@ -84,10 +94,8 @@ func run(ctx context.Context, lookupEnv config.LookupEnv, stdout io.Writer) erro
 
 	env := []string{
 		"NATS_URL=" + natsURL,
-		"DATABASE_URL=" + cfg.DatabaseURL,
 		"ADMIN_DATA_DIR=" + filepath.Join(data, "admin"),
 		"BOOKING_DATA_DIR=" + filepath.Join(data, "booking"),
-		"EXPORT_DIR=" + filepath.Join(data, "exports"),
 	}
 	if cfg.SMTPHost == "" {
 		host, port, err := net.SplitHostPort(cfg.MailpitSMTP)
@@ -117,7 +125,18 @@ func run(ctx context.Context, lookupEnv config.LookupEnv, stdout io.Writer) erro
 	}()
 	exited := make(chan *stack.Process, len(stack.Services()))
 	for _, name := range stack.Services() {
-		p, err := stack.Start(stack.Spec{Name: name, Bin: filepath.Join(bin, name), Env: env, Addr: stack.DefaultAddr(name)}, out)
+		svcEnv := env
+		if slices.Contains(stack.DBServices(), name) {
+			svcEnv = append(slices.Clone(env), "DATABASE_URL="+db.AppURL(name))
+		}
+		// Every port on loopback: the services are reached through the
+		// gateway only, as in the cluster, and nothing bypasses its limits.
+		addr, probe := stack.DefaultAddr(name), stack.DefaultProbeAddr(name)
+		if name == "gateway" {
+			addr = cfg.GatewayAddr
+		}
+		svcEnv = append(slices.Clone(svcEnv), stack.ListenEnv(name, addr, probe)...)
+		p, err := stack.Start(stack.Spec{Name: name, Bin: filepath.Join(bin, name), Env: svcEnv, Addr: addr, ProbeAddr: probe}, out)
 		if err != nil {
 			return err
 		}
@@ -136,13 +155,18 @@ func run(ctx context.Context, lookupEnv config.LookupEnv, stdout io.Writer) erro
 	}
 
 	say("ready")
-	say("  API (gateway):   http://%s/api/...   e.g. curl -X POST http://localhost:8001/api/sessions/book", stack.DefaultAddr("gateway"))
-	say("  API docs:        http://%s/api/docs", stack.DefaultAddr("gateway"))
+	api := cfg.GatewayAddr
+	if host, port, err := net.SplitHostPort(api); err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
+		api = net.JoinHostPort("localhost", port)
+		say("  the API listens on every interface (DEV_GATEWAY_ADDR=%s); everything else on loopback", cfg.GatewayAddr)
+	}
+	say("  API (gateway):   http://%s/api/...   e.g. curl -X POST http://localhost:8001/api/sessions/book", api)
+	say("  API docs:        http://%s/api/docs", api)
 	if cfg.SMTPHost == "" {
 		say("  emails (Mailpit): http://%s", cfg.MailpitUI)
 	}
 	for _, name := range stack.Services() {
-		say("  %-8s         http://%s/metrics  /healthz  /readyz", name, stack.DefaultAddr(name))
+		say("  %-8s         http://%s/metrics  /healthz  /readyz", name, stack.DefaultProbeAddr(name))
 	}
 	say("Ctrl-C stops everything.")
 

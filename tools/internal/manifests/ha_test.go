@@ -462,7 +462,7 @@ func TestConfigChangesRollThePods(t *testing.T) {
 	}{
 		{"shared settings", "/k8s/base/common.env", "PUBLIC_BASE_URL=https://api.acube.example.org", "PUBLIC_BASE_URL=https://acube.example.net", services},
 		{"rate-limit table", "/k8s/base/gateway/ratelimits.yaml", "limits: [10/minute, 30/hour]", "limits: [20/minute, 30/hour]", []string{"gateway"}},
-		{"pod CIDRs", "/k8s/overlays/prod/cluster.env", "POD_CIDRS=10.244.0.0/16", "POD_CIDRS=10.8.0.0/14", []string{"gateway", "booking", "admin"}},
+		{"pod CIDRs", "/k8s/overlays/prod/cluster.env", "POD_CIDRS=10.244.0.0/16", "POD_CIDRS=10.8.0.0/14", []string{"gateway", "booking", "admin", "exporter"}},
 	}
 	for _, tt := range tests {
 		before := templates()
@@ -498,7 +498,7 @@ func TestTrustedProxiesComeFromTheCluster(t *testing.T) {
 				t.Errorf("%s: POD_CIDRS %s is wider than a pod range: anything in it could forge a client address", overlay, p)
 			}
 		}
-		for svc, name := range map[string]string{"gateway": "TRUSTED_PROXIES", "booking": "BOOKING_TRUSTED_PROXIES", "admin": "ADMIN_TRUSTED_PROXIES"} {
+		for svc, name := range map[string]string{"gateway": "TRUSTED_PROXIES", "booking": "BOOKING_TRUSTED_PROXIES", "admin": "ADMIN_TRUSTED_PROXIES", "exporter": "EXPORTER_TRUSTED_PROXIES"} {
 			e, ok := env(deployments(objs)[svc].Spec.Template.Spec.Containers[0], name)
 			if !ok || e.ValueFrom == nil || e.ValueFrom.ConfigMapKeyRef == nil ||
 				e.ValueFrom.ConfigMapKeyRef.Name != cluster || e.ValueFrom.ConfigMapKeyRef.Key != "POD_CIDRS" {

@@ -1,6 +1,8 @@
 // Package stack builds the platform's service binaries and runs them as
 // child processes: the local `make run` launcher and the end-to-end tests
-// start the system the same way production does, one process per service.
+// start the system the same way production does, one process per service,
+// on a database laid out as production's (PrepareDatabase) and migrated by
+// each service's own migrate step (Migrate).
 package stack
 
 import (
@@ -14,7 +16,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -22,10 +26,34 @@ import (
 	"github.com/acube/platform/libs/freeport"
 )
 
-// DefaultAddr is where a service listens unless told otherwise (DESIGN §1).
+// DefaultAddr is where a service listens locally unless told otherwise
+// (DESIGN §1): its port on loopback. For the gateway it is the public
+// port (the API); its probes and metrics are at DefaultProbeAddr.
 func DefaultAddr(name string) string {
 	port := map[string]int{"gateway": 8001, "booking": 8101, "admin": 8102, "mailer": 8103, "exporter": 8104}[name]
 	return Addr(port)
+}
+
+// DefaultProbeAddr is where a service serves /healthz, /readyz and
+// /metrics locally: the gateway on its internal port
+// (GATEWAY_INTERNAL_ADDR's default, 127.0.0.1:8002), the others on
+// DefaultAddr.
+func DefaultProbeAddr(name string) string {
+	if name == "gateway" {
+		return Addr(8002)
+	}
+	return DefaultAddr(name)
+}
+
+// ListenEnv is the environment that makes service name listen on addr
+// (and, for the gateway, serve its probes and metrics on probeAddr):
+// BOOKING_ADDR=..., GATEWAY_ADDR=... GATEWAY_INTERNAL_ADDR=....
+func ListenEnv(name, addr, probeAddr string) []string {
+	env := []string{strings.ToUpper(name) + "_ADDR=" + addr}
+	if name == "gateway" {
+		env = append(env, "GATEWAY_INTERNAL_ADDR="+probeAddr)
+	}
+	return env
 }
 
 // Services lists the platform's services in start order: the gateway last,
@@ -79,6 +107,10 @@ type Process struct {
 	Name string
 	// Addr is the host:port it serves HTTP on.
 	Addr string
+	// ProbeAddr is the host:port of its /readyz and /metrics: Addr, or
+	// the gateway's internal port.
+	ProbeAddr string
+
 	cmd  *exec.Cmd
 	spec Spec
 	out  *Output
@@ -93,12 +125,20 @@ type Spec struct {
 	Args []string
 	// Env is added to the current environment.
 	Env []string
-	// Addr is where it serves HTTP, for WaitReady.
+	// Addr is where it serves HTTP.
 	Addr string
+	// ProbeAddr is where WaitReady polls /readyz. The gateway serves its
+	// probes on GATEWAY_INTERNAL_ADDR, not its public port: empty, it is
+	// that variable of Env, or for a process named gateway without one a
+	// free loopback port Start gives it; for every other process, Addr.
+	ProbeAddr string
 }
 
 // Start runs the process, prefixing each line it prints with its name.
 func Start(spec Spec, out *Output) (*Process, error) {
+	if err := gatewayProbes(&spec); err != nil {
+		return nil, err
+	}
 	name, addr := spec.Name, spec.Addr
 	cmd := exec.Command(spec.Bin, spec.Args...)
 	cmd.Env = append(os.Environ(), spec.Env...)
@@ -108,7 +148,11 @@ func Start(spec Spec, out *Output) (*Process, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &Process{Name: name, Addr: addr, cmd: cmd, spec: spec, out: out, done: make(chan struct{})}
+	probe := spec.ProbeAddr
+	if probe == "" {
+		probe = addr
+	}
+	p := &Process{Name: name, Addr: addr, ProbeAddr: probe, cmd: cmd, spec: spec, out: out, done: make(chan struct{})}
 	var wg sync.WaitGroup
 	wg.Go(func() { prefixLines(pr, out, name) })
 	go func() {
@@ -118,6 +162,32 @@ func Start(spec Spec, out *Output) (*Process, error) {
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// gatewayProbes finds where a gateway serves its probes when the spec
+// does not say: at the GATEWAY_INTERNAL_ADDR its environment gives, or,
+// for a process named gateway without one, at a free loopback port it
+// is then given (so several replicas never share the default 8002).
+func gatewayProbes(spec *Spec) error {
+	if spec.ProbeAddr != "" {
+		return nil
+	}
+	for _, kv := range slices.Backward(spec.Env) {
+		if v, ok := strings.CutPrefix(kv, "GATEWAY_INTERNAL_ADDR="); ok {
+			spec.ProbeAddr = v
+			return nil
+		}
+	}
+	if spec.Name != "gateway" {
+		return nil
+	}
+	port, err := FreePort()
+	if err != nil {
+		return fmt.Errorf("start gateway: internal port: %w", err)
+	}
+	spec.ProbeAddr = Addr(port)
+	spec.Env = append(slices.Clone(spec.Env), "GATEWAY_INTERNAL_ADDR="+spec.ProbeAddr)
+	return nil
 }
 
 // prefixLines copies r to out line by line as "name | line".
@@ -180,10 +250,10 @@ func (p *Process) Kill() {
 	<-p.done
 }
 
-// WaitReady polls http://addr/readyz until it answers 200, the process
-// exits or ctx ends.
+// WaitReady polls http://ProbeAddr/readyz until it answers 200, the
+// process exits or ctx ends.
 func (p *Process) WaitReady(ctx context.Context) error {
-	url := "http://" + p.Addr + "/readyz"
+	url := "http://" + p.ProbeAddr + "/readyz"
 	client := &http.Client{Timeout: time.Second}
 	for {
 		resp, err := client.Get(url)

@@ -1,7 +1,9 @@
 // Command gateway is the A-Cube API's front door: it routes every /api path
 // of DESIGN §2 to the service that owns it, enforces the seed's rate-limit
 // tiers with counters shared by every replica through Redis, and serves
-// the API's OpenAPI document.
+// the API's OpenAPI document and Swagger UI. Its own probes and metrics
+// answer on a second, internal port (GATEWAY_INTERNAL_ADDR), never on the
+// public one.
 package main
 
 import (
@@ -9,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -17,12 +21,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/acube/platform/libs/clientip"
 	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/libs/lifecycle"
 	"github.com/acube/platform/libs/logging"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/gateway"
-	"github.com/acube/platform/services/gateway/internal/clientip"
 	"github.com/acube/platform/services/gateway/internal/config"
 	"github.com/acube/platform/services/gateway/internal/httpapi"
 	"github.com/acube/platform/services/gateway/internal/openapi"
@@ -67,7 +71,7 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 		return err
 	}
 	defer px.Close()
-	clients, err := clientip.New(cfg.Proxy.TrustedProxies, cfg.Proxy.IPv6Prefix)
+	clients, err := clientip.New(clientip.Config{TrustedProxies: cfg.Proxy.TrustedProxies, IPv6Prefix: cfg.Proxy.IPv6Prefix})
 	if err != nil {
 		return fmt.Errorf("config: TRUSTED_PROXIES: %w", err)
 	}
@@ -117,18 +121,27 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 	// (Redis down) is reported in /readyz's body (httpapi), never a
 	// reason to leave the load balancer.
 	probes := web.NewProbes(reg, map[string]web.Check{})
-	handler := httpapi.New(httpapi.Deps{
+	deps := httpapi.Deps{
 		Routes: routes, Upstreams: px.Handler, Limiter: limiter, Clients: clients,
 		Probes: probes, Metrics: httpMetrics, Docs: openapi.Mount,
 		MaxBody: cfg.Proxy.MaxBody, MaxUploadBody: cfg.Proxy.MaxUploadBody, Log: log,
-	})
+	}
+	// Probes and metrics answer on their own port, never the public one.
+	// It is bound before anything serves, so a taken port fails the start.
+	internalLn, err := net.Listen("tcp", cfg.InternalAddr)
+	if err != nil {
+		return fmt.Errorf("listen on GATEWAY_INTERNAL_ADDR %s: %w", cfg.InternalAddr, err)
+	}
+	defer internalLn.Close()
+	log.Info("internal http server listening", "addr", internalLn.Addr().String(), "serves", "/healthz /readyz /metrics")
+	internal := web.NewServer(cfg.InternalAddr, httpapi.Internal(deps))
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	lc, err := lifecycle.New(lifecycle.Config{
-		Server: web.NewServer(cfg.Addr, handler), Probes: probes,
-		Workers: []lifecycle.Task{func(ctx context.Context) error {
+		Server: web.NewServer(cfg.Addr, httpapi.New(deps)), Probes: probes,
+		Workers: []lifecycle.Task{serveInternal(internal, internalLn), func(ctx context.Context) error {
 			for {
 				select {
 				case <-ctx.Done():
@@ -144,6 +157,29 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 		return err
 	}
 	return lc.Run(ctx)
+}
+
+// serveInternal serves the internal port as a lifecycle worker. Workers
+// stop after the public server has drained, so the kubelet reads /readyz
+// (503 from the first shutdown step on) and Prometheus scrapes until the
+// end.
+func serveInternal(srv *http.Server, ln net.Listener) lifecycle.Task {
+	return func(ctx context.Context) error {
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(ln) }()
+		select {
+		case err := <-served:
+			return fmt.Errorf("internal http server: %w", err)
+		case <-ctx.Done():
+		}
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			_ = srv.Close()
+		}
+		<-served
+		return nil
+	}
 }
 
 // reload re-reads the rate-limit table on SIGHUP. Requests never wait: the

@@ -43,11 +43,12 @@ func (b *syncBuffer) String() string {
 // gatewayRun is a real gateway started by a test in front of a stub
 // upstream, with the public tier at 2/minute.
 type gatewayRun struct {
-	base   string // http://addr
-	table  string // the rate-limit file it reads
-	logs   *syncBuffer
-	cancel context.CancelFunc
-	done   chan error
+	base     string // http://addr of the public port
+	internal string // http://addr of the probes and metrics
+	table    string // the rate-limit file it reads
+	logs     *syncBuffer
+	cancel   context.CancelFunc
+	done     chan error
 }
 
 func startGateway(t *testing.T, redisURL, prefix string) *gatewayRun {
@@ -64,16 +65,17 @@ func startGateway(t *testing.T, redisURL, prefix string) *gatewayRun {
 		t.Fatal(err)
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))
+	internal := "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))
 	env := map[string]string{
-		"GATEWAY_ADDR": addr, "BOOKING_URL": upstream.URL, "REDIS_URL": redisURL,
+		"GATEWAY_ADDR": addr, "GATEWAY_INTERNAL_ADDR": internal, "BOOKING_URL": upstream.URL, "REDIS_URL": redisURL,
 		"REDIS_KEY_PREFIX": prefix, "RATELIMIT_CONFIG": table, "SHUTDOWN_GRACE": "2s",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &gatewayRun{base: "http://" + addr, table: table, logs: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	g := &gatewayRun{base: "http://" + addr, internal: "http://" + internal, table: table, logs: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() { g.done <- run(ctx, libconfig.Map(env), g.logs) }()
 	t.Cleanup(cancel)
 	waitFor(t, func() bool {
-		resp, err := http.Get(g.base + "/readyz")
+		resp, err := http.Get(g.internal + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 		}
@@ -122,6 +124,23 @@ func TestIntegrationRun(t *testing.T) {
 	if got := g.codes(t, 3); got[0] != 200 || got[1] != 200 || got[2] != 429 {
 		t.Fatalf("with 2/minute: %v", got)
 	}
+	// Probes and metrics on the internal port only.
+	for _, c := range []struct {
+		url  string
+		want int
+	}{
+		{g.internal + "/metrics", 200}, {g.internal + "/healthz", 200},
+		{g.base + "/metrics", 404}, {g.base + "/healthz", 404}, {g.base + "/readyz", 404},
+	} {
+		resp, err := http.Get(c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("GET %s = %d, want %d", c.url, resp.StatusCode, c.want)
+		}
+	}
 
 	// Put the public tier in shadow mode and tell the gateway.
 	shadowed := strings.Replace(readFile(t, g.table), "  public:\n    limits: [2/minute]\n", "  public:\n    limits: [2/minute]\n    shadow: true\n", 1)
@@ -166,7 +185,7 @@ func TestIntegrationRedisSentinel(t *testing.T) {
 // gateway limited through the default Redis.)
 func TestIntegrationEmptyRedisURLLimitsInProcess(t *testing.T) {
 	g := startGateway(t, "", "unused:")
-	resp, err := http.Get(g.base + "/readyz")
+	resp, err := http.Get(g.internal + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,6 +241,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		{name: "bad table override", env: map[string]string{"RATELIMIT_PUBLIC": "ten/minute"}, want: "tier public"},
 		{name: "missing table file", env: map[string]string{"RATELIMIT_CONFIG": "/nonexistent/ratelimits.yaml"}, want: "read rate-limit table"},
 		{name: "bad duration", env: map[string]string{"REDIS_TIMEOUT": "soon"}, want: "REDIS_TIMEOUT"},
+		{name: "internal port is the public one", env: map[string]string{"GATEWAY_ADDR": "127.0.0.1:1", "GATEWAY_INTERNAL_ADDR": "127.0.0.1:1"}, want: "GATEWAY_INTERNAL_ADDR"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -109,7 +109,9 @@ func benchmark(ctx context.Context, o options, out io.Writer) error {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return err
 	}
-	ports := make([]int, 5)
+	// upstream, gateway (no limits), gateway (Redis), nginx, redis, and
+	// the two gateways' internal ports (probes and metrics).
+	ports := make([]int, 7)
 	for i := range ports {
 		if ports[i], err = freePort(); err != nil {
 			return err
@@ -138,14 +140,16 @@ func benchmark(ctx context.Context, o options, out io.Writer) error {
 	pidUpstream = ps.last()
 	common := []string{"BOOKING_URL=http://" + upstream, "LOG_LEVEL=warn", "SHUTDOWN_GRACE=1s"}
 	if err := ps.start(o.sutCPU, filepath.Join(dir, "gateway-nolimit.log"),
-		append(common, fmt.Sprintf("GATEWAY_ADDR=127.0.0.1:%d", ports[1]), "RATELIMIT_ENABLED=false"), o.gateway); err != nil {
+		append(common, fmt.Sprintf("GATEWAY_ADDR=127.0.0.1:%d", ports[1]), fmt.Sprintf("GATEWAY_INTERNAL_ADDR=127.0.0.1:%d", ports[5]),
+			"RATELIMIT_ENABLED=false"), o.gateway); err != nil {
 		return err
 	}
 	pidNoLimit = ps.last()
 	// Limits high enough that every benchmark request is allowed: the
 	// limiter still runs its full decision (and Redis round trip) for each.
 	if err := ps.start(o.sutCPU, filepath.Join(dir, "gateway-redis.log"),
-		append(common, fmt.Sprintf("GATEWAY_ADDR=127.0.0.1:%d", ports[2]), "REDIS_URL="+o.redisURL,
+		append(common, fmt.Sprintf("GATEWAY_ADDR=127.0.0.1:%d", ports[2]), fmt.Sprintf("GATEWAY_INTERNAL_ADDR=127.0.0.1:%d", ports[6]),
+			"REDIS_URL="+o.redisURL,
 			"REDIS_KEY_PREFIX="+prefix, "RATELIMIT_PUBLIC=1000000000/minute"), o.gateway); err != nil {
 		return err
 	}
@@ -185,7 +189,7 @@ func benchmark(ctx context.Context, o options, out io.Writer) error {
 	if err := latencies(ctx, o, targets, rate, out); err != nil {
 		return err
 	}
-	batch := batchMean(targets[2].url)
+	batch := batchMean(fmt.Sprintf("http://127.0.0.1:%d", ports[6]))
 
 	decisions, err := limiterDecisions(ctx, o.redisURL, prefix+"lim:", o.clients, o.duration)
 	if err != nil {

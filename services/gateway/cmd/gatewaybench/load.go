@@ -21,9 +21,8 @@ import (
 )
 
 // batchMean reads the limited gateway's mean decisions per Redis round trip
-// from its /metrics.
-func batchMean(apiURL string) float64 {
-	base := apiURL[:strings.Index(apiURL, "/api/")]
+// from /metrics on its internal port (base, http://host:port).
+func batchMean(base string) float64 {
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
 		return 0

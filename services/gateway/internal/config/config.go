@@ -18,7 +18,8 @@ type Config struct {
 	// Base is what every process reads: log level and shutdown grace.
 	libconfig.Base
 
-	Addr string `env:"GATEWAY_ADDR" default:":8001" doc:"HTTP listen address (the seed's port, so its curl examples run unchanged)"`
+	Addr         string `env:"GATEWAY_ADDR" default:":8001" doc:"public HTTP listen address: the API, its OpenAPI document and /api/docs only (the seed's port, so its curl examples run unchanged)"`
+	InternalAddr string `env:"GATEWAY_INTERNAL_ADDR" default:"127.0.0.1:8002" doc:"internal HTTP listen address of /healthz, /readyz and /metrics, for the kubelet and Prometheus only (:8002 in Kubernetes, where a NetworkPolicy guards it); never the public port"`
 
 	Upstreams Upstreams
 	Proxy     Proxy
@@ -86,6 +87,9 @@ func (c Config) validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("config: %s=%q: want an http(s) URL with a host", name, raw))
 		}
+	}
+	if c.InternalAddr == "" || c.InternalAddr == c.Addr {
+		errs = append(errs, errors.New("config: GATEWAY_INTERNAL_ADDR must be set and differ from GATEWAY_ADDR: probes and metrics stay off the public port"))
 	}
 	if c.Proxy.MaxBody <= 0 || c.Proxy.MaxUploadBody <= 0 {
 		errs = append(errs, errors.New("config: MAX_BODY_BYTES and MAX_UPLOAD_BYTES must be positive"))

@@ -17,7 +17,7 @@ func TestLoad(t *testing.T) {
 		wantErr string
 	}{
 		{name: "defaults", env: nil, check: func(c Config) bool {
-			return c.Addr == ":8001" && c.Upstreams.Booking == "http://127.0.0.1:8101" && c.Upstreams.Admin == "http://127.0.0.1:8102" &&
+			return c.Addr == ":8001" && c.InternalAddr == "127.0.0.1:8002" && c.Upstreams.Booking == "http://127.0.0.1:8101" && c.Upstreams.Admin == "http://127.0.0.1:8102" &&
 				c.Upstreams.Exporter == "http://127.0.0.1:8104" && c.Redis.URL == "redis://127.0.0.1:6379/0" &&
 				c.Redis.Timeout == 50*time.Millisecond && c.RateLimit.Enabled && c.RateLimit.Shadow == nil && c.Proxy.TrustedProxies == nil
 		}},
@@ -30,6 +30,8 @@ func TestLoad(t *testing.T) {
 		{name: "bad upstream", env: map[string]string{"ADMIN_URL": "ftp://x"}, wantErr: "ADMIN_URL"},
 		{name: "bad near limit", env: map[string]string{"RATELIMIT_NEAR_LIMIT": "1.5"}, wantErr: "RATELIMIT_NEAR_LIMIT"},
 		{name: "zero workers", env: map[string]string{"REDIS_PIPELINE_WORKERS": "-1"}, wantErr: "REDIS_PIPELINE_WORKERS"},
+		{name: "internal port is the public one", env: map[string]string{"GATEWAY_ADDR": ":9000", "GATEWAY_INTERNAL_ADDR": ":9000"}, wantErr: "GATEWAY_INTERNAL_ADDR"},
+		{name: "no internal port", env: map[string]string{"GATEWAY_INTERNAL_ADDR": ""}, wantErr: "GATEWAY_INTERNAL_ADDR"},
 		{name: "bad bool", env: map[string]string{"RATELIMIT_ENABLED": "maybe"}, wantErr: "RATELIMIT_ENABLED"},
 	}
 	for _, tt := range tests {

@@ -15,9 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/acube/platform/libs/clientip"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/gateway"
-	"github.com/acube/platform/services/gateway/internal/clientip"
 	"github.com/acube/platform/services/gateway/internal/openapi"
 	"github.com/acube/platform/services/gateway/internal/proxy"
 	"github.com/acube/platform/services/gateway/internal/ratelimit"
@@ -76,11 +76,13 @@ func fakeUpstream(t *testing.T, owner route.Owner) *httptest.Server {
 
 // gw is a gateway under test.
 type gw struct {
-	URL     string
-	Reg     *prometheus.Registry
-	Logs    *syncBuffer
-	Limiter *ratelimit.Limiter
-	Source  ratelimit.Source
+	// URL is the public port's base URL, Internal the probes' and metrics'.
+	URL      string
+	Internal string
+	Reg      *prometheus.Registry
+	Logs     *syncBuffer
+	Limiter  *ratelimit.Limiter
+	Source   ratelimit.Source
 }
 
 type gwOptions struct {
@@ -117,7 +119,7 @@ func newGateway(t *testing.T, o gwOptions) *gw {
 		t.Fatal(err)
 	}
 	t.Cleanup(px.Close)
-	clients, err := clientip.New(o.trusted, 64)
+	clients, err := clientip.New(clientip.Config{TrustedProxies: o.trusted, IPv6Prefix: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,14 +153,16 @@ func newGateway(t *testing.T, o gwOptions) *gw {
 	if o.maxBody == 0 {
 		o.maxBody = 1 << 20
 	}
-	h := New(Deps{
+	d := Deps{
 		Routes: routes, Upstreams: px.Handler, Limiter: g.Limiter, Clients: clients,
 		Probes: web.NewProbes(reg, nil), Metrics: metrics, Docs: openapi.Mount,
 		MaxBody: o.maxBody, MaxUploadBody: 4 * o.maxBody, Log: log,
-	})
-	srv := httptest.NewServer(h)
+	}
+	srv := httptest.NewServer(New(d))
 	t.Cleanup(srv.Close)
-	g.URL = srv.URL
+	internal := httptest.NewServer(Internal(d))
+	t.Cleanup(internal.Close)
+	g.URL, g.Internal = srv.URL, internal.URL
 	return g
 }
 

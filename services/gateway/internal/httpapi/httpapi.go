@@ -1,8 +1,10 @@
-// Package httpapi assembles the gateway's HTTP surface: its own probes and
-// OpenAPI document, and every API route of DESIGN §2, each rate limited by
-// its tier and proxied to its owner. Anything else under /api is a JSON
-// 404 from the gateway; the services' own /healthz, /readyz and /metrics
-// are never reachable through it.
+// Package httpapi assembles the gateway's two HTTP surfaces. The public
+// one (GATEWAY_ADDR) serves the API: every route of DESIGN §2, each rate
+// limited by its tier and proxied to its owner, the OpenAPI document and
+// Swagger UI; anything else is a JSON 404, the services' and the
+// gateway's own /healthz, /readyz and /metrics included. The internal one
+// (GATEWAY_INTERNAL_ADDR, reached by the kubelet and Prometheus only)
+// serves the gateway's probes and metrics.
 package httpapi
 
 import (
@@ -13,8 +15,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/acube/platform/libs/clientip"
 	"github.com/acube/platform/libs/web"
-	"github.com/acube/platform/services/gateway/internal/clientip"
 	"github.com/acube/platform/services/gateway/internal/proxy"
 	"github.com/acube/platform/services/gateway/internal/ratelimit"
 	"github.com/acube/platform/services/gateway/internal/route"
@@ -30,7 +32,8 @@ type Deps struct {
 	Limiter *ratelimit.Limiter
 	// Clients resolves who a request comes from.
 	Clients *clientip.Resolver
-	// Probes serves /healthz, /readyz and /metrics.
+	// Probes serves /healthz, /readyz and /metrics on the internal
+	// handler.
 	Probes *web.Probes
 	// Metrics records every request.
 	Metrics *web.HTTPMetrics
@@ -41,18 +44,12 @@ type Deps struct {
 	Log                    *slog.Logger
 }
 
-// New returns the gateway's root handler.
+// New returns the gateway's public handler.
 func New(d Deps) http.Handler {
 	r := chi.NewRouter()
-	r.Use(web.RequestIDs, d.Metrics.Middleware(d.Log), cleanPaths)
+	r.Use(web.RequestIDs, web.SecurityHeaders, d.Metrics.Middleware(d.Log), cleanPaths)
 	r.NotFound(web.NotFoundHandler)
 	r.MethodNotAllowed(web.MethodNotAllowedHandler)
-
-	probes := chi.NewRouter()
-	d.Probes.Mount(probes)
-	r.Method(http.MethodGet, "/healthz", probes)
-	r.Method(http.MethodGet, "/metrics", probes)
-	r.Get("/readyz", readyWithDetail(probes, d.Limiter))
 	if d.Docs != nil {
 		d.Docs(r)
 	}
@@ -70,6 +67,21 @@ func New(d Deps) http.Handler {
 			r.Method(rt.Method, rt.Pattern, h)
 		}
 	}
+	return r
+}
+
+// Internal returns the handler of the internal port: /healthz, /metrics
+// and /readyz with the limiter's state.
+func Internal(d Deps) http.Handler {
+	r := chi.NewRouter()
+	r.Use(web.RequestIDs, web.SecurityHeaders, d.Metrics.Middleware(d.Log))
+	r.NotFound(web.NotFoundHandler)
+	r.MethodNotAllowed(web.MethodNotAllowedHandler)
+	probes := chi.NewRouter()
+	d.Probes.Mount(probes)
+	r.Method(http.MethodGet, "/healthz", probes)
+	r.Method(http.MethodGet, "/metrics", probes)
+	r.Get("/readyz", readyWithDetail(probes, d.Limiter))
 	return r
 }
 

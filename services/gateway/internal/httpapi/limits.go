@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/acube/platform/libs/clientip"
 	"github.com/acube/platform/libs/web"
-	"github.com/acube/platform/services/gateway/internal/clientip"
 	"github.com/acube/platform/services/gateway/internal/ratelimit"
 )
 

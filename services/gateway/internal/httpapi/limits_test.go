@@ -116,9 +116,9 @@ func TestRateLimitHeaders(t *testing.T) {
 		}
 	}
 	// Unlimited gateway endpoints carry no limit headers.
-	resp, _ = do(t, "GET", g.URL+"/healthz", "", nil)
-	if resp.Header.Get("RateLimit") != "" {
-		t.Error("/healthz carries rate-limit headers")
+	resp, _ = do(t, "GET", g.Internal+"/healthz", "", nil)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("RateLimit") != "" {
+		t.Errorf("internal /healthz: %d, RateLimit %q; want 200 without rate-limit headers", resp.StatusCode, resp.Header.Get("RateLimit"))
 	}
 }
 
@@ -273,7 +273,7 @@ func TestIntegrationGatewayDeadRedis(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || errorBody(t, b).Message != "Service unavailable" {
 		t.Errorf("fail-closed tier: %d %s, want 503", resp.StatusCode, b)
 	}
-	resp, b = do(t, "GET", g.URL+"/readyz", "", nil)
+	resp, b = do(t, "GET", g.Internal+"/readyz", "", nil)
 	var ready struct {
 		RateLimit ratelimit.Status `json:"ratelimit"`
 	}

@@ -49,9 +49,10 @@ func TestRouting(t *testing.T) {
 		{"GET", "/api/nothing", 404, ""},
 		{"GET", "/api", 404, ""},
 		{"DELETE", "/api/sessions/book", 405, ""},
-		{"GET", "/healthz", 200, ""},
-		{"GET", "/readyz", 200, ""},
-		{"GET", "/metrics", 200, ""},
+		{"GET", "/healthz", 404, ""},
+		{"GET", "/readyz", 404, ""},
+		{"GET", "/metrics", 404, ""},
+		{"GET", "/", 404, ""},
 		{"GET", "/api/healthz", 404, ""},
 		{"GET", "/api/admin/../../metrics", 404, ""},
 		{"GET", "/api/admin/x/%2e%2e/%2e%2e/metrics", 404, ""},
@@ -220,7 +221,7 @@ func TestBodyLimit(t *testing.T) {
 func TestReadyzAndDocs(t *testing.T) {
 	t.Parallel()
 	g := newGateway(t, gwOptions{})
-	resp, b := do(t, "GET", g.URL+"/readyz", "", nil)
+	resp, b := do(t, "GET", g.Internal+"/readyz", "", nil)
 	var ready struct {
 		Status    string `json:"status"`
 		RateLimit struct {

@@ -12,9 +12,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/acube/platform/libs/clientip"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/gateway"
-	"github.com/acube/platform/services/gateway/internal/clientip"
 	"github.com/acube/platform/services/gateway/internal/proxy"
 	"github.com/acube/platform/services/gateway/internal/ratelimit"
 	"github.com/acube/platform/services/gateway/internal/route"
@@ -40,7 +40,7 @@ func FuzzRouteKey(f *testing.F) {
 		f.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	clients, err := clientip.New([]string{"127.0.0.0/8", "192.0.2.0/24"}, 64)
+	clients, err := clientip.New(clientip.Config{TrustedProxies: []string{"127.0.0.0/8", "192.0.2.0/24"}, IPv6Prefix: 64})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -23,9 +23,10 @@ import (
 )
 
 // HeaderClientIP carries the client address the gateway resolved (from the
-// peer, or from X-Forwarded-For behind a trusted proxy). Services believe
-// it because only the gateway reaches them (DESIGN §5 NetworkPolicies);
-// the gateway always overwrites what a client sent.
+// peer, or from X-Forwarded-For behind a trusted proxy), for reading; the
+// gateway always overwrites what a client sent. The services do not
+// trust it: they resolve the same address from X-Forwarded-For, which the
+// proxy extends with its peer, with the same code (libs/clientip).
 const HeaderClientIP = "X-Real-IP"
 
 // StatusClientClosed is logged and counted when the client went away before

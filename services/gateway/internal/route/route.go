@@ -60,6 +60,10 @@ func Table() []Route {
 
 		{Method: "POST", Pattern: "/api/admin/auth/login", Owner: Admin},
 		{Method: "POST", Pattern: "/api/admin/auth/refresh", Owner: Admin},
+		{Method: "POST", Pattern: "/api/admin/auth/mfa", Owner: Admin},
+		{Method: "POST", Pattern: "/api/admin/auth/mfa/enroll", Owner: Admin},
+		{Method: "POST", Pattern: "/api/admin/invitations/accept", Owner: Admin},
+		{Method: "POST", Pattern: "/api/admin/me/password", Owner: Admin},
 		{Method: "POST", Pattern: "/api/admin/bulk/delete", Owner: Admin},
 		{Method: "POST", Pattern: "/api/admin/bulk/status-update", Owner: Admin},
 
