@@ -11,15 +11,16 @@ import (
 // name. Booking publishes them; booking-only events (deletions, event
 // changes, volunteer and contact status) stay in the booking service.
 const (
-	TypeSessionBooked         = "booking.session.booked"
-	TypeSessionStatusChanged  = "booking.session.status_changed"
-	TypeEventRegistered       = "booking.event.registered"
-	TypeEventWaitlisted       = "booking.event.waitlisted"
-	TypeEventPromoted         = "booking.event.promoted"
-	TypeEventRescheduled      = "booking.event.rescheduled"
-	TypeRegistrationCancelled = "booking.event.registration_cancelled"
-	TypeVolunteerApplied      = "booking.volunteer.applied"
-	TypeContactReceived       = "booking.contact.received"
+	TypeSessionBooked          = "booking.session.booked"
+	TypeSessionStatusChanged   = "booking.session.status_changed"
+	TypeEventRegistered        = "booking.event.registered"
+	TypeEventWaitlisted        = "booking.event.waitlisted"
+	TypeEventPromoted          = "booking.event.promoted"
+	TypeEventRescheduled       = "booking.event.rescheduled"
+	TypeRegistrationCancelled  = "booking.event.registration_cancelled"
+	TypeEventAlreadyRegistered = "booking.event.already_registered"
+	TypeVolunteerApplied       = "booking.volunteer.applied"
+	TypeContactReceived        = "booking.contact.received"
 )
 
 // SessionBooked is the data of booking.session.booked: everything the
@@ -94,6 +95,36 @@ type Registration struct {
 // EventKey orders the registration's events: its cancellation never
 // reaches the registrant before its confirmation or promotion.
 func (d Registration) EventKey() string { return RegistrationKey(d.RegistrationID) }
+
+// AlreadyRegistered is the data of booking.event.already_registered:
+// someone submitted the registration form with the address of a live
+// (confirmed or waitlisted) registration for the event. Nothing was
+// stored, and the form was answered as if the address were new, so the
+// form tells nobody whether an address is registered (for a bereavement
+// circle that is health data); this tells the registrant instead, with
+// their manage link. Every field is the existing registration's and none
+// is what the form was filled with, so whoever submits it cannot put
+// words in the email.
+type AlreadyRegistered struct {
+	Email          string    `json:"email"`
+	Name           string    `json:"name"`
+	RegistrationID uuid.UUID `json:"registration_id"`
+	EventID        uuid.UUID `json:"event_id"`
+	EventTitle     string    `json:"event_title"`
+	StartsAt       time.Time `json:"starts_at"`
+	EndsAt         time.Time `json:"ends_at"`
+	Location       string    `json:"location"`
+	// Status is confirmed or waitlisted, with WaitlistPosition (1-based).
+	Status           string `json:"status"`
+	WaitlistPosition int    `json:"waitlist_position,omitempty"`
+	// ManageURL is the signed link to view or cancel the registration.
+	ManageURL string `json:"manage_url,omitempty"`
+	// AttemptedAt is when the form was submitted again.
+	AttemptedAt time.Time `json:"attempted_at"`
+}
+
+// EventKey orders the notice with the registration's other events.
+func (d AlreadyRegistered) EventKey() string { return RegistrationKey(d.RegistrationID) }
 
 // EventRescheduled is the data of booking.event.rescheduled: an admin
 // moved an event or changed its place, told to one live registration

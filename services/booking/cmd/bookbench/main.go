@@ -29,7 +29,6 @@ import (
 	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/services/booking/internal/booking"
-	"github.com/acube/platform/services/booking/internal/images"
 	"github.com/acube/platform/services/booking/internal/link"
 	"github.com/acube/platform/services/booking/internal/store"
 )
@@ -94,11 +93,9 @@ func service(pool *pgxpool.Pool) (*booking.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	imgs, err := images.NewDir(filepath.Join(os.TempDir(), "bookbench-images"))
-	if err != nil {
-		return nil, err
-	}
-	return booking.NewService(store.New(pool, store.Config{}), signer, imgs, time.Now, booking.Config{
+	// The benchmark books sessions only: no image is stored, so the
+	// service needs no image bucket (nor NATS).
+	return booking.NewService(store.New(pool, store.Config{}), signer, nil, time.Now, booking.Config{
 		PublicBaseURL: "http://localhost:8001", LinkTTL: 168 * time.Hour, CancelNotice: 24 * time.Hour}), nil
 }
 
@@ -119,7 +116,7 @@ func goSide(ctx context.Context, svc *booking.Service, cfg config) (float64, err
 	for range cfg.Clients {
 		wg.Go(func() {
 			for runCtx.Err() == nil {
-				if _, _, err := svc.Book(runCtx, req, ""); err != nil {
+				if _, _, err := svc.Book(runCtx, req, booking.IdempotencyKey{}); err != nil {
 					if runCtx.Err() == nil {
 						errOnce.Do(func() { first = err })
 						cancel()

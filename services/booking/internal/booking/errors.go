@@ -15,9 +15,6 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrIllegalTransition: the status machine does not allow the move.
 	ErrIllegalTransition = errors.New("illegal status change")
-	// ErrAlreadyRegistered: this email address holds a registration for
-	// the event already.
-	ErrAlreadyRegistered = errors.New("this email address is already registered for the event")
 	// ErrIdempotencyMismatch: an Idempotency-Key was reused with a
 	// different request.
 	ErrIdempotencyMismatch = errors.New("the Idempotency-Key was used for a different request")

@@ -54,6 +54,9 @@ func samples() map[string]Message {
 		"events.TypeEventWaitlisted":       {events.TypeEventWaitlisted, waitlisted},
 		"events.TypeEventPromoted":         {events.TypeEventPromoted, reg},
 		"events.TypeRegistrationCancelled": {events.TypeRegistrationCancelled, cancelled},
+		"events.TypeEventAlreadyRegistered": {events.TypeEventAlreadyRegistered, events.AlreadyRegistered{Email: reg.Email, Name: reg.Name,
+			RegistrationID: reg.RegistrationID, EventID: reg.EventID, EventTitle: reg.EventTitle, StartsAt: starts, EndsAt: ends,
+			Location: reg.Location, Status: "confirmed", ManageURL: reg.ManageURL, AttemptedAt: at}},
 		"events.TypeEventRescheduled": {events.TypeEventRescheduled, events.EventRescheduled{Email: reg.Email, Name: reg.Name,
 			RegistrationID: reg.RegistrationID, Status: "confirmed", ManageURL: reg.ManageURL, EventID: reg.EventID,
 			EventTitle: reg.EventTitle, StartsAt: starts.AddDate(0, 0, 7), EndsAt: ends.AddDate(0, 0, 7),
@@ -123,7 +126,7 @@ func TestKeysOrderWhatMustBeOrdered(t *testing.T) {
 	}{
 		{name: "a session's booking, status and deletion", same: []string{"events.TypeSessionBooked", "events.TypeSessionStatusChanged", "TypeSessionDeleted"}},
 		{name: "a registration's notices", same: []string{"events.TypeEventRegistered", "events.TypeEventWaitlisted", "events.TypeEventPromoted",
-			"events.TypeEventRescheduled", "events.TypeRegistrationCancelled"}},
+			"events.TypeEventRescheduled", "events.TypeRegistrationCancelled", "events.TypeEventAlreadyRegistered"}},
 		{name: "an event's own changes", same: []string{"TypeEventCreated", "TypeEventUpdated", "TypeEventImageUpdated", "TypeEventDeleted"}},
 		{name: "an application", same: []string{"events.TypeVolunteerApplied", "TypeVolunteerStatus", "TypeVolunteerDeleted"}},
 		{name: "a contact message", same: []string{"events.TypeContactReceived", "TypeContactStatus", "TypeContactDeleted"}},

@@ -64,6 +64,13 @@ func validRegistrationStatus(s string) bool {
 // Register takes a seat at the event for req's person, or a place on the
 // waitlist once the seats are gone. The store holds the event's row lock
 // while deciding, so concurrent registrations never overbook.
+//
+// An address that already holds a live registration for the event gets
+// the answer a new one would have had (the same status, a fresh id that
+// names nothing) while nothing is stored: the form must not tell whoever
+// fills it in whether an address is registered (issue 13, finding 5).
+// The registrant hears of the attempt by email instead
+// (booking.event.already_registered, with their manage link).
 func (s *Service) Register(ctx context.Context, eventID uuid.UUID, req RegisterRequest) (Registration, error) {
 	fields := map[string]string{}
 	now := s.clock()
@@ -79,7 +86,7 @@ func (s *Service) Register(ctx context.Context, eventID uuid.UUID, req RegisterR
 		return Registration{}, err
 	}
 	r.ID = id
-	r, err = s.store.Register(ctx, eventID, func(e Event, waiting int) (Registration, []Message, error) {
+	decide := func(e Event, waiting int) (Registration, []Message, error) {
 		if !e.StartsAt.After(now) {
 			return Registration{}, nil, ErrEventPast
 		}
@@ -89,7 +96,16 @@ func (s *Service) Register(ctx context.Context, eventID uuid.UUID, req RegisterR
 			typ, r.Status, r.WaitlistPosition = events.TypeEventWaitlisted, RegWaitlisted, waiting+1
 		}
 		return r, []Message{{Type: typ, Data: s.registrationData(r, e)}}, nil
-	})
+	}
+	repeat := func(e Event, existing Registration) []Message {
+		return []Message{{Type: events.TypeEventAlreadyRegistered, Data: events.AlreadyRegistered{
+			Email: existing.Email, Name: existing.Name, RegistrationID: existing.ID, EventID: e.ID,
+			EventTitle: e.Title, StartsAt: e.StartsAt, EndsAt: e.EndsAt, Location: e.Location,
+			Status: string(existing.Status), WaitlistPosition: existing.WaitlistPosition,
+			ManageURL: s.RegistrationManageURL(existing, e.EndsAt), AttemptedAt: now,
+		}}}
+	}
+	r, _, err = s.store.Register(ctx, eventID, decide, repeat)
 	if err != nil {
 		return Registration{}, fmt.Errorf("register for event %s: %w", eventID, err)
 	}

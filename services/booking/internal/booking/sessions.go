@@ -16,10 +16,11 @@ const maxIdempotencyKey = 200
 
 // Book validates req and stores the pending session with its
 // booking.session.booked event in one transaction. With an idempotency key
-// a repeat of the same request returns the first booking (replayed true)
-// instead of making a second one.
-func (s *Service) Book(ctx context.Context, req BookRequest, key string) (x Session, replayed bool, err error) {
-	if len(key) > maxIdempotencyKey || !printable(key) {
+// a repeat of the same request from the same client to the same route
+// returns the first booking (replayed true) instead of making a second
+// one; the key is stored only as its scoped digest.
+func (s *Service) Book(ctx context.Context, req BookRequest, key IdempotencyKey) (x Session, replayed bool, err error) {
+	if len(key.Key) > maxIdempotencyKey || !printable(key.Key) {
 		return Session{}, false, &ValidationError{Fields: map[string]string{
 			"Idempotency-Key": "must be 1 to 200 printable ASCII characters"}}
 	}
@@ -32,9 +33,9 @@ func (s *Service) Book(ctx context.Context, req BookRequest, key string) (x Sess
 		PreferredDate: x.PreferredDate.Format(time.DateOnly), Status: string(x.Status),
 		BookedAt: x.CreatedAt, ManageURL: s.SessionManageURL(x),
 	}}
-	idem := Idempotency{Key: key}
-	if key != "" {
-		idem.Hash = req.Hash()
+	var idem Idempotency
+	if key.Key != "" {
+		idem = Idempotency{KeyDigest: key.Digest(), RequestHash: req.Hash()}
 	}
 	x, replayed, err = s.store.BookSession(ctx, x, idem, []Message{booked})
 	if err != nil {

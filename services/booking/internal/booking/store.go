@@ -12,8 +12,8 @@ import (
 // when fn returns nil, so rules run on the current state.
 type Store interface {
 	// BookSession stores a new session. With an idempotency key it first
-	// looks the key up: a key already used for the same request hash
-	// returns that session with replayed true and writes nothing; for
+	// looks the key's digest up: one already used for the same request
+	// hash returns that session with replayed true and writes nothing; for
 	// another hash ErrIdempotencyMismatch.
 	BookSession(ctx context.Context, x Session, key Idempotency, msgs []Message) (stored Session, replayed bool, err error)
 	Session(ctx context.Context, id uuid.UUID) (Session, error)
@@ -30,10 +30,15 @@ type Store interface {
 	// through the Waitlist, recounting the seats when any changed.
 	UpdateEvent(ctx context.Context, id uuid.UUID, fn func(e *Event, w Waitlist, regs Registrants) ([]Message, error)) (Event, error)
 	// Register locks the event, then calls decide with it and the number
-	// of people waitlisted; it stores the registration decide returns and
-	// counts its seat when it is confirmed. A second live registration of
-	// the same email is ErrAlreadyRegistered.
-	Register(ctx context.Context, eventID uuid.UUID, decide func(e Event, waiting int) (Registration, []Message, error)) (Registration, error)
+	// of people waitlisted; it stores the registration decide returns with
+	// its messages and counts its seat when it is confirmed. When the
+	// address (lower-cased) already holds a live registration for the
+	// event, it stores nothing and takes no seat: it calls repeat with
+	// the event and that registration (with its waitlist position) and
+	// writes repeat's messages instead, and existed is true. Both ways run
+	// the same statements in the same order, so neither answers sooner.
+	Register(ctx context.Context, eventID uuid.UUID, decide func(e Event, waiting int) (Registration, []Message, error),
+		repeat func(e Event, existing Registration) []Message) (r Registration, existed bool, err error)
 	// Registration returns a registration (with its waitlist position) and
 	// its event.
 	Registration(ctx context.Context, id uuid.UUID) (Registration, Event, error)
@@ -80,9 +85,11 @@ type Registrants interface {
 	Live(ctx context.Context) ([]Registration, error)
 }
 
-// Idempotency is the Idempotency-Key of a booking and the hash of the
-// request it came with; a zero Key means none.
+// Idempotency is what the store keeps of a booking's Idempotency-Key:
+// the digest of the key in its scope (IdempotencyKey.Digest), never the
+// key itself, and the hash of the request it came with; a nil KeyDigest
+// means none.
 type Idempotency struct {
-	Key  string
-	Hash []byte
+	KeyDigest   []byte
+	RequestHash []byte
 }

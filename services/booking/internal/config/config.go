@@ -4,12 +4,11 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/acube/platform/libs/clientip"
 	libconfig "github.com/acube/platform/libs/config"
 )
 
@@ -21,8 +20,8 @@ type Config struct {
 
 	Addr           string        `env:"BOOKING_ADDR" default:":8101" doc:"HTTP listen address"`
 	DBMaxConns     int32         `env:"BOOKING_DB_MAX_CONNS" default:"16" doc:"connection pool size"`
-	TrustedProxies []string      `env:"BOOKING_TRUSTED_PROXIES" default:"127.0.0.0/8,::1/128" doc:"CIDRs whose X-Forwarded-For is believed (the gateway)"`
-	DataDir        string        `env:"BOOKING_DATA_DIR" default:".data/booking" doc:"where a generated development link secret and, by default, event images are kept"`
+	TrustedProxies []string      `env:"BOOKING_TRUSTED_PROXIES" default:"127.0.0.0/8,::1/128" doc:"comma-separated CIDRs or addresses whose X-Forwarded-For is believed (the gateway)"`
+	DataDir        string        `env:"BOOKING_DATA_DIR" default:".data/booking" doc:"where a generated development link secret is kept (unused when BOOKING_LINK_SECRET is set)"`
 	PublicBaseURL  string        `env:"PUBLIC_BASE_URL" default:"http://localhost:8001" doc:"public address of the gateway, for links in emails"`
 	IdempotencyTTL time.Duration `env:"BOOKING_IDEMPOTENCY_TTL" default:"24h" doc:"how long an Idempotency-Key of a booking is remembered; older keys count as new and are purged hourly"`
 
@@ -30,6 +29,9 @@ type Config struct {
 	Admin  libconfig.AdminTokens
 	Images Images
 	Jobs   Jobs
+
+	// Revocations says how long revoked admin sessions are remembered.
+	Revocations Revocations
 }
 
 // Links configures the manage links sent to bookers and registrants.
@@ -39,10 +41,11 @@ type Links struct {
 	CancelNotice time.Duration `env:"BOOKING_CANCEL_NOTICE" default:"24h" doc:"a booker may cancel through the link until this long before the session day"`
 }
 
-// Images configures event cover images.
+// Images configures event cover images. They are kept in the IMAGES
+// bucket of JetStream's Object Store (stream.EventImages), which every
+// replica reaches; there is no directory to configure.
 type Images struct {
-	Dir      string `env:"BOOKING_IMAGE_DIR" doc:"where event images are stored; default BOOKING_DATA_DIR/images"`
-	MaxBytes int64  `env:"BOOKING_IMAGE_MAX_BYTES" default:"5242880" doc:"largest accepted event image"`
+	MaxBytes int64 `env:"BOOKING_IMAGE_MAX_BYTES" default:"5242880" doc:"largest accepted event image"`
 }
 
 // Jobs configures the bulk-job executor.
@@ -55,9 +58,6 @@ func Load(lookup libconfig.LookupEnv) (Config, error) {
 	var c Config
 	if err := libconfig.Load(lookup, &c); err != nil {
 		return Config{}, err
-	}
-	if c.Images.Dir == "" {
-		c.Images.Dir = filepath.Join(c.DataDir, "images")
 	}
 	c.PublicBaseURL = strings.TrimRight(c.PublicBaseURL, "/")
 	return c, c.Validate()
@@ -81,29 +81,27 @@ func (c Config) Validate() error {
 	if c.Images.MaxBytes < 1 || c.Jobs.ChunkSize < 1 || c.Jobs.ChunkSize > 500 {
 		errs = append(errs, errors.New("config: BOOKING_IMAGE_MAX_BYTES must be at least 1 and BOOKING_JOB_CHUNK_SIZE in [1, 500]"))
 	}
-	if _, err := c.Proxies(); err != nil {
+	if _, err := c.Clients(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.Revocations.AccessTTLMax < time.Minute || c.Revocations.AccessTTLMax > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("config: ADMIN_ACCESS_TTL_MAX=%s must be in [1m, 24h]", c.Revocations.AccessTTLMax))
 	}
 	return errors.Join(errs...)
 }
 
-// Proxies parses TrustedProxies; a bare address is a single host.
-func (c Config) Proxies() ([]netip.Prefix, error) {
-	out := make([]netip.Prefix, 0, len(c.TrustedProxies))
-	for _, s := range c.TrustedProxies {
-		if !strings.Contains(s, "/") {
-			a, err := netip.ParseAddr(s)
-			if err != nil {
-				return nil, fmt.Errorf("config: BOOKING_TRUSTED_PROXIES: %w", err)
-			}
-			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
-			continue
-		}
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return nil, fmt.Errorf("config: BOOKING_TRUSTED_PROXIES: %w", err)
-		}
-		out = append(out, p.Masked())
+// Clients is the resolver of client addresses over TrustedProxies
+// (libs/clientip: CIDRs or single addresses).
+func (c Config) Clients() (*clientip.Resolver, error) {
+	r, err := clientip.New(clientip.Config{TrustedProxies: c.TrustedProxies})
+	if err != nil {
+		return nil, fmt.Errorf("config: BOOKING_TRUSTED_PROXIES: %w", err)
 	}
-	return out, nil
+	return r, nil
+}
+
+// Revocations configures the refusal of revoked admin access tokens
+// (libs/authn.Revocations, fed by the admin.sessions.revoked events).
+type Revocations struct {
+	AccessTTLMax time.Duration `env:"ADMIN_ACCESS_TTL_MAX" default:"15m" doc:"the longest an admin access token lives: at least the admin service's ADMIN_ACCESS_TTL (which it caps at 15m); a revocation is remembered this long and a token that lives longer is refused"`
 }

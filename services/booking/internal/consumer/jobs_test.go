@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -16,6 +17,8 @@ import (
 	"github.com/acube/platform/libs/consume"
 	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/libs/natstest"
+	"github.com/acube/platform/libs/objstore"
+	"github.com/acube/platform/libs/objstore/objstoretest"
 	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
@@ -27,10 +30,11 @@ import (
 )
 
 type fixture struct {
-	pool  *pgxpool.Pool
-	store *store.Store
-	svc   *booking.Service
-	log   *slog.Logger
+	pool   *pgxpool.Pool
+	store  *store.Store
+	svc    *booking.Service
+	log    *slog.Logger
+	images *objstore.Bucket // the IMAGES bucket the service stores in
 }
 
 func newFixture(t *testing.T) fixture {
@@ -49,13 +53,11 @@ func newFixture(t *testing.T) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	imgs, err := images.NewDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bucket, _ := objstoretest.Start(t, stream.EventImages(1))
+	imgs := images.New(bucket)
 	st := store.New(pool, store.Config{})
 	svc := booking.NewService(st, signer, imgs, time.Now, booking.Config{PublicBaseURL: "http://x.test", LinkTTL: time.Hour})
-	return fixture{pool: pool, store: st, svc: svc, log: log}
+	return fixture{pool: pool, store: st, svc: svc, log: log, images: bucket}
 }
 
 // book makes n pending sessions and returns their ids.
@@ -64,7 +66,7 @@ func (f fixture) book(t *testing.T, n int) []string {
 	ids := make([]string, 0, n)
 	for range n {
 		x, _, err := f.svc.Book(context.Background(), booking.BookRequest{Email: "b@example.org", Name: "B",
-			Phone: "1234567", SessionType: "individual", PreferredDate: time.Now().AddDate(0, 0, 5).Format(time.DateOnly)}, "")
+			Phone: "1234567", SessionType: "individual", PreferredDate: time.Now().AddDate(0, 0, 5).Format(time.DateOnly)}, booking.IdempotencyKey{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,5 +248,38 @@ func TestIntegrationJobConsumer(t *testing.T) {
 	cancel()
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestIntegrationDeletedEventsImageIsRemoved: a bulk delete of events
+// deletes their images from the bucket too; an event kept keeps its own.
+func TestIntegrationDeletedEventsImageIsRemoved(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	admin := booking.Actor{ID: "adm", Email: "a@x.org"}
+	start := time.Now().Add(48 * time.Hour).UTC()
+	pic := []byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;")
+	var ids []uuid.UUID
+	for _, title := range []string{"Deleted", "Kept"} {
+		e, err := f.svc.CreateEvent(ctx, admin, booking.EventRequest{Title: title, Location: "Hall",
+			StartsAt: start.Format(time.RFC3339), EndsAt: start.Add(time.Hour).Format(time.RFC3339), Capacity: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.SetEventImage(ctx, admin, e.ID, pic, "image/gif"); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, e.ID)
+	}
+	req := events.JobRequest{JobID: uuid.New(), Entity: booking.BulkEvents, Action: booking.JobDelete,
+		IDs: []string{ids[0].String()}, RequestedBy: events.JobActor{ID: "adm", Email: "a@x.org"}}
+	if _, err := f.svc.RunJob(ctx, req, 10, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.images.Stat(ctx, ids[0].String()); !errors.Is(err, objstore.ErrNotFound) {
+		t.Errorf("image of the deleted event: %v, want ErrNotFound", err)
+	}
+	if info, err := f.images.Stat(ctx, ids[1].String()); err != nil || info.ContentType != "image/gif" {
+		t.Errorf("image of the kept event: %+v, %v", info, err)
 	}
 }

@@ -64,10 +64,11 @@ func (acceptingStore) AddVolunteer(context.Context, booking.Volunteer, []booking
 	return nil
 }
 
-func (acceptingStore) Register(_ context.Context, _ uuid.UUID, decide func(booking.Event, int) (booking.Registration, []booking.Message, error)) (booking.Registration, error) {
+func (acceptingStore) Register(_ context.Context, _ uuid.UUID, decide func(booking.Event, int) (booking.Registration, []booking.Message, error),
+	_ func(booking.Event, booking.Registration) []booking.Message) (booking.Registration, bool, error) {
 	e := booking.Event{Title: "Fuzz", Capacity: 1, StartsAt: fixedNow().AddDate(0, 1, 0), EndsAt: fixedNow().AddDate(0, 1, 1)}
 	r, _, err := decide(e, 0)
-	return r, err
+	return r, false, err
 }
 
 // fuzzService is a booking service over acceptingStore at fixedNow.

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -20,10 +19,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/acube/platform/libs/authn"
+	"github.com/acube/platform/libs/clientip"
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/objstore/objstoretest"
 	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
+	"github.com/acube/platform/libs/stream"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/booking/internal/booking"
 	"github.com/acube/platform/services/booking/internal/images"
@@ -51,6 +53,10 @@ type harness struct {
 	priv  ed25519.PrivateKey
 	kid   string
 	admin string // a valid admin bearer token
+	// natsURL is the server of the IMAGES bucket and verifier checks
+	// tokens: what another replica over the same database needs.
+	natsURL  string
+	verifier *authn.Verifier
 }
 
 const testBase = "http://booking.test"
@@ -82,21 +88,19 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	imgs, err := images.NewDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	bucket, ns := objstoretest.Start(t, stream.EventImages(1))
+	imgs := images.New(bucket)
 	c := &clock{t: time.Now().UTC()}
 	svc := booking.NewService(store.New(pool, store.Config{}), signer, imgs, c.Now, booking.Config{
 		PublicBaseURL: testBase, LinkTTL: 7 * 24 * time.Hour, CancelNotice: 24 * time.Hour})
-	api := New(svc, v, imgs, log, Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, MaxImageBytes: 64 << 10})
+	api := New(svc, v, imgs, log, Config{Clients: loopbackClients(t), MaxImageBytes: 64 << 10})
 	r := chi.NewRouter()
 	r.Use(web.RequestIDs)
 	r.NotFound(web.NotFoundHandler)
 	api.Routes(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
-	h := &harness{t: t, srv: srv, pool: pool, svc: svc, clock: c, priv: priv, kid: kid}
+	h := &harness{t: t, srv: srv, pool: pool, svc: svc, clock: c, priv: priv, kid: kid, natsURL: ns.URL(), verifier: v}
 	h.admin = h.token(func(*authn.Claims) {})
 	return h
 }
@@ -205,3 +209,14 @@ func bookBody(email, date string) string {
 
 // fixedNow is the time of tests that need no database.
 func fixedNow() time.Time { return time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC) }
+
+// loopbackClients resolves client addresses trusting the loopback proxy,
+// as booking's default BOOKING_TRUSTED_PROXIES does.
+func loopbackClients(t testing.TB) *clientip.Resolver {
+	t.Helper()
+	c, err := clientip.New(clientip.Config{TrustedProxies: []string{"127.0.0.0/8"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
 	"github.com/acube/platform/libs/authn"
+	"github.com/acube/platform/libs/clientip"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/booking/internal/booking"
 	"github.com/acube/platform/services/booking/internal/images"
@@ -21,8 +21,9 @@ import (
 
 // Config is what the transport needs besides its collaborators.
 type Config struct {
-	// TrustedProxies are the peers whose X-Forwarded-For is believed.
-	TrustedProxies []netip.Prefix
+	// Clients finds a request's client address, for audit records and
+	// to scope Idempotency-Keys.
+	Clients *clientip.Resolver
 	// MaxImageBytes bounds an event image upload.
 	MaxImageBytes int64
 }
@@ -31,13 +32,13 @@ type Config struct {
 type API struct {
 	svc      *booking.Service
 	verifier *authn.Verifier
-	images   *images.Dir
+	images   *images.Store
 	log      *slog.Logger
 	cfg      Config
 }
 
 // New returns the booking API.
-func New(svc *booking.Service, verifier *authn.Verifier, imgs *images.Dir, log *slog.Logger, cfg Config) *API {
+func New(svc *booking.Service, verifier *authn.Verifier, imgs *images.Store, log *slog.Logger, cfg Config) *API {
 	return &API{svc: svc, verifier: verifier, images: imgs, log: log, cfg: cfg}
 }
 
@@ -91,7 +92,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &capacity):
 		err = &web.Error{Status: http.StatusConflict, Message: "Conflict", Detail: capacity.Error(),
 			Fields: map[string]string{"capacity": fmt.Sprintf("must be at least %d, the seats already confirmed", capacity.Confirmed)}}
-	case errors.Is(err, booking.ErrIllegalTransition), errors.Is(err, booking.ErrAlreadyRegistered),
+	case errors.Is(err, booking.ErrIllegalTransition),
 		errors.Is(err, booking.ErrTooLate), errors.Is(err, booking.ErrEventPast), errors.Is(err, booking.ErrEventEnded):
 		err = &web.Error{Status: http.StatusConflict, Message: "Conflict", Detail: conflictDetail(err)}
 	case errors.Is(err, booking.ErrIdempotencyMismatch):
@@ -108,8 +109,6 @@ func conflictDetail(err error) string {
 	switch {
 	case errors.As(err, &te):
 		return te.Error()
-	case errors.Is(err, booking.ErrAlreadyRegistered):
-		return booking.ErrAlreadyRegistered.Error()
 	case errors.Is(err, booking.ErrEventPast):
 		return booking.ErrEventPast.Error()
 	case errors.Is(err, booking.ErrEventEnded):
@@ -132,7 +131,7 @@ func pathID(r *http.Request) (uuid.UUID, error) {
 
 // actor is the admin of an authenticated request and its client address.
 func (a *API) actor(r *http.Request) booking.Actor {
-	act := booking.Actor{ClientIP: clientIP(r, a.cfg.TrustedProxies)}
+	act := booking.Actor{ClientIP: a.cfg.Clients.Addr(r)}
 	if c, ok := authn.FromContext(r.Context()); ok {
 		act.ID, act.Email = c.AdminID(), c.Email
 	}

@@ -15,6 +15,8 @@ type registerRequest struct {
 	Phone string `json:"phone"`
 }
 
+// registrationResponse is a registration as admins see it, with who
+// cancelled it and why.
 type registrationResponse struct {
 	ID               string         `json:"id"`
 	EventID          string         `json:"event_id"`
@@ -39,6 +41,35 @@ func toRegistrationResponse(x booking.Registration) registrationResponse {
 	}
 }
 
+// registrantView is a registration as its registrant sees it: what they
+// gave, its status, place on the waitlist and times, and on the manage
+// view the event. Who on the staff cancelled it and the reason they wrote
+// are for admins (issue 13, finding 6); the registrant is told of an
+// admin's cancellation, with the reason, by email.
+type registrantView struct {
+	ID               string         `json:"id"`
+	EventID          string         `json:"event_id"`
+	Email            string         `json:"email"`
+	Name             string         `json:"name"`
+	Phone            string         `json:"phone"`
+	Status           string         `json:"status"`
+	WaitlistPosition int            `json:"waitlist_position,omitempty"`
+	CreatedAt        string         `json:"created_at"`
+	UpdatedAt        string         `json:"updated_at"`
+	Event            *eventResponse `json:"event,omitempty"`
+}
+
+func toRegistrantView(x booking.Registration) registrantView {
+	return registrantView{
+		ID: x.ID.String(), EventID: x.EventID.String(), Email: x.Email, Name: x.Name, Phone: x.Phone,
+		Status: string(x.Status), WaitlistPosition: x.WaitlistPosition,
+		CreatedAt: x.CreatedAt.Format(time.RFC3339Nano), UpdatedAt: x.UpdatedAt.Format(time.RFC3339Nano),
+	}
+}
+
+// register answers a new address and one registered already alike
+// (booking.Service.Register): 201 with the registration as the registrant
+// would see it.
 func (a *API) register(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err != nil {
@@ -55,7 +86,7 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	web.WriteJSON(w, http.StatusCreated, toRegistrationResponse(x))
+	web.WriteJSON(w, http.StatusCreated, toRegistrantView(x))
 }
 
 func (a *API) getRegistration(w http.ResponseWriter, r *http.Request) {
@@ -69,7 +100,7 @@ func (a *API) getRegistration(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	out := toRegistrationResponse(x)
+	out := toRegistrantView(x)
 	ev := toEventResponse(e)
 	out.Event = &ev
 	w.Header().Set("Cache-Control", "no-store")
@@ -94,7 +125,7 @@ func (a *API) cancelRegistration(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	web.WriteJSON(w, http.StatusOK, toRegistrationResponse(x))
+	web.WriteJSON(w, http.StatusOK, toRegistrantView(x))
 }
 
 // cancelRegistrationAdmin cancels for an admin; the body, with an optional

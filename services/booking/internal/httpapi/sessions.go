@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/acube/platform/libs/authn"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/booking/internal/booking"
@@ -19,6 +21,8 @@ type bookRequest struct {
 	Message       string `json:"message"`
 }
 
+// sessionResponse is a session as admins see it, with who last changed
+// its status and why.
 type sessionResponse struct {
 	ID            string `json:"id"`
 	Email         string `json:"email"`
@@ -51,8 +55,51 @@ func toSessionResponse(s booking.Session) sessionResponse {
 	}
 }
 
+// bookerSession is a session as its booker sees it: what they gave, its
+// status and times. Who on the staff changed the status, and the reason
+// they wrote, are for admins (issue 13, finding 6); a separate type, so
+// that a field added for admins never reaches a booker by default.
+type bookerSession struct {
+	ID            string `json:"id"`
+	Email         string `json:"email"`
+	Name          string `json:"name"`
+	Phone         string `json:"phone"`
+	SessionType   string `json:"session_type"`
+	PreferredDate string `json:"preferred_date"`
+	Message       string `json:"message"`
+	Status        string `json:"status"`
+	CreatedAt     string `json:"created_at"`
+	UpdatedAt     string `json:"updated_at"`
+}
+
+func toBookerSession(s booking.Session) bookerSession {
+	return bookerSession{
+		ID:            s.ID.String(),
+		Email:         s.Email,
+		Name:          s.Name,
+		Phone:         s.Phone,
+		SessionType:   string(s.SessionType),
+		PreferredDate: s.PreferredDate.Format(time.DateOnly),
+		Message:       s.Message,
+		Status:        string(s.Status),
+		CreatedAt:     s.CreatedAt.Format(time.RFC3339Nano),
+		UpdatedAt:     s.UpdatedAt.Format(time.RFC3339Nano),
+	}
+}
+
 // HeaderIdempotencyKey makes a repeated booking submit one booking.
 const HeaderIdempotencyKey = "Idempotency-Key"
+
+// idempotencyKey is r's Idempotency-Key scoped to its route and to its
+// client as seen through the trusted proxies: the same key from anyone
+// else is another key.
+func (a *API) idempotencyKey(r *http.Request) booking.IdempotencyKey {
+	return booking.IdempotencyKey{
+		Key:    r.Header.Get(HeaderIdempotencyKey),
+		Route:  r.Method + " " + chi.RouteContext(r.Context()).RoutePattern(),
+		Client: a.cfg.Clients.Addr(r),
+	}
+}
 
 func (a *API) bookSession(w http.ResponseWriter, r *http.Request) {
 	var req bookRequest
@@ -60,7 +107,7 @@ func (a *API) bookSession(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	s, replayed, err := a.svc.Book(r.Context(), booking.BookRequest(req), r.Header.Get(HeaderIdempotencyKey))
+	s, replayed, err := a.svc.Book(r.Context(), booking.BookRequest(req), a.idempotencyKey(r))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -69,7 +116,7 @@ func (a *API) bookSession(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
 	w.Header().Set("Location", "/api/sessions/"+s.ID.String())
-	web.WriteJSON(w, http.StatusCreated, toSessionResponse(s))
+	web.WriteJSON(w, http.StatusCreated, toBookerSession(s))
 }
 
 // getSession serves an admin, or the booker with the manage token; the
@@ -91,7 +138,7 @@ func (a *API) getSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	web.WriteJSON(w, http.StatusOK, toSessionResponse(s))
+	web.WriteJSON(w, http.StatusOK, toBookerSession(s))
 }
 
 func (a *API) getSessionAdmin(w http.ResponseWriter, r *http.Request) {
@@ -170,5 +217,5 @@ func (a *API) cancelSession(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	web.WriteJSON(w, http.StatusOK, toSessionResponse(s))
+	web.WriteJSON(w, http.StatusOK, toBookerSession(s))
 }

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -36,12 +37,15 @@ func TestIdempotencyKeys(t *testing.T) {
 			SessionType: booking.Individual, PreferredDate: now.Truncate(24*time.Hour).AddDate(0, 0, 3),
 			Status: booking.Pending, CreatedAt: now, UpdatedAt: now}
 	}
+	digest := func(key string) []byte {
+		return booking.IdempotencyKey{Key: key, Route: "POST /book", Client: "192.0.2.1"}.Digest()
+	}
 	book := func(key string, hash []byte) (booking.Session, bool, error) {
-		return st.BookSession(ctx, session(), booking.Idempotency{Key: key, Hash: hash}, nil)
+		return st.BookSession(ctx, session(), booking.Idempotency{KeyDigest: digest(key), RequestHash: hash}, nil)
 	}
 	age := func(key string, d time.Duration) {
-		if _, err := pool.Exec(ctx, `UPDATE idempotency_keys SET created_at = now() - make_interval(secs => $2) WHERE key = $1`,
-			key, d.Seconds()); err != nil {
+		if _, err := pool.Exec(ctx, `UPDATE idempotency_keys SET created_at = now() - make_interval(secs => $2) WHERE key_digest = $1`,
+			digest(key), d.Seconds()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -88,10 +92,10 @@ func TestIdempotencyKeys(t *testing.T) {
 		if err != nil || n != 1 {
 			t.Fatalf("purged %d (%v), want 1", n, err)
 		}
-		rows, _ := pool.Query(ctx, `SELECT key FROM idempotency_keys`)
-		left, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil || len(left) != 1 || left[0] != "k2" {
-			t.Errorf("keys left %v (%v), want [k2]", left, err)
+		rows, _ := pool.Query(ctx, `SELECT key_digest FROM idempotency_keys`)
+		left, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+		if err != nil || len(left) != 1 || !bytes.Equal(left[0], digest("k2")) {
+			t.Errorf("keys left %x (%v), want k2's digest", left, err)
 		}
 	})
 }

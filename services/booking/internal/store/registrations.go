@@ -18,10 +18,23 @@ const regPosition = `CASE WHEN status = 'waitlisted' THEN (SELECT count(*) FROM 
 	WHERE w.event_id = registrations.event_id AND w.status = 'waitlisted' AND w.seq <= registrations.seq) ELSE 0 END`
 
 const (
+	// insertReg inserts a registration unless its address holds a live
+	// one for the event already, and then returns that one instead (the
+	// outer SELECT sees the table as before the INSERT, so it finds a
+	// row exactly when the INSERT did nothing). One statement either way:
+	// an address already registered is not answered sooner or later
+	// than a new one.
 	insertReg = `
-INSERT INTO registrations (id, event_id, email, name, phone, status, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
-	takeSeat  = `UPDATE events SET confirmed = confirmed + 1 WHERE id = $1`
+WITH inserted AS (
+	INSERT INTO registrations (id, event_id, email, name, phone, status, created_at, updated_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+	ON CONFLICT (event_id, lower(email)) WHERE status <> 'cancelled' DO NOTHING
+	RETURNING id)
+SELECT ` + regColumns + `, ` + regPosition + ` FROM registrations
+WHERE event_id = $2 AND lower(email) = lower($3) AND status <> 'cancelled' AND NOT EXISTS (SELECT FROM inserted)`
+	// takeSeats adds $2 (1 or 0) seats: run for every registration, so
+	// a waitlisted or repeated one costs what a confirmed one does.
+	takeSeats = `UPDATE events SET confirmed = confirmed + $2 WHERE id = $1`
 	selectReg = `SELECT ` + regColumns + `, ` + regPosition + ` FROM registrations WHERE id = $1`
 	regEvent  = `SELECT event_id FROM registrations WHERE id = $1`
 	lockReg   = `SELECT ` + regColumns + `, 0 FROM registrations WHERE id = $1 FOR UPDATE`
@@ -51,9 +64,14 @@ func scanReg(row pgx.Row) (booking.Registration, error) {
 	return r, notFound(err)
 }
 
-// Register decides and stores a registration under the event's row lock.
-func (s *Store) Register(ctx context.Context, eventID uuid.UUID, decide func(booking.Event, int) (booking.Registration, []booking.Message, error)) (booking.Registration, error) {
-	var out booking.Registration
+// Register decides and stores a registration under the event's row lock,
+// or, for an address registered already, writes repeat's messages.
+func (s *Store) Register(ctx context.Context, eventID uuid.UUID, decide func(booking.Event, int) (booking.Registration, []booking.Message, error),
+	repeat func(booking.Event, booking.Registration) []booking.Message) (booking.Registration, bool, error) {
+	var (
+		out     booking.Registration
+		existed bool
+	)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		e, err := lockEventTx(ctx, tx, eventID)
 		if err != nil {
@@ -63,21 +81,24 @@ func (s *Store) Register(ctx context.Context, eventID uuid.UUID, decide func(boo
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, insertReg, r.ID, r.EventID, r.Email, r.Name, r.Phone, string(r.Status), r.CreatedAt, r.UpdatedAt); err != nil {
-			if isUniqueViolation(err, "registrations_one_per_email") {
-				return booking.ErrAlreadyRegistered
-			}
+		existing, err := scanReg(tx.QueryRow(ctx, insertReg, r.ID, r.EventID, r.Email, r.Name, r.Phone, string(r.Status), r.CreatedAt, r.UpdatedAt))
+		switch {
+		case err == nil:
+			existed, msgs = true, repeat(e, existing)
+		case !errors.Is(err, booking.ErrNotFound):
 			return fmt.Errorf("insert registration: %w", err)
 		}
-		if r.Status == booking.RegConfirmed {
-			if _, err := tx.Exec(ctx, takeSeat, e.ID); err != nil {
-				return fmt.Errorf("take a seat at event %s: %w", e.ID, err)
-			}
+		seats := 0
+		if !existed && r.Status == booking.RegConfirmed {
+			seats = 1
+		}
+		if _, err := tx.Exec(ctx, takeSeats, e.ID, seats); err != nil {
+			return fmt.Errorf("take a seat at event %s: %w", e.ID, err)
 		}
 		out = r
 		return emit(ctx, tx, msgs)
 	})
-	return out, err
+	return out, existed, err
 }
 
 // Registration returns a registration and its event.

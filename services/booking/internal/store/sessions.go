@@ -22,10 +22,10 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`
 	// The insert blocks on a concurrent holder of the same key until it
 	// commits, then finds the row: two racing submits make one booking. A
 	// key older than the TTL ($4 seconds) is taken over as a new one.
-	claimKey = `INSERT INTO idempotency_keys (key, request_hash, session_id) VALUES ($1, $2, $3)
-ON CONFLICT (key) DO UPDATE SET request_hash = EXCLUDED.request_hash, session_id = EXCLUDED.session_id, created_at = now()
+	claimKey = `INSERT INTO idempotency_keys (key_digest, request_hash, session_id) VALUES ($1, $2, $3)
+ON CONFLICT (key_digest) DO UPDATE SET request_hash = EXCLUDED.request_hash, session_id = EXCLUDED.session_id, created_at = now()
 WHERE idempotency_keys.created_at < now() - make_interval(secs => $4)`
-	lookupKey   = `SELECT request_hash, session_id FROM idempotency_keys WHERE key = $1`
+	lookupKey   = `SELECT request_hash, session_id FROM idempotency_keys WHERE key_digest = $1`
 	purgeKeys   = `DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)`
 	selectSess  = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = $1`
 	lockSession = selectSess + ` FOR UPDATE`
@@ -48,7 +48,7 @@ func scanSession(row pgx.Row) (booking.Session, error) {
 }
 
 // BookSession stores a new session and its events atomically, honouring
-// an idempotency key.
+// an idempotency key by its digest.
 func (s *Store) BookSession(ctx context.Context, x booking.Session, key booking.Idempotency, msgs []booking.Message) (booking.Session, bool, error) {
 	var (
 		stored   = x
@@ -59,8 +59,8 @@ func (s *Store) BookSession(ctx context.Context, x booking.Session, key booking.
 			x.PreferredDate, x.Message, string(x.Status), x.StatusReason, x.StatusActor, x.CreatedAt, x.UpdatedAt); err != nil {
 			return fmt.Errorf("insert session %s: %w", x.ID, err)
 		}
-		if key.Key != "" {
-			tag, err := tx.Exec(ctx, claimKey, key.Key, key.Hash, x.ID, s.cfg.IdempotencyTTL.Seconds())
+		if key.KeyDigest != nil {
+			tag, err := tx.Exec(ctx, claimKey, key.KeyDigest, key.RequestHash, x.ID, s.cfg.IdempotencyTTL.Seconds())
 			if err != nil {
 				return fmt.Errorf("claim idempotency key: %w", err)
 			}
@@ -79,10 +79,10 @@ func (s *Store) BookSession(ctx context.Context, x booking.Session, key booking.
 		hash []byte
 		id   uuid.UUID
 	)
-	if err := s.pool.QueryRow(ctx, lookupKey, key.Key).Scan(&hash, &id); err != nil {
+	if err := s.pool.QueryRow(ctx, lookupKey, key.KeyDigest).Scan(&hash, &id); err != nil {
 		return booking.Session{}, false, fmt.Errorf("look up idempotency key: %w", notFound(err))
 	}
-	if !bytes.Equal(hash, key.Hash) {
+	if !bytes.Equal(hash, key.RequestHash) {
 		return booking.Session{}, false, booking.ErrIdempotencyMismatch
 	}
 	stored, err = s.Session(ctx, id)

@@ -95,9 +95,3 @@ func notFound(err error) error {
 	}
 	return err
 }
-
-// isUniqueViolation reports whether err broke the named unique index.
-func isUniqueViolation(err error, constraint string) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == constraint
-}

@@ -21,9 +21,10 @@ func Consumers() []consume.Config {
 			events.TypeSessionBooked, events.TypeSessionStatusChanged, events.TypeEventRegistered,
 			events.TypeEventWaitlisted, events.TypeEventPromoted, events.TypeRegistrationCancelled,
 			events.TypeEventRescheduled, events.TypeVolunteerApplied, events.TypeContactReceived,
+			events.TypeEventAlreadyRegistered,
 		}},
 		{Stream: StreamAdmin, Durable: "mailer-admin", Subjects: []string{
-			events.TypeAccountCreated, events.TypeJobCompleted,
+			events.TypeAccountCreated, events.TypeJobCompleted, events.TypeAccountInvited,
 		}},
 		{Stream: StreamExporter, Durable: "mailer-exporter", Subjects: []string{
 			events.TypeExportCompleted,

@@ -99,6 +99,7 @@ func Types() []string {
 		events.TypeSessionBooked, events.TypeSessionStatusChanged, events.TypeEventRegistered, events.TypeEventWaitlisted,
 		events.TypeEventPromoted, events.TypeRegistrationCancelled, events.TypeEventRescheduled, events.TypeVolunteerApplied,
 		events.TypeContactReceived, events.TypeAccountCreated, events.TypeJobCompleted, events.TypeExportCompleted,
+		events.TypeAccountInvited, events.TypeEventAlreadyRegistered,
 	}
 }
 
@@ -118,6 +119,8 @@ func (c *Composer) Compose(ev events.Event) (Message, error) {
 		m, err = c.eventRegistration(ev)
 	case events.TypeRegistrationCancelled:
 		m, err = c.registrationCancelled(ev)
+	case events.TypeEventAlreadyRegistered:
+		m, err = c.alreadyRegistered(ev)
 	case events.TypeEventRescheduled:
 		m, err = c.eventRescheduled(ev)
 	case events.TypeVolunteerApplied:
@@ -126,6 +129,8 @@ func (c *Composer) Compose(ev events.Event) (Message, error) {
 		m, err = c.contactReceived(ev)
 	case events.TypeAccountCreated:
 		m, err = c.accountCreated(ev)
+	case events.TypeAccountInvited:
+		m, err = c.accountInvited(ev)
 	case events.TypeJobCompleted:
 		m, err = c.jobCompleted(ev)
 	case events.TypeExportCompleted:

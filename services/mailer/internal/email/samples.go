@@ -60,11 +60,18 @@ func Samples() map[string]events.Event {
 		{"event_registration_cancelled", events.TypeRegistrationCancelled, cancelled},
 		{"event_registration_cancelled_by_admin", events.TypeRegistrationCancelled, cancelledByAdmin},
 		{"event_rescheduled", events.TypeEventRescheduled, rescheduled},
+		{"event_already_registered", events.TypeEventAlreadyRegistered, events.AlreadyRegistered{
+			Email: aliceEmail, Name: aliceName, RegistrationID: event.RegistrationID, EventID: event.EventID,
+			EventTitle: event.EventTitle, StartsAt: event.StartsAt, EndsAt: event.EndsAt, Location: event.Location,
+			Status: "waitlisted", WaitlistPosition: 2, ManageURL: event.ManageURL, AttemptedAt: at}},
 		{"volunteer_application_received", events.TypeVolunteerApplied, events.VolunteerApplied{
 			Email: aliceEmail, Name: aliceName, ApplicationID: id(40), AppliedAt: at}},
 		{"contact_acknowledgment", events.TypeContactReceived, events.ContactReceived{
 			Email: aliceEmail, Name: aliceName, ContactID: id(50), ReceivedAt: at}},
 		{"welcome", events.TypeAccountCreated, events.AccountCreated{Email: adminEmail, Name: adminName, AccountID: id(60), CreatedAt: at}},
+		{"invitation", events.TypeAccountInvited, events.AccountInvited{Email: adminEmail, Name: adminName, AccountID: id(61),
+			InvitationID: id(62), Role: "admin", InvitedBy: events.AdminRef{Email: "root@acube.local"},
+			AcceptURL: "/admin/invitation?token=sample-token", ExpiresAt: at.Add(24 * time.Hour), InvitedAt: at}},
 		{"bulk_operation_report", events.TypeJobCompleted, events.JobCompleted{
 			AdminEmail: adminEmail, AdminName: adminName, JobID: id(70), Action: "status_update", Entity: "volunteers",
 			Status: "approved", State: "completed", Total: 150, Succeeded: 148, Failed: 2,
