@@ -12,7 +12,6 @@ import (
 
 	"github.com/acube/platform/libs/smtptest"
 	"github.com/acube/platform/services/mailer/internal/email"
-	"github.com/acube/platform/services/mailer/internal/sender"
 )
 
 // bare is the reference: the same email, rendered once, sent n times over
@@ -53,7 +52,7 @@ func bare(ctx context.Context, sink *smtptest.Sink, c *email.Composer, from *net
 			}
 			defer func() { _ = client.CloseWithSMTPClient(sc) }()
 			for i := w; i < n; i += conns {
-				msg, err := sender.Build(m, from)
+				msg, err := goMailMessage(m, from)
 				if err == nil {
 					err = client.SendWithSMTPClient(sc, msg)
 				}
@@ -72,4 +71,25 @@ func bare(ctx context.Context, sink *smtptest.Sink, c *email.Composer, from *net
 		return 0, err
 	}
 	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// goMailMessage is how the mailer built its messages before it formatted
+// them itself (sender.Format), kept as the reference's: a go-mail message
+// with both parts, built anew for every send.
+func goMailMessage(m email.Message, from *netmail.Address) (*gomail.Msg, error) {
+	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	msg.FromMailAddress(from)
+	to := m.To
+	msg.ToMailAddress(&to)
+	msg.Subject(m.Subject)
+	msg.SetMessageIDWithValue(m.MessageID)
+	msg.SetDate()
+	msg.SetGenHeader("Auto-Submitted", "auto-generated")
+	msg.SetGenHeader(gomail.HeaderXAutoResponseSuppress, "All")
+	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
+	msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
+	if _, err := msg.GetRecipients(); err != nil {
+		return nil, fmt.Errorf("build message %s: %w", m.MessageID, err)
+	}
+	return msg, nil
 }

@@ -4,6 +4,7 @@
 // recipient. Without SMTP_HOST it logs the seed's [MOCK EMAIL] lines instead.
 //
 //	mailer                 run the service
+//	mailer migrate         apply the schema's migrations as its owner (MIGRATE_DATABASE_URL) and exit
 //	mailer preview NAME    write NAME.html, NAME.txt and NAME.eml with sample data
 package main
 
@@ -29,7 +30,6 @@ import (
 	"github.com/acube/platform/libs/lifecycle"
 	"github.com/acube/platform/libs/logging"
 	"github.com/acube/platform/libs/periodic"
-	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/stream"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/mailer/internal/config"
@@ -46,9 +46,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var err error
-	if len(os.Args) > 1 && os.Args[1] == "preview" {
+	switch {
+	case len(os.Args) > 1 && os.Args[1] == "migrate":
+		err = migrate(ctx, os.LookupEnv, os.Stdout)
+	case len(os.Args) > 1 && os.Args[1] == "preview":
 		err = preview(os.Args[2:], os.LookupEnv, os.Stdout)
-	} else {
+	default:
 		err = run(ctx, os.LookupEnv, os.Stdout)
 	}
 	if err != nil {
@@ -70,14 +73,14 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 		return err
 	}
 
-	pool, err := postgres.Setup(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema, MaxConns: cfg.DBMaxConns}, log, consume.Migrations(), store.Migrations())
+	pool, err := openDB(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	// The lifecycle closes the pool and drains NATS; these only cover a
 	// failure before it runs (both are no-ops once closed).
 	defer pool.Close()
-	nc, js, err := stream.Connect(cfg.NATSURL, "mailer", log)
+	nc, js, err := stream.Connect(cfg.NATSURL, "mailer", log, stream.NKeyFile(cfg.NATSNKeyFile), stream.CAFile(cfg.NATSCAFile))
 	if err != nil {
 		return err
 	}

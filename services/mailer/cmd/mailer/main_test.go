@@ -66,7 +66,14 @@ func start(t *testing.T, sink *smtptest.Sink) *harness {
 // reads, and environment, without starting it.
 func prepare(t *testing.T, sink *smtptest.Sink) *harness {
 	t.Helper()
-	dbURL := pgtest.NewDatabase(t)
+	// As in production: migrated by the schema's owner, served by the app
+	// role, neither with any right on the database itself. dbURL, the
+	// superuser's, is for the test's own queries.
+	db := pgtest.NewService(t, schema, appGroup)
+	if err := migrate(context.Background(), libconfig.Map(map[string]string{"MIGRATE_DATABASE_URL": db.OwnerURL, "LOG_LEVEL": "warn"}), io.Discard); err != nil {
+		t.Fatalf("mailer migrate: %v", err)
+	}
+	dbURL := db.URL
 	ns := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
@@ -90,7 +97,7 @@ func prepare(t *testing.T, sink *smtptest.Sink) *harness {
 
 	env := map[string]string{
 		"MAILER_ADDR":          freeAddr(t),
-		"DATABASE_URL":         dbURL,
+		"DATABASE_URL":         db.AppURL,
 		"NATS_URL":             ns.URL(),
 		"MAILER_RETRY_BACKOFF": "20ms",
 		"LOG_LEVEL":            "debug",
@@ -99,8 +106,16 @@ func prepare(t *testing.T, sink *smtptest.Sink) *harness {
 	if sink != nil {
 		env["SMTP_HOST"], env["SMTP_PORT"] = sink.Host(), strconv.Itoa(sink.Port())
 	}
-	return &harness{t: t, ctx: ctx, js: js, nats: ns, env: env, dbURL: dbURL, addr: env["MAILER_ADDR"], sink: sink,
+	h := &harness{t: t, ctx: ctx, js: js, nats: ns, env: env, dbURL: dbURL, addr: env["MAILER_ADDR"], sink: sink,
 		logs: &syncBuffer{}, done: make(chan error, 1), published: map[string]uint64{}}
+	t.Cleanup(func() {
+		// Background work (the inbox and delivery purges) only logs its
+		// failures: a grant the app role lacks would go unseen.
+		if strings.Contains(h.logs.String(), "SQLSTATE 42501") {
+			t.Error("the service was refused a privilege (SQLSTATE 42501)")
+		}
+	})
+	return h
 }
 
 // run starts the mailer without waiting for it.

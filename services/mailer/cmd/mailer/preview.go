@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/services/mailer/internal/config"
@@ -58,18 +60,15 @@ func preview(args []string, lookupEnv libconfig.LookupEnv, stdout io.Writer) err
 		if err != nil {
 			return fmt.Errorf("preview %s: %w", name, err)
 		}
-		msg, err := sender.Build(m, from)
-		if err != nil {
+		var eml bytes.Buffer
+		if err := sender.Format(&eml, m, from, time.Now()); err != nil {
 			return fmt.Errorf("preview %s: %w", name, err)
 		}
 		base := filepath.Join(*out, name)
-		for ext, body := range map[string]string{".html": m.HTML, ".txt": m.Text} {
-			if err := os.WriteFile(base+ext, []byte(body), 0o644); err != nil {
+		for ext, body := range map[string][]byte{".html": []byte(m.HTML), ".txt": []byte(m.Text), ".eml": eml.Bytes()} {
+			if err := os.WriteFile(base+ext, body, 0o644); err != nil {
 				return fmt.Errorf("preview %s: write %s: %w", name, base+ext, err)
 			}
-		}
-		if err := msg.WriteToFile(base + ".eml"); err != nil {
-			return fmt.Errorf("preview %s: write %s.eml: %w", name, base, err)
 		}
 		fmt.Fprintf(stdout, "%-32s subject %q -> %s.{html,txt,eml}\n", name, m.Subject, base)
 	}

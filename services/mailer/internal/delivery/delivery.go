@@ -22,6 +22,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -39,12 +40,14 @@ type Handler struct {
 	limiter  *rate.Limiter
 	m        *Metrics
 	log      *slog.Logger
+	// rendering admits one rendering per CPU at once (see Send).
+	rendering chan struct{}
 }
 
 // New builds the handler. limiter caps the sending rate; nil means no cap.
 func New(composer *email.Composer, snd sender.Sender, limiter *rate.Limiter, m *Metrics, log *slog.Logger) *Handler {
 	return &Handler{composer: composer, sender: snd, limiter: limiter, m: m,
-		log: log.With("component", "delivery")}
+		log: log.With("component", "delivery"), rendering: make(chan struct{}, runtime.GOMAXPROCS(0))}
 }
 
 // Effect is the runner's view of the handler: Send each event's email,
@@ -59,7 +62,20 @@ func (h *Handler) Effect() consume.Effect[store.Delivery] {
 // network failures and a shutdown before the send began are transient.
 // ctx bounds the waits; the sender bounds the send itself.
 func (h *Handler) Send(ctx context.Context, msg consume.Message) (store.Delivery, error) {
-	m, err := h.composer.Compose(msg.Event)
+	// The runner starts a batch's Sends at once. Rendered all at once they
+	// would queue up on the CPUs ahead of the SMTP connections' workers,
+	// whose every reply from the server waits for a CPU; rendered one per
+	// CPU, they take turns and the workers get a CPU when their replies
+	// come in (docs/benchmarks-mailer.md).
+	select {
+	case h.rendering <- struct{}{}:
+	case <-ctx.Done():
+		return store.Delivery{}, fmt.Errorf("wait to render the email: %w", ctx.Err())
+	}
+	m, err := func() (email.Message, error) {
+		defer func() { <-h.rendering }()
+		return h.composer.Compose(msg.Event)
+	}()
 	if err != nil {
 		h.m.failures.WithLabelValues("none", KindInvalid).Inc()
 		return store.Delivery{}, consume.Permanent(err)

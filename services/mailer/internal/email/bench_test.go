@@ -1,9 +1,10 @@
 package email_test
 
 import (
-	"io"
+	"bytes"
 	netmail "net/mail"
 	"testing"
+	"time"
 
 	"github.com/acube/platform/services/mailer/internal/email"
 	"github.com/acube/platform/services/mailer/internal/sender"
@@ -20,18 +21,17 @@ func BenchmarkCompose(b *testing.B) {
 	}
 }
 
-func BenchmarkBuildAndWrite(b *testing.B) {
+func BenchmarkFormat(b *testing.B) {
 	c := composer(b)
 	ev, _ := email.Sample("session_confirmation")
 	m, _ := c.Compose(ev)
 	from := &netmail.Address{Name: "A-Cube", Address: "no-reply@acube.local"}
+	now := time.Now()
+	var buf bytes.Buffer
 	b.ReportAllocs()
 	for b.Loop() {
-		msg, err := sender.Build(m, from)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := msg.WriteTo(io.Discard); err != nil {
+		buf.Reset()
+		if err := sender.Format(&buf, m, from, now); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -8,9 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	netmail "net/mail"
-
-	gomail "github.com/wneessen/go-mail"
 
 	"github.com/acube/platform/services/mailer/internal/email"
 )
@@ -56,26 +53,4 @@ func Kind(err error) string {
 		return e.Kind
 	}
 	return KindTransient
-}
-
-// Build turns m into a go-mail message with both parts. Headers go through
-// go-mail, which encodes any CR or LF in a subject or name (RFC 2047), so
-// event data can never add a header line.
-func Build(m email.Message, from *netmail.Address) (*gomail.Msg, error) {
-	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
-	msg.FromMailAddress(from)
-	to := m.To
-	msg.ToMailAddress(&to)
-	msg.Subject(m.Subject)
-	msg.SetMessageIDWithValue(m.MessageID)
-	msg.SetDate()
-	// RFC 3834: no auto-replies to an automated message.
-	msg.SetGenHeader("Auto-Submitted", "auto-generated")
-	msg.SetGenHeader(gomail.HeaderXAutoResponseSuppress, "All")
-	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
-	msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
-	if _, err := msg.GetRecipients(); err != nil {
-		return nil, &Error{Kind: KindPermanent, Err: fmt.Errorf("build message %s: %w", m.MessageID, err)}
-	}
-	return msg, nil
 }

@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -8,10 +9,10 @@ import (
 	"log/slog"
 	netmail "net/mail"
 	"net/textproto"
+	"sync"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
-	"github.com/wneessen/go-mail/smtp"
 
 	"github.com/acube/platform/services/mailer/internal/email"
 )
@@ -39,9 +40,9 @@ type SMTPConfig struct {
 	TLSConfig *tls.Config
 	// Timeout bounds dialing and each SMTP command [15s].
 	Timeout time.Duration
-	// SendTimeout bounds one email from the moment it has a connection:
-	// when it passes, the connection is closed and the send fails
-	// (transient). Waiting for a connection does not use it up [20s,
+	// SendTimeout bounds one email from the moment a connection's worker
+	// has taken it: when it passes, the connection is closed and the send
+	// fails (transient). Waiting for a connection does not use it up [20s,
 	// inside the consumers' 30 s AckWait].
 	SendTimeout time.Duration
 	// Conns is how many connections are kept open and reused [2].
@@ -64,34 +65,45 @@ func (c *SMTPConfig) setDefaults() {
 }
 
 // SMTP sends over a small pool of SMTP connections that stay open between
-// emails; each is used by one send at a time and redialed after a network
-// error.
+// emails. Each connection has a worker that takes one email at a time
+// from Send, and redials after a network error. go-mail dials each
+// connection (EHLO, STARTTLS or implicit TLS, AUTH); the mail transactions
+// on it are the sender's own, from a message formatted in one buffer
+// (Format). With a server that offers PIPELINING (RFC 2920) a transaction
+// costs one round trip: a worker writes MAIL, RCPT and DATA of the next
+// email behind the content of the one under way, and reads its replies
+// with the reply to that content (see run).
 type SMTP struct {
 	client      *gomail.Client
 	from        *netmail.Address
 	log         *slog.Logger
+	timeout     time.Duration
 	sendTimeout time.Duration
-	// slots holds one entry per connection; a send takes one, so at most
-	// Conns sends run at once, each on a connection of its own.
-	slots chan *slot
+	// jobs hands an email to a connection's worker; it is unbuffered, so a
+	// job sent is a job taken.
+	jobs chan *job
+	// bufs holds *bytes.Buffer for formatted messages.
+	bufs sync.Pool
+	// ignore names extensions not to use even when offered (tests).
+	ignore map[string]bool
+
+	stop     chan struct{} // closed by Close
+	stopOnce sync.Once
+	workers  sync.WaitGroup
+	mu       sync.Mutex
+	quitErrs []error // from the workers' QUITs
 }
 
-// slot is one pooled connection; c is nil until dialed.
-type slot struct {
-	c *smtp.Client
-}
-
-// NewSMTP configures the pool; connections are dialed on first use.
+// NewSMTP configures the pool and starts a worker per connection; the
+// connections are dialed on first use. Close stops the workers.
 func NewSMTP(cfg SMTPConfig, from *netmail.Address, log *slog.Logger) (*SMTP, error) {
 	cfg.setDefaults()
+	if err := checkPath(from.Address); err != nil {
+		return nil, fmt.Errorf("smtp sender address: %w", err)
+	}
 	opts := []gomail.Option{
 		gomail.WithPort(cfg.Port),
 		gomail.WithTimeout(cfg.Timeout),
-		// A NOOP before and a RSET after every message would triple the
-		// round trips; a dead connection shows at MAIL FROM instead, and
-		// Send redials and retries then, before any data was sent.
-		gomail.WithoutNoop(),
-		gomail.WithoutRset(),
 	}
 	switch cfg.TLS {
 	case TLSNone:
@@ -114,149 +126,76 @@ func NewSMTP(cfg SMTPConfig, from *netmail.Address, log *slog.Logger) (*SMTP, er
 	if err != nil {
 		return nil, fmt.Errorf("configure smtp client for %s: %w", cfg.Host, err)
 	}
-	s := &SMTP{client: client, from: from, log: log.With("component", "smtp"), sendTimeout: cfg.SendTimeout,
-		slots: make(chan *slot, cfg.Conns)}
+	s := &SMTP{client: client, from: from, log: log.With("component", "smtp"), timeout: cfg.Timeout,
+		sendTimeout: cfg.SendTimeout, jobs: make(chan *job),
+		bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }}, stop: make(chan struct{})}
 	for range cfg.Conns {
-		s.slots <- &slot{}
+		s.workers.Go(s.work)
 	}
 	return s, nil
 }
 
-// Send delivers m on a pooled connection. ctx bounds the wait for a free
-// connection: a send that never got one was not attempted. Once it has
-// one, the send runs to its end under SendTimeout, which starts then, and
-// not under ctx's cancellation: cutting an email short on shutdown would
-// only make its redelivery send it again. When the deadline passes the
-// connection is closed, which ends the SMTP command under way.
+// Send delivers m on a pooled connection. ctx bounds the wait for a
+// connection's worker: a send that never got one was not attempted. Once
+// a worker has it, the send runs to its end under SendTimeout, which
+// starts then, and not under ctx's cancellation: cutting an email short on
+// shutdown would only make its redelivery send it again. When the
+// deadline passes the connection is closed, which ends the SMTP command
+// under way.
+//
+// The message is formatted before it goes to a worker, so the connections
+// spend their time on the wire. No NOOP precedes it and no RSET follows a
+// success: a connection the server has closed shows at MAIL FROM, and the
+// worker redials and sends again then, since the server had answered
+// nothing and cannot have taken the message.
 func (s *SMTP) Send(ctx context.Context, m email.Message) (Receipt, error) {
-	msg, err := Build(m, s.from)
-	if err != nil {
-		return Receipt{}, err
+	if err := checkPath(m.To.Address); err != nil {
+		return Receipt{}, &Error{Kind: KindPermanent, Err: fmt.Errorf("build message %s: %w", m.MessageID, err)}
 	}
-	var sl *slot
+	buf := s.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer s.bufs.Put(buf) // after the worker's answer: it is done with it then
+	if err := Format(buf, m, s.from, time.Now()); err != nil {
+		return Receipt{}, &Error{Kind: KindPermanent, Err: fmt.Errorf("build message %s: %w", m.MessageID, err)}
+	}
+	j := &job{env: envelope{from: s.from.Address, to: m.To.Address, data: buf.Bytes()}, done: make(chan result, 1)}
 	select {
-	case sl = <-s.slots:
+	case s.jobs <- j:
 	case <-ctx.Done():
 		return Receipt{}, &Error{Kind: KindTransient, Err: fmt.Errorf("wait for an smtp connection: %w", ctx.Err())}
+	case <-s.stop:
+		return Receipt{}, &Error{Kind: KindTransient, Err: errors.New("wait for an smtp connection: sender closed")}
 	}
-	defer func() { s.slots <- sl }()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.sendTimeout)
-	defer cancel()
-
-	for attempt := 1; ; attempt++ {
-		reused := sl.c != nil
-		if !reused {
-			c, err := s.client.DialToSMTPClientWithContext(ctx)
-			if err != nil {
-				// A refused greeting or AUTH is about the connection, not
-				// this message: transient, whatever its code.
-				return Receipt{}, &Error{Kind: KindTransient, Code: replyCode(err), Err: fmt.Errorf("dial smtp server: %w", err)}
-			}
-			sl.c = c
-		}
-		err := s.sendOn(ctx, sl.c, msg)
-		if err == nil {
-			return Receipt{Response: msg.ServerResponse()}, nil
-		}
-		if ctx.Err() != nil {
-			s.drop(sl) // closed by the deadline
-			return Receipt{}, &Error{Kind: KindTransient, Err: fmt.Errorf("send within %s: %w", s.sendTimeout, err)}
-		}
-		e := classify(err)
-		if e.Code == 0 {
-			// No reply: the connection is broken or out of step.
-			s.drop(sl)
-			if reused && attempt == 1 && beforeData(err) {
-				s.log.DebugContext(ctx, "smtp connection was closed; redialing", "error", err.Error())
-				continue
-			}
-		} else if rerr := sl.c.Reset(); rerr != nil {
-			s.drop(sl)
-		}
-		return Receipt{}, e
+	r := <-j.done
+	if r.err != nil {
+		return Receipt{}, r.err
 	}
+	return Receipt{Response: r.reply}, nil
 }
 
-// sendOn sends msg on c, closing c's connection if ctx ends first: the
-// client's own lock is held for the command under way, so its Close would
-// wait for the command; the text connection's Close does not.
-func (s *SMTP) sendOn(ctx context.Context, c *smtp.Client, msg *gomail.Msg) error {
-	text := c.Text
-	stop := context.AfterFunc(ctx, func() { _ = text.Close() })
-	defer stop()
-	return s.client.SendWithSMTPClient(c, msg)
-}
-
-// Close ends every idle connection with QUIT. Sends still running keep
-// their connections; call Close after the consumers have stopped.
+// Close stops the workers once each has finished the email in hand, and
+// ends their connections with QUIT. Call it after the consumers have
+// stopped; a Send waiting for a worker then fails as transient.
 func (s *SMTP) Close() error {
-	var (
-		errs []error
-		idle []*slot
-	)
-	for range cap(s.slots) {
-		select {
-		case sl := <-s.slots:
-			idle = append(idle, sl)
-		default:
-		}
-	}
-	for _, sl := range idle {
-		if sl.c != nil {
-			if err := sl.c.Quit(); err != nil {
-				errs = append(errs, err)
-			}
-			sl.c = nil
-		}
-		s.slots <- sl
-	}
-	if err := errors.Join(errs...); err != nil {
+	s.stopOnce.Do(func() { close(s.stop) })
+	s.workers.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := errors.Join(s.quitErrs...); err != nil {
 		return fmt.Errorf("close smtp connections: %w", err)
 	}
 	return nil
 }
 
-func (s *SMTP) drop(sl *slot) {
-	if sl.c != nil {
-		_ = sl.c.Close() // already broken; nothing to report
-		sl.c = nil
-	}
-}
-
-// classify turns a go-mail send error into an *Error: a 5xx reply is
-// permanent, a 4xx reply transient; without a reply (network, timeout) it
-// is transient, unless go-mail could not even read the message's own
-// addresses.
+// classify turns a send error into an *Error: a 5xx reply is permanent,
+// any other reply (4xx, or one out of step) and no reply at all (network,
+// timeout) transient.
 func classify(err error) *Error {
-	var se *gomail.SendError
-	if !errors.As(err, &se) {
-		return &Error{Kind: KindTransient, Code: replyCode(err), Err: err}
-	}
-	code := se.ErrorCode()
-	switch {
-	case code >= 500:
+	code := replyCode(err)
+	if code >= 500 {
 		return &Error{Kind: KindPermanent, Code: code, Err: err}
-	case code >= 400:
-		return &Error{Kind: KindTransient, Code: code, Err: err}
-	case se.Reason == gomail.ErrGetSender || se.Reason == gomail.ErrGetRcpts || se.Reason == gomail.ErrNoUnencoded:
-		return &Error{Kind: KindPermanent, Err: err}
-	default:
-		return &Error{Kind: KindTransient, Err: err}
 	}
-}
-
-// beforeData reports whether err happened before the message's content
-// was sent, so retrying on a new connection cannot send it twice.
-func beforeData(err error) bool {
-	var se *gomail.SendError
-	if !errors.As(err, &se) {
-		return false
-	}
-	switch se.Reason {
-	case gomail.ErrConnCheck, gomail.ErrSMTPMailFrom, gomail.ErrSMTPRcptTo, gomail.ErrSMTPData:
-		return true
-	}
-	return false
+	return &Error{Kind: KindTransient, Code: code, Err: err}
 }
 
 // replyCode digs the SMTP reply code out of err, or 0.
