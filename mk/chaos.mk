@@ -16,3 +16,17 @@ CHAOS_FLAGS ?=
 ## chaos: mixed load under faults; checks nothing accepted was lost, duplicated or misordered
 chaos: build
 	@go run ./tools/cmd/chaos -bin $(BIN) $(CHAOS_FLAGS)
+
+# The same checker on the production topology (docs/prodlike.md, make
+# prodlike): a NATS node killed, a Redis failover, a PostgreSQL restart,
+# one pod of each service killed and a rolling restart of each, under
+# load; rows need lost 0, duplicated 0, rejected 0, and refused 0 for the
+# node kill, the failover and every rollout (docs/chaos.md, "Production
+# topology").
+#   CHAOS_PROD_FLAGS="-only redis-failover,rolling-restart-gateway -keep"
+CHAOS_PROD_FLAGS ?=
+
+.PHONY: chaos-prod
+## chaos-prod: the chaos checker on the production topology (make prodlike): node kill, failover, pod kills, rolling restarts
+chaos-prod: build $(BIN)/nats-server
+	@go run ./tools/cmd/chaos -prod -bin $(BIN) $(CHAOS_PROD_FLAGS)

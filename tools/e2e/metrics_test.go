@@ -23,7 +23,7 @@ func TestIntegrationDashboardAndAlertsUseExportedMetrics(t *testing.T) {
 
 	exported := map[string]bool{"up": true} // Prometheus's own
 	for name, p := range sys.procs {
-		resp, err := http.Get("http://" + p.Addr + "/metrics")
+		resp, err := http.Get("http://" + p.ProbeAddr + "/metrics")
 		if err != nil {
 			t.Fatalf("scrape %s: %v", name, err)
 		}

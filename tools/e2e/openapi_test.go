@@ -2,13 +2,9 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -109,11 +105,18 @@ func TestIntegrationResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	contact := c.call("POST", "/api/contact", `{"email":"c@example.com","name":"C","subject":"Question","message":"hello"}`, 201)
 	c.call("GET", "/api/events", "", 200)
 
-	// An admin: created by the bootstrap command, logged in through the gateway.
+	// An admin: created by the bootstrap command, which enrols its TOTP
+	// factor, logged in through the gateway in two steps.
 	email, password := "root@example.com", "correct horse battery staple"
-	sys.bootstrapAdmin(t, email, password)
-	tokens := c.call("POST", "/api/admin/auth/login", `{"email":"`+email+`","password":"`+password+`"}`, 200)
+	secret := sys.bootstrapAdmin(t, email, password)
+	step := c.call("POST", "/api/admin/auth/login", `{"email":"`+email+`","password":"`+password+`"}`, 200)
+	mfaToken := field(t, step, "mfa_token")
+	c.call("POST", "/api/admin/auth/mfa", `{"mfa_token":"`+mfaToken+`","code":"not-a-code"}`, 401)
+	c.call("POST", "/api/admin/auth/mfa", `{"mfa_token":"`+mfaToken+`"}`, 422)
+	tokens := c.call("POST", "/api/admin/auth/mfa", `{"mfa_token":"`+mfaToken+`","code":"`+totpCode(t, secret, time.Now())+`"}`, 200)
 	c.token = field(t, tokens, "access_token")
+	c.call("POST", "/api/admin/auth/mfa/enroll", `{"mfa_token":"`+mfaToken+`"}`, 401)
+	c.call("POST", "/api/admin/me/totp", "", 409)
 	refreshed := c.call("POST", "/api/admin/auth/refresh", `{"refresh_token":"`+field(t, tokens, "refresh_token")+`"}`, 200)
 	c.token = field(t, refreshed, "access_token")
 
@@ -127,7 +130,7 @@ func TestIntegrationResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	c.call("GET", "/api/events/"+eventID, "", 200)
 	reg1 := c.call("POST", "/api/events/"+eventID+"/register", `{"email":"r1@example.com","name":"R1"}`, 201)
 	c.call("POST", "/api/events/"+eventID+"/register", `{"email":"r2@example.com","name":"R2"}`, 201)
-	c.call("POST", "/api/events/"+eventID+"/register", `{"email":"r1@example.com","name":"R1"}`, 409)
+	c.call("POST", "/api/events/"+eventID+"/register", `{"email":"r1@example.com","name":"R1"}`, 201) // answered as a new address (issue 13)
 	c.call("GET", "/api/events/"+eventID+"/registrations", "", 200)
 	// An admin changes the event: a raised capacity seats r2 from the waitlist.
 	c.call("PATCH", "/api/events/"+eventID, `{"capacity":2,"location":"Hall B"}`, 200)
@@ -146,7 +149,26 @@ func TestIntegrationResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	c.call("PATCH", "/api/contact/"+field(t, contact, "id")+"/status", `{"status":"read"}`, 200)
 
 	c.call("GET", "/api/admin/admins", "", 200)
-	c.call("POST", "/api/admin/admins", `{"email":"second@example.com","name":"Second","password":"another long passphrase","role":"admin"}`, 201)
+	// A second admin: invited, and the invitee chooses the password
+	// through the link in the email.
+	c.call("POST", "/api/admin/admins", `{"email":"second@example.com","name":"Second","password":"chosen by root","role":"admin"}`, 400)
+	second := field(t, c.call("POST", "/api/admin/admins", `{"email":"second@example.com","name":"Second","role":"admin"}`, 201), "id")
+	invitation := sys.invitationToken(t, "second@example.com")
+	c.call("POST", "/api/admin/invitations/accept", `{"token":"forged","password":"another long passphrase"}`, 400)
+	c.call("POST", "/api/admin/invitations/accept", `{"token":"`+invitation+`","password":"password1234"}`, 422)
+	c.call("POST", "/api/admin/invitations/accept", `{"token":"`+invitation+`","password":"another long passphrase"}`, 204)
+	c.call("POST", "/api/admin/invitations/accept", `{"token":"`+invitation+`","password":"another long passphrase"}`, 410)
+	c.call("POST", "/api/admin/admins/"+second+"/invitation", "", 409)
+	super := c.token
+	c.token = field(t, c.call("POST", "/api/admin/auth/login", `{"email":"second@example.com","password":"another long passphrase"}`, 200), "access_token")
+	c.call("POST", "/api/admin/me/password", `{"current_password":"another long passphrase","new_password":"password1234"}`, 422)
+	c.call("POST", "/api/admin/me/password", `{"current_password":"another long passphrase","new_password":"a different passphrase"}`, 204)
+	enrolment := c.call("POST", "/api/admin/me/totp", "", 200)
+	c.call("POST", "/api/admin/me/totp/confirm", `{"code":"000000x"}`, 422)
+	c.call("POST", "/api/admin/me/totp/confirm", `{"code":"`+totpCode(t, field(t, enrolment, "secret"), time.Now())+`"}`, 200)
+	c.token = super
+	c.call("POST", "/api/admin/admins/"+second+"/totp/reset", "", 200)
+	c.call("POST", "/api/admin/admins/"+second+"/disable", "", 200)
 	job := c.call("POST", "/api/admin/bulk/status-update", `{"entity":"sessions","ids":["`+sessionID+`"],"status":"completed"}`, 200)
 	c.call("GET", "/api/admin/jobs/"+field(t, job, "id"), "", 200)
 	c.call("GET", "/api/admin/audit-logs", "", 200)
@@ -179,18 +201,4 @@ func (s *system) get(t *testing.T, path string) []byte {
 		t.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
 	}
 	return b
-}
-
-// bootstrapAdmin creates the first superadmin with the admin binary's
-// bootstrap command, the password on standard input.
-func (s *system) bootstrapAdmin(t *testing.T, email, password string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(s.bin, "admin"), "bootstrap", "--email", email)
-	cmd.Env = append(os.Environ(), s.env...)
-	cmd.Stdin = strings.NewReader(password + "\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("admin bootstrap: %v\n%s", err, out)
-	}
 }

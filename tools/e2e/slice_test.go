@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/mail"
@@ -32,6 +33,18 @@ type system struct {
 	procs   map[string]*stack.Process
 	bin     string   // where the binaries are
 	env     []string // the services' environment
+	// dbURLs are the services' DATABASE_URLs: their app roles.
+	dbURLs map[string]string
+}
+
+// envOf is service n's environment: the shared one and its database
+// login, its app role.
+func (s *system) envOf(n string) []string {
+	env := slices.Clone(s.env)
+	if u, ok := s.dbURLs[n]; ok {
+		env = append(env, "DATABASE_URL="+u)
+	}
+	return env
 }
 
 func start(t *testing.T, names ...string) *system {
@@ -54,7 +67,20 @@ func start(t *testing.T, names ...string) *system {
 		t.Fatal(err)
 	}
 
-	db := pgtest.NewDatabase(t)
+	// As production: the database laid out from cluster.yaml's roles and
+	// bootstrap.sql, each service's migrate step as its schema's owner,
+	// the services as their app roles.
+	db, err := stack.PrepareDatabase(ctx, stack.DatabaseConfig{Root: root, URL: pgtest.NewDatabase(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stack.Migrate(ctx, bin, db, stack.NewOutput(testWriter{t}), names...); err != nil {
+		t.Fatal(err)
+	}
+	dbURLs := map[string]string{}
+	for _, n := range stack.DBServices() {
+		dbURLs[n] = db.AppURL(n)
+	}
 	ns := natstest.Start(t)
 	sink := smtptest.New(t, smtptest.Options{})
 	addrs := map[string]string{}
@@ -66,7 +92,6 @@ func start(t *testing.T, names ...string) *system {
 		addrs[n] = stack.Addr(port)
 	}
 	env := []string{
-		"DATABASE_URL=" + db,
 		"NATS_URL=" + ns.URL(),
 		"SMTP_HOST=" + sink.Host(),
 		"SMTP_PORT=" + strconv.Itoa(sink.Port()),
@@ -75,20 +100,26 @@ func start(t *testing.T, names ...string) *system {
 		"EXPORTER_URL=http://" + addrs["exporter"],
 		"ADMIN_DATA_DIR=" + filepath.Join(t.TempDir(), "admin"),
 		"BOOKING_DATA_DIR=" + filepath.Join(t.TempDir(), "booking"),
-		"EXPORT_DIR=" + filepath.Join(t.TempDir(), "exports"),
 		"REDIS_KEY_PREFIX=e2e-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":",
 		"LOG_LEVEL=warn",
 	}
+	// The gateway's probes and metrics are on an internal port of their own.
+	probes := maps.Clone(addrs)
+	port, err := stack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	probes["gateway"] = stack.Addr(port)
 	for _, n := range stack.Services() {
-		env = append(env, strings.ToUpper(n)+"_ADDR="+addrs[n])
+		env = append(env, stack.ListenEnv(n, addrs[n], probes[n])...)
 	}
 	out := stack.NewOutput(testWriter{t})
-	sys := &system{gateway: "http://" + addrs["gateway"], smtp: sink, procs: map[string]*stack.Process{}, bin: bin, env: env}
+	sys := &system{gateway: "http://" + addrs["gateway"], smtp: sink, procs: map[string]*stack.Process{}, bin: bin, env: env, dbURLs: dbURLs}
 	for _, n := range stack.Services() { // start order: gateway last
 		if !slices.Contains(names, n) {
 			continue
 		}
-		p, err := stack.Start(stack.Spec{Name: n, Bin: filepath.Join(bin, n), Env: env, Addr: addrs[n]}, out)
+		p, err := stack.Start(stack.Spec{Name: n, Bin: filepath.Join(bin, n), Env: sys.envOf(n), Addr: addrs[n], ProbeAddr: probes[n]}, out)
 		if err != nil {
 			t.Fatal(err)
 		}

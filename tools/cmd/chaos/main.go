@@ -8,12 +8,16 @@
 // nothing accepted was lost, duplicated or misordered and prints one table
 // (docs/chaos.md). It never touches the shared PostgreSQL, Redis or a
 // running `make run`.
+//
+// With -prod (`make chaos-prod`) it runs the production topology instead
+// (tools/internal/prodlike: the prod overlay's processes, two pods of
+// every Deployment) and plays its faults: a NATS node killed, a Redis
+// failover, a PostgreSQL restart, one pod of each service killed, a
+// rolling restart of each.
 package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,7 +31,9 @@ import (
 	"time"
 
 	"github.com/acube/platform/libs/postgres"
+	"github.com/acube/platform/tools/internal/adminflow"
 	"github.com/acube/platform/tools/internal/chaos"
+	"github.com/acube/platform/tools/internal/prodlike"
 	"github.com/acube/platform/tools/internal/stack"
 )
 
@@ -56,6 +62,8 @@ type options struct {
 	timeout   time.Duration
 	only      string
 	keep      bool
+	prod      bool
+	nodeDown  time.Duration
 }
 
 func parse(args []string, stdout io.Writer) (options, error) {
@@ -76,8 +84,23 @@ func parse(args []string, stdout io.Writer) (options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 25*time.Minute, "bound on the whole run")
 	fs.StringVar(&o.only, "only", "", "comma-separated scenarios to run (default all), e.g. kill-mailer,nats-down,slow-smtp")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (logs, databases) afterwards")
+	fs.BoolVar(&o.prod, "prod", false, "run the production topology (make prodlike) and its scenarios: "+prodlike.FaultNames())
+	fs.DurationVar(&o.nodeDown, "node-down", 10*time.Second, "how long a killed NATS node stays down (-prod)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.prod {
+		// The mailer's Deployment sends 10 emails a second at most
+		// (MAIL_RATE): a load below it keeps the probe's email from
+		// queueing behind a backlog.
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["rate"] {
+			o.rate = 8
+		}
+		if !set["requests"] {
+			o.requests = 240
+		}
 	}
 	if o.rate <= 0 || o.requests <= 0 {
 		return o, errors.New("-rate and -requests must be positive")
@@ -112,6 +135,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		}
 	}
 
+	if o.prod {
+		return runProd(ctx, o, root, bin, stdout)
+	}
 	tmp, err := os.MkdirTemp("", "acube-chaos-")
 	if err != nil {
 		return fmt.Errorf("temporary directory: %w", err)
@@ -188,8 +214,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	defer func() { _ = svcs.Close() }()
 	say("services ready; gateway %s", svcs.URL("gateway"))
 
-	super, password := "chaos-super@chaos.test", randomPassword()
-	if err := svcs.Bootstrap(ctx, super, password); err != nil {
+	super, password := "chaos-super@chaos.test", adminflow.RandomPassword()
+	secret, err := svcs.Bootstrap(ctx, super, password)
+	if err != nil {
 		return err
 	}
 
@@ -215,6 +242,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	client := chaos.NewClient(svcs.URL("gateway"), map[string]string{
 		"booking": svcs.URL("booking"), "admin": svcs.URL("admin"), "exporter": svcs.URL("exporter"),
 	})
+	client.SetTOTP(super, secret)
 	rep, err := chaos.Run(ctx, chaos.Config{
 		Rate: o.rate, Requests: o.requests, SuperEmail: super, SuperPassword: password, Progress: stdout,
 	}, chaos.Target{Client: client, Mail: mp, Arrivals: smtp.Arrivals}, faults)
@@ -242,11 +270,4 @@ func freePorts(n int) ([]int, error) {
 		}
 	}
 	return ports, nil
-}
-
-// randomPassword is the run's admin password: nobody needs to know it.
-func randomPassword() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

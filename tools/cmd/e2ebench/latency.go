@@ -93,11 +93,18 @@ func startSystem(ctx context.Context, o options, logs io.Writer) (_ *system, err
 		}
 		addrs[n] = stack.Addr(port)
 	}
+	// The gateway's probes are on an internal port of their own.
+	port, err := stack.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	probes := stack.Addr(port)
 	env := []string{
 		"DATABASE_URL=" + db, "NATS_URL=" + ns.ClientURL(),
 		"SMTP_HOST=127.0.0.1", "SMTP_PORT=" + strconv.Itoa(sys.sink.port()),
 		"BOOKING_URL=http://" + addrs["booking"], "BOOKING_DATA_DIR=" + filepath.Join(tmp, "booking"),
 		"BOOKING_ADDR=" + addrs["booking"], "MAILER_ADDR=" + addrs["mailer"], "GATEWAY_ADDR=" + addrs["gateway"],
+		"GATEWAY_INTERNAL_ADDR=" + probes,
 		"RATELIMIT_PUBLIC=1000000/minute,100000000/hour",
 		"REDIS_KEY_PREFIX=e2ebench-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":",
 		"LOG_LEVEL=warn",
@@ -108,7 +115,11 @@ func startSystem(ctx context.Context, o options, logs io.Writer) (_ *system, err
 	out := stack.NewOutput(logs)
 	var procs []*stack.Process
 	for _, n := range names {
-		p, err := stack.Start(stack.Spec{Name: n, Bin: filepath.Join(bin, n), Env: env, Addr: addrs[n]}, out)
+		spec := stack.Spec{Name: n, Bin: filepath.Join(bin, n), Env: env, Addr: addrs[n]}
+		if n == "gateway" {
+			spec.ProbeAddr = probes
+		}
+		p, err := stack.Start(spec, out)
 		if err != nil {
 			return nil, err
 		}

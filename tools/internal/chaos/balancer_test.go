@@ -1,11 +1,15 @@
 package chaos
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // replicaServer answers every request with its name.
@@ -87,5 +91,70 @@ func TestBalancer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestProbingBalancer: a replica joins the rotation once its readiness
+// probe passes, leaves it after FailureThreshold failed probes, and leaves
+// at once when removed.
+func TestProbingBalancer(t *testing.T) {
+	var mu sync.Mutex
+	ready := map[string]bool{}
+	replica := func(name string) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/readyz" {
+				mu.Lock()
+				ok := ready[name]
+				mu.Unlock()
+				if !ok {
+					http.Error(w, "not ready", http.StatusServiceUnavailable)
+					return
+				}
+			}
+			_, _ = io.WriteString(w, name)
+		}))
+		t.Cleanup(srv.Close)
+		return strings.TrimPrefix(srv.URL, "http://")
+	}
+	setReady := func(name string, ok bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		ready[name] = ok
+	}
+	a, b := replica("a"), replica("b")
+	lb, err := StartProbingBalancer("127.0.0.1:0", Probe{Path: "/readyz", Period: 20 * time.Millisecond, FailureThreshold: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lb.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// waitRotation waits until the rotation is want.
+	waitRotation := func(want ...string) {
+		t.Helper()
+		if err := lb.WaitRotation(ctx, func(r []string) bool { return slices.Equal(r, want) }); err != nil {
+			t.Fatalf("rotation %v, want %v: %v", lb.Backends(), want, err)
+		}
+	}
+
+	lb.Add(a)
+	lb.Add(b)
+	if status, _ := get(t, lb.URL()+"/x"); status != http.StatusServiceUnavailable {
+		t.Fatalf("no replica ready: status %d, want 503", status)
+	}
+	setReady("b", true)
+	if err := lb.WaitBackend(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if _, body := get(t, lb.URL()+"/x"); body != "b" {
+		t.Fatalf("only b is ready but %q answered", body)
+	}
+	setReady("a", true)
+	waitRotation(a, b)
+	setReady("b", false)
+	waitRotation(a)
+	lb.Remove(a)
+	if got := lb.Backends(); len(got) != 0 {
+		t.Fatalf("removed a ready replica; rotation %v", got)
 	}
 }

@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/acube/platform/tools/internal/adminflow"
 )
 
 // Client speaks the platform's HTTP API: load through the gateway, checks
@@ -18,13 +23,39 @@ type Client struct {
 	gateway string
 	direct  map[string]string
 	http    *http.Client
+
+	// loginMu serializes logins: a refresh token is spent once, and a
+	// TOTP code once per step.
+	loginMu  sync.Mutex
+	sessions map[string]*session // by admin email
+	totp     map[string]string   // TOTP secret by admin email
+	lastStep map[string]int64    // last TOTP step used, by admin email
+}
+
+// session is an admin's tokens.
+type session struct {
+	access, refresh string
+	// renew is when the access token has half its lifetime left: from
+	// then on login refreshes it, so a token login hands out lasts a
+	// scenario (5 minutes at the service's default 10).
+	renew time.Time
 }
 
 // NewClient talks to the gateway at gateway and to the services at their
 // base URLs in direct (booking, admin, exporter).
 func NewClient(gateway string, direct map[string]string) *Client {
 	tr := &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}
-	return &Client{gateway: gateway, direct: direct, http: &http.Client{Timeout: 20 * time.Second, Transport: tr}}
+	return &Client{gateway: gateway, direct: direct, http: &http.Client{Timeout: 20 * time.Second, Transport: tr},
+		sessions: map[string]*session{}, totp: map[string]string{}, lastStep: map[string]int64{}}
+}
+
+// SetTOTP gives the client the TOTP secret of an admin whose login takes a
+// second step: a superadmin's, which `admin bootstrap` prints
+// (Services.Bootstrap returns it).
+func (c *Client) SetTOTP(email, secret string) {
+	c.loginMu.Lock()
+	defer c.loginMu.Unlock()
+	c.totp[strings.ToLower(email)] = secret
 }
 
 // answer is one HTTP exchange's outcome.
@@ -89,24 +120,132 @@ func (a answer) decode(v any) error {
 	return nil
 }
 
-// login returns an access token for the admin.
+// login returns an access token for the admin: the one it holds while it
+// has half its lifetime left, else a refreshed one, else a new login —
+// with the TOTP step when the account asks for one (enrolling first if it
+// must). An admin logs in once per run and refreshes from then on, so a
+// superadmin's TOTP step is rarely waited for. A refresh token is never
+// presented twice: a refresh whose answer was lost spent it, and
+// presenting it again after the service's grace would end the session
+// (refresh reuse); any failed refresh falls back to a new login.
 func (c *Client) login(ctx context.Context, email, password string) (string, error) {
-	a := c.do(ctx, http.MethodPost, c.gateway+"/api/admin/auth/login", "", map[string]string{"email": email, "password": password}, nil)
-	var v struct {
-		AccessToken string `json:"access_token"`
+	c.loginMu.Lock()
+	defer c.loginMu.Unlock()
+	key := strings.ToLower(email)
+	if s := c.sessions[key]; s != nil {
+		if time.Now().Before(s.renew) {
+			return s.access, nil
+		}
+		delete(c.sessions, key)
+		a := c.do(ctx, http.MethodPost, c.gateway+"/api/admin/auth/refresh", "", map[string]string{"refresh_token": s.refresh}, nil)
+		if ns, err := decodeSession(a); err == nil {
+			c.sessions[key] = ns
+			return ns.access, nil
+		}
 	}
-	if err := a.decode(&v); err != nil {
+	a := c.do(ctx, http.MethodPost, c.gateway+"/api/admin/auth/login", "", map[string]string{"email": email, "password": password}, nil)
+	var step struct {
+		MFARequired bool   `json:"mfa_required"`
+		MFAToken    string `json:"mfa_token"`
+		Enroll      bool   `json:"mfa_enrollment_required"`
+	}
+	if err := a.decode(&step); err != nil {
 		return "", fmt.Errorf("log in as %s: %w", email, err)
 	}
-	return v.AccessToken, nil
+	if step.MFARequired {
+		if step.Enroll {
+			var e struct {
+				Secret string `json:"secret"`
+			}
+			if err := c.do(ctx, http.MethodPost, c.gateway+"/api/admin/auth/mfa/enroll", "", map[string]string{"mfa_token": step.MFAToken}, nil).decode(&e); err != nil {
+				return "", fmt.Errorf("log in as %s: enrol TOTP: %w", email, err)
+			}
+			c.totp[key] = e.Secret
+		}
+		code, err := c.code(ctx, key)
+		if err != nil {
+			return "", fmt.Errorf("log in as %s: %w", email, err)
+		}
+		a = c.do(ctx, http.MethodPost, c.gateway+"/api/admin/auth/mfa", "", map[string]string{"mfa_token": step.MFAToken, "code": code}, nil)
+	}
+	s, err := decodeSession(a)
+	if err != nil {
+		return "", fmt.Errorf("log in as %s: %w", email, err)
+	}
+	c.sessions[key] = s
+	return s.access, nil
 }
 
-// createAdmin creates an admin account (role admin) as a superadmin.
-func (c *Client) createAdmin(ctx context.Context, token, email, password string) error {
+// code is a TOTP code of the admin's secret from a step not used yet (the
+// service refuses a code's step twice): it waits for the next step when
+// this one was spent.
+func (c *Client) code(ctx context.Context, key string) (string, error) {
+	secret := c.totp[key]
+	if secret == "" {
+		return "", errors.New("the login asks for a TOTP code and the run has no secret for it (Client.SetTOTP)")
+	}
+	now := time.Now()
+	if adminflow.Step(now) <= c.lastStep[key] {
+		next := time.Unix((c.lastStep[key]+1)*adminflow.Period, 0)
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(time.Until(next)):
+		}
+		now = time.Now()
+	}
+	code, err := adminflow.Code(secret, now)
+	if err != nil {
+		return "", err
+	}
+	c.lastStep[key] = adminflow.Step(now)
+	return code, nil
+}
+
+// decodeSession reads a login's, a second step's or a refresh's tokens.
+func decodeSession(a answer) (*session, error) {
+	var v struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+		ExpiresIn    int    `json:"expires_in"`
+	}
+	if err := a.decode(&v); err != nil {
+		return nil, err
+	}
+	if v.AccessToken == "" {
+		return nil, fmt.Errorf("no access token in %.200s", a.body)
+	}
+	return &session{access: v.AccessToken, refresh: v.RefreshToken, renew: time.Now().Add(time.Duration(v.ExpiresIn) * time.Second / 2)}, nil
+}
+
+// createAdmin invites an admin (role admin) as a superadmin and accepts
+// the invitation with password through the link of the email the
+// invitee receives in mail, as the invitee would.
+func (c *Client) createAdmin(ctx context.Context, mail Mailbox, token, email, password string) error {
 	a := c.do(ctx, http.MethodPost, c.gateway+"/api/admin/admins", token,
-		map[string]string{"email": email, "name": "Chaos admin", "role": "admin", "password": password}, nil)
+		map[string]string{"email": email, "name": "Chaos admin", "role": "admin"}, nil)
 	if !a.ok() {
-		return fmt.Errorf("create admin %s: %s", email, a)
+		return fmt.Errorf("invite admin %s: %s", email, a)
+	}
+	invitation, err := retry(ctx, time.Minute, func() (string, error) {
+		texts, err := mail.Texts(ctx, email)
+		if err != nil {
+			return "", err
+		}
+		for _, t := range texts {
+			if token, ok := adminflow.InvitationToken(t); ok {
+				return token, nil
+			}
+		}
+		return "", fmt.Errorf("no invitation email to %s", email)
+	})
+	if err != nil {
+		return fmt.Errorf("invite admin %s: %w", email, err)
+	}
+	a = c.do(ctx, http.MethodPost, c.gateway+"/api/admin/invitations/accept", "",
+		map[string]string{"token": invitation, "password": password}, nil)
+	if !a.ok() {
+		return fmt.Errorf("accept the invitation of %s: %s", email, a)
 	}
 	return nil
 }

@@ -199,3 +199,8 @@ func TwoRelays(s *Services, hold time.Duration) Fault {
 // the handler's deadline (the consumers' 30 s AckWait) rather than the
 // client's per-command timeout, which would hide it.
 func MailerEnv() []string { return []string{"SMTP_TIMEOUT=2m"} }
+
+// LiftedLimits is the gateway's environment in a chaos run: every
+// rate-limit tier far above the load, so the gateway refuses nothing the
+// run sends while the limiter still counts in Redis.
+func LiftedLimits() []string { return limitsEnv() }

@@ -126,20 +126,10 @@ func checkParked(ctx context.Context, databaseURL, id string) string {
 // checkParkedMetric reports what is wrong with outbox_parked_events on
 // booking's /metrics, "" when it counts at least the poison row.
 func checkParkedMetric(ctx context.Context, metrics string) string {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metrics, nil)
-	if err != nil {
-		return "booking /metrics: " + err.Error()
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "booking /metrics: " + err.Error()
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Sprintf("booking /metrics: status %d", resp.StatusCode)
-	}
-	sum, found := parkedEvents(bufio.NewScanner(resp.Body))
+	sum, found, err := MetricSum(ctx, metrics, "outbox_parked_events")
 	switch {
+	case err != nil:
+		return "booking " + err.Error()
 	case !found:
 		return "booking /metrics has no outbox_parked_events"
 	case sum < 1:
@@ -148,9 +138,28 @@ func checkParkedMetric(ctx context.Context, metrics string) string {
 	return ""
 }
 
-// parkedEvents sums the samples of outbox_parked_events (any labels) in a
-// Prometheus text exposition: "name{labels} value [timestamp]".
-func parkedEvents(sc *bufio.Scanner) (float64, bool) {
+// MetricSum reads the Prometheus text exposition at url and sums the
+// samples of metric name (any labels); found is false when it has none.
+func MetricSum(ctx context.Context, url, name string) (sum float64, found bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, false, fmt.Errorf("/metrics: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, false, fmt.Errorf("/metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, false, fmt.Errorf("/metrics: status %d", resp.StatusCode)
+	}
+	sum, found = sumMetric(bufio.NewScanner(resp.Body), name)
+	return sum, found, nil
+}
+
+// sumMetric sums the samples of metric name (any labels) in a Prometheus
+// text exposition: "name{labels} value [timestamp]".
+func sumMetric(sc *bufio.Scanner, metric string) (float64, bool) {
 	sum, found := 0.0, false
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
@@ -162,7 +171,7 @@ func parkedEvents(sc *bufio.Scanner) (float64, bool) {
 			name, rest = line[:i], line[strings.LastIndexByte(line, '}')+1:]
 		}
 		fields := strings.Fields(rest)
-		if name != "outbox_parked_events" || len(fields) == 0 {
+		if name != metric || len(fields) == 0 {
 			continue
 		}
 		if v, err := strconv.ParseFloat(fields[0], 64); err == nil {

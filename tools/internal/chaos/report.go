@@ -141,6 +141,7 @@ const setupRow = "setup (admins)"
 // Email subjects of the emails addressed to admins (mailer templates).
 const (
 	subjectWelcome = "Welcome"
+	subjectInvited = "Invited"
 	subjectJob     = "Bulk"
 	subjectExport  = "Export"
 )
@@ -151,23 +152,25 @@ const (
 func check(super string, scs []*scenario, st *state) Report {
 	var rep Report
 	setup := Row{Scenario: setupRow}
-	admins := []string{strings.ToLower(super)}
+	// The bootstrapped superadmin is welcomed; every other admin is
+	// invited (and the run accepted the invitation).
+	admins := []struct{ addr, subject string }{{strings.ToLower(super), subjectWelcome}}
 	for _, sc := range scs {
-		admins = append(admins, sc.admin)
+		admins = append(admins, struct{ addr, subject string }{sc.admin, subjectInvited})
 	}
 	for _, a := range admins {
 		setup.Sent++
 		setup.Accepted++
-		n := st.distinct(a, subjectWelcome)
+		n := st.distinct(a.addr, a.subject)
 		switch {
 		case n == 0:
 			setup.Lost++
-			rep.problem("%s: no welcome email", a)
+			rep.problem("%s: no %q email", a.addr, a.subject)
 		case n > 1:
 			setup.Duplicated += n - 1
-			rep.problem("%s: %d welcome emails", a, n)
+			rep.problem("%s: %d %q emails", a.addr, n, a.subject)
 		}
-		setup.Resent += st.resent(a, subjectWelcome)
+		setup.Resent += st.resent(a.addr, a.subject)
 	}
 	rep.Rows = append(rep.Rows, setup)
 	for _, sc := range scs {

@@ -390,9 +390,9 @@ func TestParkedEvents(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, found := parkedEvents(bufio.NewScanner(strings.NewReader(tt.text)))
+			got, found := sumMetric(bufio.NewScanner(strings.NewReader(tt.text)), "outbox_parked_events")
 			if got != tt.want || found != tt.wantFound {
-				t.Errorf("parkedEvents = %g, %v; want %g, %v", got, found, tt.want, tt.wantFound)
+				t.Errorf("sumMetric = %g, %v; want %g, %v", got, found, tt.want, tt.wantFound)
 			}
 		})
 	}

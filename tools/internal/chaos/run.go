@@ -86,7 +86,12 @@ type Config struct {
 	RecoverWithin time.Duration
 	// SettleWithin bounds the wait for every effect at the end.
 	SettleWithin time.Duration
-	// SuperEmail and SuperPassword are the bootstrapped superadmin's.
+	// SuperEmail and SuperPassword are the bootstrapped superadmin's (its
+	// TOTP secret is given to the Client with SetTOTP). The run's
+	// scenario admins choose SuperPassword too when they accept their
+	// invitations, so it must pass the password rules for them as well
+	// (name "Chaos admin", email admin.<scenario>@chaos.test);
+	// adminflow.RandomPassword does.
 	SuperEmail, SuperPassword string
 	// Progress receives one line per step; nil discards them.
 	Progress io.Writer
@@ -143,7 +148,6 @@ type runner struct {
 	mail   Mailbox
 	// arrivals is Target.Arrivals.
 	arrivals func() []Arrival
-	super    string // superadmin access token
 }
 
 func (r *runner) say(format string, args ...any) {
@@ -159,21 +163,24 @@ func Run(ctx context.Context, cfg Config, t Target, faults []Fault) (Report, err
 		return Report{}, err
 	}
 	r := &runner{cfg: cfg, client: t.Client, mail: t.Mail, arrivals: t.Arrivals}
-	tok, err := retry(ctx, time.Minute, func() (string, error) {
+	// The superadmin's token is asked of the client each time it is
+	// needed: the client logs in once (password and TOTP code) and
+	// refreshes the token from then on, so it outlives a long run.
+	super, err := retry(ctx, time.Minute, func() (string, error) {
 		return r.client.login(ctx, cfg.SuperEmail, cfg.SuperPassword)
 	})
 	if err != nil {
 		return Report{}, err
 	}
-	r.super = tok
 
-	// One admin per scenario, created before any fault, so each
-	// scenario's job and export emails can be told apart.
+	// One admin per scenario, invited (and the invitation accepted)
+	// before any fault, so each scenario's job and export emails can be
+	// told apart.
 	scs := make([]*scenario, len(faults))
 	for i, f := range faults {
 		sc := &scenario{name: f.Name, admin: "admin." + f.Name + "@chaos.test", mailerKill: f.MailerKill,
 			noRefusals: f.NoRefusals, rejectEvery: f.RejectEvery, lifecycle: f.Lifecycle, check: f.Check}
-		if err := r.client.createAdmin(ctx, r.super, sc.admin, cfg.SuperPassword); err != nil {
+		if err := r.client.createAdmin(ctx, r.mail, super, sc.admin, cfg.SuperPassword); err != nil {
 			return Report{}, err
 		}
 		scs[i] = sc
@@ -198,7 +205,11 @@ func (r *runner) scenario(ctx context.Context, sc *scenario, f Fault) error {
 	}
 	sc.capacity = max(1, r.cfg.Requests/10)
 	if sc.eventID, err = retry(ctx, time.Minute, func() (string, error) {
-		return r.client.createEvent(ctx, r.super, "Chaos "+sc.name, sc.capacity)
+		super, err := r.client.login(ctx, r.cfg.SuperEmail, r.cfg.SuperPassword)
+		if err != nil {
+			return "", err
+		}
+		return r.client.createEvent(ctx, super, "Chaos "+sc.name, sc.capacity)
 	}); err != nil {
 		return err
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -12,12 +12,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/acube/platform/tools/internal/adminflow"
 	"github.com/acube/platform/tools/internal/stack"
 )
 
 // Deps locates what the services depend on.
 type Deps struct {
-	// DatabaseURL is the database every service keeps its schema in.
+	// DatabaseURL is the database every service keeps its schema in, as a
+	// superuser: StartServices lays it out as production's, runs each
+	// service's migrate step as its schema's owner and starts the services
+	// as their app roles.
 	DatabaseURL string
 	// NATSURL is the JetStream server.
 	NATSURL string
@@ -58,7 +62,9 @@ type Services struct {
 	env []string
 	// extra is Deps.Env: variables of one service only.
 	extra map[string][]string
-	out   *stack.Output
+	// dbURLs are the services' DATABASE_URLs: their app roles.
+	dbURLs map[string]string
+	out    *stack.Output
 	// addrs are where a service is reached: its balancer, or for the
 	// gateway and the mailer their first replica.
 	addrs map[string]string
@@ -71,7 +77,10 @@ type Services struct {
 // StartServices starts every service from the binaries in bin, waits until
 // all are ready, and returns them.
 func StartServices(ctx context.Context, bin string, d Deps, out *stack.Output) (*Services, error) {
-	s := &Services{bin: bin, out: out, extra: d.Env, addrs: map[string]string{}, lbs: map[string]*Balancer{}, procs: map[string][]*stack.Process{}}
+	s := &Services{bin: bin, out: out, extra: d.Env, dbURLs: map[string]string{}, addrs: map[string]string{}, lbs: map[string]*Balancer{}, procs: map[string][]*stack.Process{}}
+	if err := s.prepareDatabase(ctx, d.DatabaseURL); err != nil {
+		return nil, err
+	}
 	first := map[string]string{}
 	for _, n := range stack.Services() {
 		port, err := stack.FreePort()
@@ -95,7 +104,6 @@ func StartServices(ctx context.Context, bin string, d Deps, out *stack.Output) (
 		s.lbs[n], s.addrs[n] = lb, stack.Addr(port)
 	}
 	s.env = append([]string{
-		"DATABASE_URL=" + d.DatabaseURL,
 		"NATS_URL=" + d.NATSURL,
 		"REDIS_URL=" + d.RedisURL,
 		"REDIS_KEY_PREFIX=" + d.RedisPrefix,
@@ -110,7 +118,6 @@ func StartServices(ctx context.Context, bin string, d Deps, out *stack.Output) (
 		"PUBLIC_BASE_URL=http://" + s.addrs["gateway"],
 		"ADMIN_DATA_DIR=" + filepath.Join(d.DataDir, "admin"),
 		"BOOKING_DATA_DIR=" + filepath.Join(d.DataDir, "booking"),
-		"EXPORT_DIR=" + filepath.Join(d.DataDir, "exports"),
 		"LOG_LEVEL=warn",
 	}, limitsEnv()...)
 	for _, n := range stack.Services() {
@@ -132,25 +139,68 @@ func StartServices(ctx context.Context, bin string, d Deps, out *stack.Output) (
 	return s, nil
 }
 
-// start runs one replica of service n serving on addr.
+// prepareDatabase lays out the database as production's and migrates
+// every service's schema as its owner, once, as the init containers do.
+func (s *Services) prepareDatabase(ctx context.Context, superURL string) error {
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	root, err := stack.Root(wd)
+	if err != nil {
+		return err
+	}
+	db, err := stack.PrepareDatabase(ctx, stack.DatabaseConfig{Root: root, URL: superURL})
+	if err != nil {
+		return err
+	}
+	if err := stack.Migrate(ctx, s.bin, db, s.out, stack.DBServices()...); err != nil {
+		return err
+	}
+	for _, n := range stack.DBServices() {
+		s.dbURLs[n] = db.AppURL(n)
+	}
+	return nil
+}
+
+// envOf is service n's environment: the shared one, its database login
+// (its app role) and its own variables.
+func (s *Services) envOf(n string) []string {
+	env := slices.Clone(s.env)
+	if u, ok := s.dbURLs[n]; ok {
+		env = append(env, "DATABASE_URL="+u)
+	}
+	return append(env, s.extra[n]...)
+}
+
+// start runs one replica of service n serving on addr; the gateway's
+// probes and metrics get a free port of their own (GATEWAY_INTERNAL_ADDR).
 func (s *Services) start(n, addr string) (*stack.Process, error) {
-	env := append(append(slices.Clone(s.env), s.extra[n]...), strings.ToUpper(n)+"_ADDR="+addr)
-	return stack.Start(stack.Spec{Name: n, Bin: filepath.Join(s.bin, n), Env: env, Addr: addr}, s.out)
+	probe := addr
+	if stack.DefaultProbeAddr(n) != stack.DefaultAddr(n) {
+		port, err := stack.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		probe = stack.Addr(port)
+	}
+	env := append(s.envOf(n), stack.ListenEnv(n, addr, probe)...)
+	return stack.Start(stack.Spec{Name: n, Bin: filepath.Join(s.bin, n), Env: env, Addr: addr, ProbeAddr: probe}, s.out)
 }
 
 // URL is the base URL a service is reached at: its balancer's for
 // booking, admin and the exporter.
 func (s *Services) URL(name string) string { return "http://" + s.addrs[name] }
 
-// ReplicaURL is the base URL of one replica (0 is the first), for what
-// must be read per process, such as /metrics.
+// ReplicaURL is the base URL of one replica's probes and metrics (0 is
+// the first), for what must be read per process, such as /metrics.
 func (s *Services) ReplicaURL(name string, i int) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if i >= len(s.procs[name]) {
 		return ""
 	}
-	return "http://" + s.procs[name][i].Addr
+	return "http://" + s.procs[name][i].ProbeAddr
 }
 
 // Kill ends every replica of a service with SIGKILL.
@@ -320,13 +370,14 @@ func (s *Services) closeBalancers() {
 }
 
 // Bootstrap creates the first superadmin with the admin binary's bootstrap
-// command, as an operator would, against the services' database.
-func (s *Services) Bootstrap(ctx context.Context, email, password string) error {
-	cmd := exec.CommandContext(ctx, filepath.Join(s.bin, "admin"), "bootstrap", "--email", email, "--name", "Chaos")
-	cmd.Env = append(cmd.Environ(), s.env...)
-	cmd.Stdin = strings.NewReader(password + "\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("bootstrap admin: %w\n%s", err, out)
+// command, as an operator would, against the services' database, and
+// returns the TOTP secret it enrolled (for Client.SetTOTP). The password
+// must pass the service's rules: not containing the email's local part or
+// the name ("Chaos"); adminflow.RandomPassword does.
+func (s *Services) Bootstrap(ctx context.Context, email, password string) (string, error) {
+	e, err := adminflow.Bootstrap(ctx, filepath.Join(s.bin, "admin"), s.envOf("admin"), email, "Chaos", password)
+	if err != nil {
+		return "", err
 	}
-	return nil
+	return e.Secret, nil
 }

@@ -164,12 +164,12 @@ func TestEveryServiceHasADisruptionBudgetAndTheRequestPathScales(t *testing.T) {
 				t.Errorf("%s: no HorizontalPodAutoscaler for %s", overlay, svc)
 			}
 		}
-		var pvc bool
+		// Files every replica needs live in NATS's Object Store (DESIGN §5:
+		// no ReadWriteMany volumes, which most storage classes lack).
 		for _, c := range Of[*corev1.PersistentVolumeClaim](objs) {
-			pvc = pvc || c.Name == "exports"
-		}
-		if !pvc {
-			t.Errorf("%s: no PersistentVolumeClaim for the exports", overlay)
+			if slices.Contains(c.Spec.AccessModes, corev1.ReadWriteMany) {
+				t.Errorf("%s: PersistentVolumeClaim %s asks for ReadWriteMany", overlay, c.Name)
+			}
 		}
 	}
 }
