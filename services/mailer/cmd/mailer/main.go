@@ -121,7 +121,12 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 	if cfg.MailRate > 0 {
 		limiter = rate.NewLimiter(rate.Limit(cfg.MailRate), max(1, int(math.Ceil(cfg.MailRate))))
 	}
-	handler := delivery.New(composer, snd, limiter, mailMetrics, log)
+	ackMax, ackWindow, err := cfg.RecipientLimit()
+	if err != nil {
+		return err
+	}
+	ackLimit := store.Limit{Max: ackMax, Window: ackWindow}
+	handler := delivery.New(composer, snd, limiter, mailMetrics, log).LimitRecipients(pool, ackLimit)
 
 	backoff, err := cfg.Backoff()
 	if err != nil {
@@ -150,7 +155,7 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 		Server: web.NewServer(cfg.Addr, r), Probes: probes,
 		Declare:   streams.Run,
 		Consumers: consumers,
-		Workers:   []lifecycle.Task{func(ctx context.Context) error { janitor(ctx, pool, cfg.Retention, log); return nil }},
+		Workers:   []lifecycle.Task{func(ctx context.Context) error { janitor(ctx, pool, cfg.Retention, ackLimit, log); return nil }},
 		NATS:      stream.Drain(nc, log), Pool: pool, Grace: cfg.ShutdownGrace, Log: log,
 	})
 	if err != nil {
@@ -159,13 +164,23 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 	return lc.Run(ctx)
 }
 
-// janitor purges the records of emails older than keep, hourly.
-func janitor(ctx context.Context, pool *pgxpool.Pool, keep time.Duration, log *slog.Logger) {
+// janitor purges, hourly, the records of emails older than keep and the
+// acknowledgement claims of recipients idle for a whole window of acks.
+func janitor(ctx context.Context, pool *pgxpool.Pool, keep time.Duration, acks store.Limit, log *slog.Logger) {
 	periodic.Run(ctx, time.Hour, func(ctx context.Context) {
 		if n, err := store.Purge(ctx, pool, keep); err != nil && ctx.Err() == nil {
 			log.Warn("purge delivery records", "error", err.Error())
 		} else if n > 0 {
 			log.Info("purged delivery records", "count", n, "older_than", keep.String())
+		}
+		idle := acks.Window
+		if acks.Max == 0 {
+			idle = 0 // no cap: the claims of an earlier one all go
+		}
+		if n, err := store.PurgeAcks(ctx, pool, idle); err != nil && ctx.Err() == nil {
+			log.Warn("purge acknowledgement claims", "error", err.Error())
+		} else if n > 0 {
+			log.Info("purged acknowledgement claims", "count", n, "idle_for", idle.String())
 		}
 	})
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/mail"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	libconfig "github.com/acube/platform/libs/config"
@@ -55,6 +57,7 @@ type Config struct {
 	Retention     time.Duration `env:"MAILER_DELIVERY_RETENTION" default:"720h" doc:"how long the record of each sent email is kept before the hourly purge; at least 192h, the streams' 7 days plus one, so no redelivery outlives it"`
 	MaxAttempts   int           `env:"MAILER_MAX_ATTEMPTS" default:"5" doc:"deliveries of an event before it is dead-lettered"`
 	RetryBackoff  []string      `env:"MAILER_RETRY_BACKOFF" default:"1s,5s,30s,2m" doc:"waits before each retry after a transient failure; the last repeats"`
+	AckLimit      string        `env:"MAILER_ACK_LIMIT" default:"3/hour" doc:"acknowledgements of public forms (bookings, registrations, applications, contact messages) one address gets at most per sliding window, as N/second, N/minute, N/hour, N/day or N/<duration> (3/30m); the rest are suppressed and counted; off means no limit"`
 }
 
 // SMTP says how to reach the mail server. An empty Host means no server:
@@ -129,7 +132,43 @@ func (c *Config) Validate() error {
 	if _, err := c.Backoff(); err != nil {
 		errs = append(errs, err)
 	}
+	if _, _, err := c.RecipientLimit(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// RecipientLimit parses AckLimit: at most limit acknowledgements per
+// window; limit is 0 when AckLimit is off.
+func (c *Config) RecipientLimit() (limit int, window time.Duration, err error) {
+	if c.AckLimit == "off" {
+		return 0, 0, nil
+	}
+	bad := fmt.Errorf("config: MAILER_ACK_LIMIT=%q: want N/second, N/minute, N/hour, N/day, N/<duration> or off, N at least 1", c.AckLimit)
+	n, per, ok := strings.Cut(c.AckLimit, "/")
+	if !ok {
+		return 0, 0, bad
+	}
+	limit, err = strconv.Atoi(n)
+	if err != nil || limit < 1 {
+		return 0, 0, bad
+	}
+	switch per {
+	case "second":
+		window = time.Second
+	case "minute":
+		window = time.Minute
+	case "hour":
+		window = time.Hour
+	case "day":
+		window = 24 * time.Hour
+	default:
+		window, err = time.ParseDuration(per)
+		if err != nil || window < time.Second {
+			return 0, 0, bad
+		}
+	}
+	return limit, window, nil
 }
 
 // Backoff parses RetryBackoff.

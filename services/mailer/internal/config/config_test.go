@@ -56,6 +56,13 @@ func TestLoad(t *testing.T) {
 		{name: "no batch", env: map[string]string{"MAILER_BATCH_SIZE": "0"}, wantErr: "MAILER_BATCH_SIZE"},
 		{name: "batch too large", env: map[string]string{"MAILER_BATCH_SIZE": "1000"}, wantErr: "MAILER_BATCH_SIZE"},
 		{name: "no connections", env: map[string]string{"SMTP_CONNS": "0"}, wantErr: "SMTP_CONNS"},
+		{name: "ack limit default", env: nil, check: ackLimit(3, time.Hour)},
+		{name: "ack limit per day", env: map[string]string{"MAILER_ACK_LIMIT": "10/day"}, check: ackLimit(10, 24*time.Hour)},
+		{name: "ack limit per duration", env: map[string]string{"MAILER_ACK_LIMIT": "2/30m"}, check: ackLimit(2, 30*time.Minute)},
+		{name: "ack limit off", env: map[string]string{"MAILER_ACK_LIMIT": "off"}, check: ackLimit(0, 0)},
+		{name: "ack limit zero", env: map[string]string{"MAILER_ACK_LIMIT": "0/hour"}, wantErr: "MAILER_ACK_LIMIT"},
+		{name: "ack limit no window", env: map[string]string{"MAILER_ACK_LIMIT": "3"}, wantErr: "MAILER_ACK_LIMIT"},
+		{name: "ack limit bad unit", env: map[string]string{"MAILER_ACK_LIMIT": "3/fortnight"}, wantErr: "MAILER_ACK_LIMIT"},
 		{name: "retention shorter than the streams keep events", env: map[string]string{"MAILER_DELIVERY_RETENTION": "72h"}, wantErr: "MAILER_DELIVERY_RETENTION"},
 	}
 	for _, tt := range tests {
@@ -72,5 +79,16 @@ func TestLoad(t *testing.T) {
 			}
 			tt.check(t, c)
 		})
+	}
+}
+
+// ackLimit checks the parsed MAILER_ACK_LIMIT.
+func ackLimit(limit int, window time.Duration) func(t *testing.T, c config.Config) {
+	return func(t *testing.T, c config.Config) {
+		t.Helper()
+		n, w, err := c.RecipientLimit()
+		if err != nil || n != limit || w != window {
+			t.Errorf("RecipientLimit() = %d, %s, %v; want %d, %s", n, w, err, limit, window)
+		}
 	}
 }

@@ -25,9 +25,11 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/time/rate"
 
 	"github.com/acube/platform/libs/consume"
+	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/services/mailer/internal/email"
 	"github.com/acube/platform/services/mailer/internal/sender"
 	"github.com/acube/platform/services/mailer/internal/store"
@@ -42,6 +44,10 @@ type Handler struct {
 	log      *slog.Logger
 	// rendering admits one rendering per CPU at once (see Send).
 	rendering chan struct{}
+	// pool and ackLimit cap the acknowledgements per recipient (see
+	// LimitRecipients); a nil pool means no cap.
+	pool     *pgxpool.Pool
+	ackLimit store.Limit
 }
 
 // New builds the handler. limiter caps the sending rate; nil means no cap.
@@ -50,13 +56,47 @@ func New(composer *email.Composer, snd sender.Sender, limiter *rate.Limiter, m *
 		log: log.With("component", "delivery"), rendering: make(chan struct{}, runtime.GOMAXPROCS(0))}
 }
 
+// LimitRecipients caps the acknowledgements (Acknowledgement) one
+// recipient gets at l, counted in pool's recipient_acks, shared by every
+// replica; emails over the cap are suppressed: not sent, logged without
+// the address, counted in emails_suppressed_total, and their events
+// acknowledged. Call it before Effect. It returns h.
+func (h *Handler) LimitRecipients(pool *pgxpool.Pool, l store.Limit) *Handler {
+	if l.Max > 0 {
+		h.pool, h.ackLimit = pool, l
+	}
+	return h
+}
+
+// Acknowledgement reports whether events of type t make an acknowledgement:
+// the email a public form causes, to whatever address the form names
+// (issue 13, finding 9). Emails an admin's action causes (status changes,
+// promotions, reschedules, cancellations, invitations, reports) and the
+// booker's own cancellation through a manage link are not.
+func Acknowledgement(t string) bool {
+	switch t {
+	case events.TypeSessionBooked, events.TypeEventRegistered, events.TypeEventWaitlisted,
+		events.TypeEventAlreadyRegistered, events.TypeVolunteerApplied, events.TypeContactReceived:
+		return true
+	}
+	return false
+}
+
+// acknowledgementTemplates are the templates of the Acknowledgement events.
+func acknowledgementTemplates() []string {
+	return []string{"session_confirmation", "event_registration", "event_waitlisted",
+		"event_already_registered", "volunteer_application_received", "contact_acknowledgment"}
+}
+
 // Effect is the runner's view of the handler: Send each event's email,
 // Record the accepted ones.
 func (h *Handler) Effect() consume.Effect[store.Delivery] {
 	return consume.Effect[store.Delivery]{Do: h.Send, Record: store.Record}
 }
 
-// Send composes the email msg calls for, waits for the rate limiter and
+// Send composes the email msg calls for, checks an acknowledgement against
+// the recipient limit (one statement; over the limit it returns a
+// suppressed delivery, which Record skips), waits for the rate limiter and
 // hands it to the sender, and returns its delivery row for Record. Events
 // that cannot make an email and 5xx refusals are permanent; 4xx refusals,
 // network failures and a shutdown before the send began are transient.
@@ -79,6 +119,22 @@ func (h *Handler) Send(ctx context.Context, msg consume.Message) (store.Delivery
 	if err != nil {
 		h.m.failures.WithLabelValues("none", KindInvalid).Inc()
 		return store.Delivery{}, consume.Permanent(err)
+	}
+	if h.pool != nil && Acknowledgement(m.EventType) {
+		ok, err := store.ClaimAck(ctx, h.pool, m.To.Address, m.EventID, h.ackLimit)
+		if err != nil {
+			h.m.failures.WithLabelValues(m.Template, sender.KindTransient).Inc()
+			return store.Delivery{}, err
+		}
+		if !ok {
+			h.m.suppressed.WithLabelValues(m.Template, ReasonRecipientLimit).Inc()
+			// Info, without the address: a flood of these is an attack
+			// on someone's mailbox, and the log must not name the victim.
+			h.logEmail(ctx, slog.LevelInfo, "email suppressed: recipient limit reached", msg, m,
+				slog.String("reason", ReasonRecipientLimit))
+			return store.Delivery{EventID: m.EventID, Recipient: m.To.Address, EventType: m.EventType,
+				Template: m.Template, Suppressed: true}, nil
+		}
 	}
 	if h.limiter != nil {
 		if err := h.limiter.Wait(ctx); err != nil {

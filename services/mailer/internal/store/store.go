@@ -34,6 +34,9 @@ type Delivery struct {
 	EventType string
 	Template  string
 	MessageID string
+	// Suppressed marks an email the recipient limit held back: its event
+	// is recorded as consumed, and no delivery row is written.
+	Suppressed bool
 }
 
 const (
@@ -55,7 +58,7 @@ ON CONFLICT DO NOTHING`
 // also records their events as consumed, right after the sends. A
 // committed row means sent (sent_at is the record's time, a few
 // milliseconds after the 250 reply). A row that exists already is left as
-// it is.
+// it is; a suppressed email has none.
 //
 // The transaction commits without waiting for its WAL flush
 // (synchronous_commit off): the emails, the one effect that matters, have
@@ -64,10 +67,14 @@ ON CONFLICT DO NOTHING`
 // only after the commit returned. It saves a disk flush per group.
 func Record(b *pgx.Batch, ds []Delivery) {
 	n := len(ds)
-	ids := make([]uuid.UUID, n)
-	recipients, types, tmpls, msgIDs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	for i, d := range ds {
-		ids[i], recipients[i], types[i], tmpls[i], msgIDs[i] = d.EventID, Key(d.Recipient), d.EventType, d.Template, d.MessageID
+	ids := make([]uuid.UUID, 0, n)
+	recipients, types, tmpls, msgIDs := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	for _, d := range ds {
+		if d.Suppressed {
+			continue
+		}
+		ids, recipients, types = append(ids, d.EventID), append(recipients, Key(d.Recipient)), append(types, d.EventType)
+		tmpls, msgIDs = append(tmpls, d.Template), append(msgIDs, d.MessageID)
 	}
 	b.Queue(asyncCommit)
 	b.Queue(recordDeliveries, ids, recipients, types, tmpls, msgIDs)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,5 +125,83 @@ func TestIntegrationPurge(t *testing.T) {
 	var left int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM deliveries`).Scan(&left); err != nil || left != 2 {
 		t.Errorf("%d rows left (%v), want 2", left, err)
+	}
+}
+
+// TestIntegrationClaimAckIsSharedAndRaceFree claims 24 acknowledgements to
+// one address at once from two pools, as two replicas would: exactly the
+// limit's 3 get a place, and claiming them again changes nothing.
+func TestIntegrationClaimAckIsSharedAndRaceFree(t *testing.T) {
+	t.Parallel()
+	pool, ctx := open(t)
+	other, err := pgxpool.NewWithConfig(ctx, pool.Config()) // the same settings, schema included
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(other.Close)
+	limit := store.Limit{Max: 3, Window: time.Hour}
+	ids := make([]uuid.UUID, 24)
+	for i := range ids {
+		ids[i] = uuid.New()
+	}
+	claim := func(ids []uuid.UUID) []uuid.UUID {
+		type result struct {
+			id  uuid.UUID
+			ok  bool
+			err error
+		}
+		results := make(chan result, len(ids))
+		for i, id := range ids {
+			p := []*pgxpool.Pool{pool, other}[i%2]
+			go func() {
+				ok, err := store.ClaimAck(ctx, p, "Flood@Example.com", id, limit)
+				results <- result{id, ok, err}
+			}()
+		}
+		var won []uuid.UUID
+		for range ids {
+			r := <-results
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			if r.ok {
+				won = append(won, r.id)
+			}
+		}
+		return won
+	}
+	won := claim(ids)
+	if len(won) != limit.Max {
+		t.Fatalf("%d claims won, want %d", len(won), limit.Max)
+	}
+	again := claim(ids) // every event redelivered
+	slices.SortFunc(won, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+	slices.SortFunc(again, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
+	if !slices.Equal(won, again) {
+		t.Errorf("redelivered: %v won, want the same %v", again, won)
+	}
+	if ok, err := store.ClaimAck(ctx, pool, "flood@example.com", uuid.New(), store.Limit{}); err != nil || !ok {
+		t.Errorf("no limit: %v, %v; want allowed", ok, err)
+	}
+}
+
+// TestIntegrationPurgeAcks deletes the rows of recipients idle for a window
+// and keeps the others.
+func TestIntegrationPurgeAcks(t *testing.T) {
+	t.Parallel()
+	pool, ctx := open(t)
+	limit := store.Limit{Max: 3, Window: time.Hour}
+	for _, to := range []string{"idle@example.com", "busy@example.com"} {
+		if _, err := store.ClaimAck(ctx, pool, to, uuid.New(), limit); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := pool.Exec(ctx, `UPDATE recipient_acks SET updated_at = now() - interval '2 hours' WHERE recipient = $1`,
+		store.RecipientHash("idle@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	n, err := store.PurgeAcks(ctx, pool, limit.Window)
+	if err != nil || n != 1 {
+		t.Errorf("purged %d (%v), want 1", n, err)
 	}
 }
