@@ -162,11 +162,9 @@ func (s *Service) Get(ctx context.Context, seq uint64) (Letter, error) {
 		return Letter{}, ErrNotFound
 	}
 	l := parse(m)
-	if json.Valid(m.Data) {
-		l.Event = m.Data
-	} else {
-		l.Event, _ = json.Marshal(string(m.Data))
-	}
+	// What an admin reads is redacted (manage links, tokens); replay uses
+	// l.data, the original bytes.
+	l.Event = redactJSON(m.Data)
 	return l, nil
 }
 
@@ -273,7 +271,7 @@ func (s *Service) auditEvent(actor Actor, action string, l Letter, extra map[str
 func parse(m *jetstream.RawStreamMsg) Letter {
 	h := m.Header
 	l := Letter{Seq: m.Sequence, Consumer: h.Get(consume.HeaderConsumer), OriginalSubject: h.Get(consume.HeaderOriginalSubject),
-		OriginalStream: h.Get(consume.HeaderOriginalStream), Error: h.Get(consume.HeaderError), data: m.Data}
+		OriginalStream: h.Get(consume.HeaderOriginalStream), Error: redactString(h.Get(consume.HeaderError)), data: m.Data}
 	l.OriginalSeq, _ = strconv.ParseUint(h.Get(consume.HeaderOriginalSeq), 10, 64)
 	l.Attempts, _ = strconv.Atoi(h.Get(consume.HeaderAttempts))
 	l.FailedAt, _ = time.Parse(time.RFC3339Nano, h.Get(consume.HeaderFailedAt))
