@@ -224,21 +224,24 @@ func (r *Revocations) Ready() error {
 
 // StartupGate is a readiness check that keeps a starting replica out of
 // its Service until the feed has caught up once, so the new replica of a
-// rolling restart never answers an admin request with 503. It passes
-// while connected reports NATS unreachable (public requests must flow
-// without NATS; admin requests then get 503 from the middleware anyway),
-// and after maxWait from its creation (the revocation stream may not
-// exist yet when the admin service is down: public requests must not
-// wait for it). Once it has passed it always passes, so a later outage
-// cannot take every replica out of the Service at once.
+// rolling restart never answers an admin request with 503. It opens
+// anyway after maxWait (the revocation stream may not exist yet while the
+// admin service is down: public requests must not wait for it), or after
+// a third of it while connected reports NATS unreachable (NATS down at
+// start: public requests must flow without it; admin requests then get
+// 503 from the middleware) — not at once, since a replica that is still
+// dialling NATS is not one that cannot reach it. Once it has passed it
+// always passes, so a later outage cannot take every replica out of the
+// Service at once.
 func (r *Revocations) StartupGate(connected func(context.Context) error, maxWait time.Duration) func(context.Context) error {
 	var passed atomic.Bool
-	deadline := r.cfg.Now().Add(maxWait)
+	start := r.cfg.Now()
 	return func(ctx context.Context) error {
 		if passed.Load() {
 			return nil
 		}
-		if r.current.Load() || connected(ctx) != nil || !r.cfg.Now().Before(deadline) {
+		waited := r.cfg.Now().Sub(start)
+		if r.current.Load() || waited >= maxWait || (waited >= maxWait/3 && connected(ctx) != nil) {
 			passed.Store(true)
 			return nil
 		}

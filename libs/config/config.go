@@ -198,7 +198,32 @@ func mask(s string) string {
 		if _, ok := u.User.Password(); ok {
 			u.User = url.UserPassword(u.User.Username(), "xxxxx")
 		}
+		// Secrets in the query, e.g. the Sentinels' password of a
+		// failover REDIS_URL (?password=…).
+		if q := u.Query(); len(q) > 0 {
+			masked := false
+			for k := range q {
+				if secretParam(k) {
+					q.Set(k, "xxxxx")
+					masked = true
+				}
+			}
+			if masked {
+				u.RawQuery = q.Encode()
+			}
+		}
 		return u.Redacted()
 	}
 	return "xxxxx"
+}
+
+// secretParam reports whether a URL query parameter names a secret.
+func secretParam(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"password", "passwd", "secret", "token", "key"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
 }

@@ -196,3 +196,21 @@ func TestBackboneNATS(t *testing.T) {
 		})
 	}
 }
+
+// TestMaskQuerySecrets: a secret in a URL's query (the Sentinels' password
+// of a failover REDIS_URL) is masked like one in its user info.
+func TestMaskQuerySecrets(t *testing.T) {
+	tests := []struct {
+		in, want, hidden string
+	}{
+		{"redis://:pw@127.0.0.1:6379/0?master_name=acube&addr=b:26379&password=s3nt", "redis://:xxxxx@127.0.0.1:6379/0?addr=b%3A26379&master_name=acube&password=xxxxx", "s3nt"},
+		{"postgres://u:pw@h/db?sslmode=require", "postgres://u:xxxxx@h/db?sslmode=require", "pw"},
+		{"https://h/x?api_token=t0k", "https://h/x?api_token=xxxxx", "t0k"},
+	}
+	for _, tt := range tests {
+		got := mask(tt.in)
+		if got != tt.want || strings.Contains(got, tt.hidden) {
+			t.Errorf("mask(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
