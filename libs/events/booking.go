@@ -33,7 +33,14 @@ type SessionBooked struct {
 	PreferredDate string    `json:"preferred_date"` // YYYY-MM-DD
 	Status        string    `json:"status"`
 	BookedAt      time.Time `json:"booked_at"`
-	// ManageURL is the signed link to view or cancel the booking.
+	// ManageExpires is when the manage link the mailer mints for this
+	// record (libs/managelink) stops working. No link or token travels in
+	// the payload: events are retained for days and readable through the
+	// dead-letter API.
+	ManageExpires time.Time `json:"manage_expires,omitzero"`
+	// ManageURL is decode-only: events published before ManageExpires
+	// existed carried the signed link itself, and the mailer still uses it
+	// when ManageExpires is zero. Booking never sets it.
 	ManageURL string `json:"manage_url,omitempty"`
 }
 
@@ -53,7 +60,9 @@ type SessionStatusChanged struct {
 	Reason         string    `json:"reason"`
 	ChangedBy      string    `json:"changed_by"`
 	ChangedAt      time.Time `json:"changed_at"`
-	ManageURL      string    `json:"manage_url,omitempty"`
+	// ManageExpires and ManageURL: see SessionBooked.
+	ManageExpires time.Time `json:"manage_expires,omitzero"`
+	ManageURL     string    `json:"manage_url,omitempty"`
 }
 
 // EventKey orders the event with the session's other events, so the
@@ -80,7 +89,14 @@ type Registration struct {
 	Status         string    `json:"status"`
 	// WaitlistPosition is the 1-based place on the waitlist; waitlisted only.
 	WaitlistPosition int `json:"waitlist_position,omitempty"`
-	// ManageURL is the signed link to view or cancel the registration.
+	// ManageExpires is when the manage link the mailer mints for this
+	// record (libs/managelink) stops working. No link or token travels in
+	// the payload: events are retained for days and readable through the
+	// dead-letter API.
+	ManageExpires time.Time `json:"manage_expires,omitzero"`
+	// ManageURL is decode-only: events published before ManageExpires
+	// existed carried the signed link itself, and the mailer still uses it
+	// when ManageExpires is zero. Booking never sets it.
 	ManageURL string `json:"manage_url,omitempty"`
 	// CancelledBy, Reason, PreviousStatus and CancelledAt are set on
 	// registration_cancelled only: CancelledByRegistrant or the admin's
@@ -117,7 +133,14 @@ type AlreadyRegistered struct {
 	// Status is confirmed or waitlisted, with WaitlistPosition (1-based).
 	Status           string `json:"status"`
 	WaitlistPosition int    `json:"waitlist_position,omitempty"`
-	// ManageURL is the signed link to view or cancel the registration.
+	// ManageExpires is when the manage link the mailer mints for this
+	// record (libs/managelink) stops working. No link or token travels in
+	// the payload: events are retained for days and readable through the
+	// dead-letter API.
+	ManageExpires time.Time `json:"manage_expires,omitzero"`
+	// ManageURL is decode-only: events published before ManageExpires
+	// existed carried the signed link itself, and the mailer still uses it
+	// when ManageExpires is zero. Booking never sets it.
 	ManageURL string `json:"manage_url,omitempty"`
 	// AttemptedAt is when the form was submitted again.
 	AttemptedAt time.Time `json:"attempted_at"`
@@ -136,11 +159,13 @@ type EventRescheduled struct {
 	RegistrationID uuid.UUID `json:"registration_id"`
 	// Status and WaitlistPosition are the registration's after the change
 	// (a raised capacity may have seated it in the same change).
-	Status           string    `json:"status"`
-	WaitlistPosition int       `json:"waitlist_position,omitempty"`
-	ManageURL        string    `json:"manage_url,omitempty"`
-	EventID          uuid.UUID `json:"event_id"`
-	EventTitle       string    `json:"event_title"`
+	Status           string `json:"status"`
+	WaitlistPosition int    `json:"waitlist_position,omitempty"`
+	// ManageExpires and ManageURL: see Registration.
+	ManageExpires time.Time `json:"manage_expires,omitzero"`
+	ManageURL     string    `json:"manage_url,omitempty"`
+	EventID       uuid.UUID `json:"event_id"`
+	EventTitle    string    `json:"event_title"`
 	// StartsAt, EndsAt and Location are the event after the change, the
 	// Previous ones before it; all six are always set, changed or not.
 	StartsAt         time.Time `json:"starts_at"`

@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"net/mail"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,6 +24,7 @@ import (
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/libs/smtptest"
+	"github.com/acube/platform/tools/internal/chaos"
 	"github.com/acube/platform/tools/internal/stack"
 )
 
@@ -103,6 +105,12 @@ func start(t *testing.T, names ...string) *system {
 		"REDIS_KEY_PREFIX=e2e-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":",
 		"LOG_LEVEL=warn",
 	}
+	// Booking verifies the manage links the mailer mints: one secret.
+	links, err := stack.LinkSecretEnv(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	env = append(env, links...)
 	// The gateway's probes and metrics are on an internal port of their own.
 	probes := maps.Clone(addrs)
 	port, err := stack.FreePort()
@@ -210,6 +218,32 @@ func TestIntegrationBookingReachesTheBookerByEmail(t *testing.T) {
 	}
 	if !strings.Contains(string(m.Data), booked.ID) {
 		t.Errorf("the email does not carry the booking id %s", booked.ID)
+	}
+
+	// The mailer minted the manage link (booking's event carries only the
+	// id and the link's expiry); booking, sharing the secret, opens it.
+	texts, err := chaos.Sink{S: sys.smtp}.Texts(wctx, "test@example.com")
+	if err != nil || len(texts) != 1 {
+		t.Fatalf("texts %d, %v", len(texts), err)
+	}
+	var link *url.URL
+	for _, f := range strings.Fields(texts[0]) {
+		if strings.Contains(f, "/api/sessions/"+booked.ID+"?token=") {
+			if link, err = url.Parse(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if link == nil {
+		t.Fatalf("no manage link in:\n%s", texts[0])
+	}
+	res, err := http.Get(sys.gateway + link.Path + "?" + link.RawQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("the emailed manage link answers %d, want 200", res.StatusCode)
 	}
 
 	// No second email for the same booking.

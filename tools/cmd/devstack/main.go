@@ -97,6 +97,13 @@ func run(ctx context.Context, lookupEnv config.LookupEnv, stdout io.Writer) erro
 		"ADMIN_DATA_DIR=" + filepath.Join(data, "admin"),
 		"BOOKING_DATA_DIR=" + filepath.Join(data, "booking"),
 	}
+	// Booking verifies the manage links the mailer mints: one secret,
+	// kept under the data dir so links survive a restart.
+	links, err := stack.LinkSecretEnv(filepath.Join(data, "booking"))
+	if err != nil {
+		return err
+	}
+	env = append(env, links...)
 	if cfg.SMTPHost == "" {
 		host, port, err := net.SplitHostPort(cfg.MailpitSMTP)
 		if err != nil {

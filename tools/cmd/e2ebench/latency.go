@@ -109,6 +109,12 @@ func startSystem(ctx context.Context, o options, logs io.Writer) (_ *system, err
 		"REDIS_KEY_PREFIX=e2ebench-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":",
 		"LOG_LEVEL=warn",
 	}
+	// Booking verifies the manage links the mailer mints: one secret.
+	links, err := stack.LinkSecretEnv(filepath.Join(tmp, "booking"))
+	if err != nil {
+		return nil, err
+	}
+	env = append(env, links...)
 	if !o.verbose {
 		logs = io.Discard
 	}

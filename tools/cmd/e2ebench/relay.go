@@ -46,7 +46,7 @@ type sessionBooked struct {
 	SessionType   string `json:"session_type"`
 	PreferredDate string `json:"preferred_date"`
 	Message       string `json:"message"`
-	ManageURL     string `json:"manage_url"`
+	ManageExpires string `json:"manage_expires"`
 	BookedAt      string `json:"booked_at"`
 }
 
@@ -142,8 +142,7 @@ func fillOutbox(ctx context.Context, pool *pgxpool.Pool, n int) (int, error) {
 				ev, err := events.New("booking", relaySubject, sessionBooked{
 					SessionID: "0192f0c4-7a35-7c4e-9d3a-5b6a1f0e2d11", Email: "someone@example.org", Name: "Some One",
 					Phone: "1234567890", SessionType: "individual", PreferredDate: "2031-02-01", Message: "Test",
-					ManageURL: "http://localhost:8001/api/sessions/0192f0c4-7a35-7c4e-9d3a-5b6a1f0e2d11?token=1924992000.c2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dXJlc2lnbmF0dQ",
-					BookedAt:  "2026-11-27T10:00:00Z"})
+					ManageExpires: "2031-02-09T00:00:00Z", BookedAt: "2026-11-27T10:00:00Z"})
 				if err != nil {
 					return err
 				}

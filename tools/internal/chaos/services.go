@@ -103,6 +103,12 @@ func StartServices(ctx context.Context, bin string, d Deps, out *stack.Output) (
 		}
 		s.lbs[n], s.addrs[n] = lb, stack.Addr(port)
 	}
+	// Booking verifies the manage links the mailer mints: one secret.
+	links, err := stack.LinkSecretEnv(filepath.Join(d.DataDir, "booking"))
+	if err != nil {
+		s.closeBalancers()
+		return nil, err
+	}
 	s.env = append([]string{
 		"NATS_URL=" + d.NATSURL,
 		"REDIS_URL=" + d.RedisURL,
@@ -120,6 +126,7 @@ func StartServices(ctx context.Context, bin string, d Deps, out *stack.Output) (
 		"BOOKING_DATA_DIR=" + filepath.Join(d.DataDir, "booking"),
 		"LOG_LEVEL=warn",
 	}, limitsEnv()...)
+	s.env = append(s.env, links...)
 	for _, n := range stack.Services() {
 		s.env = append(s.env, strings.ToUpper(n)+"_ADDR="+first[n])
 	}

@@ -74,3 +74,28 @@ func TestLocalAddressesAreLoopback(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkSecretEnv: booking and the mailer get the same manage-link
+// secret, long enough for both, and the same again on the next start.
+func TestLinkSecretEnv(t *testing.T) {
+	dir := t.TempDir()
+	first, err := LinkSecretEnv(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != 2 {
+		t.Fatalf("env %v, want BOOKING_LINK_SECRET and MAILER_LINK_SECRET", first)
+	}
+	booking, ok1 := strings.CutPrefix(first[0], "BOOKING_LINK_SECRET=")
+	mailer, ok2 := strings.CutPrefix(first[1], "MAILER_LINK_SECRET=")
+	if !ok1 || !ok2 || booking != mailer || len(booking) < 32 {
+		t.Fatalf("env %v: want one shared secret of at least 32 bytes", first)
+	}
+	again, err := LinkSecretEnv(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(first, again) {
+		t.Fatalf("second start got %v, want %v", again, first)
+	}
+}

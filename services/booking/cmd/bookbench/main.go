@@ -26,10 +26,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	libconfig "github.com/acube/platform/libs/config"
+	"github.com/acube/platform/libs/managelink"
 	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/services/booking/internal/booking"
-	"github.com/acube/platform/services/booking/internal/link"
 	"github.com/acube/platform/services/booking/internal/store"
 )
 
@@ -89,7 +89,7 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 }
 
 func service(pool *pgxpool.Pool) (*booking.Service, error) {
-	signer, err := link.NewSigner([]byte(strings.Repeat("b", 32)))
+	signer, err := managelink.NewSigner([]byte(strings.Repeat("b", 32)))
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +139,7 @@ func goSide(ctx context.Context, svc *booking.Service, cfg config) (float64, err
 const script = `\set d random(1, 700)
 BEGIN;
 INSERT INTO booking.sessions (id, email, name, phone, session_type, preferred_date, message, status, status_reason, status_actor, created_at, updated_at) VALUES (gen_random_uuid(), 'bench@example.org', 'Bench', '1234567890', 'individual', current_date + (:d)::int, 'Test', 'pending', '', '', now(), now());
-WITH ins AS (INSERT INTO booking.outbox (id, subject, payload) VALUES (gen_random_uuid(), 'booking.session.booked', convert_to('{"id":"01900000-0000-7000-8000-000000000000","type":"booking.session.booked","source":"booking","occurred_at":"2030-01-01T00:00:00.000000Z","data":{"email":"bench@example.org","name":"Bench","session_id":"01900000-0000-7000-8000-000000000000","session_type":"individual","preferred_date":"2030-02-01","status":"pending","booked_at":"2030-01-01T00:00:00.000000Z","manage_url":"http://localhost:8001/api/sessions/01900000-0000-7000-8000-000000000000?token=1893456000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}}', 'UTF8'))) SELECT pg_notify('outbox_booking', '');
+WITH ins AS (INSERT INTO booking.outbox (id, subject, payload) VALUES (gen_random_uuid(), 'booking.session.booked', convert_to('{"id":"01900000-0000-7000-8000-000000000000","type":"booking.session.booked","source":"booking","occurred_at":"2030-01-01T00:00:00.000000Z","data":{"email":"bench@example.org","name":"Bench","session_id":"01900000-0000-7000-8000-000000000000","session_type":"individual","preferred_date":"2030-02-01","status":"pending","booked_at":"2030-01-01T00:00:00.000000Z","manage_expires":"2030-02-09T00:00:00Z"}}', 'UTF8'))) SELECT pg_notify('outbox_booking', '');
 COMMIT;
 `
 

@@ -21,6 +21,7 @@ import (
 	"github.com/acube/platform/libs/consume"
 	"github.com/acube/platform/libs/lifecycle"
 	"github.com/acube/platform/libs/logging"
+	"github.com/acube/platform/libs/managelink"
 	"github.com/acube/platform/libs/objstore"
 	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/periodic"
@@ -31,7 +32,6 @@ import (
 	"github.com/acube/platform/services/booking/internal/consumer"
 	"github.com/acube/platform/services/booking/internal/httpapi"
 	"github.com/acube/platform/services/booking/internal/images"
-	"github.com/acube/platform/services/booking/internal/link"
 	"github.com/acube/platform/services/booking/internal/store"
 )
 
@@ -60,11 +60,11 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 	log := logging.New(stdout, "booking", cfg.LogLevel)
 	log.Info("starting", libconfig.LogValue(&cfg)...)
 
-	secret, err := link.LoadOrCreateSecret(cfg.Links.Secret, cfg.DataDir)
+	secret, err := managelink.LoadOrCreateSecret(cfg.Links.Secret, cfg.DataDir)
 	if err != nil {
 		return err
 	}
-	links, err := link.NewSigner(secret)
+	links, err := managelink.NewSigner(secret)
 	if err != nil {
 		return err
 	}

@@ -191,7 +191,7 @@ func (s *Service) rescheduled(ctx context.Context, before, after Event, regs Reg
 		}
 		msgs = append(msgs, Message{Type: events.TypeEventRescheduled, Data: events.EventRescheduled{
 			Email: r.Email, Name: r.Name, RegistrationID: r.ID, Status: string(r.Status),
-			WaitlistPosition: r.WaitlistPosition, ManageURL: s.RegistrationManageURL(r, after.EndsAt),
+			WaitlistPosition: r.WaitlistPosition, ManageExpires: s.RegistrationLinkExpiry(after.EndsAt),
 			EventID: after.ID, EventTitle: after.Title,
 			StartsAt: after.StartsAt, EndsAt: after.EndsAt, Location: after.Location,
 			PreviousStartsAt: before.StartsAt, PreviousEndsAt: before.EndsAt, PreviousLocation: before.Location,

@@ -25,21 +25,21 @@ func samples() map[string]Message {
 	starts, ends := at.AddDate(0, 1, 0), at.AddDate(0, 1, 0).Add(2*time.Hour)
 	reg := events.Registration{Email: "alice@example.com", Name: "Alice Example", RegistrationID: id(31), EventID: id(30),
 		EventTitle: "Mindfulness for Beginners", StartsAt: starts, EndsAt: ends, Location: "A-Cube Centre, Room 2",
-		Status: "confirmed", ManageURL: "https://acube.example/api/registrations/" + id(31).String() + "?token=t"}
+		Status: "confirmed", ManageExpires: ends.Add(30 * 24 * time.Hour)}
 	waitlisted := reg
 	waitlisted.Status, waitlisted.WaitlistPosition = "waitlisted", 3
 	cancelled := reg
-	cancelled.Status, cancelled.CancelledBy, cancelled.PreviousStatus, cancelled.CancelledAt, cancelled.ManageURL =
-		"cancelled", events.CancelledByRegistrant, "confirmed", at, ""
+	cancelled.Status, cancelled.CancelledBy, cancelled.PreviousStatus, cancelled.CancelledAt, cancelled.ManageExpires =
+		"cancelled", events.CancelledByRegistrant, "confirmed", at, time.Time{}
 	session := events.SessionBooked{Email: "alice@example.com", Name: "Alice Example", SessionID: id(10),
 		SessionType: "individual", PreferredDate: "2030-04-02", Status: "pending", BookedAt: at,
-		ManageURL: "https://acube.example/api/sessions/" + id(10).String() + "?token=t"}
+		ManageExpires: time.Date(2030, time.April, 3, 0, 0, 0, 0, time.UTC).Add(30 * 24 * time.Hour)}
 	job := id(70)
 	return map[string]Message{
 		"events.TypeSessionBooked": {events.TypeSessionBooked, session},
 		"events.TypeSessionStatusChanged": {events.TypeSessionStatusChanged, events.SessionStatusChanged{Email: session.Email, Name: session.Name,
 			SessionID: session.SessionID, SessionType: session.SessionType, PreferredDate: session.PreferredDate,
-			PreviousStatus: "pending", Status: "confirmed", ChangedBy: "admin@acube.local", ChangedAt: at, ManageURL: session.ManageURL}},
+			PreviousStatus: "pending", Status: "confirmed", ChangedBy: "admin@acube.local", ChangedAt: at, ManageExpires: session.ManageExpires}},
 		"TypeSessionDeleted": {TypeSessionDeleted, Deleted{Entity: subjectEntity(TypeSessionDeleted), ID: id(10), JobID: job}},
 		"TypeEventCreated": {TypeEventCreated, EventCreated{EventID: id(30), Title: reg.EventTitle, StartsAt: starts, EndsAt: ends,
 			Location: reg.Location, Capacity: 12}},
@@ -56,9 +56,9 @@ func samples() map[string]Message {
 		"events.TypeRegistrationCancelled": {events.TypeRegistrationCancelled, cancelled},
 		"events.TypeEventAlreadyRegistered": {events.TypeEventAlreadyRegistered, events.AlreadyRegistered{Email: reg.Email, Name: reg.Name,
 			RegistrationID: reg.RegistrationID, EventID: reg.EventID, EventTitle: reg.EventTitle, StartsAt: starts, EndsAt: ends,
-			Location: reg.Location, Status: "confirmed", ManageURL: reg.ManageURL, AttemptedAt: at}},
+			Location: reg.Location, Status: "confirmed", ManageExpires: reg.ManageExpires, AttemptedAt: at}},
 		"events.TypeEventRescheduled": {events.TypeEventRescheduled, events.EventRescheduled{Email: reg.Email, Name: reg.Name,
-			RegistrationID: reg.RegistrationID, Status: "confirmed", ManageURL: reg.ManageURL, EventID: reg.EventID,
+			RegistrationID: reg.RegistrationID, Status: "confirmed", ManageExpires: reg.ManageExpires, EventID: reg.EventID,
 			EventTitle: reg.EventTitle, StartsAt: starts.AddDate(0, 0, 7), EndsAt: ends.AddDate(0, 0, 7),
 			Location: "A-Cube Centre, Room 4", PreviousStartsAt: starts, PreviousEndsAt: ends, PreviousLocation: reg.Location,
 			RescheduledAt: at}},

@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/acube/platform/libs/events"
-	"github.com/acube/platform/services/booking/internal/link"
+	"github.com/acube/platform/libs/managelink"
 )
 
 // RegistrationStatus is where a registration stands.
@@ -102,7 +102,7 @@ func (s *Service) Register(ctx context.Context, eventID uuid.UUID, req RegisterR
 			Email: existing.Email, Name: existing.Name, RegistrationID: existing.ID, EventID: e.ID,
 			EventTitle: e.Title, StartsAt: e.StartsAt, EndsAt: e.EndsAt, Location: e.Location,
 			Status: string(existing.Status), WaitlistPosition: existing.WaitlistPosition,
-			ManageURL: s.RegistrationManageURL(existing, e.EndsAt), AttemptedAt: now,
+			ManageExpires: s.RegistrationLinkExpiry(e.EndsAt), AttemptedAt: now,
 		}}}
 	}
 	r, _, err = s.store.Register(ctx, eventID, decide, repeat)
@@ -117,7 +117,7 @@ func (s *Service) registrationData(r Registration, e Event) events.Registration 
 		EventTitle: e.Title, StartsAt: e.StartsAt, EndsAt: e.EndsAt, Location: e.Location,
 		Status: string(r.Status), WaitlistPosition: r.WaitlistPosition}
 	if r.Status != RegCancelled {
-		d.ManageURL = s.RegistrationManageURL(r, e.EndsAt)
+		d.ManageExpires = s.RegistrationLinkExpiry(e.EndsAt)
 	} else {
 		d.CancelledBy, d.Reason = r.CancelledBy, r.CancelReason
 	}
@@ -127,7 +127,7 @@ func (s *Service) registrationData(r Registration, e Event) events.Registration 
 // RegistrationByLink returns a registration and its event to whoever holds
 // its manage token.
 func (s *Service) RegistrationByLink(ctx context.Context, id uuid.UUID, token string) (Registration, Event, error) {
-	if err := s.links.Verify(link.KindRegistration, id.String(), token, s.clock()); err != nil {
+	if err := s.links.Verify(managelink.KindRegistration, id.String(), token, s.clock()); err != nil {
 		return Registration{}, Event{}, ErrBadLink
 	}
 	r, e, err := s.store.Registration(ctx, id)
@@ -140,7 +140,7 @@ func (s *Service) RegistrationByLink(ctx context.Context, id uuid.UUID, token st
 // CancelRegistrationByLink cancels a registration for its holder. When it
 // held a seat, the first person on the waitlist gets the seat and is told.
 func (s *Service) CancelRegistrationByLink(ctx context.Context, id uuid.UUID, token string) (Registration, error) {
-	if err := s.links.Verify(link.KindRegistration, id.String(), token, s.clock()); err != nil {
+	if err := s.links.Verify(managelink.KindRegistration, id.String(), token, s.clock()); err != nil {
 		return Registration{}, ErrBadLink
 	}
 	return s.cancelRegistration(ctx, id, Actor{Email: CancelledByRegistrant}, "", false)

@@ -1,10 +1,9 @@
 package booking
 
 import (
-	"net/url"
 	"time"
 
-	"github.com/acube/platform/services/booking/internal/link"
+	"github.com/acube/platform/libs/managelink"
 )
 
 // Config holds the rules the use cases need from configuration.
@@ -23,7 +22,7 @@ type Config struct {
 // Service carries out the booking use cases.
 type Service struct {
 	store  Store
-	links  *link.Signer
+	links  *managelink.Signer
 	images Images
 	now    func() time.Time
 	cfg    Config
@@ -31,30 +30,21 @@ type Service struct {
 
 // NewService returns a Service over store; links signs manage links,
 // images keeps event images and now is the clock (time.Now).
-func NewService(store Store, links *link.Signer, images Images, now func() time.Time, cfg Config) *Service {
+func NewService(store Store, links *managelink.Signer, images Images, now func() time.Time, cfg Config) *Service {
 	return &Service{store: store, links: links, images: images, now: now, cfg: cfg}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC() }
 
-// manageURL is the absolute link that opens a record of kind with token.
-func (s *Service) manageURL(path, token string) string {
-	return s.cfg.PublicBaseURL + path + "?token=" + url.QueryEscape(token)
-}
-
-// sessionLinkExpiry is when a session's manage link stops working.
-func (s *Service) sessionLinkExpiry(x Session) time.Time {
+// SessionLinkExpiry is when a session's manage link stops working: the
+// mailer mints the link (libs/managelink) from the session's id and this
+// time, which booking puts in the event instead of the link itself.
+func (s *Service) SessionLinkExpiry(x Session) time.Time {
 	return x.PreferredDate.Add(24*time.Hour + s.cfg.LinkTTL)
 }
 
-// SessionManageURL is the manage link of x, as sent in its emails.
-func (s *Service) SessionManageURL(x Session) string {
-	id := x.ID.String()
-	return s.manageURL("/api/sessions/"+id, s.links.Sign(link.KindSession, id, s.sessionLinkExpiry(x)))
-}
-
-// RegistrationManageURL is the manage link of r for an event ending at ends.
-func (s *Service) RegistrationManageURL(r Registration, ends time.Time) string {
-	id := r.ID.String()
-	return s.manageURL("/api/registrations/"+id, s.links.Sign(link.KindRegistration, id, ends.Add(s.cfg.LinkTTL)))
+// RegistrationLinkExpiry is when the manage link of a registration for an
+// event ending at ends stops working; see SessionLinkExpiry.
+func (s *Service) RegistrationLinkExpiry(ends time.Time) time.Time {
+	return ends.Add(s.cfg.LinkTTL)
 }

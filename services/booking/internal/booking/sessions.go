@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/acube/platform/libs/events"
-	"github.com/acube/platform/services/booking/internal/link"
+	"github.com/acube/platform/libs/managelink"
 )
 
 // maxIdempotencyKey bounds the Idempotency-Key header.
@@ -31,7 +31,7 @@ func (s *Service) Book(ctx context.Context, req BookRequest, key IdempotencyKey)
 	booked := Message{Type: events.TypeSessionBooked, Data: events.SessionBooked{
 		Email: x.Email, Name: x.Name, SessionID: x.ID, SessionType: string(x.SessionType),
 		PreferredDate: x.PreferredDate.Format(time.DateOnly), Status: string(x.Status),
-		BookedAt: x.CreatedAt, ManageURL: s.SessionManageURL(x),
+		BookedAt: x.CreatedAt, ManageExpires: s.SessionLinkExpiry(x),
 	}}
 	var idem Idempotency
 	if key.Key != "" {
@@ -64,7 +64,7 @@ func (s *Service) Session(ctx context.Context, id uuid.UUID) (Session, error) {
 
 // SessionByLink returns a session to whoever holds its manage token.
 func (s *Service) SessionByLink(ctx context.Context, id uuid.UUID, token string) (Session, error) {
-	if err := s.links.Verify(link.KindSession, id.String(), token, s.clock()); err != nil {
+	if err := s.links.Verify(managelink.KindSession, id.String(), token, s.clock()); err != nil {
 		return Session{}, ErrBadLink
 	}
 	return s.Session(ctx, id)
@@ -108,7 +108,7 @@ func (s *Service) ChangeSessionStatus(ctx context.Context, a Actor, id uuid.UUID
 // CancelSessionByLink cancels a session for its booker, unless the session
 // day is closer than the notice window.
 func (s *Service) CancelSessionByLink(ctx context.Context, id uuid.UUID, token, reason string) (Session, error) {
-	if err := s.links.Verify(link.KindSession, id.String(), token, s.clock()); err != nil {
+	if err := s.links.Verify(managelink.KindSession, id.String(), token, s.clock()); err != nil {
 		return Session{}, ErrBadLink
 	}
 	fields := map[string]string{}
@@ -139,7 +139,7 @@ func (s *Service) moveSession(x *Session, to Status, reason string, a Actor, aud
 	msgs := []Message{{Type: events.TypeSessionStatusChanged, Data: events.SessionStatusChanged{
 		Email: x.Email, Name: x.Name, SessionID: x.ID, SessionType: string(x.SessionType),
 		PreferredDate: x.PreferredDate.Format(time.DateOnly), PreviousStatus: string(from),
-		Status: string(to), Reason: reason, ChangedBy: a.Email, ChangedAt: now, ManageURL: s.SessionManageURL(*x),
+		Status: string(to), Reason: reason, ChangedBy: a.Email, ChangedAt: now, ManageExpires: s.SessionLinkExpiry(*x),
 	}}}
 	if audited {
 		msgs = append(msgs, audit(a, EntitySession, "status_changed", x.ID.String(),

@@ -16,6 +16,7 @@ import (
 
 	"github.com/acube/platform/libs/consume"
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/managelink"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/objstore"
 	"github.com/acube/platform/libs/objstore/objstoretest"
@@ -25,7 +26,6 @@ import (
 	"github.com/acube/platform/libs/stream"
 	"github.com/acube/platform/services/booking/internal/booking"
 	"github.com/acube/platform/services/booking/internal/images"
-	"github.com/acube/platform/services/booking/internal/link"
 	"github.com/acube/platform/services/booking/internal/store"
 )
 
@@ -49,7 +49,7 @@ func newFixture(t *testing.T) fixture {
 	if err := postgres.Migrate(ctx, pool, "booking", log, outbox.Migrations(), consume.Migrations(), store.Migrations()); err != nil {
 		t.Fatal(err)
 	}
-	signer, err := link.NewSigner([]byte(strings.Repeat("s", 32)))
+	signer, err := managelink.NewSigner([]byte(strings.Repeat("s", 32)))
 	if err != nil {
 		t.Fatal(err)
 	}

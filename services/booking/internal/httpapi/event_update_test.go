@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/managelink"
 	"github.com/acube/platform/services/booking/internal/booking"
 )
 
@@ -60,7 +60,7 @@ func promotedEmails(t *testing.T, h *harness) []string {
 		if err := ev.UnmarshalData(&d); err != nil {
 			t.Fatal(err)
 		}
-		if d.Status != "confirmed" || d.ManageURL == "" {
+		if d.Status != "confirmed" || d.ManageExpires.IsZero() || d.ManageURL != "" {
 			t.Fatalf("promotion %+v", d)
 		}
 		out = append(out, d.Email)
@@ -437,9 +437,9 @@ func TestIntegrationUpdateEventTellsRegistrants(t *testing.T) {
 				t.Fatalf("rescheduled %+v", d)
 			}
 			// The link opens the registration: signed for the new end.
-			u, err := url.Parse(d.ManageURL)
-			if err != nil || u.Path != "/api/registrations/"+d.RegistrationID.String() {
-				t.Fatalf("manage url %q", d.ManageURL)
+			u := h.manageLink(managelink.KindRegistration, d.RegistrationID, d.ManageExpires)
+			if d.ManageURL != "" || !d.ManageExpires.Equal(d.EndsAt.Add(7*24*time.Hour)) {
+				t.Fatalf("manage link in event %q, expiry %v", d.ManageURL, d.ManageExpires)
 			}
 			if res := h.do("GET", u.Path+"?"+u.RawQuery, ""); res.status != http.StatusOK {
 				t.Fatalf("manage link: %d %s", res.status, res.body)

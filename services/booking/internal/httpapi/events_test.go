@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/managelink"
 )
 
 func eventBody(title string, capacity int, start time.Time) string {
@@ -174,7 +175,7 @@ func TestIntegrationEvents(t *testing.T) {
 		if err := promoted[0].UnmarshalData(&d); err != nil {
 			t.Fatal(err)
 		}
-		if d.Email != "b@example.org" || d.Status != "confirmed" || d.ManageURL == "" {
+		if d.Email != "b@example.org" || d.Status != "confirmed" || d.ManageExpires.IsZero() || d.ManageURL != "" {
 			t.Fatalf("promoted %+v", d)
 		}
 		if n := len(h.outbox("booking.event.registration_cancelled")); n != 1 {
@@ -216,11 +217,7 @@ func registrationLink(t *testing.T, h *harness, typ, email string) *url.URL {
 			t.Fatal(err)
 		}
 		if d.Email == email {
-			u, err := url.Parse(d.ManageURL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return u
+			return h.manageLink(managelink.KindRegistration, d.RegistrationID, d.ManageExpires)
 		}
 	}
 	t.Fatalf("no %s event for %s", typ, email)

@@ -9,9 +9,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/acube/platform/libs/managelink"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/booking/internal/booking"
-	"github.com/acube/platform/services/booking/internal/link"
 )
 
 // The fuzz targets here feed arbitrary bytes through every JSON body the
@@ -74,7 +74,7 @@ func (acceptingStore) Register(_ context.Context, _ uuid.UUID, decide func(booki
 // fuzzService is a booking service over acceptingStore at fixedNow.
 func fuzzService(t testing.TB) *booking.Service {
 	t.Helper()
-	signer, err := link.NewSigner([]byte(strings.Repeat("f", 32)))
+	signer, err := managelink.NewSigner([]byte(strings.Repeat("f", 32)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -16,11 +18,13 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/acube/platform/libs/authn"
 	"github.com/acube/platform/libs/clientip"
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/managelink"
 	"github.com/acube/platform/libs/objstore/objstoretest"
 	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/postgres"
@@ -29,7 +33,6 @@ import (
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/booking/internal/booking"
 	"github.com/acube/platform/services/booking/internal/images"
-	"github.com/acube/platform/services/booking/internal/link"
 	"github.com/acube/platform/services/booking/internal/store"
 )
 
@@ -57,6 +60,8 @@ type harness struct {
 	// tokens: what another replica over the same database needs.
 	natsURL  string
 	verifier *authn.Verifier
+	// links signs manage links as the mailer does (libs/managelink).
+	links *managelink.Signer
 }
 
 const testBase = "http://booking.test"
@@ -84,7 +89,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := link.NewSigner([]byte(strings.Repeat("k", 32)))
+	signer, err := managelink.NewSigner([]byte(strings.Repeat("k", 32)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,9 +105,24 @@ func newHarness(t *testing.T) *harness {
 	api.Routes(r)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
-	h := &harness{t: t, srv: srv, pool: pool, svc: svc, clock: c, priv: priv, kid: kid, natsURL: ns.URL(), verifier: v}
+	h := &harness{t: t, srv: srv, pool: pool, svc: svc, clock: c, priv: priv, kid: kid, natsURL: ns.URL(), verifier: v, links: signer}
 	h.admin = h.token(func(*authn.Claims) {})
+	t.Cleanup(h.noSecretsInOutbox)
 	return h
+}
+
+// noSecretsInOutbox fails the test if any event booking wrote carries a
+// manage link or token: events are kept for days in BOOKING and
+// DEADLETTER and readable through the dead-letter API, so the mailer
+// mints links from ids instead (issue 13, finding 8).
+func (h *harness) noSecretsInOutbox() {
+	for _, ev := range h.outbox("") {
+		for _, bad := range []string{"token=", `"manage_url"`, `"token"`, `_token"`} {
+			if bytes.Contains(ev.Data, []byte(bad)) {
+				h.t.Errorf("%s event carries %s: %s", ev.Type, bad, ev.Data)
+			}
+		}
+	}
 }
 
 // token signs an admin access token, changed by mod.
@@ -219,4 +239,23 @@ func loopbackClients(t testing.TB) *clientip.Resolver {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// manageLink mints the manage link of record id of kind as the mailer
+// does from a booking event: booking's events carry only the id and the
+// link's expiry, never a link or token (issue 13, finding 8).
+func (h *harness) manageLink(kind string, id uuid.UUID, expires time.Time) *url.URL {
+	h.t.Helper()
+	if expires.IsZero() {
+		h.t.Fatalf("%s %s: event has no manage_expires", kind, id)
+	}
+	raw := h.links.SessionURL(testBase, id.String(), expires)
+	if kind == managelink.KindRegistration {
+		raw = h.links.RegistrationURL(testBase, id.String(), expires)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return u
 }

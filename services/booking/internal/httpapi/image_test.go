@@ -16,12 +16,12 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/acube/platform/libs/managelink"
 	"github.com/acube/platform/libs/objstore/objstoretest"
 	"github.com/acube/platform/libs/stream"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/booking/internal/booking"
 	"github.com/acube/platform/services/booking/internal/images"
-	"github.com/acube/platform/services/booking/internal/link"
 	"github.com/acube/platform/services/booking/internal/store"
 )
 
@@ -31,7 +31,7 @@ import (
 func (h *harness) replica() *httptest.Server {
 	h.t.Helper()
 	imgs := images.New(objstoretest.Replica(h.t, h.natsURL, stream.EventImages(1).Name))
-	signer, err := link.NewSigner([]byte(strings.Repeat("k", 32)))
+	signer, err := managelink.NewSigner([]byte(strings.Repeat("k", 32)))
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -89,7 +89,7 @@ func TestIntegrationAdminCancelsRegistration(t *testing.T) {
 			t.Fatalf("promoted %v", got)
 		}
 		d := cancelledData(t, h)["seat@example.org"]
-		if d.Status != "cancelled" || d.CancelledBy != "ada@example.org" || d.Reason != "Asked us by phone" || d.ManageURL != "" ||
+		if d.Status != "cancelled" || d.CancelledBy != "ada@example.org" || d.Reason != "Asked us by phone" || d.ManageURL != "" || !d.ManageExpires.IsZero() ||
 			d.PreviousStatus != "confirmed" || d.CancelledAt.IsZero() || d.EventTitle != "Full" || d.Name != "Reg" {
 			t.Fatalf("cancellation event %+v", d)
 		}

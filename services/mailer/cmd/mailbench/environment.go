@@ -144,7 +144,7 @@ func publish(ctx context.Context, js jetstream.JetStream, n int) error {
 			Email: fmt.Sprintf("user%d@example.com", i), Name: "Bench User",
 			SessionID:   uuid.New(),
 			SessionType: "individual", PreferredDate: "2031-05-17", Status: "pending", BookedAt: time.Now().UTC(),
-			ManageURL: "/manage/sessions/token",
+			ManageExpires: time.Date(2031, time.May, 25, 0, 0, 0, 0, time.UTC),
 		})
 		if err != nil {
 			return err

@@ -33,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/acube/platform/libs/managelink"
 	"github.com/acube/platform/libs/smtptest"
 	"github.com/acube/platform/services/mailer/internal/config"
 	"github.com/acube/platform/services/mailer/internal/delivery"
@@ -259,7 +260,11 @@ func composer() (*email.Composer, *netmail.Address, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := email.NewComposer(set, "http://localhost:8001", time.UTC, "acube.local")
+	links, err := managelink.NewSigner([]byte(strings.Repeat("b", managelink.MinSecretLen)))
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := email.NewComposer(set, "http://localhost:8001", links, time.UTC, "acube.local")
 	if err != nil {
 		return nil, nil, err
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/acube/platform/libs/consume"
 	"github.com/acube/platform/libs/lifecycle"
 	"github.com/acube/platform/libs/logging"
+	"github.com/acube/platform/libs/managelink"
 	"github.com/acube/platform/libs/periodic"
 	"github.com/acube/platform/libs/stream"
 	"github.com/acube/platform/libs/web"
@@ -196,7 +197,11 @@ func newComposer(cfg config.Config) (*email.Composer, *netmail.Address, error) {
 		return nil, nil, err
 	}
 	domain := from.Address[strings.LastIndexByte(from.Address, '@')+1:]
-	composer, err := email.NewComposer(set, cfg.PublicBaseURL, cfg.Location(), domain)
+	links, err := managelink.NewSigner([]byte(cfg.LinkSecret))
+	if err != nil {
+		return nil, nil, fmt.Errorf("MAILER_LINK_SECRET: %w", err)
+	}
+	composer, err := email.NewComposer(set, cfg.PublicBaseURL, links, cfg.Location(), domain)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	netmail "net/mail"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +28,7 @@ import (
 	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/libs/consume"
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/managelink"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/libs/smtptest"
@@ -102,6 +104,7 @@ func prepare(t *testing.T, sink *smtptest.Sink) *harness {
 		"MAILER_RETRY_BACKOFF": "20ms",
 		"LOG_LEVEL":            "debug",
 		"PUBLIC_BASE_URL":      "https://acube.example",
+		"MAILER_LINK_SECRET":   testLinkSecret,
 	}
 	if sink != nil {
 		env["SMTP_HOST"], env["SMTP_PORT"] = sink.Host(), strconv.Itoa(sink.Port())
@@ -262,7 +265,7 @@ func booked(t *testing.T, to, name string) events.Event {
 	ev, err := events.New("booking", events.TypeSessionBooked, map[string]any{
 		"session_id": uuid.New(), "email": to, "name": name, "session_type": "individual",
 		"preferred_date": "2031-05-17", "status": "pending", "booked_at": time.Now().UTC(),
-		"manage_url": "/manage/sessions/SECRET-TOKEN",
+		"manage_expires": "2031-05-25T00:00:00Z",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -317,8 +320,29 @@ func TestIntegrationSessionBookedEmail(t *testing.T) {
 			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
 		}
 	}
-	if !strings.Contains(got.text, "https://acube.example/manage/sessions/SECRET-TOKEN") || !strings.Contains(got.text, "Saturday, 17 May 2031") {
-		t.Errorf("text part lacks the manage link or date:\n%s", got.text)
+	if !strings.Contains(got.text, "Saturday, 17 May 2031") {
+		t.Errorf("text part lacks the date:\n%s", got.text)
+	}
+	// The event carries no link: the mailer mints it, and booking's
+	// verifier, with the same secret, opens the session with it.
+	link := manageLinkIn(t, got.text)
+	var data events.SessionBooked
+	if err := ev.UnmarshalData(&data); err != nil {
+		t.Fatal(err)
+	}
+	if link.Path != "/api/sessions/"+data.SessionID.String() {
+		t.Errorf("manage link %s, want one for session %s", link, data.SessionID)
+	}
+	verifier, err := managelink.NewSigner([]byte(testLinkSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2031, time.May, 24, 0, 0, 0, 0, time.UTC)
+	if err := verifier.Verify(managelink.KindSession, data.SessionID.String(), link.Query().Get("token"), at); err != nil {
+		t.Errorf("booking refuses the minted link %s: %v", link, err)
+	}
+	if strings.Contains(h.logs.String(), link.Query().Get("token")) {
+		t.Error("logs contain the manage token")
 	}
 	if !strings.Contains(got.html, "Jane &lt;b&gt;Doe&lt;/b&gt;") || strings.Contains(got.html, "<b>Doe") {
 		t.Errorf("html part does not escape the name:\n%s", got.html)
@@ -440,6 +464,8 @@ func TestIntegrationEventNoticeEmails(t *testing.T) {
 		return ev
 	}
 	h.publish(event(events.TypeEventRescheduled, "moved@example.com", map[string]any{
+		// An event published before manage_expires existed: its link is
+		// used as it is (rollout compatibility).
 		"status": "waitlisted", "waitlist_position": 2, "manage_url": "https://acube.example/api/registrations/x?token=SECRET-TOKEN",
 		"previous_starts_at": "2031-05-10T16:00:00Z", "previous_ends_at": "2031-05-10T18:00:00Z", "previous_location": "Room 2",
 		"rescheduled_at": time.Now().UTC(),
@@ -522,7 +548,7 @@ func TestIntegrationMockEmail(t *testing.T) {
 			t.Errorf("logs lack %q", want)
 		}
 	}
-	if strings.Contains(logs, "SECRET-TOKEN") {
+	if strings.Contains(logs, "token=") {
 		t.Error("logs contain the manage token")
 	}
 	if n, _ := h.deliveries(ev.ID); n != 1 {
@@ -606,4 +632,23 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// testLinkSecret is the MAILER_LINK_SECRET of the tests.
+const testLinkSecret = "mailer-test-link-secret-of-32-bytes!"
+
+// manageLinkIn is the manage link (…?token=…) in an email's text.
+func manageLinkIn(t *testing.T, text string) *url.URL {
+	t.Helper()
+	for _, f := range strings.Fields(text) {
+		if strings.HasPrefix(f, "https://") && strings.Contains(f, "?token=") {
+			u, err := url.Parse(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u
+		}
+	}
+	t.Fatalf("no manage link in:\n%s", text)
+	return nil
 }

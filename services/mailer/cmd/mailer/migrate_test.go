@@ -23,7 +23,7 @@ func TestIntegrationServesOnlyAMigratedSchema(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.NewService(t, schema, appGroup)
 	err := run(ctx, libconfig.Map(map[string]string{
-		"DATABASE_URL": db.AppURL, "MAILER_ADDR": "127.0.0.1:0",
+		"DATABASE_URL": db.AppURL, "MAILER_ADDR": "127.0.0.1:0", "MAILER_LINK_SECRET": testLinkSecret,
 	}), &logtest.Buffer{})
 	if err == nil || !strings.Contains(err.Error(), "run `mailer migrate` first") {
 		t.Fatalf("serving an unmigrated schema = %v, want an error naming `mailer migrate`", err)

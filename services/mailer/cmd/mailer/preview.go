@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
 	"flag"
 	"fmt"
 	"io"
@@ -40,7 +41,7 @@ func preview(args []string, lookupEnv libconfig.LookupEnv, stdout io.Writer) err
 		names = email.SampleNames()
 	}
 
-	cfg, err := config.Load(lookupEnv)
+	cfg, err := config.Load(previewEnv(lookupEnv))
 	if err != nil {
 		return err
 	}
@@ -73,4 +74,17 @@ func preview(args []string, lookupEnv libconfig.LookupEnv, stdout io.Writer) err
 		fmt.Fprintf(stdout, "%-32s subject %q -> %s.{html,txt,eml}\n", name, m.Subject, base)
 	}
 	return nil
+}
+
+// previewEnv is lookupEnv with a throwaway MAILER_LINK_SECRET when none is
+// set: the manage links in a preview are never followed, so previewing
+// needs no access to the real key.
+func previewEnv(lookupEnv libconfig.LookupEnv) libconfig.LookupEnv {
+	return func(k string) (string, bool) {
+		v, ok := lookupEnv(k)
+		if k == "MAILER_LINK_SECRET" && v == "" {
+			return rand.Text() + rand.Text(), true
+		}
+		return v, ok
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	libconfig "github.com/acube/platform/libs/config"
+	"github.com/acube/platform/libs/managelink"
 )
 
 // TLS modes of the SMTP connection.
@@ -52,6 +53,7 @@ type Config struct {
 	MailRate      float64       `env:"MAIL_RATE" default:"0" doc:"emails per second the mailer sends at most; 0 means no limit"`
 	MailTimezone  string        `env:"MAIL_TIMEZONE" default:"UTC" doc:"IANA time zone in which emails show dates and times"`
 	PublicBaseURL string        `env:"PUBLIC_BASE_URL" default:"http://localhost:8001" doc:"base of links in emails; event URLs given as paths are joined to it"`
+	LinkSecret    string        `env:"MAILER_LINK_SECRET" secret:"true" doc:"HMAC key the manage links of bookings and registrations are minted with, at least 32 bytes; must equal booking's BOOKING_LINK_SECRET, which verifies them"`
 	Concurrency   int           `env:"MAILER_CONCURRENCY" default:"4" doc:"batches of events handled at once per stream"`
 	BatchSize     int           `env:"MAILER_BATCH_SIZE" default:"32" doc:"most events handled in one transaction, their emails sent at once; only events already waiting are batched, none waits for a batch to fill; lowered to fit MAIL_RATE"`
 	Retention     time.Duration `env:"MAILER_DELIVERY_RETENTION" default:"720h" doc:"how long the record of each sent email is kept before the hourly purge; at least 192h, the streams' 7 days plus one, so no redelivery outlives it"`
@@ -116,6 +118,9 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("config: PUBLIC_BASE_URL=%q: want an absolute http(s) URL", c.PublicBaseURL))
+	}
+	if len(c.LinkSecret) < managelink.MinSecretLen {
+		errs = append(errs, fmt.Errorf("config: MAILER_LINK_SECRET must be at least %d bytes (the same value as BOOKING_LINK_SECRET)", managelink.MinSecretLen))
 	}
 	if c.Retention < minRetention {
 		errs = append(errs, fmt.Errorf("config: MAILER_DELIVERY_RETENTION=%s: must be at least %s", c.Retention, minRetention))

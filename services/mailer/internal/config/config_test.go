@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -63,11 +64,15 @@ func TestLoad(t *testing.T) {
 		{name: "ack limit zero", env: map[string]string{"MAILER_ACK_LIMIT": "0/hour"}, wantErr: "MAILER_ACK_LIMIT"},
 		{name: "ack limit no window", env: map[string]string{"MAILER_ACK_LIMIT": "3"}, wantErr: "MAILER_ACK_LIMIT"},
 		{name: "ack limit bad unit", env: map[string]string{"MAILER_ACK_LIMIT": "3/fortnight"}, wantErr: "MAILER_ACK_LIMIT"},
+		{name: "no link secret", env: map[string]string{"MAILER_LINK_SECRET": ""}, wantErr: "MAILER_LINK_SECRET"},
+		{name: "short link secret", env: map[string]string{"MAILER_LINK_SECRET": strings.Repeat("k", 31)}, wantErr: "MAILER_LINK_SECRET"},
 		{name: "retention shorter than the streams keep events", env: map[string]string{"MAILER_DELIVERY_RETENTION": "72h"}, wantErr: "MAILER_DELIVERY_RETENTION"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := config.Load(libconfig.Map(tt.env))
+			env := map[string]string{"MAILER_LINK_SECRET": strings.Repeat("k", 32)}
+			maps.Copy(env, tt.env)
+			c, err := config.Load(libconfig.Map(env))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error %v, want one naming %s", err, tt.wantErr)

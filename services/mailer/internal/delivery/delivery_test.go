@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/acube/platform/libs/consume"
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/managelink"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/services/mailer/internal/delivery"
@@ -72,7 +74,7 @@ func TestIntegrationSendAndRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	composer, err := email.NewComposer(set, "https://acube.example", time.UTC, "acube.local")
+	composer, err := email.NewComposer(set, "https://acube.example", testLinks(t), time.UTC, "acube.local")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,4 +179,15 @@ func value(t *testing.T, reg *prometheus.Registry, name string, labels map[strin
 		}
 	}
 	return 0
+}
+
+// testLinks is the manage-link signer of the tests: the mailer mints the
+// links of bookings and registrations with it.
+func testLinks(t testing.TB) *managelink.Signer {
+	t.Helper()
+	s, err := managelink.NewSigner([]byte(strings.Repeat("k", managelink.MinSecretLen)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

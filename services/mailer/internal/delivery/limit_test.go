@@ -46,7 +46,7 @@ func TestIntegrationRecipientLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	composer, err := email.NewComposer(set, "https://acube.example", time.UTC, "acube.local")
+	composer, err := email.NewComposer(set, "https://acube.example", testLinks(t), time.UTC, "acube.local")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func statusChanged(t *testing.T, to string) consume.Message {
 	t.Helper()
 	return message(t, events.TypeSessionStatusChanged, events.SessionStatusChanged{
 		Email: to, Name: "User", SessionID: uuid.New(), SessionType: "individual", PreferredDate: "2031-05-17",
-		PreviousStatus: "pending", Status: "confirmed", ChangedAt: time.Now().UTC(), ManageURL: "/manage/sessions/t"})
+		PreviousStatus: "pending", Status: "confirmed", ChangedAt: time.Now().UTC(), ManageExpires: time.Now().UTC().AddDate(0, 0, 30)})
 }
 
 func message(t *testing.T, typ string, data any) consume.Message {

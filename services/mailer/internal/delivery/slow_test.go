@@ -61,7 +61,7 @@ func TestIntegrationSlowSMTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	composer, err := email.NewComposer(set, "https://acube.example", time.UTC, "acube.local")
+	composer, err := email.NewComposer(set, "https://acube.example", testLinks(t), time.UTC, "acube.local")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,8 @@ func (c *Composer) alreadyRegistered(ev events.Event) (Message, error) {
 	v := alreadyRegisteredView{
 		common: c.common(r), RegistrationID: d.RegistrationID.String(),
 		EventTitle: eventTitle(d.EventTitle), When: c.span(d.StartsAt, d.EndsAt), Location: place(d.Location),
-		Waitlisted: word(d.Status) == "waitlisted", ManageURL: c.link(d.ManageURL),
+		Waitlisted: word(d.Status) == "waitlisted",
+		ManageURL:  c.registrationLink(d.RegistrationID, d.ManageExpires, d.ManageURL),
 	}
 	if v.Waitlisted {
 		v.WaitlistPosition = max(d.WaitlistPosition, 0)

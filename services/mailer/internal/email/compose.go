@@ -46,7 +46,8 @@ func (c *Composer) sessionBooked(ev events.Event) (Message, error) {
 	}
 	v := sessionView{
 		common: c.common(r), SessionID: d.SessionID.String(), SessionType: word(d.SessionType),
-		Date: date(d.PreferredDate), Status: status, StatusCode: status, ManageURL: c.link(d.ManageURL),
+		Date: date(d.PreferredDate), Status: status, StatusCode: status,
+		ManageURL: c.sessionLink(d.SessionID, d.ManageExpires, d.ManageURL),
 	}
 	return c.message(ev, "session_confirmation", r, v,
 		Summary{Action: "session confirmation", RefLabel: "Session ID", RefID: v.SessionID})
@@ -67,7 +68,7 @@ func (c *Composer) sessionStatusChanged(ev events.Event) (Message, error) {
 	v := sessionView{
 		common: c.common(r), SessionID: d.SessionID.String(), SessionType: word(d.SessionType),
 		Date: date(d.PreferredDate), Status: word(d.Status), StatusCode: word(d.Status),
-		PreviousStatus: word(d.PreviousStatus), ManageURL: c.link(d.ManageURL),
+		PreviousStatus: word(d.PreviousStatus), ManageURL: c.sessionLink(d.SessionID, d.ManageExpires, d.ManageURL),
 	}
 	if v.PreviousStatus == "" {
 		v.PreviousStatus = "its previous status"
@@ -102,7 +103,7 @@ func (c *Composer) eventRegistration(ev events.Event) (Message, error) {
 		common: c.common(r), RegistrationID: d.RegistrationID.String(),
 		EventTitle: eventTitle(d.EventTitle), When: c.span(d.StartsAt, d.EndsAt),
 		Location: place(d.Location), WaitlistPosition: max(d.WaitlistPosition, 0),
-		ManageURL: c.link(d.ManageURL),
+		ManageURL: c.registrationLink(d.RegistrationID, d.ManageExpires, d.ManageURL),
 	}
 	name, action := "event_registration", "event registration confirmation"
 	switch ev.Type {

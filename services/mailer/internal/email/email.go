@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/managelink"
 	"github.com/acube/platform/services/mailer/internal/templates"
 )
 
@@ -72,17 +73,23 @@ func MessageID(eventID uuid.UUID, recipient, domain string) string {
 type Composer struct {
 	set    *templates.Set
 	base   string
+	links  *managelink.Signer
 	loc    *time.Location
 	domain string
 }
 
 // NewComposer builds a composer. baseURL is the public site links are
-// joined to, loc the time zone dates are shown in and domain the right-hand
-// side of Message-IDs.
-func NewComposer(set *templates.Set, baseURL string, loc *time.Location, domain string) (*Composer, error) {
+// joined to, links mints the manage links of bookings and registrations
+// (booking's events carry only the record's id and the link's expiry,
+// never the link), loc the time zone dates are shown in and domain the
+// right-hand side of Message-IDs.
+func NewComposer(set *templates.Set, baseURL string, links *managelink.Signer, loc *time.Location, domain string) (*Composer, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("public base url %q: want an absolute http(s) URL", baseURL)
+	}
+	if links == nil {
+		return nil, errors.New("manage-link signer is nil")
 	}
 	if loc == nil {
 		loc = time.UTC
@@ -90,7 +97,7 @@ func NewComposer(set *templates.Set, baseURL string, loc *time.Location, domain 
 	if domain == "" {
 		return nil, errors.New("message-id domain is empty")
 	}
-	return &Composer{set: set, base: strings.TrimRight(baseURL, "/"), loc: loc, domain: domain}, nil
+	return &Composer{set: set, base: strings.TrimRight(baseURL, "/"), links: links, loc: loc, domain: domain}, nil
 }
 
 // Types lists the event types that send email, for consumer filters.
@@ -223,4 +230,23 @@ func (c *Composer) link(raw string) string {
 	default:
 		return ""
 	}
+}
+
+// sessionLink is the manage link of session id: minted here when the event
+// gives the link's expiry, as booking's events do; legacy is the
+// manage_url an event published before that carried, used only then
+// (rollout compatibility).
+func (c *Composer) sessionLink(id uuid.UUID, expires time.Time, legacy string) string {
+	if expires.IsZero() {
+		return c.link(legacy)
+	}
+	return c.links.SessionURL(c.base, id.String(), expires)
+}
+
+// registrationLink is the manage link of registration id; see sessionLink.
+func (c *Composer) registrationLink(id uuid.UUID, expires time.Time, legacy string) string {
+	if expires.IsZero() {
+		return c.link(legacy)
+	}
+	return c.links.RegistrationURL(c.base, id.String(), expires)
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"mime"
 	netmail "net/mail"
+	"net/url"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/managelink"
 	"github.com/acube/platform/services/mailer/internal/email"
 	"github.com/acube/platform/services/mailer/internal/sender"
 	"github.com/acube/platform/services/mailer/internal/templates"
@@ -24,7 +27,7 @@ func composer(t testing.TB) *email.Composer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := email.NewComposer(set, "https://acube.example/", time.UTC, "acube.local")
+	c, err := email.NewComposer(set, "https://acube.example/", testLinks(t), time.UTC, "acube.local")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +196,9 @@ func TestLinks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := c.Compose(withData(t, ev, map[string]any{"manage_url": tt.url}))
+			// Links an event published before manage_expires existed
+			// carried itself (rollout compatibility).
+			m, err := c.Compose(withData(t, ev, map[string]any{"manage_expires": nil, "manage_url": tt.url}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -203,6 +208,62 @@ func TestLinks(t *testing.T) {
 			}
 			if tt.want != "" && !strings.Contains(m.Text, "\n"+tt.want+"\n") {
 				t.Errorf("text lacks %q:\n%s", tt.want, m.Text)
+			}
+		})
+	}
+}
+
+// TestMintedManageLink: booking's events carry the record's id and the
+// link's expiry, and the mailer mints the link booking's verifier (the
+// same managelink secret) accepts, until the expiry and for that record.
+func TestMintedManageLink(t *testing.T) {
+	c := composer(t)
+	tests := []struct {
+		sample, kind, path string
+	}{
+		{"session_confirmation", managelink.KindSession, "/api/sessions/01958f2e-1a00-7000-8000-00000000000a"},
+		{"session_status_changed", managelink.KindSession, "/api/sessions/01958f2e-1a00-7000-8000-00000000000a"},
+		{"event_registration", managelink.KindRegistration, "/api/registrations/01958f2e-1a00-7000-8000-00000000001f"},
+		{"event_waitlisted", managelink.KindRegistration, "/api/registrations/01958f2e-1a00-7000-8000-00000000001f"},
+		{"event_promoted", managelink.KindRegistration, "/api/registrations/01958f2e-1a00-7000-8000-00000000001f"},
+		{"event_rescheduled", managelink.KindRegistration, "/api/registrations/01958f2e-1a00-7000-8000-00000000001f"},
+		{"event_already_registered", managelink.KindRegistration, "/api/registrations/01958f2e-1a00-7000-8000-00000000001f"},
+	}
+	verifier := testLinks(t)
+	for _, tt := range tests {
+		t.Run(tt.sample, func(t *testing.T) {
+			ev, err := email.Sample(tt.sample)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d struct {
+				ManageExpires time.Time `json:"manage_expires"`
+			}
+			if err := ev.UnmarshalData(&d); err != nil || d.ManageExpires.IsZero() {
+				t.Fatalf("sample has no manage_expires: %v", err)
+			}
+			m, err := c.Compose(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var link *url.URL
+			for _, f := range strings.Fields(m.Text) {
+				if strings.HasPrefix(f, "https://acube.example"+tt.path+"?token=") {
+					link, err = url.Parse(f)
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if link == nil {
+				t.Fatalf("no link to %s in:\n%s", tt.path, m.Text)
+			}
+			id, token := strings.TrimPrefix(path.Base(link.Path), "/"), link.Query().Get("token")
+			if err := verifier.Verify(tt.kind, id, token, d.ManageExpires.Add(-time.Second)); err != nil {
+				t.Errorf("booking refuses %s: %v", link, err)
+			}
+			if err := verifier.Verify(tt.kind, id, token, d.ManageExpires); err == nil {
+				t.Errorf("%s still opens at its expiry", link)
 			}
 		})
 	}
@@ -231,4 +292,15 @@ func TestMessageID(t *testing.T) {
 	if !strings.HasPrefix(a, id.String()+".") || !strings.HasSuffix(a, "@acube.local") || strings.Contains(a, "example") {
 		t.Errorf("message id %q: want <event-id>.<hash>@acube.local without the address", a)
 	}
+}
+
+// testLinks is the manage-link signer of the tests: the mailer mints the
+// links of bookings and registrations with it.
+func testLinks(t testing.TB) *managelink.Signer {
+	t.Helper()
+	s, err := managelink.NewSigner([]byte(strings.Repeat("k", managelink.MinSecretLen)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -96,7 +96,7 @@ func (c *Composer) eventRescheduled(ev events.Event) (Message, error) {
 		Location:     place(d.Location), PreviousLocation: place(d.PreviousLocation),
 		TimeChanged: !d.PreviousStartsAt.IsZero() &&
 			(!d.PreviousStartsAt.Equal(d.StartsAt) || !d.PreviousEndsAt.Equal(d.EndsAt)),
-		Status: word(d.Status), ManageURL: c.link(d.ManageURL),
+		Status: word(d.Status), ManageURL: c.registrationLink(d.RegistrationID, d.ManageExpires, d.ManageURL),
 	}
 	v.PlaceChanged = v.Location != v.PreviousLocation
 	switch v.Status {

@@ -18,7 +18,7 @@ func composerIn(t *testing.T, loc *time.Location) *email.Composer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := email.NewComposer(set, "https://acube.example/", loc, "acube.local")
+	c, err := email.NewComposer(set, "https://acube.example/", testLinks(t), loc, "acube.local")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestEventRescheduledEmail(t *testing.T) {
 		{name: "time and place", wantSubject: "New Time and Place: Mindfulness for Beginners",
 			want: []string{"the time and place of Mindfulness for Beginners have changed", "When:  " + newTime,
 				"(was: " + oldTime + ")", "Where: A-Cube Centre, Room 4", "(was: A-Cube Centre, Room 2)",
-				"Your seat is kept", "https://acube.example/manage/registrations/sample-token"}},
+				"Your seat is kept", "https://acube.example/api/registrations/01958f2e-1a00-7000-8000-00000000001f?token="}},
 		{name: "time only", patch: map[string]any{"location": "A-Cube Centre, Room 2"}, wantSubject: "New Time: Mindfulness for Beginners",
 			want:    []string{"the time of Mindfulness for Beginners has changed", "When:  " + newTime, "(was: " + oldTime + ")"},
 			notWant: []string{"(was: A-Cube"}},
@@ -66,7 +66,7 @@ func TestEventRescheduledEmail(t *testing.T) {
 			want: []string{"You are still on the waitlist (position 4)"}, notWant: []string{"Your seat is kept"}},
 		{name: "an unknown status says nothing of it", patch: map[string]any{"status": "cancelled\r\nBcc: x@evil.example"},
 			notWant: []string{"Your seat is kept", "waitlist", "Bcc"}},
-		{name: "no manage link", patch: map[string]any{"manage_url": nil}, notWant: []string{"please cancel"}},
+		{name: "no manage link", patch: map[string]any{"manage_expires": nil}, notWant: []string{"please cancel"}},
 		{name: "no title", patch: map[string]any{"event_title": nil}, wantSubject: "New Time and Place: our event"},
 		{name: "no registration id", patch: map[string]any{"registration_id": nil}, wantErr: email.ErrInvalid},
 		{name: "no event id", patch: map[string]any{"event_id": nil}, wantErr: email.ErrInvalid},

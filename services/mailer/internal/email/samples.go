@@ -21,18 +21,21 @@ func Samples() map[string]events.Event {
 	}
 	const aliceEmail, aliceName = "alice@example.com", "Alice Example"
 	const adminEmail, adminName = "admin@acube.local", "Ada Admin"
+	// Manage links expire a week after the session day or the event's
+	// end (BOOKING_LINK_TTL); the mailer mints them from these.
+	sessionLinkExpires := time.Date(2025, time.April, 10, 0, 0, 0, 0, time.UTC)
 	event := events.Registration{
 		Email: aliceEmail, Name: aliceName, RegistrationID: id(31), EventID: id(30),
 		EventTitle: "Mindfulness for Beginners", Location: "A-Cube Centre, Room 2",
-		StartsAt:  time.Date(2025, time.April, 5, 17, 0, 0, 0, time.UTC),
-		EndsAt:    time.Date(2025, time.April, 5, 19, 0, 0, 0, time.UTC),
-		Status:    "confirmed",
-		ManageURL: "/manage/registrations/sample-token",
+		StartsAt:      time.Date(2025, time.April, 5, 17, 0, 0, 0, time.UTC),
+		EndsAt:        time.Date(2025, time.April, 5, 19, 0, 0, 0, time.UTC),
+		Status:        "confirmed",
+		ManageExpires: time.Date(2025, time.April, 12, 19, 0, 0, 0, time.UTC),
 	}
 	waitlisted := event
 	waitlisted.Status, waitlisted.WaitlistPosition = "waitlisted", 3
 	cancelled := event
-	cancelled.Status, cancelled.ManageURL = "cancelled", ""
+	cancelled.Status, cancelled.ManageExpires = "cancelled", time.Time{}
 	cancelled.PreviousStatus, cancelled.CancelledBy, cancelled.CancelledAt = "confirmed", events.CancelledByRegistrant, at
 	cancelledByAdmin := cancelled
 	cancelledByAdmin.CancelledBy = adminEmail
@@ -42,7 +45,7 @@ func Samples() map[string]events.Event {
 		EventID: event.EventID, EventTitle: event.EventTitle,
 		StartsAt: event.StartsAt.AddDate(0, 0, 7).Add(time.Hour), EndsAt: event.EndsAt.AddDate(0, 0, 7).Add(time.Hour),
 		Location: "A-Cube Centre, Room 4", PreviousStartsAt: event.StartsAt, PreviousEndsAt: event.EndsAt,
-		PreviousLocation: event.Location, RescheduledAt: at, ManageURL: event.ManageURL,
+		PreviousLocation: event.Location, RescheduledAt: at, ManageExpires: event.ManageExpires.AddDate(0, 0, 7),
 	}
 	samples := []struct {
 		template, typ string
@@ -50,10 +53,10 @@ func Samples() map[string]events.Event {
 	}{
 		{"session_confirmation", events.TypeSessionBooked, events.SessionBooked{
 			Email: aliceEmail, Name: aliceName, SessionID: id(10), SessionType: "individual", PreferredDate: "2025-04-02",
-			Status: "pending", BookedAt: at, ManageURL: "/manage/sessions/sample-token"}},
+			Status: "pending", BookedAt: at, ManageExpires: sessionLinkExpires}},
 		{"session_status_changed", events.TypeSessionStatusChanged, events.SessionStatusChanged{
 			Email: aliceEmail, Name: aliceName, SessionID: id(10), SessionType: "individual", PreferredDate: "2025-04-02",
-			PreviousStatus: "pending", Status: "confirmed", ChangedAt: at, ManageURL: "/manage/sessions/sample-token"}},
+			PreviousStatus: "pending", Status: "confirmed", ChangedAt: at, ManageExpires: sessionLinkExpires}},
 		{"event_registration", events.TypeEventRegistered, event},
 		{"event_waitlisted", events.TypeEventWaitlisted, waitlisted},
 		{"event_promoted", events.TypeEventPromoted, event},
@@ -63,7 +66,7 @@ func Samples() map[string]events.Event {
 		{"event_already_registered", events.TypeEventAlreadyRegistered, events.AlreadyRegistered{
 			Email: aliceEmail, Name: aliceName, RegistrationID: event.RegistrationID, EventID: event.EventID,
 			EventTitle: event.EventTitle, StartsAt: event.StartsAt, EndsAt: event.EndsAt, Location: event.Location,
-			Status: "waitlisted", WaitlistPosition: 2, ManageURL: event.ManageURL, AttemptedAt: at}},
+			Status: "waitlisted", WaitlistPosition: 2, ManageExpires: event.ManageExpires, AttemptedAt: at}},
 		{"volunteer_application_received", events.TypeVolunteerApplied, events.VolunteerApplied{
 			Email: aliceEmail, Name: aliceName, ApplicationID: id(40), AppliedAt: at}},
 		{"contact_acknowledgment", events.TypeContactReceived, events.ContactReceived{

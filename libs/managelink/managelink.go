@@ -1,4 +1,4 @@
-// Package link signs and checks the manage links a booker or registrant
+// Package managelink signs and checks the manage links a booker or registrant
 // receives by email: a token that proves "whoever holds this may view or
 // cancel record id of this kind until this time", without a login.
 //
@@ -6,7 +6,7 @@
 // covers kind, id and expiry. The kind keeps a session's token from
 // opening a registration with the same id; the expiry in the MAC keeps a
 // holder from extending it. Tokens are compared in constant time.
-package link
+package managelink
 
 import (
 	"crypto/hmac"
@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -130,4 +131,21 @@ func LoadOrCreateSecret(configured, dir string) ([]byte, error) {
 		return nil, fmt.Errorf("create link secret %s: %w", path, err)
 	}
 	return secret, nil
+}
+
+// SessionURL is the manage link of session id, valid until expires, under
+// base (the public origin, e.g. https://acube.example): the gateway
+// routes base/api/sessions/{id}?token=… to booking, which verifies it.
+func (s *Signer) SessionURL(base, id string, expires time.Time) string {
+	return manageURL(base, "/api/sessions/", id, s.Sign(KindSession, id, expires))
+}
+
+// RegistrationURL is the manage link of registration id, valid until
+// expires, under base; see SessionURL.
+func (s *Signer) RegistrationURL(base, id string, expires time.Time) string {
+	return manageURL(base, "/api/registrations/", id, s.Sign(KindRegistration, id, expires))
+}
+
+func manageURL(base, path, id, token string) string {
+	return strings.TrimSuffix(base, "/") + path + url.PathEscape(id) + "?token=" + url.QueryEscape(token)
 }

@@ -1,6 +1,8 @@
-package link
+package managelink
 
 import (
+	"errors"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -70,5 +72,49 @@ func TestLoadOrCreateSecret(t *testing.T) {
 	}
 	if _, err := NewSigner([]byte("short")); err == nil {
 		t.Fatal("short secret accepted")
+	}
+}
+
+// TestURLRoundTrip mints the links the mailer sends and checks that the
+// signer booking verifies with opens each one for its record only, with
+// the URL shape the gateway routes (/api/sessions/{id}?token=…).
+func TestURLRoundTrip(t *testing.T) {
+	s, err := NewSigner([]byte(strings.Repeat("k", MinSecretLen)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const id = "01958f2e-1a00-7000-8000-00000000000a"
+	now := time.Date(2030, time.March, 14, 9, 30, 0, 0, time.UTC)
+	expires := now.Add(48 * time.Hour)
+	tests := []struct {
+		name, kind, url, wantPath string
+	}{
+		{"session", KindSession, s.SessionURL("https://acube.example/", id, expires), "/api/sessions/" + id},
+		{"registration", KindRegistration, s.RegistrationURL("https://acube.example", id, expires), "/api/registrations/" + id},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := url.Parse(tt.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.Scheme != "https" || u.Host != "acube.example" || u.Path != tt.wantPath {
+				t.Fatalf("url %s, want https://acube.example%s?token=…", tt.url, tt.wantPath)
+			}
+			token := u.Query().Get("token")
+			if err := s.Verify(tt.kind, id, token, now); err != nil {
+				t.Fatalf("verify: %v", err)
+			}
+			other := KindSession
+			if tt.kind == KindSession {
+				other = KindRegistration
+			}
+			if err := s.Verify(other, id, token, now); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("token opens a %s: %v", other, err)
+			}
+			if err := s.Verify(tt.kind, id, token, expires); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("token opens at its expiry: %v", err)
+			}
+		})
 	}
 }
