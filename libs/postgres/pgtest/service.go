@@ -110,3 +110,20 @@ func withUser(t testing.TB, raw, user string) string {
 	u.User = url.User(user)
 	return u.String()
 }
+
+// Tables counts the tables of schema in the service's database, as the
+// superuser: what a migration created, or a refused start did not.
+func (s Service) Tables(t testing.TB, schema string) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = $1`, schema).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/libs/logging/logtest"
 	"github.com/acube/platform/libs/postgres/pgtest"
@@ -28,7 +26,7 @@ func TestIntegrationServesOnlyAMigratedSchema(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "run `booking migrate` first") {
 		t.Fatalf("serving an unmigrated schema = %v, want an error naming `booking migrate`", err)
 	}
-	if n := tables(t, db.URL); n != 0 {
+	if n := db.Tables(t, schema); n != 0 {
 		t.Errorf("the refused start left %d tables in schema %s", n, schema)
 	}
 	owner := libconfig.Map(map[string]string{"MIGRATE_DATABASE_URL": db.OwnerURL})
@@ -37,26 +35,10 @@ func TestIntegrationServesOnlyAMigratedSchema(t *testing.T) {
 			t.Fatalf("booking migrate: %v", err)
 		}
 	}
-	if n := tables(t, db.URL); n == 0 {
+	if n := db.Tables(t, schema); n == 0 {
 		t.Error("booking migrate created no tables")
 	}
 	if err := migrate(ctx, libconfig.Map(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "MIGRATE_DATABASE_URL") {
 		t.Errorf("booking migrate without the owner's URL = %v, want an error naming MIGRATE_DATABASE_URL", err)
 	}
-}
-
-// tables counts the tables of the service's schema.
-func tables(t *testing.T, superURL string) int {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, superURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var n int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = $1`, schema).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
