@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acube/platform/libs/apispec"
 	"github.com/acube/platform/services/gateway/internal/openapi"
 )
 
@@ -93,7 +94,7 @@ func TestDocsRenderInHeadlessChromium(t *testing.T) {
 	var doc struct {
 		Paths map[string]json.RawMessage `json:"paths"`
 	}
-	if err := json.Unmarshal(openapi.Document(), &doc); err != nil {
+	if err := json.Unmarshal(apispec.Document(), &doc); err != nil {
 		t.Fatal(err)
 	}
 	page := dom.String()

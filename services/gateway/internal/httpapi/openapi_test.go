@@ -13,7 +13,7 @@ import (
 	"github.com/pb33f/libopenapi-validator/schema_validation"
 	"github.com/pb33f/libopenapi/datamodel/high/base"
 
-	"github.com/acube/platform/services/gateway/internal/openapi"
+	"github.com/acube/platform/libs/apispec"
 	"github.com/acube/platform/services/gateway/internal/ratelimit"
 	"github.com/acube/platform/services/gateway/internal/route"
 )
@@ -24,7 +24,7 @@ import (
 // booking-shaped upstream gives it.
 func TestResponsesMatchOpenAPI(t *testing.T) {
 	t.Parallel()
-	doc, err := libopenapi.NewDocument(openapi.Document())
+	doc, err := libopenapi.NewDocument(apispec.Document())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,5 @@
 // Package openapi serves the one OpenAPI 3.1 document of the whole public
-// and admin API (DESIGN §2), written by hand and embedded, at
-// /api/openapi.json, and Swagger UI at /api/docs for those who expect
+// and admin API (libs/apispec) at /api/openapi.json, and Swagger UI at /api/docs for those who expect
 // FastAPI's. Swagger UI is a pinned copy embedded in the binary (assets/,
 // its README says which version and how to refresh it): the page loads
 // nothing from another origin, works offline, and its
@@ -17,14 +16,9 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/acube/platform/libs/apispec"
 	"github.com/acube/platform/libs/web"
 )
-
-//go:embed openapi.json
-var document string
-
-// Document returns the OpenAPI document.
-func Document() []byte { return []byte(document) }
 
 // The docs page and Swagger UI's files; go:embed fails the build if one
 // is missing.
@@ -63,7 +57,7 @@ func newAsset(body []byte, contentType string) asset {
 // Mount adds GET /api/openapi.json, the docs page GET /api/docs and its
 // assets GET /api/docs/{file} to r.
 func Mount(r chi.Router) {
-	doc := Document()
+	doc := apispec.Document()
 	page := newAsset(indexHTML, "text/html; charset=utf-8")
 	files := map[string]asset{
 		"init.js":              newAsset(initJS, "text/javascript; charset=utf-8"),

@@ -11,6 +11,7 @@ import (
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
 
+	"github.com/acube/platform/libs/apispec"
 	"github.com/acube/platform/services/gateway"
 	"github.com/acube/platform/services/gateway/internal/ratelimit"
 	"github.com/acube/platform/services/gateway/internal/route"
@@ -18,7 +19,7 @@ import (
 
 func TestDocumentIsValidOpenAPI31(t *testing.T) {
 	t.Parallel()
-	doc, err := libopenapi.NewDocument(Document())
+	doc, err := libopenapi.NewDocument(apispec.Document())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ type spec struct {
 func load(t *testing.T) spec {
 	t.Helper()
 	var s spec
-	if err := json.Unmarshal(Document(), &s); err != nil {
+	if err := json.Unmarshal(apispec.Document(), &s); err != nil {
 		t.Fatal(err)
 	}
 	return s
