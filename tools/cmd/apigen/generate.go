@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"go/format"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/template"
+)
+
+// The files apigen reads and writes, relative to the repository root.
+const (
+	documentPath = "libs/apispec/openapi.json"
+	tablePath    = "services/gateway/internal/route/table_gen.go"
+)
+
+// rateLimitPaths are the two copies of the rate-limit file: the gateway's
+// built-in default and the Kubernetes ConfigMap's. They are identical.
+var rateLimitPaths = []string{"services/gateway/ratelimits.yaml", "deploy/k8s/base/gateway/ratelimits.yaml"}
+
+// rateLimitTemplate holds the hand-maintained part of the rate-limit file
+// (the tiers and their numbers); the routes come from the document.
+//
+//go:embed ratelimits.yaml.tmpl
+var rateLimitTemplate string
+
+// file is one generated file.
+type file struct {
+	Path string // relative to the repository root
+	Data []byte
+}
+
+// operation is what apigen reads of one documented operation.
+type operation struct {
+	Method      string // upper case
+	Path        string // the OpenAPI path, also the chi pattern
+	OperationID string
+	Owner       string // x-owner
+	Tier        string // x-ratelimit-tier; empty for the gateway's own
+	Upload      bool   // x-upload
+}
+
+// Key is the route's name in the rate-limit file, as route.Route.Key.
+func (o operation) Key() string { return o.Method + " " + o.Path }
+
+// The values the extensions may take. The gateway serves its own
+// operations (the document and the docs page) unlimited.
+var (
+	owners  = []string{"booking", "admin", "exporter", "gateway"}
+	tiers   = []string{"public", "admin", "auth", "upload", "export"}
+	methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"}
+)
+
+// generateFrom reads the document under root and returns every generated
+// file.
+func generateFrom(root string) ([]file, error) {
+	doc, err := os.ReadFile(filepath.Join(root, documentPath))
+	if err != nil {
+		return nil, fmt.Errorf("read the OpenAPI document: %w", err)
+	}
+	return generate(doc)
+}
+
+// generate returns the route table and the rate-limit files for doc.
+func generate(doc []byte) ([]file, error) {
+	ops, err := operations(doc)
+	if err != nil {
+		return nil, err
+	}
+	table, err := routeTable(ops)
+	if err != nil {
+		return nil, err
+	}
+	limits, err := rateLimits(ops)
+	if err != nil {
+		return nil, err
+	}
+	files := []file{{Path: tablePath, Data: table}}
+	for _, p := range rateLimitPaths {
+		files = append(files, file{Path: p, Data: limits})
+	}
+	return files, nil
+}
+
+// operations lists the document's operations sorted by path and method,
+// and checks their extensions.
+func operations(doc []byte) ([]operation, error) {
+	var d struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return nil, fmt.Errorf("parse the OpenAPI document: %w", err)
+	}
+	var ops []operation
+	var errs []string
+	for path, item := range d.Paths {
+		for method, raw := range item {
+			m := strings.ToUpper(method)
+			if !slices.Contains(methods, m) {
+				continue // parameters, summary, description, $ref
+			}
+			var x struct {
+				OperationID string `json:"operationId"`
+				Owner       string `json:"x-owner"`
+				Tier        string `json:"x-ratelimit-tier"`
+				Upload      bool   `json:"x-upload"`
+			}
+			if err := json.Unmarshal(raw, &x); err != nil {
+				errs = append(errs, fmt.Sprintf("%s %s: %v", m, path, err))
+				continue
+			}
+			op := operation{Method: m, Path: path, OperationID: x.OperationID, Owner: x.Owner, Tier: x.Tier, Upload: x.Upload}
+			switch {
+			case !strings.HasPrefix(path, "/"):
+				errs = append(errs, fmt.Sprintf("%s %s: a path starts with /", m, path))
+			case x.OperationID == "":
+				errs = append(errs, fmt.Sprintf("%s %s: no operationId", m, path))
+			case !slices.Contains(owners, x.Owner):
+				errs = append(errs, fmt.Sprintf("%s %s: x-owner %q, want one of %v", m, path, x.Owner, owners))
+			case x.Owner == "gateway" && x.Tier != "":
+				errs = append(errs, fmt.Sprintf("%s %s: the gateway's own operations are not rate limited, drop x-ratelimit-tier", m, path))
+			case x.Owner != "gateway" && !slices.Contains(tiers, x.Tier):
+				errs = append(errs, fmt.Sprintf("%s %s: x-ratelimit-tier %q, want one of %v", m, path, x.Tier, tiers))
+			}
+			ops = append(ops, op)
+		}
+	}
+	if len(errs) > 0 {
+		slices.Sort(errs)
+		return nil, fmt.Errorf("OpenAPI document:\n  %s", strings.Join(errs, "\n  "))
+	}
+	slices.SortFunc(ops, func(a, b operation) int {
+		if c := strings.Compare(a.Path, b.Path); c != 0 {
+			return c
+		}
+		return slices.Index(methods, a.Method) - slices.Index(methods, b.Method)
+	})
+	return ops, nil
+}
+
+// ownerConst names the route package's constant of each owner.
+var ownerConst = map[string]string{"booking": "Booking", "admin": "Admin", "exporter": "Exporter", "gateway": "Gateway"}
+
+// routeTable renders table_gen.go.
+func routeTable(ops []operation) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(`// Code generated by tools/cmd/apigen from libs/apispec/openapi.json; DO NOT EDIT.
+
+package route
+
+// Table lists every operation the gateway proxies, one route per
+// documented method and path (x-owner names the service). Nothing else is
+// proxied: an undocumented path is the gateway's JSON 404, a documented
+// path with another method its 405.
+func Table() []Route {
+	return []Route{
+`)
+	for _, o := range ops {
+		if o.Owner != "gateway" {
+			writeRoute(&b, o)
+		}
+	}
+	b.WriteString(`	}
+}
+
+// Served lists the operations the gateway answers itself (x-owner:
+// gateway): the document and its docs page, mounted by package openapi.
+func Served() []Route {
+	return []Route{
+`)
+	for _, o := range ops {
+		if o.Owner == "gateway" {
+			writeRoute(&b, o)
+		}
+	}
+	b.WriteString("\t}\n}\n")
+	out, err := format.Source(b.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("format the route table: %w", err)
+	}
+	return out, nil
+}
+
+func writeRoute(b *bytes.Buffer, o operation) {
+	fmt.Fprintf(b, "\t\t{Method: %q, Pattern: %q, Owner: %s", o.Method, o.Path, ownerConst[o.Owner])
+	if o.Upload {
+		b.WriteString(", Upload: true")
+	}
+	fmt.Fprintf(b, "}, // %s\n", o.OperationID)
+}
+
+// rateLimits renders the rate-limit file: the template's tiers and one
+// route line per proxied operation.
+func rateLimits(ops []operation) ([]byte, error) {
+	t, err := template.New("ratelimits").Parse(rateLimitTemplate)
+	if err != nil {
+		return nil, fmt.Errorf("parse the rate-limit template: %w", err)
+	}
+	var limited []operation
+	for _, o := range ops {
+		if o.Owner != "gateway" {
+			limited = append(limited, o)
+		}
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, limited); err != nil {
+		return nil, fmt.Errorf("render the rate-limit file: %w", err)
+	}
+	return b.Bytes(), nil
+}
