@@ -24,13 +24,15 @@ $(BIN)/mailpit:
 	@echo "building Mailpit $(MAILPIT_VERSION) (once; about 90 s)"
 	@GOWORK=off GOBIN=$(BIN) go install github.com/axllent/mailpit@$(MAILPIT_VERSION)
 
-## test: every module's tests against real PostgreSQL, Redis and NATS
-test: tools-deps test-deploy
+## test: every module's tests against real PostgreSQL, Redis and NATS (the
+## pages' browser test reads real emails in Mailpit: built once, ~90 s)
+test: tools-deps test-deploy $(BIN)/mailpit
 	@failed=""; for m in $(MODULES); do echo "== $$m"; (cd $$m && go test -count=1 ./...) || failed="$$failed $$m"; done; \
 	if [ -n "$$failed" ]; then echo "FAILED in:$$failed"; exit 1; fi
 
 ## tools-deps: programs the tests drive: Debian's Chromium, headless, for the
-## gateway's /api/docs test (TestDocsRenderInHeadlessChromium)
+## gateway's /api/docs test (TestDocsRenderInHeadlessChromium) and the pages'
+## test (tools/e2e TestIntegrationPagesInHeadlessChromium)
 tools-deps:
 	@command -v chromium >/dev/null || { echo "installing chromium (headless browser tests)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }

@@ -133,9 +133,11 @@ func LoadOrCreateSecret(configured, dir string) ([]byte, error) {
 	return secret, nil
 }
 
-// SessionURL is the manage link of session id, valid until expires, under
-// base (the public origin, e.g. https://acube.example): the gateway
+// SessionURL is the JSON API link of session id, valid until expires,
+// under base (the public origin, e.g. https://acube.example): the gateway
 // routes base/api/sessions/{id}?token=… to booking, which verifies it.
+// It is for API clients; the links emailed to people open pages (Link
+// with SessionPagePath or an organisation's template).
 func (s *Signer) SessionURL(base, id string, expires time.Time) string {
 	return manageURL(base, "/api/sessions/", id, s.Sign(KindSession, id, expires))
 }

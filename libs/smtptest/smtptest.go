@@ -115,7 +115,9 @@ func (s *Sink) Addr() string { return net.JoinHostPort(s.Host(), strconv.Itoa(s.
 func (s *Sink) Close() error {
 	_ = s.ln.Close() // Serve may not have registered it yet
 	s.DropConnections()
-	if err := s.srv.Close(); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
+	// The listener is closed already (above): its second close is no
+	// failure of the sink.
+	if err := s.srv.Close(); err != nil && !errors.Is(err, smtp.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 		return fmt.Errorf("smtptest: close: %w", err)
 	}
 	return nil

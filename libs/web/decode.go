@@ -1,12 +1,15 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"os"
 	"strings"
 )
 
@@ -14,8 +17,9 @@ import (
 const DefaultMaxBody = 64 << 10
 
 // Decode reads one JSON object from r's body into dst, strictly: the body
-// must be application/json, at most maxBytes long, a single value, and name
-// only fields dst has. Every failure is an *Error saying what and where.
+// must be application/json without a Content-Encoding, at most maxBytes
+// long, a single value of Unicode text, and name only fields dst has.
+// Every failure is an *Error saying what and where.
 func Decode(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -24,6 +28,9 @@ func Decode(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any) err
 				Detail: "send the body as application/json"}
 		}
 	}
+	if e := CheckContentEncoding(r); e != nil {
+		return e
+	}
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxBody
 	}
@@ -31,34 +38,64 @@ func Decode(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any) err
 	return DecodeJSON(body, maxBytes, dst)
 }
 
-// DecodeJSON is Decode without the HTTP parts, for fuzzing and reuse.
+// DecodeJSON is Decode without the HTTP parts, for fuzzing and reuse. It
+// reads the whole body first (at most maxBytes), so a body that stops
+// arriving is a 408 and one that is too long a 413 before any parsing.
 func DecodeJSON(body io.Reader, maxBytes int64, dst any) error {
-	dec := json.NewDecoder(body)
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBody
+	}
+	b, err := io.ReadAll(io.LimitReader(body, maxBytes+1))
+	if err != nil {
+		return readError(err, maxBytes)
+	}
+	if int64(len(b)) > maxBytes {
+		return tooLarge(maxBytes)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
-		return decodeError(err, maxBytes)
+		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return decodeError(err, maxBytes)
-		}
 		return &Error{Status: http.StatusBadRequest, Message: "Malformed JSON",
 			Detail: "the body must hold a single JSON object"}
+	}
+	if e := checkText(b); e != nil {
+		return e
 	}
 	return nil
 }
 
-func decodeError(err error, maxBytes int64) error {
+func tooLarge(maxBytes int64) *Error {
+	return &Error{Status: http.StatusRequestEntityTooLarge, Message: "Request body too large",
+		Detail: fmt.Sprintf("the body may be at most %d bytes", maxBytes)}
+}
+
+// readError maps a failure to read the body: past the limit (413), a
+// read deadline (the server's ReadTimeout: 408), or a body that ended
+// before its declared length.
+func readError(err error, maxBytes int64) error {
 	var (
-		syntax *json.SyntaxError
-		typ    *json.UnmarshalTypeError
-		mbe    *http.MaxBytesError
+		mbe *http.MaxBytesError
+		ne  net.Error
 	)
 	switch {
 	case errors.As(err, &mbe):
-		return &Error{Status: http.StatusRequestEntityTooLarge, Message: "Request body too large",
-			Detail: fmt.Sprintf("the body may be at most %d bytes", maxBytes)}
+		return tooLarge(maxBytes)
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return RequestTimeout()
+	default:
+		return &Error{Status: http.StatusBadRequest, Message: "Malformed JSON", Detail: "the body ends too early"}
+	}
+}
+
+func decodeError(err error) error {
+	var (
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+	)
+	switch {
 	case errors.Is(err, io.EOF):
 		return &Error{Status: http.StatusBadRequest, Message: "Malformed JSON", Detail: "the body is empty"}
 	case errors.As(err, &syntax):

@@ -106,9 +106,3 @@ func NotImplemented(w http.ResponseWriter, r *http.Request) {
 func NotFoundHandler(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusNotFound, NotFound("no route for "+r.Method+" "+r.URL.Path))
 }
-
-// MethodNotAllowedHandler is the JSON 405.
-func MethodNotAllowedHandler(w http.ResponseWriter, r *http.Request) {
-	WriteJSON(w, http.StatusMethodNotAllowed, &Error{Status: http.StatusMethodNotAllowed,
-		Message: "Method not allowed", Detail: r.Method + " is not allowed on " + r.URL.Path})
-}

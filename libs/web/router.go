@@ -18,11 +18,12 @@ func NewRegistry() *prometheus.Registry {
 
 // NewRouter returns the router every service starts from: request ids,
 // the security headers (SecurityHeaders), metrics and one access-log line
-// per request, JSON 404 and 405, and the /healthz, /readyz and /metrics
-// probes. The service mounts its API on it.
+// per request, the JSON 431, 411 and 415 of HeaderLimits, JSON 404 and
+// 405 (with Allow), and the /healthz, /readyz and /metrics probes. The
+// service mounts its API on it.
 func NewRouter(log *slog.Logger, m *HTTPMetrics, probes *Probes) chi.Router {
 	r := chi.NewRouter()
-	r.Use(RequestIDs, SecurityHeaders, m.Middleware(log))
+	r.Use(RequestIDs, SecurityHeaders, m.Middleware(log), HeaderLimits)
 	r.NotFound(NotFoundHandler)
 	r.MethodNotAllowed(MethodNotAllowedHandler)
 	probes.Mount(r)

@@ -155,24 +155,9 @@ func (l *attackLab) refusedBy(t *testing.T, access string, deadline time.Time) {
 // addresses with env added, as a deploy of a new configuration would.
 func (l *attackLab) restartAdmin(t *testing.T, env ...string) {
 	t.Helper()
-	old := l.sys.procs["admin"]
-	if err := old.Stop(20 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	p, err := stack.Start(stack.Spec{Name: "admin", Bin: filepath.Join(l.sys.bin, "admin"), Env: append(l.sys.envOf("admin"), env...),
-		Addr: old.Addr, ProbeAddr: old.ProbeAddr}, stack.NewOutput(testWriter{l.top}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.top.Cleanup(func() {
-		if err := p.Stop(20 * time.Second); err != nil {
-			l.top.Errorf("stop admin: %v", err)
-		}
-	})
-	l.sys.procs["admin"] = p
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := p.WaitReady(ctx); err != nil {
+	if _, err := l.sys.run.Restart(ctx, "admin", env...); err != nil {
 		t.Fatal(err)
 	}
 }

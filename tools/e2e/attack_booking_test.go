@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acube/platform/libs/apispec/apitest"
 	"github.com/acube/platform/tools/internal/chaos"
 	"github.com/acube/platform/tools/internal/stack"
 )
@@ -35,7 +36,10 @@ func newPerson(t *testing.T, base, ip string) *person {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 10 * time.Second}
 	tr := &http.Transport{DialContext: d.DialContext}
 	t.Cleanup(tr.CloseIdleConnections)
-	return &person{t: t, http: &http.Client{Transport: tr, Timeout: 30 * time.Second}, base: base}
+	// Every answer an attacker gets is validated against the OpenAPI
+	// document too: a refusal must be a documented error.
+	v := apitest.New(t)
+	return &person{t: t, http: &http.Client{Transport: v.Transport(tr), Timeout: 30 * time.Second}, base: base}
 }
 
 // reply is one answer, read whole.
@@ -180,7 +184,7 @@ func TestIntegrationAttackBookingPrivacy(t *testing.T) {
 		if notice == "" {
 			t.Fatal("the member was not told of the attempt within 30s")
 		}
-		if !strings.Contains(notice, "Hello Member,") || !strings.Contains(notice, "/api/registrations/") || strings.Contains(notice, "Mallory") {
+		if !strings.Contains(notice, "Hello Member,") || !strings.Contains(notice, "/manage/registrations/") || strings.Contains(notice, "Mallory") {
 			t.Errorf("notice to the member:\n%s", notice)
 		}
 	})

@@ -49,7 +49,7 @@ func TestIntegrationChaosShort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns, err := chaos.StartNATS(t.TempDir(), port)
+	ns, err := stack.StartNATS(t.TempDir(), port)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,47 +8,45 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"maps"
 	"mime"
 	"net/http"
 	"net/mail"
 	"net/url"
 	"os"
-	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/acube/platform/libs/natstest"
+	"github.com/acube/platform/libs/apispec/apitest"
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/libs/smtptest"
 	"github.com/acube/platform/tools/internal/chaos"
 	"github.com/acube/platform/tools/internal/stack"
 )
 
-// system is a running set of services for one test.
+// system is the platform started for one test (stack.StartSystem), with
+// what the tests reach for by short names.
 type system struct {
 	gateway string // base URL
-	smtp    *smtptest.Sink
-	procs   map[string]*stack.Process
-	bin     string   // where the binaries are
-	env     []string // the services' environment
-	// dbURLs are the services' DATABASE_URLs: their app roles.
-	dbURLs map[string]string
+	// http calls the gateway and validates every exchange against the
+	// OpenAPI document (libs/apispec/apitest): a test fails on any
+	// answer the document does not describe.
+	http *http.Client
+	smtp *smtptest.Sink
+	// procs is the launcher's own map: a test that restarts a service
+	// and puts the new process here has it stopped at the end too.
+	procs map[string]*stack.Process
+	bin   string // where the binaries are
+	run   *stack.System
 }
 
 // envOf is service n's environment: the shared one and its database
 // login, its app role.
-func (s *system) envOf(n string) []string {
-	env := slices.Clone(s.env)
-	if u, ok := s.dbURLs[n]; ok {
-		env = append(env, "DATABASE_URL="+u)
-	}
-	return env
-}
+func (s *system) envOf(n string) []string { return s.run.EnvOf(n) }
 
+// start builds the named services and starts them with everything they
+// need, each on a database, NATS server, SMTP sink and Redis keys of the
+// test's own; all is stopped when the test ends.
 func start(t *testing.T, names ...string) *system {
 	t.Helper()
 	if testing.Short() {
@@ -62,91 +60,22 @@ func start(t *testing.T, names ...string) *system {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := stack.Build(ctx, root, bin, names...); err != nil {
-		t.Fatal(err)
-	}
-
-	// As production: the database laid out from cluster.yaml's roles and
-	// bootstrap.sql, each service's migrate step as its schema's owner,
-	// the services as their app roles.
-	db, err := stack.PrepareDatabase(ctx, stack.DatabaseConfig{Root: root, URL: pgtest.NewDatabase(t)})
+	run, err := stack.StartSystem(ctx, stack.SystemConfig{
+		Root: root, Services: names, Bin: t.TempDir(), Build: true, DataDir: t.TempDir(),
+		DatabaseURL: pgtest.NewDatabase(t), Name: "e2e",
+		Env: []string{"LOG_LEVEL=warn"}, Output: testWriter{t},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stack.Migrate(ctx, bin, db, stack.NewOutput(testWriter{t}), names...); err != nil {
-		t.Fatal(err)
-	}
-	dbURLs := map[string]string{}
-	for _, n := range stack.DBServices() {
-		dbURLs[n] = db.AppURL(n)
-	}
-	ns := natstest.Start(t)
-	sink := smtptest.New(t, smtptest.Options{})
-	addrs := map[string]string{}
-	for _, n := range stack.Services() {
-		port, err := stack.FreePort()
-		if err != nil {
-			t.Fatal(err)
+	t.Cleanup(func() {
+		if err := run.Close(); err != nil {
+			t.Errorf("stop the system: %v", err)
 		}
-		addrs[n] = stack.Addr(port)
-	}
-	env := []string{
-		"NATS_URL=" + ns.URL(),
-		"SMTP_HOST=" + sink.Host(),
-		"SMTP_PORT=" + strconv.Itoa(sink.Port()),
-		"BOOKING_URL=http://" + addrs["booking"],
-		"ADMIN_URL=http://" + addrs["admin"],
-		"EXPORTER_URL=http://" + addrs["exporter"],
-		"ADMIN_DATA_DIR=" + filepath.Join(t.TempDir(), "admin"),
-		"BOOKING_DATA_DIR=" + filepath.Join(t.TempDir(), "booking"),
-		"REDIS_KEY_PREFIX=e2e-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":",
-		"LOG_LEVEL=warn",
-	}
-	// Booking verifies the manage links the mailer mints: one secret.
-	links, err := stack.LinkSecretEnv(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	env = append(env, links...)
-	// The gateway's probes and metrics are on an internal port of their own.
-	probes := maps.Clone(addrs)
-	port, err := stack.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	probes["gateway"] = stack.Addr(port)
-	for _, n := range stack.Services() {
-		env = append(env, stack.ListenEnv(n, addrs[n], probes[n])...)
-	}
-	out := stack.NewOutput(testWriter{t})
-	sys := &system{gateway: "http://" + addrs["gateway"], smtp: sink, procs: map[string]*stack.Process{}, bin: bin, env: env, dbURLs: dbURLs}
-	for _, n := range stack.Services() { // start order: gateway last
-		if !slices.Contains(names, n) {
-			continue
-		}
-		p, err := stack.Start(stack.Spec{Name: n, Bin: filepath.Join(bin, n), Env: sys.envOf(n), Addr: addrs[n], ProbeAddr: probes[n]}, out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if err := p.Stop(20 * time.Second); err != nil {
-				t.Errorf("stop %s: %v", n, err)
-			}
-		})
-		sys.procs[n] = p
-	}
-	// Services wait on each other's streams: await readiness once all run.
-	rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer rcancel()
-	for _, p := range sys.procs {
-		if err := p.WaitReady(rctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return sys
+	})
+	return &system{gateway: run.Gateway, http: apitest.New(t).Client(), smtp: run.Sink, procs: run.Procs, bin: run.Bin, run: run}
 }
 
 // bookResponse is the part of POST /api/sessions/book's answer tests read.
@@ -162,7 +91,7 @@ func (s *system) book(t *testing.T, email string) bookResponse {
 	t.Helper()
 	date := time.Now().UTC().AddDate(0, 1, 0).Format(time.DateOnly)
 	body := `{"email":"` + email + `","name":"Test","phone":"1234567890","session_type":"individual","preferred_date":"` + date + `","message":"Test"}`
-	resp, err := http.Post(s.gateway+"/api/sessions/book", "application/json", strings.NewReader(body))
+	resp, err := s.http.Post(s.gateway+"/api/sessions/book", "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +157,7 @@ func TestIntegrationBookingReachesTheBookerByEmail(t *testing.T) {
 	}
 	var link *url.URL
 	for _, f := range strings.Fields(texts[0]) {
-		if strings.Contains(f, "/api/sessions/"+booked.ID+"?token=") {
+		if strings.Contains(f, "/manage/sessions/"+booked.ID+"?token=") {
 			if link, err = url.Parse(f); err != nil {
 				t.Fatal(err)
 			}
@@ -237,7 +166,7 @@ func TestIntegrationBookingReachesTheBookerByEmail(t *testing.T) {
 	if link == nil {
 		t.Fatalf("no manage link in:\n%s", texts[0])
 	}
-	res, err := http.Get(sys.gateway + link.Path + "?" + link.RawQuery)
+	res, err := sys.http.Get(sys.gateway + link.Path + "?" + link.RawQuery)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +195,7 @@ func TestIntegrationGatewayRoutesEveryOwnerAndHidesTheirOps(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req, _ := http.NewRequest(tt.method, sys.gateway+tt.path, nil)
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := sys.http.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}

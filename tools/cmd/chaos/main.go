@@ -183,7 +183,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	}
 	defer func() { _ = redis.Close() }()
 
-	ns, err := chaos.StartNATS(filepath.Join(tmp, "nats"), ports[2])
+	ns, err := stack.StartNATS(filepath.Join(tmp, "nats"), ports[2])
 	if err != nil {
 		return err
 	}

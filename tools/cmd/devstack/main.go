@@ -11,19 +11,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"syscall"
 	"time"
-
-	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/acube/platform/libs/config"
 	"github.com/acube/platform/tools/internal/stack"
@@ -67,52 +62,21 @@ func run(ctx context.Context, lookupEnv config.LookupEnv, stdout io.Writer) erro
 		return err
 	}
 	data := filepath.Join(root, cfg.DataDir)
-	bin := filepath.Join(root, cfg.BinDir)
-	out := stack.NewOutput(stdout)
 	say := func(format string, args ...any) { fmt.Fprintf(stdout, "devstack | "+format+"\n", args...) }
 
-	db, err := stack.PrepareDatabase(ctx, stack.DatabaseConfig{Root: root, URL: cfg.DatabaseURL})
-	if err != nil {
-		return fmt.Errorf("%w (is PostgreSQL running on 127.0.0.1:5432?)", err)
+	if err := os.MkdirAll(data, 0o750); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
 	}
-	// Each service's migrate step, once, as the init containers run it.
-	if err := stack.Migrate(ctx, bin, db, out, stack.Services()...); err != nil {
-		return err
-	}
-	say("database laid out as production's and migrated; the services serve as their app roles")
-
-	natsURL := cfg.NATSURL
-	if natsURL == "" {
-		ns, err := startNATS(filepath.Join(data, "nats"), cfg.NATSPort)
-		if err != nil {
-			return err
-		}
-		defer func() { ns.Shutdown(); ns.WaitForShutdown(); say("nats stopped") }()
-		natsURL = ns.ClientURL()
-		say("in-process NATS with JetStream at %s (store %s)", natsURL, filepath.Join(data, "nats"))
-	}
-
-	env := []string{
-		"NATS_URL=" + natsURL,
-		"ADMIN_DATA_DIR=" + filepath.Join(data, "admin"),
-		"BOOKING_DATA_DIR=" + filepath.Join(data, "booking"),
-	}
-	// Booking verifies the manage links the mailer mints: one secret,
-	// kept under the data dir so links survive a restart.
-	links, err := stack.LinkSecretEnv(filepath.Join(data, "booking"))
-	if err != nil {
-		return err
-	}
-	env = append(env, links...)
+	var env []string
 	if cfg.SMTPHost == "" {
 		host, port, err := net.SplitHostPort(cfg.MailpitSMTP)
 		if err != nil {
 			return fmt.Errorf("DEV_MAILPIT_SMTP: %w", err)
 		}
 		mp, err := stack.Start(stack.Spec{
-			Name: "mailpit", Bin: filepath.Join(bin, "mailpit"), Addr: cfg.MailpitUI,
+			Name: "mailpit", Bin: filepath.Join(root, cfg.BinDir, "mailpit"), Addr: cfg.MailpitUI,
 			Args: []string{"--smtp", cfg.MailpitSMTP, "--listen", cfg.MailpitUI, "--database", filepath.Join(data, "mailpit.db"), "--quiet"},
-		}, out)
+		}, stack.NewOutput(stdout))
 		if err != nil {
 			return err
 		}
@@ -120,45 +84,38 @@ func run(ctx context.Context, lookupEnv config.LookupEnv, stdout io.Writer) erro
 		env = append(env, "SMTP_HOST="+host, "SMTP_PORT="+port)
 	}
 
-	// Start every service, gateway last; stop them in reverse on the way out.
-	var procs []*stack.Process
-	defer func() {
-		for i := len(procs) - 1; i >= 0; i-- {
-			if err := procs[i].Stop(30 * time.Second); err != nil {
-				say("%v", err)
+	// The launcher the tests use, on make run's database, data dir and
+	// fixed ports. Every port on loopback: the services are reached
+	// through the gateway only, as in the cluster, and nothing bypasses
+	// its limits.
+	sys, err := stack.StartSystem(ctx, stack.SystemConfig{
+		Root: root, Bin: filepath.Join(root, cfg.BinDir), DataDir: data,
+		DatabaseURL: cfg.DatabaseURL, NATSURL: cfg.NATSURL, NATSPort: cfg.NATSPort,
+		ExternalSMTP: true, Env: env, Output: stdout,
+		Listen: func(name string) (string, string) {
+			if name == "gateway" {
+				return cfg.GatewayAddr, stack.DefaultProbeAddr(name)
 			}
+			return stack.DefaultAddr(name), stack.DefaultProbeAddr(name)
+		},
+		ReadyWithin: cfg.ReadyWithin, StopWithin: 30 * time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := sys.Close(); err != nil {
+			say("%v", err)
 		}
 		say("stopped")
 	}()
-	exited := make(chan *stack.Process, len(stack.Services()))
-	for _, name := range stack.Services() {
-		svcEnv := env
-		if slices.Contains(stack.DBServices(), name) {
-			svcEnv = append(slices.Clone(env), "DATABASE_URL="+db.AppURL(name))
-		}
-		// Every port on loopback: the services are reached through the
-		// gateway only, as in the cluster, and nothing bypasses its limits.
-		addr, probe := stack.DefaultAddr(name), stack.DefaultProbeAddr(name)
-		if name == "gateway" {
-			addr = cfg.GatewayAddr
-		}
-		svcEnv = append(slices.Clone(svcEnv), stack.ListenEnv(name, addr, probe)...)
-		p, err := stack.Start(stack.Spec{Name: name, Bin: filepath.Join(bin, name), Env: svcEnv, Addr: addr, ProbeAddr: probe}, out)
-		if err != nil {
-			return err
-		}
-		procs = append(procs, p)
+	exited := make(chan *stack.Process, len(sys.Procs))
+	for _, p := range sys.Procs {
 		go func() { <-p.Done(); exited <- p }()
 	}
-	// Readiness is awaited after every service started. A service is ready
-	// once its database answers; its streams and consumers come up in the
-	// background (details in /readyz), whatever order the others start in.
-	readyCtx, cancel := context.WithTimeout(ctx, cfg.ReadyWithin)
-	defer cancel()
-	for _, p := range procs {
-		if err := p.WaitReady(readyCtx); err != nil {
-			return err
-		}
+	say("database laid out as production's and migrated; the services serve as their app roles")
+	if sys.NATS != nil {
+		say("in-process NATS with JetStream at %s (store %s)", sys.NATSURL, filepath.Join(data, "nats"))
 	}
 
 	say("ready")
@@ -173,7 +130,7 @@ func run(ctx context.Context, lookupEnv config.LookupEnv, stdout io.Writer) erro
 		say("  emails (Mailpit): http://%s", cfg.MailpitUI)
 	}
 	for _, name := range stack.Services() {
-		say("  %-8s         http://%s/metrics  /healthz  /readyz", name, stack.DefaultProbeAddr(name))
+		say("  %-8s         http://%s/metrics  /healthz  /readyz", name, sys.Procs[name].ProbeAddr)
 	}
 	say("Ctrl-C stops everything.")
 
@@ -184,28 +141,4 @@ func run(ctx context.Context, lookupEnv config.LookupEnv, stdout io.Writer) erro
 	case p := <-exited:
 		return fmt.Errorf("%s exited unexpectedly: %v", p.Name, p.Err())
 	}
-}
-
-func startNATS(storeDir string, port int) (*server.Server, error) {
-	if err := os.MkdirAll(storeDir, 0o750); err != nil {
-		return nil, fmt.Errorf("create nats store: %w", err)
-	}
-	ns, err := server.NewServer(&server.Options{
-		ServerName: "acube-dev",
-		Host:       "127.0.0.1",
-		Port:       port,
-		JetStream:  true,
-		StoreDir:   storeDir,
-		NoSigs:     true,
-		NoLog:      true,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("configure in-process nats: %w", err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		ns.Shutdown()
-		return nil, errors.New("in-process nats did not start (is port " + strconv.Itoa(port) + " free?)")
-	}
-	return ns, nil
 }

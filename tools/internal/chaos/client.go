@@ -267,17 +267,22 @@ func (c *Client) createEvent(ctx context.Context, token, title string, capacity 
 	return v.ID, nil
 }
 
-// idOf extracts the id the service answered with ("id", or "export_id").
+// idOf extracts the id the service answered with: "id", "export_id", or
+// the "job_id" of a bulk job still running.
 func idOf(a answer) string {
 	var v struct {
 		ID       string `json:"id"`
 		ExportID string `json:"export_id"`
+		JobID    string `json:"job_id"` // a bulk job answered 202 {job_id, status, status_url}
 	}
 	if json.Unmarshal(a.body, &v) != nil {
 		return ""
 	}
-	if v.ExportID != "" {
+	switch {
+	case v.ExportID != "":
 		return v.ExportID
+	case v.JobID != "":
+		return v.JobID
 	}
 	return v.ID
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/acube/platform/libs/consume"
+	"github.com/acube/platform/tools/internal/stack"
 )
 
 // KillService is a crash: SIGKILL the service, leave it down for hold,
@@ -26,7 +27,7 @@ func KillService(s *Services, name string, hold time.Duration) Fault {
 
 // StopNATS is a NATS outage: shut the server down for hold, then start it
 // again on the same port and store.
-func StopNATS(n *NATS, hold time.Duration) Fault {
+func StopNATS(n *stack.NATS, hold time.Duration) Fault {
 	return Fault{
 		Name:  "nats-down",
 		Break: func(context.Context) error { n.Shutdown(); return nil },
@@ -135,7 +136,7 @@ func DeadLetterOutage(natsURL string, hold time.Duration) Fault {
 // whose emails go out once NATS is back after hold. Requests are refused
 // while the services are stopped; a service that does not come up is an
 // unmet expectation.
-func NATSDownAtStart(s *Services, n *NATS, hold time.Duration) Fault {
+func NATSDownAtStart(s *Services, n *stack.NATS, hold time.Duration) Fault {
 	return Fault{
 		Name: "nats-down-at-start",
 		Break: func(ctx context.Context) error {

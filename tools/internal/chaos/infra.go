@@ -13,8 +13,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-
 	"github.com/acube/platform/tools/internal/stack"
 )
 
@@ -143,51 +141,6 @@ func (r *Redis) Restart(ctx context.Context) error {
 
 // Close stops the server.
 func (r *Redis) Close() error { return r.proc.Stop(5 * time.Second) }
-
-// NATS is an in-process NATS server with JetStream that can be shut down,
-// as an outage would, and started again on the same port and store.
-type NATS struct {
-	opts server.Options
-	srv  *server.Server
-}
-
-// StartNATS runs a JetStream server on port with its store in dir.
-func StartNATS(dir string, port int) (*NATS, error) {
-	n := &NATS{opts: server.Options{ServerName: "acube-chaos", Host: "127.0.0.1", Port: port,
-		JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true}}
-	if err := n.Restart(); err != nil {
-		return nil, err
-	}
-	return n, nil
-}
-
-// URL is the client URL.
-func (n *NATS) URL() string { return "nats://" + stack.Addr(n.opts.Port) }
-
-// Shutdown stops the server; clients see connection errors until Restart.
-func (n *NATS) Shutdown() {
-	if n.srv != nil {
-		n.srv.Shutdown()
-		n.srv.WaitForShutdown()
-		n.srv = nil
-	}
-}
-
-// Restart starts the server again on the same port and store.
-func (n *NATS) Restart() error {
-	opts := n.opts
-	srv, err := server.NewServer(&opts)
-	if err != nil {
-		return fmt.Errorf("nats: new server: %w", err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(15 * time.Second) {
-		srv.Shutdown()
-		return fmt.Errorf("nats: not ready on %s", n.URL())
-	}
-	n.srv = srv
-	return nil
-}
 
 // StartMailpit runs Mailpit from bin with its database in dir, SMTP on
 // smtpPort and the API on uiPort, keeping every message (--max 0), and

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -212,18 +213,18 @@ var rejected = regexp.MustCompile(`[a-z0-9._+-]+@` + regexp.QuoteMeta(RejectDoma
 // /api/admin/dead-letters, then each letter for its event).
 func (r *runner) collectDeadLetters(ctx context.Context, tok string, st *state) error {
 	base := r.client.direct["admin"] + "/api/admin/dead-letters"
-	var after uint64
+	var cursor string
 	for range 10_000 {
 		u := base + "?limit=200"
-		if after > 0 {
-			u += "&after=" + strconv.FormatUint(after, 10)
+		if cursor != "" {
+			u += "&cursor=" + url.QueryEscape(cursor)
 		}
 		var page struct {
 			Items []struct {
 				Seq      uint64 `json:"seq"`
 				Consumer string `json:"consumer"`
 			} `json:"items"`
-			NextAfter uint64 `json:"next_after"`
+			NextCursor string `json:"next_cursor"`
 		}
 		if err := r.client.do(ctx, http.MethodGet, u, tok, nil, nil).decode(&page); err != nil {
 			return fmt.Errorf("list dead letters: %w", err)
@@ -247,10 +248,10 @@ func (r *runner) collectDeadLetters(ctx context.Context, tok string, st *state) 
 				}
 			}
 		}
-		if page.NextAfter == 0 || len(page.Items) == 0 {
+		if page.NextCursor == "" || len(page.Items) == 0 {
 			return nil
 		}
-		after = page.NextAfter
+		cursor = page.NextCursor
 	}
 	return errors.New("list dead letters: too many pages")
 }

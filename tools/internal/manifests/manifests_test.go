@@ -260,20 +260,6 @@ func TestOnlyTheGatewayTakesOutsideTraffic(t *testing.T) {
 	}
 }
 
-func TestTheGatewayConfigMapIsTheGatewaysTable(t *testing.T) {
-	a, err := os.ReadFile(filepath.Join(root(t), "services/gateway/ratelimits.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(root(t), "deploy/k8s/base/gateway/ratelimits.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(a, b) {
-		t.Error("deploy/k8s/base/gateway/ratelimits.yaml differs from services/gateway/ratelimits.yaml; copy it over")
-	}
-}
-
 func TestAlertRulesParse(t *testing.T) {
 	rules := Of[*monitoringv1.PrometheusRule](overlays(t)["prod"])
 	if len(rules) == 0 {

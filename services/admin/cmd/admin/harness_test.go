@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/acube/platform/libs/apispec/apitest"
 	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/postgres"
@@ -40,7 +41,12 @@ type harness struct {
 	logs   *syncBuffer
 	cancel context.CancelFunc
 	done   chan error
+	// client validates every exchange with the API against the OpenAPI
+	// document (libs/apispec/apitest): a response or status the document
+	// does not allow fails the test. plain serves the operational
+	// endpoints (/healthz, /readyz, /metrics), which are not in the API.
 	client *http.Client
+	plain  *http.Client
 	// factors are the TOTP keys and recovery codes of the admins that
 	// have them, by email (security_helpers_test.go).
 	factors map[string]*factor
@@ -75,7 +81,9 @@ func prepare(t *testing.T, overrides map[string]string) *harness {
 		t.Fatalf("admin migrate: %v", err)
 	}
 	ns := natstest.Start(t)
-	h := &harness{t: t, nats: ns, logs: &syncBuffer{}, client: &http.Client{Timeout: 30 * time.Second}}
+	client := apitest.New(t).Client()
+	client.Timeout = 30 * time.Second
+	h := &harness{t: t, nats: ns, logs: &syncBuffer{}, client: client, plain: &http.Client{Timeout: 30 * time.Second}}
 	addr := freeAddr(t)
 	h.base = "http://" + addr
 	h.env = map[string]string{
@@ -182,7 +190,7 @@ type readiness struct {
 // answer.
 func (h *harness) readyz() (int, readiness) {
 	var body readiness
-	resp, err := h.client.Get(h.base + "/readyz")
+	resp, err := h.plain.Get(h.base + "/readyz")
 	if err != nil {
 		return 0, body
 	}
@@ -275,7 +283,11 @@ func (h *harness) do(method, path, token string, body any, xff string) reply {
 	if xff != "" {
 		req.Header.Set("X-Forwarded-For", xff)
 	}
-	resp, err := h.client.Do(req)
+	client := h.client
+	if !strings.HasPrefix(path, "/api/") {
+		client = h.plain
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		h.t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -30,6 +30,22 @@ type jobView struct {
 	} `json:"failures"`
 }
 
+// acceptedView is the 202 of a bulk request (JobAccepted).
+type acceptedView struct {
+	JobID     string `json:"job_id"`
+	Status    string `json:"status"`
+	StatusURL string `json:"status_url"`
+}
+
+func (h *harness) countJobs() int {
+	h.t.Helper()
+	var n int
+	if err := h.pool.QueryRow(context.Background(), "SELECT count(*) FROM jobs").Scan(&n); err != nil {
+		h.t.Fatal(err)
+	}
+	return n
+}
+
 func (h *harness) executor(cfg jobtest.Config) *jobtest.Executor {
 	h.t.Helper()
 	cfg.DatabaseURL = h.db.URL // the stand-in owner creates its own schema, as the superuser
@@ -64,15 +80,16 @@ func TestIntegrationBulkSyncFallsBackTo202(t *testing.T) {
 	if r.status != http.StatusAccepted {
 		t.Fatalf("sync without owner = %d %s, want 202", r.status, r.body)
 	}
-	var j jobView
-	r.json(t, &j)
-	if j.State != job.StateQueued || r.header.Get("Location") != "/api/admin/jobs/"+j.ID {
+	var a acceptedView
+	r.json(t, &a)
+	if a.Status != job.StateQueued || a.StatusURL != "/api/admin/jobs/"+a.JobID || r.header.Get("Location") != a.StatusURL {
 		t.Fatalf("202 = %s", r.body)
 	}
 	exec := h.executor(jobtest.Config{ChunkSize: 40})
 	t.Cleanup(exec.Stop)
+	var j jobView
 	eventually(t, "the queued job to finish once the owner runs", func() bool {
-		j = h.job(root.AccessToken, j.ID)
+		j = h.job(root.AccessToken, a.JobID)
 		return j.State == job.StateCompleted
 	})
 	if j.NotFound != 1 || j.Failed != 1 {
@@ -108,8 +125,31 @@ func TestIntegrationBulkSyncAndAsync(t *testing.T) {
 				t.Errorf("%+v = %d %s, want 422", body, r.status, r.body)
 			}
 		}
-		if r := h.do("POST", "/api/admin/bulk/status-update", ada.AccessToken, job.Request{Entity: "volunteers", IDs: ids[:1]}, ""); r.status != 422 {
-			t.Errorf("status update without status = %d, want 422", r.status)
+		// A status the entity does not have is refused before any job
+		// exists (issue 14: it was a failed job and a report of "Failed 0").
+		jobsBefore := h.countJobs()
+		for _, tt := range []struct {
+			name  string
+			req   job.Request
+			field string
+		}{
+			{"no status", job.Request{Entity: "volunteers", IDs: ids[:1]}, "status"},
+			{"bogus status", job.Request{Entity: "volunteers", IDs: ids[:1], Status: "bogus"}, "status"},
+			{"another entity's status", job.Request{Entity: "volunteers", IDs: ids[:1], Status: "confirmed"}, "status"},
+			{"bogus status, many ids", job.Request{Entity: "volunteers", IDs: ids[:101], Status: "bogus"}, "status"},
+			{"events have no status", job.Request{Entity: "events", IDs: ids[:1], Status: "approved"}, "entity"},
+		} {
+			r := h.do("POST", "/api/admin/bulk/status-update", ada.AccessToken, tt.req, "")
+			var e struct {
+				Fields map[string]string `json:"fields"`
+			}
+			r.json(t, &e)
+			if r.status != 422 || e.Fields[tt.field] == "" {
+				t.Errorf("%s = %d %s, want 422 naming %s", tt.name, r.status, r.body, tt.field)
+			}
+		}
+		if n := h.countJobs(); n != jobsBefore {
+			t.Errorf("%d jobs after refused requests, want %d", n, jobsBefore)
 		}
 	})
 
@@ -133,15 +173,25 @@ func TestIntegrationBulkSyncAndAsync(t *testing.T) {
 		if r.status != http.StatusAccepted {
 			t.Fatalf("status = %d %s, want 202", r.status, r.body)
 		}
-		var j jobView
-		r.json(t, &j)
-		if j.State != job.StateQueued || j.StatusURL != "/api/admin/jobs/"+j.ID || r.header.Get("Location") != j.StatusURL {
+		var a acceptedView
+		r.json(t, &a)
+		if a.Status != job.StateQueued || a.StatusURL != "/api/admin/jobs/"+a.JobID || r.header.Get("Location") != a.StatusURL {
 			t.Fatalf("202 body = %s", r.body)
 		}
-		eventually(t, "job to complete", func() bool { j = h.job(ada.AccessToken, j.ID); return j.State == job.StateCompleted })
+		var j jobView
+		eventually(t, "job to complete", func() bool { j = h.job(ada.AccessToken, a.JobID); return j.State == job.StateCompleted })
 		if j.Succeeded != 101 || j.Processed != 101 {
 			t.Fatalf("job = %+v", j)
 		}
+		// A status update above the threshold answers with the job's
+		// state, never the status it sets.
+		r = h.do("POST", "/api/admin/bulk/status-update", ada.AccessToken, job.Request{Entity: "volunteers", IDs: ids[:120], Status: "rejected"}, "")
+		var su acceptedView
+		r.json(t, &su)
+		if r.status != http.StatusAccepted || su.Status != job.StateQueued || su.StatusURL != "/api/admin/jobs/"+su.JobID {
+			t.Fatalf("status update of 120 = %d %s, want 202 with the job queued", r.status, r.body)
+		}
+		eventually(t, "status job to end", func() bool { return h.job(ada.AccessToken, su.JobID).State == job.StateCompleted })
 		// Every affected id is audited, as the admin who asked, from her address.
 		eventually(t, "per-id audit", func() bool {
 			return h.countAudit("entity = 'volunteers' AND action = 'bulk_delete' AND changes->>'job_id' = $1 AND actor_email = 'ada@example.org' AND client_ip = '203.0.113.5'", j.ID) == 101
@@ -174,8 +224,9 @@ func TestIntegrationBulkJobSurvivesKill(t *testing.T) {
 	if r.status != http.StatusAccepted {
 		t.Fatalf("bulk delete = %d %s", r.status, r.body)
 	}
-	var j jobView
-	r.json(t, &j)
+	var a acceptedView
+	r.json(t, &a)
+	j := jobView{ID: a.JobID}
 	<-exec.Crashed()
 	exec.Stop()
 

@@ -35,6 +35,7 @@ import (
 	"github.com/acube/platform/services/admin/internal/httpapi"
 	"github.com/acube/platform/services/admin/internal/job"
 	"github.com/acube/platform/services/admin/internal/metrics"
+	"github.com/acube/platform/services/admin/internal/pages"
 	"github.com/acube/platform/services/admin/internal/password"
 	"github.com/acube/platform/services/admin/internal/store"
 	"github.com/acube/platform/services/admin/internal/token"
@@ -81,7 +82,7 @@ func accountConfig(cfg config.Config, blocklist *password.Blocklist) account.Con
 			Account:  account.Policy{Free: th.AccountFree, Base: th.Base, Max: th.AccountMax, Reset: th.Reset},
 			KnownFor: th.KnownClients,
 		},
-		InvitationTTL: cfg.Security.InvitationTTL, AcceptPath: cfg.Security.InvitationPath,
+		InvitationTTL: cfg.Security.InvitationTTL, AcceptURL: cfg.Security.InvitationLink(),
 		MFAIssuer: cfg.Security.MFAIssuer, MFARequiredForAdmins: cfg.Security.MFARequiredForAdmins,
 	}
 }
@@ -208,6 +209,9 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 	probes.Detail("consumer_"+consumer.JobsDurable, func(context.Context) error { return jobsRunner.Ready() })
 	r := web.NewRouter(log, httpMetrics, probes)
 	api.Routes(r)
+	if err := pages.Mount(r, accounts, log, pages.Config{MinLength: cfg.Argon2.MinLength, ClientIP: clients.Addr}); err != nil {
+		return err
+	}
 
 	lc, err := lifecycle.New(lifecycle.Config{
 		Server: web.NewServer(cfg.Addr, r), Probes: probes,

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acube/platform/libs/keyset"
 	"github.com/acube/platform/services/admin/internal/account"
 )
 
@@ -104,7 +105,7 @@ func TestIntegrationAdmins(t *testing.T) {
 			_, err := f.svc.Create(ctx, adaActor, account.Invitee{Email: "d@example.org", Name: "D", Role: account.RoleSuperadmin})
 			return err
 		}, wantErr: account.ErrForbidden},
-		{name: "admin cannot list admins", do: func() error { _, err := f.svc.List(ctx, adaActor); return err }, wantErr: account.ErrForbidden},
+		{name: "admin cannot list admins", do: func() error { _, err := f.svc.List(ctx, adaActor, nil, 10); return err }, wantErr: account.ErrForbidden},
 		{name: "admin cannot disable", do: func() error { _, err := f.svc.Disable(ctx, adaActor, f.super.ID); return err }, wantErr: account.ErrForbidden},
 		{name: "admin cannot reset TOTP", do: func() error { _, err := f.svc.ResetTOTP(ctx, adaActor, f.super.ID); return err }, wantErr: account.ErrForbidden},
 		{name: "superadmin cannot disable itself", do: func() error { _, err := f.svc.Disable(ctx, super, f.super.ID); return err }, wantErr: account.ErrSelf},
@@ -146,9 +147,22 @@ func TestIntegrationAdmins(t *testing.T) {
 	if _, err := f.svc.Authorize(ctx, ada.ID.String(), s.SessionID.String(), account.RoleAdmin); !errors.Is(err, account.ErrSessionRevoked) {
 		t.Fatalf("Authorize after disabling = %v, want ErrSessionRevoked", err)
 	}
-	list, err := f.svc.List(ctx, super)
-	if err != nil || len(list) != 2 || !list[1].Disabled() || list[1].Status() != account.StatusDisabled {
-		t.Fatalf("List = %+v, %v", list, err)
+	page, err := f.svc.List(ctx, super, nil, 10)
+	if err != nil || len(page.Items) != 2 || page.Next != nil || !page.Items[1].Disabled() || page.Items[1].Status() != account.StatusDisabled {
+		t.Fatalf("List = %+v, %v", page, err)
+	}
+	// One per page: the first page points at the second, which is the last.
+	first, err := f.svc.List(ctx, super, nil, 1)
+	if err != nil || len(first.Items) != 1 || first.Next == nil {
+		t.Fatalf("first page = %+v, %v", first, err)
+	}
+	next, err := keyset.Parse(first.Next.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := f.svc.List(ctx, super, &next, 1)
+	if err != nil || len(second.Items) != 1 || second.Next != nil || second.Items[0].ID != page.Items[1].ID {
+		t.Fatalf("second page = %+v, %v", second, err)
 	}
 
 	// Every action left its events in the outbox: the welcome event of

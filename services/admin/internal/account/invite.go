@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -12,6 +13,10 @@ import (
 	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/services/admin/internal/token"
 )
+
+// TokenPlaceholder marks where the invitation token goes in
+// Config.AcceptURL.
+const TokenPlaceholder = "{token}"
 
 // Invitation is a single-use link that lets an invited admin choose a
 // password. Only the token's hash is stored.
@@ -119,11 +124,55 @@ func (s *Service) invite(ctx context.Context, tx Tx, actor Actor, a Account, now
 	}
 	ev, err := events.New(Source, events.TypeAccountInvited, events.AccountInvited{AccountID: a.ID, InvitationID: id,
 		Email: a.Email, Name: a.Name, Role: a.Role, InvitedBy: events.AdminRef{ID: actor.ID, Email: actor.Email},
-		AcceptURL: s.cfg.AcceptPath + "?token=" + url.QueryEscape(plain), ExpiresAt: inv.ExpiresAt, InvitedAt: now})
+		AcceptURL: strings.Replace(s.cfg.AcceptURL, TokenPlaceholder, url.QueryEscape(plain), 1), ExpiresAt: inv.ExpiresAt, InvitedAt: now})
 	if err != nil {
 		return time.Time{}, err
 	}
 	return inv.ExpiresAt, tx.Emit(ctx, ev)
+}
+
+// CheckInvitation says whether the invitation token plain can still set
+// a password, without spending it: nil, or ErrInvitationInvalid,
+// ErrInvitationUsed or ErrInvitationExpired as AcceptInvitation would
+// answer. The invitation page uses it to tell a dead link apart before
+// anyone types a password.
+func (s *Service) CheckInvitation(ctx context.Context, plain string) error {
+	if plain == "" || len(plain) > 256 {
+		return ErrInvitationInvalid
+	}
+	hash := token.HashSecret(plain)
+	now := s.now().UTC()
+	err := s.store.InTx(ctx, func(tx Tx) error {
+		_, _, err := invitationState(ctx, tx, hash, now)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("check invitation: %w", err)
+	}
+	return nil
+}
+
+// invitationState finds the invitation whose token hashes to hash and its
+// account, and says whether it can be accepted at now.
+func invitationState(ctx context.Context, tx Tx, hash []byte, now time.Time) (Invitation, Account, error) {
+	inv, err := tx.InvitationByHash(ctx, hash)
+	if errors.Is(err, ErrNotFound) {
+		return Invitation{}, Account{}, ErrInvitationInvalid
+	}
+	if err != nil {
+		return Invitation{}, Account{}, err
+	}
+	a, err := tx.AccountByID(ctx, inv.AccountID)
+	if err != nil {
+		return Invitation{}, Account{}, err
+	}
+	switch {
+	case inv.UsedAt != nil, a.ActivatedAt != nil:
+		return Invitation{}, Account{}, ErrInvitationUsed
+	case inv.RevokedAt != nil, a.Disabled(), !now.Before(inv.ExpiresAt):
+		return Invitation{}, Account{}, ErrInvitationExpired
+	}
+	return inv, a, nil
 }
 
 // AcceptInvitation sets the password of the admin invited with plain, from
@@ -146,24 +195,9 @@ func (s *Service) AcceptInvitation(ctx context.Context, plain, pw, clientIP stri
 	hash := token.HashSecret(plain)
 	now := s.now().UTC()
 	var a Account
-	check := func(tx Tx) (Invitation, error) {
-		inv, err := tx.InvitationByHash(ctx, hash)
-		if errors.Is(err, ErrNotFound) {
-			return Invitation{}, ErrInvitationInvalid
-		}
-		if err != nil {
-			return Invitation{}, err
-		}
-		if a, err = tx.AccountByID(ctx, inv.AccountID); err != nil {
-			return Invitation{}, err
-		}
-		switch {
-		case inv.UsedAt != nil, a.ActivatedAt != nil:
-			return Invitation{}, ErrInvitationUsed
-		case inv.RevokedAt != nil, a.Disabled(), !now.Before(inv.ExpiresAt):
-			return Invitation{}, ErrInvitationExpired
-		}
-		return inv, nil
+	check := func(tx Tx) (inv Invitation, err error) {
+		inv, a, err = invitationState(ctx, tx, hash, now)
+		return inv, err
 	}
 	// A first look, so a bad link is told apart before any hashing; the
 	// transaction that sets the password checks again under lock.

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/mail"
 	"time"
 
 	"github.com/google/uuid"
@@ -257,8 +258,12 @@ func (s *Service) passwordStep(ctx context.Context, acct Account, actor Actor, n
 
 func loginFields(email, pw string) map[string]string {
 	f := map[string]string{}
-	if email == "" || len(email) > 254 {
+	if email == "" {
 		f["email"] = "is required"
+	} else if addr, err := mail.ParseAddress(email); err != nil || addr.Address != email || len(email) > 254 {
+		// Not an address no account can have: the request is wrong, not
+		// the credentials (422, not 401), and nothing is looked up.
+		f["email"] = "must be an email address"
 	}
 	if pw == "" {
 		f["password"] = "is required"
@@ -322,7 +327,11 @@ func (s *Service) admit(ctx context.Context, actor Actor, now time.Time) error {
 // session). A spent token used after the grace means two parties hold the
 // family: it is revoked whole, at every service (ErrRefreshReused).
 func (s *Service) Refresh(ctx context.Context, plain, clientIP string) (Session, error) {
-	if plain == "" || len(plain) > 256 {
+	if plain == "" {
+		s.rec.Refresh(OutcomeInvalid)
+		return Session{}, &ValidationError{Fields: map[string]string{"refresh_token": "is required"}}
+	}
+	if len(plain) > 256 {
 		s.rec.Refresh(OutcomeInvalid)
 		return Session{}, ErrInvalidRefresh
 	}

@@ -267,6 +267,9 @@ func (s *Service) checkProof(ctx context.Context, tx Tx, a *Account, proof MFAPr
 // new secret, which CompleteMFA confirms with a code. Calling it again
 // replaces the secret.
 func (s *Service) StartEnrolmentForLogin(ctx context.Context, mfaToken, clientIP string) (Enrolment, error) {
+	if mfaToken == "" {
+		return Enrolment{}, &ValidationError{Fields: map[string]string{"mfa_token": "is required"}}
+	}
 	now := s.now().UTC()
 	var e Enrolment
 	err := s.store.InTx(ctx, func(tx Tx) error {

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/keyset"
 	"github.com/acube/platform/services/admin/internal/audit"
 	"github.com/acube/platform/services/admin/internal/password"
 	"github.com/acube/platform/services/admin/internal/token"
@@ -18,8 +19,9 @@ import (
 type Store interface {
 	// InTx runs fn in one transaction, committed when fn returns nil.
 	InTx(ctx context.Context, fn func(Tx) error) error
-	// List returns every account, oldest first.
-	List(ctx context.Context) ([]Account, error)
+	// List returns up to limit accounts after the cursor (from the first
+	// when nil), oldest first by (created_at, id).
+	List(ctx context.Context, after *keyset.Cursor, limit int) ([]Account, error)
 	// AccountByEmail returns ErrNotFound for an unknown email.
 	AccountByEmail(ctx context.Context, email string) (Account, error)
 	// SessionState returns a login session and its account, in one read,
@@ -129,9 +131,11 @@ type Config struct {
 	LogKey []byte
 	// InvitationTTL is how long an invitation link works [24h].
 	InvitationTTL time.Duration
-	// AcceptPath is the page invitation links lead to; the token follows
-	// as ?token= [/admin/invitation].
-	AcceptPath string
+	// AcceptURL is where invitation links lead: a path the mailer joins
+	// to PUBLIC_BASE_URL, or an organisation's own absolute URL, with
+	// {token} where the invitation token goes
+	// [/admin/invitation?token={token}].
+	AcceptURL string
 	// MFAIssuer names the service in authenticator apps [A-Cube Admin].
 	MFAIssuer string
 	// MFARequiredForAdmins makes admins, not only superadmins, enrol TOTP.
@@ -146,8 +150,8 @@ func (c *Config) setDefaults() {
 	if c.InvitationTTL <= 0 {
 		c.InvitationTTL = 24 * time.Hour
 	}
-	if c.AcceptPath == "" {
-		c.AcceptPath = "/admin/invitation"
+	if c.AcceptURL == "" {
+		c.AcceptURL = "/admin/invitation?token=" + TokenPlaceholder
 	}
 	if c.MFAIssuer == "" {
 		c.MFAIssuer = "A-Cube Admin"
@@ -187,16 +191,23 @@ func (s *Service) mfaRequired(a Account) bool {
 	return a.MFAEnabled() || a.Role == RoleSuperadmin || s.cfg.MFARequiredForAdmins
 }
 
-// List returns every admin. Only a superadmin may.
-func (s *Service) List(ctx context.Context, actor Actor) ([]Account, error) {
+// List returns a page of at most limit admins after the cursor (from the
+// first when nil), oldest first. Only a superadmin may.
+func (s *Service) List(ctx context.Context, actor Actor, after *keyset.Cursor, limit int) (Page, error) {
 	if actor.Role != RoleSuperadmin {
-		return nil, ErrForbidden
+		return Page{}, ErrForbidden
 	}
-	list, err := s.store.List(ctx)
+	list, err := s.store.List(ctx, after, limit+1)
 	if err != nil {
-		return nil, fmt.Errorf("list admins: %w", err)
+		return Page{}, fmt.Errorf("list admins: %w", err)
 	}
-	return list, nil
+	p := Page{Items: list}
+	if len(list) > limit {
+		p.Items = list[:limit]
+		last := p.Items[limit-1]
+		p.Next = &keyset.Cursor{At: last.CreatedAt, ID: last.ID}
+	}
+	return p, nil
 }
 
 // Disable stops an admin from logging in and ends every session of it at

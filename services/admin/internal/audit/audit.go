@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/keyset"
 )
 
 // SubjectPrefix starts every audit subject.
@@ -37,11 +38,7 @@ type Filter struct {
 	EntityID   string
 	From, To   time.Time // From inclusive, To exclusive
 	Limit      int
-	After      *Cursor
-}
-
-// Cursor points just past the last entry of a page (newest first).
-type Cursor struct {
-	OccurredAt time.Time
-	ID         string
+	// After continues the list (newest first) after this entry's
+	// (occurred_at, id).
+	After *keyset.Cursor
 }

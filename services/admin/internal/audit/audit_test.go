@@ -3,11 +3,10 @@ package audit
 import (
 	"encoding/json"
 	"errors"
-	"github.com/acube/platform/libs/events"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/acube/platform/libs/events"
 )
 
 func TestRecordValidate(t *testing.T) {
@@ -52,18 +51,4 @@ func mustData(t *testing.T, b []byte) map[string]json.RawMessage {
 		t.Fatal(err)
 	}
 	return m
-}
-
-func TestCursorRoundTrip(t *testing.T) {
-	t.Parallel()
-	c := Cursor{OccurredAt: time.Date(2030, 1, 1, 0, 0, 0, 123456000, time.UTC), ID: uuid.NewString()}
-	got, err := ParseCursor(c.Encode())
-	if err != nil || !got.OccurredAt.Equal(c.OccurredAt) || got.ID != c.ID {
-		t.Fatalf("round trip = %+v, %v", got, err)
-	}
-	for _, bad := range []string{"", "!!", "bm9waXBl", c.Encode() + "x"} {
-		if _, err := ParseCursor(bad); err == nil {
-			t.Errorf("ParseCursor(%q) accepted", bad)
-		}
-	}
 }

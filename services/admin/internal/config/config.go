@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -72,7 +73,26 @@ type Security struct {
 	MFARequiredForAdmins bool          `env:"ADMIN_MFA_REQUIRED_FOR_ADMINS" default:"false" doc:"admins, not only superadmins, must enrol and use TOTP"`
 	MFAIssuer            string        `env:"ADMIN_MFA_ISSUER" default:"A-Cube Admin" doc:"the name authenticator apps show for TOTP"`
 	InvitationTTL        time.Duration `env:"ADMIN_INVITATION_TTL" default:"24h" doc:"how long an invitation link works"`
-	InvitationPath       string        `env:"ADMIN_INVITATION_PATH" default:"/admin/invitation" doc:"page invitation links lead to (the mailer adds PUBLIC_BASE_URL; ?token= follows)"`
+	InvitationPath       string        `env:"ADMIN_INVITATION_PATH" default:"/admin/invitation" doc:"the admin service's invitation page that links lead to (the mailer adds PUBLIC_BASE_URL; ?token= follows)"`
+	InvitationURL        string        `env:"ADMIN_INVITATION_URL" doc:"an organisation's own invitation page instead: an absolute http(s) URL with {token} once, e.g. https://admin.example/invite?t={token}"`
+}
+
+// InvitationLink is the template of invitation links: ADMIN_INVITATION_URL
+// when set, else ADMIN_INVITATION_PATH?token={token}.
+func (s Security) InvitationLink() string {
+	if s.InvitationURL != "" {
+		return s.InvitationURL
+	}
+	return s.InvitationPath + "?token={token}"
+}
+
+func (s Security) validInvitationURL() bool {
+	if s.InvitationURL == "" {
+		return true
+	}
+	u, err := url.Parse(s.InvitationURL)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" &&
+		strings.Count(s.InvitationURL, "{token}") == 1
 }
 
 // Bulk configures bulk jobs.
@@ -120,8 +140,8 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("config: throttle counts must be at least 1 and back-offs positive"))
 	}
 	if sec := c.Security; sec.InvitationTTL <= 0 || sec.InvitationTTL > 7*24*time.Hour ||
-		!strings.HasPrefix(sec.InvitationPath, "/") || strings.HasPrefix(sec.InvitationPath, "//") || sec.MFAIssuer == "" {
-		errs = append(errs, errors.New("config: ADMIN_INVITATION_TTL must be in (0, 168h], ADMIN_INVITATION_PATH a path, ADMIN_MFA_ISSUER set"))
+		!strings.HasPrefix(sec.InvitationPath, "/") || strings.HasPrefix(sec.InvitationPath, "//") || !sec.validInvitationURL() || sec.MFAIssuer == "" {
+		errs = append(errs, errors.New("config: ADMIN_INVITATION_TTL must be in (0, 168h], ADMIN_INVITATION_PATH a path, ADMIN_INVITATION_URL empty or an absolute http(s) URL with {token} once, ADMIN_MFA_ISSUER set"))
 	}
 	if c.Bulk.SyncThreshold < 0 || c.Bulk.MaxIDs < 1 || c.Bulk.SyncWait <= 0 {
 		errs = append(errs, errors.New("config: bulk threshold must be >= 0, max ids >= 1, sync wait > 0"))

@@ -23,6 +23,9 @@ func TestLoad(t *testing.T) {
 		{name: "no free attempts", env: map[string]string{"ADMIN_THROTTLE_CLIENT_FREE": "0"}, wantErr: "throttle"},
 		{name: "invitations that never expire", env: map[string]string{"ADMIN_INVITATION_TTL": "720h"}, wantErr: "ADMIN_INVITATION_TTL"},
 		{name: "invitation page is no path", env: map[string]string{"ADMIN_INVITATION_PATH": "https://evil.example/x"}, wantErr: "ADMIN_INVITATION_PATH"},
+		{name: "an organisation's own invitation page", env: map[string]string{"ADMIN_INVITATION_URL": "https://admin.example/invite?t={token}"}},
+		{name: "own invitation page without the token", env: map[string]string{"ADMIN_INVITATION_URL": "https://admin.example/invite"}, wantErr: "ADMIN_INVITATION_URL"},
+		{name: "own invitation page is relative", env: map[string]string{"ADMIN_INVITATION_URL": "/invite?t={token}"}, wantErr: "ADMIN_INVITATION_URL"},
 		{name: "TOTP for admins too", env: map[string]string{"ADMIN_MFA_REQUIRED_FOR_ADMINS": "true"}},
 	}
 	for _, tt := range tests {
@@ -68,6 +71,24 @@ func TestServingRole(t *testing.T) {
 			}
 			if got := c.ServingRole(); got != tt.want {
 				t.Fatalf("ServingRole() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestInvitationLink(t *testing.T) {
+	tests := []struct {
+		name string
+		sec  Security
+		want string
+	}{
+		{name: "the admin service's page", sec: Security{InvitationPath: "/admin/invitation"}, want: "/admin/invitation?token={token}"},
+		{name: "an organisation's own page wins", sec: Security{InvitationPath: "/admin/invitation", InvitationURL: "https://admin.example/i?t={token}"}, want: "https://admin.example/i?t={token}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.sec.InvitationLink(); got != tt.want {
+				t.Errorf("InvitationLink() = %q, want %q", got, tt.want)
 			}
 		})
 	}

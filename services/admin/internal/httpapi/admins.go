@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/acube/platform/libs/keyset"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/admin/internal/account"
 )
@@ -24,24 +25,39 @@ type adminAccount struct {
 	InvitationExpiresAt *time.Time `json:"invitation_expires_at,omitempty"`
 }
 
+// adminPage is a page of admins (AdminPage).
+type adminPage struct {
+	Items      []adminAccount `json:"items"`
+	NextCursor string         `json:"next_cursor,omitempty"`
+}
+
 func accountView(a account.Account, invitationExpires *time.Time) adminAccount {
 	return adminAccount{ID: a.ID.String(), Email: a.Email, Name: a.Name, Role: a.Role, Status: a.Status(),
 		MFAEnabled: a.MFAEnabled(), CreatedAt: a.CreatedAt, CreatedBy: a.CreatedBy, ActivatedAt: a.ActivatedAt,
 		DisabledAt: a.DisabledAt, InvitationExpiresAt: invitationExpires}
 }
 
+// listAdmins serves GET /api/admin/admins?limit=&cursor=, oldest first.
 func (a *API) listAdmins(w http.ResponseWriter, r *http.Request) {
-	list, err := a.d.Accounts.List(r.Context(), a.actor(r))
+	limit, after, bad := keyset.Query(r.URL.Query())
+	if len(bad) > 0 {
+		a.fail(w, r, web.Invalid(bad))
+		return
+	}
+	page, err := a.d.Accounts.List(r.Context(), a.actor(r), after, limit)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	items := make([]adminAccount, len(list))
-	for i, acct := range list {
-		items[i] = accountView(acct, nil)
+	out := adminPage{Items: make([]adminAccount, len(page.Items))}
+	for i, acct := range page.Items {
+		out.Items[i] = accountView(acct, nil)
+	}
+	if page.Next != nil {
+		out.NextCursor = page.Next.Encode()
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	web.WriteJSON(w, http.StatusOK, map[string]any{"items": items})
+	web.WriteJSON(w, http.StatusOK, out)
 }
 
 // createAdmin invites an admin: {email, name, role}, no password.

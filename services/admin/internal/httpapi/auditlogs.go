@@ -1,11 +1,12 @@
 package httpapi
 
 import (
+	"maps"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/acube/platform/libs/keyset"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/admin/internal/audit"
 )
@@ -38,7 +39,7 @@ func (a *API) auditLogs(w http.ResponseWriter, r *http.Request) {
 func parseAuditFilter(r *http.Request) (audit.Filter, error) {
 	q := r.URL.Query()
 	f := audit.Filter{ActorID: q.Get("actor_id"), ActorEmail: strings.ToLower(q.Get("actor_email")),
-		Action: q.Get("action"), Entity: q.Get("entity"), EntityID: q.Get("entity_id"), Limit: 50}
+		Action: q.Get("action"), Entity: q.Get("entity"), EntityID: q.Get("entity_id")}
 	if admin := q.Get("admin"); admin != "" {
 		if strings.Contains(admin, "@") {
 			f.ActorEmail = strings.ToLower(admin)
@@ -54,16 +55,9 @@ func parseAuditFilter(r *http.Request) (audit.Filter, error) {
 	if f.To, err = parseTime(q.Get("to"), true); err != nil {
 		bad["to"] = "must be an RFC 3339 time or a YYYY-MM-DD date"
 	}
-	if s := q.Get("limit"); s != "" {
-		if f.Limit, err = strconv.Atoi(s); err != nil || f.Limit < 1 || f.Limit > 500 {
-			bad["limit"] = "must be 1 to 500"
-		}
-	}
-	if s := q.Get("cursor"); s != "" {
-		if f.After, err = audit.ParseCursor(s); err != nil {
-			bad["cursor"] = "is not a cursor this API returned"
-		}
-	}
+	var problems map[string]string
+	f.Limit, f.After, problems = keyset.Query(q)
+	maps.Copy(bad, problems)
 	if len(bad) > 0 {
 		return audit.Filter{}, web.Invalid(bad)
 	}

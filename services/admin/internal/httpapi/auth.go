@@ -128,6 +128,11 @@ func (a *API) logout(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	if req.RefreshToken == "" {
+		// No credential at all: nothing says which session to end.
+		a.fail(w, r, unauthorized(w, "Unauthorized", "send the refresh_token of the session to end"))
+		return
+	}
 	if err := a.d.Accounts.Logout(r.Context(), req.RefreshToken, a.d.Clients.Addr(r)); err != nil {
 		a.fail(w, r, err)
 		return

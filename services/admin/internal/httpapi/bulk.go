@@ -16,13 +16,24 @@ type jobResponse struct {
 	StatusURL string `json:"status_url"`
 }
 
-func view(j job.Job) jobResponse {
-	return jobResponse{Job: j, StatusURL: "/api/admin/jobs/" + j.ID.String()}
+// accepted is the answer of a job still under way (JobAccepted): its id,
+// its state (queued or running; never the status a status update sets)
+// and where to follow it.
+type accepted struct {
+	JobID     string `json:"job_id"`
+	Status    string `json:"status"`
+	StatusURL string `json:"status_url"`
 }
 
+func jobURL(j job.Job) string { return "/api/admin/jobs/" + j.ID.String() }
+
+func view(j job.Job) jobResponse { return jobResponse{Job: j, StatusURL: jobURL(j)} }
+
 // bulk serves the bulk endpoints: one durable job path for every size.
-// Small jobs wait for their result (200), falling back to 202 when it
-// takes longer than SyncWait; large ones answer 202 at once.
+// Small jobs wait for their result (200, the Job), falling back to 202
+// (JobAccepted) when it takes longer than SyncWait; large ones answer 202
+// at once. Every request is validated before a job exists: an unknown
+// entity or a status the entity does not have is a 422.
 func (a *API) bulk(action string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var req job.Request
@@ -56,8 +67,8 @@ func (a *API) bulk(action string) http.HandlerFunc {
 				j = done
 			}
 		}
-		w.Header().Set("Location", "/api/admin/jobs/"+j.ID.String())
-		web.WriteJSON(w, http.StatusAccepted, view(j))
+		w.Header().Set("Location", jobURL(j))
+		web.WriteJSON(w, http.StatusAccepted, accepted{JobID: j.ID.String(), Status: j.State, StatusURL: jobURL(j)})
 	}
 }
 

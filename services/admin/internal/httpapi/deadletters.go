@@ -1,33 +1,71 @@
 package httpapi
 
 import (
+	"encoding/base64"
+	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/acube/platform/libs/keyset"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/admin/internal/deadletter"
 )
 
 type letterPage struct {
-	Items     []deadletter.Letter `json:"items"`
-	NextAfter uint64              `json:"next_after,omitempty"`
+	Items      []deadletter.Letter `json:"items"`
+	NextCursor string              `json:"next_cursor,omitempty"`
+	// NextAfter is next_cursor's sequence, for clients of ?after=
+	// (deprecated in the document).
+	NextAfter uint64 `json:"next_after,omitempty"`
 }
 
-// listDeadLetters serves GET /api/admin/dead-letters?consumer=&after=&limit=.
+// letterCursor is the opaque cursor of the dead-letter list: the last
+// sequence of a page.
+type letterCursor struct{ seq uint64 }
+
+func (c letterCursor) encode() string {
+	return base64.RawURLEncoding.EncodeToString([]byte("dl:" + strconv.FormatUint(c.seq, 10)))
+}
+
+func parseLetterCursor(s string) (*letterCursor, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, err
+	}
+	n, ok := strings.CutPrefix(string(raw), "dl:")
+	if !ok {
+		return nil, errors.New("not a dead-letter cursor")
+	}
+	seq, err := strconv.ParseUint(n, 10, 64)
+	if err != nil || seq == 0 {
+		return nil, errors.New("not a dead-letter cursor")
+	}
+	return &letterCursor{seq: seq}, nil
+}
+
+// listDeadLetters serves GET /api/admin/dead-letters?consumer=&limit=
+// &cursor= (and the deprecated &after=), oldest first.
 func (a *API) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	bad := map[string]string{}
-	limit := 50
+	limit, problem := keyset.Limit(q)
+	if problem != "" {
+		bad["limit"] = problem
+	}
 	var after uint64
-	var err error
-	if s := q.Get("limit"); s != "" {
-		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > 200 {
-			bad["limit"] = "must be 1 to 200"
+	if s := q.Get("cursor"); s != "" { // empty: the first page, as in every list
+		c, err := parseLetterCursor(s)
+		if err != nil {
+			bad["cursor"] = keyset.CursorProblem
+		} else {
+			after = c.seq
 		}
 	}
 	if s := q.Get("after"); s != "" {
+		var err error
 		if after, err = strconv.ParseUint(s, 10, 64); err != nil {
 			bad["after"] = "must be a stream sequence"
 		}
@@ -41,7 +79,11 @@ func (a *API) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	web.WriteJSON(w, http.StatusOK, letterPage{Items: items, NextAfter: next})
+	page := letterPage{Items: items}
+	if next != 0 {
+		page.NextCursor, page.NextAfter = letterCursor{seq: next}.encode(), next
+	}
+	web.WriteJSON(w, http.StatusOK, page)
 }
 
 func (a *API) seq(w http.ResponseWriter, r *http.Request) (uint64, bool) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/acube/platform/libs/authn"
 	"github.com/acube/platform/libs/clientip"
+	"github.com/acube/platform/libs/keyset"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/admin/internal/account"
 	"github.com/acube/platform/services/admin/internal/audit"
@@ -27,7 +28,7 @@ import (
 
 // AuditLog is the read side of the audit log.
 type AuditLog interface {
-	Query(ctx context.Context, f audit.Filter) ([]audit.Entry, *audit.Cursor, error)
+	Query(ctx context.Context, f audit.Filter) ([]audit.Entry, *keyset.Cursor, error)
 }
 
 // DeadLetterCounter counts dead-letter actions.
@@ -155,8 +156,8 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		err = web.NotFound(rootMessage(err))
 	case errors.Is(err, deadletter.ErrNoSubject):
 		err = &web.Error{Status: http.StatusConflict, Message: "Conflict", Detail: err.Error()}
-	case errors.Is(err, deadletter.ErrBadFilter), errors.Is(err, audit.ErrBadCursor):
-		err = web.Errorf(http.StatusBadRequest, "Bad request", "%s", rootMessage(err))
+	case errors.Is(err, deadletter.ErrBadFilter):
+		err = web.Invalid(map[string]string{"consumer": "must be a consumer name (letters, digits, _ and -)"})
 	}
 	web.WriteError(w, r, a.d.Log, err)
 }

@@ -3,8 +3,8 @@ package job
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -64,19 +64,43 @@ type Request struct {
 	Status string   `json:"status,omitempty"`
 }
 
-var statusToken = regexp.MustCompile(`^[a-z][a-z_]{0,31}$`)
+// Statuses lists, per entity, the statuses a bulk status update may set:
+// the owner's (booking's) status sets, which the OpenAPI document lists as
+// SessionStatus, VolunteerStatus and ContactStatus. Events have none. A
+// status outside the entity's set is refused here, before a job exists,
+// rather than by the owner after it was queued (issue 14: a "failed" job
+// whose report said "Failed 0").
+func Statuses(entity string) []string {
+	switch entity {
+	case "sessions":
+		return []string{"pending", "confirmed", "completed", "cancelled"}
+	case "volunteers":
+		return []string{"pending", "reviewing", "approved", "rejected"}
+	case "contact":
+		return []string{"new", "read", "replied", "archived"}
+	}
+	return nil
+}
 
 // normalize validates r for action, drops duplicate ids (keeping the
 // first) and returns the ids in request order.
 func (r Request) normalize(action string, maxIDs int) ([]string, error) {
 	f := map[string]string{}
 	if !slices.Contains(Entities(), r.Entity) {
-		f["entity"] = fmt.Sprintf("must be one of %v", Entities())
+		f["entity"] = fmt.Sprintf("must be one of %s", strings.Join(Entities(), ", "))
 	}
 	switch action {
 	case ActionStatusUpdate:
-		if !statusToken.MatchString(r.Status) {
-			f["status"] = "is required: a lower-case status name"
+		allowed := Statuses(r.Entity)
+		switch {
+		case f["entity"] != "":
+			if r.Status == "" {
+				f["status"] = "is required"
+			}
+		case len(allowed) == 0:
+			f["entity"] = r.Entity + " have no status to update"
+		case !slices.Contains(allowed, r.Status):
+			f["status"] = fmt.Sprintf("must be one of %s for %s", strings.Join(allowed, ", "), r.Entity)
 		}
 	case ActionDelete:
 		if r.Status != "" {
@@ -93,8 +117,10 @@ func (r Request) normalize(action string, maxIDs int) ([]string, error) {
 		seen := make(map[string]bool, len(r.IDs))
 		ids = make([]string, 0, len(r.IDs))
 		for i, id := range r.IDs {
+			// Only the canonical 36-character form (any case), the
+			// document's format: uuid; not braces or urn:uuid:.
 			u, err := uuid.Parse(id)
-			if err != nil {
+			if err != nil || len(id) != 36 {
 				f["ids"] = fmt.Sprintf("item %d is not a UUID", i)
 				break
 			}

@@ -26,8 +26,15 @@ func TestRequestNormalize(t *testing.T) {
 		{name: "no ids", action: ActionDelete, req: Request{Entity: "events"}, wantFields: []string{"ids"}},
 		{name: "too many ids", action: ActionDelete, req: Request{Entity: "events", IDs: []string{a, b, a, b}}, wantFields: []string{"ids"}},
 		{name: "not a uuid", action: ActionDelete, req: Request{Entity: "events", IDs: []string{"1 OR 1=1"}}, wantFields: []string{"ids"}},
-		{name: "status missing", action: ActionStatusUpdate, req: Request{Entity: "events", IDs: []string{a}}, wantFields: []string{"status"}},
-		{name: "status not a name", action: ActionStatusUpdate, req: Request{Entity: "events", IDs: []string{a}, Status: "x'; --"}, wantFields: []string{"status"}},
+		{name: "status missing", action: ActionStatusUpdate, req: Request{Entity: "sessions", IDs: []string{a}}, wantFields: []string{"status"}},
+		{name: "status not a name", action: ActionStatusUpdate, req: Request{Entity: "contact", IDs: []string{a}, Status: "x'; --"}, wantFields: []string{"status"}},
+		{name: "status bogus", action: ActionStatusUpdate, req: Request{Entity: "sessions", IDs: []string{a}, Status: "bogus"}, wantFields: []string{"status"}},
+		{name: "status of another entity", action: ActionStatusUpdate, req: Request{Entity: "sessions", IDs: []string{a}, Status: "approved"}, wantFields: []string{"status"}},
+		{name: "session status", action: ActionStatusUpdate, req: Request{Entity: "sessions", IDs: []string{a}, Status: "cancelled"}, want: []string{a}},
+		{name: "contact status", action: ActionStatusUpdate, req: Request{Entity: "contact", IDs: []string{a}, Status: "archived"}, want: []string{a}},
+		{name: "events have no status", action: ActionStatusUpdate, req: Request{Entity: "events", IDs: []string{a}, Status: "approved"}, wantFields: []string{"entity"}},
+		{name: "unknown entity, no status", action: ActionStatusUpdate, req: Request{Entity: "admins", IDs: []string{a}}, wantFields: []string{"entity", "status"}},
+		{name: "uuid in braces", action: ActionDelete, req: Request{Entity: "events", IDs: []string{"{" + a + "}"}}, wantFields: []string{"ids"}},
 		{name: "status on delete", action: ActionDelete, req: Request{Entity: "events", IDs: []string{a}, Status: "gone"}, wantFields: []string{"status"}},
 	}
 	for _, tt := range tests {

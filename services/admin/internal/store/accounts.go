@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/keyset"
 	"github.com/acube/platform/services/admin/internal/account"
 )
 
@@ -30,7 +31,8 @@ func (s *Accounts) InTx(ctx context.Context, fn func(account.Tx) error) error {
 const (
 	accountCols = `id, email, name, role, password_hash, created_at, created_by, disabled_at, activated_at,
 password_changed_at, totp_secret, totp_pending, totp_confirmed_at, totp_last_step`
-	listAccounts  = `SELECT ` + accountCols + ` FROM accounts ORDER BY created_at, id`
+	listAccounts = `SELECT ` + accountCols + ` FROM accounts
+WHERE $1::timestamptz IS NULL OR (created_at, id) > ($1, $2) ORDER BY created_at, id LIMIT $3`
 	accountByMail = `SELECT ` + accountCols + ` FROM accounts WHERE email = $1`
 	accountByID   = `SELECT ` + accountCols + ` FROM accounts WHERE id = $1 FOR UPDATE`
 	countAccounts = `SELECT count(*) FROM accounts`
@@ -58,9 +60,16 @@ func scanAccount(row pgx.Row) (account.Account, error) {
 	return a, nil
 }
 
-// List returns every account, oldest first.
-func (s *Accounts) List(ctx context.Context) ([]account.Account, error) {
-	rows, err := s.pool.Query(ctx, listAccounts)
+// List returns up to limit accounts after the cursor, oldest first.
+func (s *Accounts) List(ctx context.Context, after *keyset.Cursor, limit int) ([]account.Account, error) {
+	var (
+		at *time.Time
+		id *uuid.UUID
+	)
+	if after != nil {
+		at, id = &after.At, &after.ID
+	}
+	rows, err := s.pool.Query(ctx, listAccounts, at, id, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list accounts: %w", err)
 	}

@@ -8,10 +8,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/keyset"
 	"github.com/acube/platform/services/admin/internal/audit"
 )
 
@@ -53,7 +55,7 @@ func Append(ctx context.Context, tx pgx.Tx, ev events.Event) error {
 
 // Query returns the entries f selects, newest first, one page of at most
 // f.Limit, and the cursor of the next page (nil on the last).
-func (s *Audit) Query(ctx context.Context, f audit.Filter) ([]audit.Entry, *audit.Cursor, error) {
+func (s *Audit) Query(ctx context.Context, f audit.Filter) ([]audit.Entry, *keyset.Cursor, error) {
 	var (
 		where []string
 		args  []any
@@ -84,7 +86,7 @@ func (s *Audit) Query(ctx context.Context, f audit.Filter) ([]audit.Entry, *audi
 		add("occurred_at < ?", f.To)
 	}
 	if f.After != nil {
-		args = append(args, f.After.OccurredAt, f.After.ID)
+		args = append(args, f.After.At, f.After.ID)
 		where = append(where, fmt.Sprintf("(occurred_at, id) < ($%d, $%d::uuid)", len(args)-1, len(args)))
 	}
 	q := `SELECT id, source, actor_id, actor_email, action, entity, entity_id, client_ip, changes, occurred_at FROM audit_log`
@@ -116,11 +118,15 @@ func (s *Audit) Query(ctx context.Context, f audit.Filter) ([]audit.Entry, *audi
 	if err != nil {
 		return nil, nil, fmt.Errorf("read audit log: %w", err)
 	}
-	var next *audit.Cursor
+	var next *keyset.Cursor
 	if len(list) > f.Limit {
 		list = list[:f.Limit]
 		last := list[len(list)-1]
-		next = &audit.Cursor{OccurredAt: last.OccurredAt, ID: last.ID}
+		id, err := uuid.Parse(last.ID) // the id column is a uuid
+		if err != nil {
+			return nil, nil, fmt.Errorf("read audit log: id %q: %w", last.ID, err)
+		}
+		next = &keyset.Cursor{At: last.OccurredAt, ID: id}
 	}
 	return list, next, nil
 }

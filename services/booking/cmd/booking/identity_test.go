@@ -56,7 +56,7 @@ func TestIntegrationRunsUnderItsNATSIdentity(t *testing.T) {
 
 	date := time.Now().AddDate(0, 0, 10).Format(time.DateOnly)
 	req := fmt.Sprintf(`{"email":"jane@example.org","name":"Jane","phone":"1234567","session_type":"individual","preferred_date":%q,"message":"hi"}`, date)
-	resp, err := http.Post(h.base+"/api/sessions/book", "application/json", strings.NewReader(req))
+	resp, err := h.api.Post(h.base+"/api/sessions/book", "application/json", strings.NewReader(req))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/acube/platform/services/booking/internal/consumer"
 	"github.com/acube/platform/services/booking/internal/httpapi"
 	"github.com/acube/platform/services/booking/internal/images"
+	"github.com/acube/platform/services/booking/internal/pages"
 	"github.com/acube/platform/services/booking/internal/store"
 )
 
@@ -138,7 +139,11 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 	if err != nil {
 		return err
 	}
-	api := httpapi.New(svc, verifier, imgs, log, httpapi.Config{Clients: clients, MaxImageBytes: cfg.Images.MaxBytes})
+	exports, err := httpapi.NewExportMetrics(reg)
+	if err != nil {
+		return fmt.Errorf("register export metrics: %w", err)
+	}
+	api := httpapi.New(svc, verifier, imgs, log, httpapi.Config{Clients: clients, MaxImageBytes: cfg.Images.MaxBytes, Exports: exports})
 	probes := web.NewProbes(reg, map[string]web.Check{
 		"postgres": pool.Ping,
 		// A new replica joins its Service once it knows the revoked tokens.
@@ -150,6 +155,9 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 	probes.Detail("revocations", func(context.Context) error { return revocations.Ready() })
 	r := web.NewRouter(log, httpMetrics, probes)
 	api.Routes(r)
+	if err := pages.Mount(r, svc, log, pages.Config{}); err != nil {
+		return err
+	}
 
 	lc, err := lifecycle.New(lifecycle.Config{
 		Server: web.NewServer(cfg.Addr, r), Probes: probes,

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/acube/platform/libs/apispec/apitest"
 	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/libs/freeport"
 	"github.com/acube/platform/libs/logging/logtest"
@@ -29,6 +30,9 @@ type harness struct {
 	nats *natstest.Server
 	env  map[string]string
 	base string
+	// api sends the /api requests of a test, each checked against the
+	// OpenAPI document; the probes are not part of it.
+	api  *http.Client
 	logs *logtest.Buffer
 	done chan error
 	stop context.CancelFunc
@@ -50,7 +54,7 @@ func prepare(t *testing.T) *harness {
 	if err := migrate(context.Background(), libconfig.Map(map[string]string{"MIGRATE_DATABASE_URL": db.OwnerURL, "LOG_LEVEL": "warn"}), io.Discard); err != nil {
 		t.Fatalf("booking migrate: %v", err)
 	}
-	h := &harness{t: t, nats: ns, base: "http://" + addr, logs: &logtest.Buffer{}, done: make(chan error, 1), env: map[string]string{
+	h := &harness{t: t, nats: ns, base: "http://" + addr, api: apitest.New(t).Client(), logs: &logtest.Buffer{}, done: make(chan error, 1), env: map[string]string{
 		"BOOKING_ADDR":     addr,
 		"DATABASE_URL":     db.AppURL,
 		"NATS_URL":         ns.URL(),
@@ -145,7 +149,7 @@ func TestIntegrationStartsWithNATSDown(t *testing.T) {
 
 	date := time.Now().AddDate(0, 0, 10).Format(time.DateOnly)
 	req := fmt.Sprintf(`{"email":"jane@example.org","name":"Jane","phone":"1234567","session_type":"individual","preferred_date":%q,"message":"hi"}`, date)
-	resp, err := http.Post(h.base+"/api/sessions/book", "application/json", strings.NewReader(req))
+	resp, err := h.api.Post(h.base+"/api/sessions/book", "application/json", strings.NewReader(req))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func TestIntegrationRevokedAdminTokens(t *testing.T) {
 			t.Fatal(err)
 		}
 		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := h.api.Do(req)
 		if err != nil {
 			return 0
 		}

@@ -8,19 +8,23 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/keyset"
 )
 
 // Contact is one message sent through the contact form.
 type Contact struct {
-	ID        uuid.UUID
-	Email     string
-	Name      string
-	Phone     string
-	Subject   string
-	Message   string
-	Status    string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	ID      uuid.UUID
+	Email   string
+	Name    string
+	Phone   string
+	Subject string
+	Message string
+	Status  string
+	// StatusReason says why an admin last changed the status; empty when
+	// they gave no reason.
+	StatusReason string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // ContactRequest is the contact form.
@@ -86,17 +90,22 @@ func (s *Service) Contacts(ctx context.Context, f Filter) (Page[Contact], error)
 	if err != nil {
 		return Page[Contact]{}, fmt.Errorf("list contact messages: %w", err)
 	}
-	return paginate(items, limit, func(c Contact) Cursor { return Cursor{At: c.CreatedAt, ID: c.ID} }), nil
+	return paginate(items, limit, func(c Contact) keyset.Cursor { return keyset.Cursor{At: c.CreatedAt, ID: c.ID} }), nil
 }
 
-// SetContactStatus sets a contact message's status for an admin.
-func (s *Service) SetContactStatus(ctx context.Context, a Actor, id uuid.UUID, status string) (Contact, error) {
+// SetContactStatus sets a contact message's status for an admin; the
+// optional reason is kept as SetVolunteerStatus keeps it.
+func (s *Service) SetContactStatus(ctx context.Context, a Actor, id uuid.UUID, status, reason string) (Contact, error) {
+	fields := map[string]string{}
 	if !ValidContactStatus(status) {
-		return Contact{}, &ValidationError{Fields: map[string]string{
-			"status": "must be one of new, read, replied, archived"}}
+		fields["status"] = "must be one of new, read, replied, archived"
+	}
+	reason = checkText(fields, "reason", reason, maxReason, false)
+	if err := invalid(fields); err != nil {
+		return Contact{}, err
 	}
 	c, err := s.store.UpdateContact(ctx, id, func(c *Contact) ([]Message, error) {
-		return s.setStatus(a, EntityContact, TypeContactStatus, c.ID, c.Email, c.Name, &c.Status, &c.UpdatedAt, status, true), nil
+		return s.setStatus(a, EntityContact, TypeContactStatus, c.ID, c.Email, c.Name, &c.Status, &c.StatusReason, &c.UpdatedAt, status, reason, true), nil
 	})
 	if err != nil {
 		return Contact{}, fmt.Errorf("set status of contact message %s: %w", id, err)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/acube/platform/libs/keyset"
 )
 
 // Event is a scheduled event people register for, up to its capacity.
@@ -160,5 +162,5 @@ func (s *Service) UpcomingEvents(ctx context.Context, f Filter) (Page[Event], er
 	if err != nil {
 		return Page[Event]{}, fmt.Errorf("list events: %w", err)
 	}
-	return paginate(items, limit, func(e Event) Cursor { return Cursor{At: e.StartsAt, ID: e.ID} }), nil
+	return paginate(items, limit, func(e Event) keyset.Cursor { return keyset.Cursor{At: e.StartsAt, ID: e.ID} }), nil
 }

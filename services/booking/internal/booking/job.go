@@ -222,11 +222,11 @@ func (s *Service) applyChunk(ctx context.Context, tx JobTx, req events.JobReques
 			})
 		case BulkVolunteers:
 			_, err = tx.UpdateVolunteer(ctx, id, func(v *Volunteer) ([]Message, error) {
-				return s.setStatus(a, EntityVolunteer, TypeVolunteerStatus, v.ID, v.Email, v.Name, &v.Status, &v.UpdatedAt, req.Status, false), nil
+				return s.setStatus(a, EntityVolunteer, TypeVolunteerStatus, v.ID, v.Email, v.Name, &v.Status, &v.StatusReason, &v.UpdatedAt, req.Status, "", false), nil
 			})
 		case BulkContact:
 			_, err = tx.UpdateContact(ctx, id, func(c *Contact) ([]Message, error) {
-				return s.setStatus(a, EntityContact, TypeContactStatus, c.ID, c.Email, c.Name, &c.Status, &c.UpdatedAt, req.Status, false), nil
+				return s.setStatus(a, EntityContact, TypeContactStatus, c.ID, c.Email, c.Name, &c.Status, &c.StatusReason, &c.UpdatedAt, req.Status, "", false), nil
 			})
 		}
 		var te *TransitionError

@@ -1,54 +1,10 @@
 package booking
 
 import (
-	"encoding/base64"
-	"strings"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/acube/platform/libs/keyset"
 )
-
-// Page sizes of every list.
-const (
-	DefaultLimit = 50
-	MaxLimit     = 200
-)
-
-// Cursor points just past the last item of a page, in the list's order.
-type Cursor struct {
-	At time.Time
-	ID uuid.UUID
-}
-
-// Encode renders the cursor as an opaque URL-safe string.
-func (c Cursor) Encode() string {
-	return base64.RawURLEncoding.EncodeToString([]byte(c.At.UTC().Format(time.RFC3339Nano) + "|" + c.ID.String()))
-}
-
-// ParseCursor reads a cursor made by Encode; an empty string is no cursor.
-func ParseCursor(s string) (*Cursor, error) {
-	if s == "" {
-		return nil, nil
-	}
-	bad := &ValidationError{Fields: map[string]string{"cursor": "is not a cursor this API handed out"}}
-	raw, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return nil, bad
-	}
-	ts, id, ok := strings.Cut(string(raw), "|")
-	if !ok {
-		return nil, bad
-	}
-	t, err := time.Parse(time.RFC3339Nano, ts)
-	if err != nil {
-		return nil, bad
-	}
-	u, err := uuid.Parse(id)
-	if err != nil {
-		return nil, bad
-	}
-	return &Cursor{At: t, ID: u}, nil
-}
 
 // Filter selects and pages a list. Zero fields match everything.
 type Filter struct {
@@ -57,16 +13,16 @@ type Filter struct {
 	// From (inclusive) and To (exclusive) bound the list's date: creation
 	// for submissions, start for events.
 	From, To time.Time
-	// Limit is the page size, 1 to MaxLimit.
+	// Limit is the page size, 1 to keyset.MaxLimit.
 	Limit int
 	// After continues a list after this cursor.
-	After *Cursor
+	After *keyset.Cursor
 }
 
 // Page is one page of a list; Next is nil on the last page.
 type Page[T any] struct {
 	Items []T
-	Next  *Cursor
+	Next  *keyset.Cursor
 }
 
 // checkFilter normalises f.Limit and checks Status against valid.
@@ -74,9 +30,9 @@ func checkFilter(f *Filter, valid func(string) bool) error {
 	fields := map[string]string{}
 	switch {
 	case f.Limit == 0:
-		f.Limit = DefaultLimit
-	case f.Limit < 0 || f.Limit > MaxLimit:
-		fields["limit"] = "must be between 1 and 200"
+		f.Limit = keyset.DefaultLimit
+	case f.Limit < 0 || f.Limit > keyset.MaxLimit:
+		fields["limit"] = keyset.LimitProblem
 	}
 	if f.Status != "" && !valid(f.Status) {
 		fields["status"] = "is not a status of this list"
@@ -88,7 +44,7 @@ func checkFilter(f *Filter, valid func(string) bool) error {
 }
 
 // paginate cuts a store result fetched with Limit+1 rows into a page.
-func paginate[T any](items []T, limit int, key func(T) Cursor) Page[T] {
+func paginate[T any](items []T, limit int, key func(T) keyset.Cursor) Page[T] {
 	if len(items) <= limit {
 		return Page[T]{Items: items}
 	}

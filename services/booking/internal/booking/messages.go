@@ -96,8 +96,10 @@ type StatusChanged struct {
 	Name           string    `json:"name"`
 	PreviousStatus string    `json:"previous_status"`
 	Status         string    `json:"status"`
-	ChangedBy      string    `json:"changed_by"`
-	ChangedAt      time.Time `json:"changed_at"`
+	// Reason is why the admin changed the status, when they said.
+	Reason    string    `json:"reason,omitempty"`
+	ChangedBy string    `json:"changed_by"`
+	ChangedAt time.Time `json:"changed_at"`
 }
 
 // Actor is the admin behind an action, and where the request came from.

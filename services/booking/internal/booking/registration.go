@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/keyset"
 	"github.com/acube/platform/libs/managelink"
 )
 
@@ -137,13 +138,19 @@ func (s *Service) RegistrationByLink(ctx context.Context, id uuid.UUID, token st
 	return r, e, nil
 }
 
-// CancelRegistrationByLink cancels a registration for its holder. When it
-// held a seat, the first person on the waitlist gets the seat and is told.
-func (s *Service) CancelRegistrationByLink(ctx context.Context, id uuid.UUID, token string) (Registration, error) {
+// CancelRegistrationByLink cancels a registration for its holder, with an
+// optional reason, as a session's booker may. When it held a seat, the
+// first person on the waitlist gets the seat and is told.
+func (s *Service) CancelRegistrationByLink(ctx context.Context, id uuid.UUID, token, reason string) (Registration, error) {
 	if err := s.links.Verify(managelink.KindRegistration, id.String(), token, s.clock()); err != nil {
 		return Registration{}, ErrBadLink
 	}
-	return s.cancelRegistration(ctx, id, Actor{Email: CancelledByRegistrant}, "", false)
+	fields := map[string]string{}
+	reason = checkText(fields, "reason", reason, maxReason, false)
+	if err := invalid(fields); err != nil {
+		return Registration{}, err
+	}
+	return s.cancelRegistration(ctx, id, Actor{Email: CancelledByRegistrant}, reason, false)
 }
 
 // CancelRegistration cancels a registration on an admin's behalf, with an
@@ -238,5 +245,5 @@ func (s *Service) Registrations(ctx context.Context, eventID uuid.UUID, f Filter
 	if err != nil {
 		return Page[Registration]{}, fmt.Errorf("list registrations of event %s: %w", eventID, err)
 	}
-	return paginate(items, limit, func(r Registration) Cursor { return Cursor{At: r.CreatedAt, ID: r.ID} }), nil
+	return paginate(items, limit, func(r Registration) keyset.Cursor { return keyset.Cursor{At: r.CreatedAt, ID: r.ID} }), nil
 }

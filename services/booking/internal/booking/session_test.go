@@ -74,28 +74,6 @@ func TestCanMove(t *testing.T) {
 	}
 }
 
-func TestCursor(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name    string
-		in      string
-		wantErr bool
-	}{
-		{name: "empty is none", in: ""},
-		{name: "round trip", in: Cursor{At: time.Date(2030, 1, 1, 0, 0, 0, 5, time.UTC)}.Encode()},
-		{name: "not base64", in: "!!", wantErr: true},
-		{name: "no separator", in: "YWJj", wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseCursor(tt.in)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("ParseCursor(%q) = %v", tt.in, err)
-			}
-		})
-	}
-}
-
 func TestCheckJob(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/keyset"
 	"github.com/acube/platform/libs/managelink"
 )
 
@@ -81,7 +82,7 @@ func (s *Service) Sessions(ctx context.Context, f Filter) (Page[Session], error)
 	if err != nil {
 		return Page[Session]{}, fmt.Errorf("list sessions: %w", err)
 	}
-	return paginate(items, limit, func(x Session) Cursor { return Cursor{At: x.CreatedAt, ID: x.ID} }), nil
+	return paginate(items, limit, func(x Session) keyset.Cursor { return keyset.Cursor{At: x.CreatedAt, ID: x.ID} }), nil
 }
 
 // ChangeSessionStatus moves a session along the status machine for an

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/keyset"
 )
 
 // Volunteer is one volunteer application.
@@ -20,6 +21,9 @@ type Volunteer struct {
 	Availability string
 	Message      string
 	Status       string
+	// StatusReason says why an admin last changed the status; empty when
+	// they gave no reason.
+	StatusReason string
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 }
@@ -90,17 +94,24 @@ func (s *Service) Volunteers(ctx context.Context, f Filter) (Page[Volunteer], er
 	if err != nil {
 		return Page[Volunteer]{}, fmt.Errorf("list volunteers: %w", err)
 	}
-	return paginate(items, limit, func(v Volunteer) Cursor { return Cursor{At: v.CreatedAt, ID: v.ID} }), nil
+	return paginate(items, limit, func(v Volunteer) keyset.Cursor { return keyset.Cursor{At: v.CreatedAt, ID: v.ID} }), nil
 }
 
-// SetVolunteerStatus sets an application's status for an admin.
-func (s *Service) SetVolunteerStatus(ctx context.Context, a Actor, id uuid.UUID, status string) (Volunteer, error) {
+// SetVolunteerStatus sets an application's status for an admin. The
+// optional reason (at most 1,000 characters, as for sessions) is kept on
+// the application, as a session keeps its status_reason, and goes into
+// the status event and the audit record.
+func (s *Service) SetVolunteerStatus(ctx context.Context, a Actor, id uuid.UUID, status, reason string) (Volunteer, error) {
+	fields := map[string]string{}
 	if !ValidVolunteerStatus(status) {
-		return Volunteer{}, &ValidationError{Fields: map[string]string{
-			"status": "must be one of pending, reviewing, approved, rejected"}}
+		fields["status"] = "must be one of pending, reviewing, approved, rejected"
+	}
+	reason = checkText(fields, "reason", reason, maxReason, false)
+	if err := invalid(fields); err != nil {
+		return Volunteer{}, err
 	}
 	v, err := s.store.UpdateVolunteer(ctx, id, func(v *Volunteer) ([]Message, error) {
-		return s.setStatus(a, EntityVolunteer, TypeVolunteerStatus, v.ID, v.Email, v.Name, &v.Status, &v.UpdatedAt, status, true), nil
+		return s.setStatus(a, EntityVolunteer, TypeVolunteerStatus, v.ID, v.Email, v.Name, &v.Status, &v.StatusReason, &v.UpdatedAt, status, reason, true), nil
 	})
 	if err != nil {
 		return Volunteer{}, fmt.Errorf("set status of volunteer application %s: %w", id, err)
@@ -108,19 +119,23 @@ func (s *Service) SetVolunteerStatus(ctx context.Context, a Actor, id uuid.UUID,
 	return v, nil
 }
 
-// setStatus moves a freely-set status and describes the change; no
-// message when nothing changes.
-func (s *Service) setStatus(a Actor, entity, typ string, id uuid.UUID, email, name string, cur *string, updated *time.Time, to string, audited bool) []Message {
+// setStatus moves a freely-set status and describes the change, with the
+// admin's reason if any; no message when nothing changes.
+func (s *Service) setStatus(a Actor, entity, typ string, id uuid.UUID, email, name string, cur, curReason *string, updated *time.Time, to, reason string, audited bool) []Message {
 	if *cur == to {
 		return nil
 	}
 	now := s.clock()
 	from := *cur
-	*cur, *updated = to, now
+	*cur, *curReason, *updated = to, reason, now
 	msgs := []Message{{Type: typ, Data: StatusChanged{Entity: subjectEntity(typ), ID: id, Email: email, Name: name,
-		PreviousStatus: from, Status: to, ChangedBy: a.Email, ChangedAt: now}}}
+		PreviousStatus: from, Status: to, Reason: reason, ChangedBy: a.Email, ChangedAt: now}}}
 	if audited {
-		msgs = append(msgs, audit(a, entity, "status_changed", id.String(), map[string]any{"status": change{From: from, To: to}}, now))
+		changes := map[string]any{"status": change{From: from, To: to}}
+		if reason != "" {
+			changes["reason"] = reason
+		}
+		msgs = append(msgs, audit(a, entity, "status_changed", id.String(), changes, now))
 	}
 	return msgs
 }

@@ -17,20 +17,21 @@ type contactRequest struct {
 }
 
 type contactResponse struct {
-	ID        string `json:"id"`
-	Email     string `json:"email"`
-	Name      string `json:"name"`
-	Phone     string `json:"phone"`
-	Subject   string `json:"subject"`
-	Message   string `json:"message"`
-	Status    string `json:"status"`
-	CreatedAt string `json:"created_at"`
-	UpdatedAt string `json:"updated_at"`
+	ID           string `json:"id"`
+	Email        string `json:"email"`
+	Name         string `json:"name"`
+	Phone        string `json:"phone"`
+	Subject      string `json:"subject"`
+	Message      string `json:"message"`
+	Status       string `json:"status"`
+	StatusReason string `json:"status_reason,omitempty"`
+	CreatedAt    string `json:"created_at"`
+	UpdatedAt    string `json:"updated_at"`
 }
 
 func toContactResponse(c booking.Contact) contactResponse {
 	return contactResponse{ID: c.ID.String(), Email: c.Email, Name: c.Name, Phone: c.Phone,
-		Subject: c.Subject, Message: c.Message, Status: c.Status,
+		Subject: c.Subject, Message: c.Message, Status: c.Status, StatusReason: c.StatusReason,
 		CreatedAt: c.CreatedAt.Format(time.RFC3339Nano), UpdatedAt: c.UpdatedAt.Format(time.RFC3339Nano)}
 }
 
@@ -73,7 +74,7 @@ func (a *API) setContactStatus(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	c, err := a.svc.SetContactStatus(r.Context(), a.actor(r), id, req.Status)
+	c, err := a.svc.SetContactStatus(r.Context(), a.actor(r), id, req.Status, req.Reason)
 	if err != nil {
 		a.fail(w, r, err)
 		return

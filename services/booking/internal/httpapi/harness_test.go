@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/acube/platform/libs/apispec/apitest"
 	"github.com/acube/platform/libs/authn"
 	"github.com/acube/platform/libs/clientip"
 	"github.com/acube/platform/libs/events"
@@ -103,7 +104,9 @@ func newHarness(t *testing.T) *harness {
 	r.Use(web.RequestIDs)
 	r.NotFound(web.NotFoundHandler)
 	api.Routes(r)
-	srv := httptest.NewServer(r)
+	// Every exchange of every test is checked against the OpenAPI
+	// document (issue 14): a response it does not describe fails the test.
+	srv := httptest.NewServer(apitest.New(t).Handler(r))
 	t.Cleanup(srv.Close)
 	h := &harness{t: t, srv: srv, pool: pool, svc: svc, clock: c, priv: priv, kid: kid, natsURL: ns.URL(), verifier: v, links: signer}
 	h.admin = h.token(func(*authn.Claims) {})

@@ -44,7 +44,7 @@ func TestIntegrationHostileInput(t *testing.T) {
 		{name: "sql metacharacters are stored as text", path: "/api/sessions/book", body: with("name", `"Robert'); DROP TABLE sessions;--"`), wantStatus: 201},
 		{name: "right-to-left override and emoji", path: "/api/sessions/book", body: with("name", `"\u202eevil \ud83d\ude00"`), wantStatus: 201},
 		{name: "nul byte", path: "/api/sessions/book", body: with("name", `"a\u0000b"`), wantStatus: 422},
-		{name: "lone surrogate", path: "/api/sessions/book", body: with("name", `"\ud800"`), wantStatus: 201},
+		{name: "lone surrogate is refused, not stored as U+FFFD", path: "/api/sessions/book", body: with("name", `"\ud800"`), wantStatus: 400},
 		{name: "impossible date", path: "/api/sessions/book", body: with("preferred_date", `"2031-02-30"`), wantStatus: 422},
 		{name: "year zero", path: "/api/sessions/book", body: with("preferred_date", `"0000-01-01"`), wantStatus: 422},
 		{name: "past date", path: "/api/sessions/book", body: with("preferred_date", `"2025-02-01"`), wantStatus: 422},

@@ -26,6 +26,8 @@ type Config struct {
 	Clients *clientip.Resolver
 	// MaxImageBytes bounds an event image upload.
 	MaxImageBytes int64
+	// Exports counts exported rows; nil counts nothing (tests).
+	Exports *ExportMetrics
 }
 
 // API holds what the handlers need.

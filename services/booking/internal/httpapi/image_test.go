@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/acube/platform/libs/apispec/apitest"
 	"github.com/acube/platform/libs/managelink"
 	"github.com/acube/platform/libs/objstore/objstoretest"
 	"github.com/acube/platform/libs/stream"
@@ -42,7 +43,7 @@ func (h *harness) replica() *httptest.Server {
 	r := chi.NewRouter()
 	r.Use(web.RequestIDs)
 	api.Routes(r)
-	srv := httptest.NewServer(r)
+	srv := httptest.NewServer(apitest.New(h.t).Handler(r))
 	h.t.Cleanup(srv.Close)
 	return srv
 }

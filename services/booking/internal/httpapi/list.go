@@ -1,10 +1,11 @@
 package httpapi
 
 import (
+	"maps"
 	"net/http"
-	"strconv"
 	"time"
 
+	"github.com/acube/platform/libs/keyset"
 	"github.com/acube/platform/services/booking/internal/booking"
 )
 
@@ -25,7 +26,8 @@ func toList[T, R any](p booking.Page[T], conv func(T) R) listResponse[R] {
 	return out
 }
 
-// parseFilter reads status, from, to, limit and cursor from the query.
+// parseFilter reads status, from, to, limit and cursor from the query;
+// limit and cursor follow the one rule of every list (keyset.Query).
 // Dates are RFC 3339 times or YYYY-MM-DD (midnight UTC).
 func parseFilter(r *http.Request) (booking.Filter, error) {
 	q := r.URL.Query()
@@ -34,18 +36,9 @@ func parseFilter(r *http.Request) (booking.Filter, error) {
 	f.Status = q.Get("status")
 	f.From = parseDate(fields, "from", q.Get("from"))
 	f.To = parseDate(fields, "to", q.Get("to"))
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > booking.MaxLimit {
-			fields["limit"] = "must be a whole number between 1 and 200"
-		}
-		f.Limit = n
-	}
-	c, err := booking.ParseCursor(q.Get("cursor"))
-	if err != nil {
-		fields["cursor"] = "is not a cursor this API handed out"
-	}
-	f.After = c
+	var problems map[string]string
+	f.Limit, f.After, problems = keyset.Query(q)
+	maps.Copy(fields, problems)
 	if len(fields) > 0 {
 		return booking.Filter{}, &booking.ValidationError{Fields: fields}
 	}
@@ -65,5 +58,3 @@ func parseDate(fields map[string]string, name, v string) time.Time {
 	fields[name] = "must be YYYY-MM-DD or an RFC 3339 time"
 	return time.Time{}
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

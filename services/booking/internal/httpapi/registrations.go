@@ -90,6 +90,10 @@ func (a *API) register(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) getRegistration(w http.ResponseWriter, r *http.Request) {
+	if !r.URL.Query().Has("token") {
+		a.fail(w, r, errNoLinkToken)
+		return
+	}
 	id, err := pathID(r)
 	if err != nil {
 		a.fail(w, r, err)
@@ -120,7 +124,14 @@ func (a *API) cancelRegistration(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	x, err := a.svc.CancelRegistrationByLink(r.Context(), id, r.URL.Query().Get("token"))
+	var req cancelRequest
+	if r.ContentLength != 0 {
+		if err := web.Decode(w, r, maxJSON, &req); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+	}
+	x, err := a.svc.CancelRegistrationByLink(r.Context(), id, r.URL.Query().Get("token"), req.Reason)
 	if err != nil {
 		a.fail(w, r, err)
 		return

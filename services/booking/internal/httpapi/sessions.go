@@ -193,6 +193,12 @@ func (a *API) setSessionStatus(w http.ResponseWriter, r *http.Request) {
 	web.WriteJSON(w, http.StatusOK, toSessionResponse(s))
 }
 
+// errNoLinkToken answers a manage-link request that carries no token: the
+// caller has not authenticated at all (401), unlike a token that does not
+// open the record (403).
+var errNoLinkToken = &web.Error{Status: http.StatusUnauthorized, Message: "Unauthorized",
+	Detail: "this link needs the token from the email (?token=)"}
+
 type cancelRequest struct {
 	Reason string `json:"reason"`
 }
@@ -200,6 +206,10 @@ type cancelRequest struct {
 // cancelSession is the booker's cancellation through the manage link; the
 // body, with an optional reason, may be left out.
 func (a *API) cancelSession(w http.ResponseWriter, r *http.Request) {
+	if !r.URL.Query().Has("token") {
+		a.fail(w, r, errNoLinkToken)
+		return
+	}
 	id, err := pathID(r)
 	if err != nil {
 		a.fail(w, r, err)

@@ -26,13 +26,14 @@ type volunteerResponse struct {
 	Availability string `json:"availability"`
 	Message      string `json:"message"`
 	Status       string `json:"status"`
+	StatusReason string `json:"status_reason,omitempty"`
 	CreatedAt    string `json:"created_at"`
 	UpdatedAt    string `json:"updated_at"`
 }
 
 func toVolunteerResponse(v booking.Volunteer) volunteerResponse {
 	return volunteerResponse{ID: v.ID.String(), Email: v.Email, Name: v.Name, Phone: v.Phone,
-		Interests: v.Interests, Availability: v.Availability, Message: v.Message, Status: v.Status,
+		Interests: v.Interests, Availability: v.Availability, Message: v.Message, Status: v.Status, StatusReason: v.StatusReason,
 		CreatedAt: v.CreatedAt.Format(time.RFC3339Nano), UpdatedAt: v.UpdatedAt.Format(time.RFC3339Nano)}
 }
 
@@ -64,8 +65,11 @@ func (a *API) listVolunteers(w http.ResponseWriter, r *http.Request) {
 	web.WriteJSON(w, http.StatusOK, toList(p, toVolunteerResponse))
 }
 
+// setStatusRequest is PATCH /api/volunteers/{id}/status and
+// /api/contact/{id}/status: the new status and, optionally, why.
 type setStatusRequest struct {
 	Status string `json:"status"`
+	Reason string `json:"reason"`
 }
 
 func (a *API) setVolunteerStatus(w http.ResponseWriter, r *http.Request) {
@@ -79,7 +83,7 @@ func (a *API) setVolunteerStatus(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	v, err := a.svc.SetVolunteerStatus(r.Context(), a.actor(r), id, req.Status)
+	v, err := a.svc.SetVolunteerStatus(r.Context(), a.actor(r), id, req.Status, req.Reason)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -14,15 +14,15 @@ const contactColumns = `id, email, name, phone, subject, message, status, create
 
 const (
 	insertContact = `INSERT INTO contacts (` + contactColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
-	lockContact   = `SELECT ` + contactColumns + ` FROM contacts WHERE id = $1 FOR UPDATE`
-	listContacts  = `SELECT ` + contactColumns + ` FROM contacts`
-	saveContact   = `UPDATE contacts SET status = $2, updated_at = $3 WHERE id = $1`
+	lockContact   = `SELECT ` + contactColumns + `, status_reason FROM contacts WHERE id = $1 FOR UPDATE`
+	listContacts  = `SELECT ` + contactColumns + `, status_reason FROM contacts`
+	saveContact   = `UPDATE contacts SET status = $2, updated_at = $3, status_reason = $4 WHERE id = $1`
 )
 
 func scanContact(row pgx.Row) (booking.Contact, error) {
 	var c booking.Contact
 	err := row.Scan(&c.ID, &c.Email, &c.Name, &c.Phone, &c.Subject, &c.Message, &c.Status,
-		&c.CreatedAt, &c.UpdatedAt)
+		&c.CreatedAt, &c.UpdatedAt, &c.StatusReason)
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	return c, notFound(err)
 }
@@ -68,7 +68,7 @@ func updateContact(ctx context.Context, tx querier, id uuid.UUID, fn func(*booki
 	if err != nil {
 		return booking.Contact{}, err
 	}
-	if _, err := tx.Exec(ctx, saveContact, c.ID, c.Status, c.UpdatedAt); err != nil {
+	if _, err := tx.Exec(ctx, saveContact, c.ID, c.Status, c.UpdatedAt, c.StatusReason); err != nil {
 		return booking.Contact{}, fmt.Errorf("save contact message %s: %w", c.ID, err)
 	}
 	return c, emit(ctx, tx, msgs)

@@ -32,16 +32,25 @@ func exportOf(entity string) (exportSpec, bool) {
 		}, true
 	case booking.BulkVolunteers:
 		return exportSpec{
-			header: []string{"id", "email", "name", "phone", "interests", "availability", "message", "status", "created_at", "updated_at"},
-			sql: `SELECT id::text, email, name, phone, interests, availability, message, status, ` +
+			header: []string{"id", "email", "name", "phone", "interests", "availability", "message", "status", "status_reason", "created_at", "updated_at"},
+			sql: `SELECT id::text, email, name, phone, interests, availability, message, status, status_reason, ` +
 				ts("created_at") + `, ` + ts("updated_at") + ` FROM volunteers`,
 			list: created,
 		}, true
 	case booking.BulkContact:
 		return exportSpec{
-			header: []string{"id", "email", "name", "phone", "subject", "message", "status", "created_at", "updated_at"},
-			sql: `SELECT id::text, email, name, phone, subject, message, status, ` +
+			header: []string{"id", "email", "name", "phone", "subject", "message", "status", "status_reason", "created_at", "updated_at"},
+			sql: `SELECT id::text, email, name, phone, subject, message, status, status_reason, ` +
 				ts("created_at") + `, ` + ts("updated_at") + ` FROM contacts`,
+			list: created,
+		}, true
+	case booking.ExportRegistrations:
+		// Every event's registrations, with the event's title so the file
+		// reads on its own; ordered and filtered by registration time.
+		return exportSpec{
+			header: []string{"id", "event_id", "event_title", "email", "name", "phone", "status", "cancelled_by", "cancel_reason", "created_at", "updated_at"},
+			sql: `SELECT id::text, event_id::text, (SELECT e.title FROM events e WHERE e.id = registrations.event_id), email, name, phone, status, cancelled_by, cancel_reason, ` +
+				ts("created_at") + `, ` + ts("updated_at") + ` FROM registrations`,
 			list: created,
 		}, true
 	case booking.BulkEvents:

@@ -14,15 +14,15 @@ const volunteerColumns = `id, email, name, phone, interests, availability, messa
 
 const (
 	insertVolunteer = `INSERT INTO volunteers (` + volunteerColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
-	lockVolunteer   = `SELECT ` + volunteerColumns + ` FROM volunteers WHERE id = $1 FOR UPDATE`
-	listVolunteers  = `SELECT ` + volunteerColumns + ` FROM volunteers`
-	saveVolunteer   = `UPDATE volunteers SET status = $2, updated_at = $3 WHERE id = $1`
+	lockVolunteer   = `SELECT ` + volunteerColumns + `, status_reason FROM volunteers WHERE id = $1 FOR UPDATE`
+	listVolunteers  = `SELECT ` + volunteerColumns + `, status_reason FROM volunteers`
+	saveVolunteer   = `UPDATE volunteers SET status = $2, updated_at = $3, status_reason = $4 WHERE id = $1`
 )
 
 func scanVolunteer(row pgx.Row) (booking.Volunteer, error) {
 	var v booking.Volunteer
 	err := row.Scan(&v.ID, &v.Email, &v.Name, &v.Phone, &v.Interests, &v.Availability, &v.Message, &v.Status,
-		&v.CreatedAt, &v.UpdatedAt)
+		&v.CreatedAt, &v.UpdatedAt, &v.StatusReason)
 	v.CreatedAt, v.UpdatedAt = v.CreatedAt.UTC(), v.UpdatedAt.UTC()
 	return v, notFound(err)
 }
@@ -68,7 +68,7 @@ func updateVolunteer(ctx context.Context, tx querier, id uuid.UUID, fn func(*boo
 	if err != nil {
 		return booking.Volunteer{}, err
 	}
-	if _, err := tx.Exec(ctx, saveVolunteer, v.ID, v.Status, v.UpdatedAt); err != nil {
+	if _, err := tx.Exec(ctx, saveVolunteer, v.ID, v.Status, v.UpdatedAt, v.StatusReason); err != nil {
 		return booking.Volunteer{}, fmt.Errorf("save volunteer application %s: %w", v.ID, err)
 	}
 	return v, emit(ctx, tx, msgs)

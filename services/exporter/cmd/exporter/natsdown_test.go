@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/acube/platform/libs/apispec/apitest"
 	"github.com/acube/platform/libs/authn"
 	"github.com/acube/platform/libs/authn/authntest"
 	libconfig "github.com/acube/platform/libs/config"
@@ -112,6 +113,7 @@ func TestIntegrationStartsWithNATSDown(t *testing.T) {
 	})
 
 	base := "http://" + env["EXPORTER_ADDR"]
+	api := apitest.New(t).Client() // the API's answers are checked against the OpenAPI document
 	deadline := time.After(60 * time.Second)
 	code, body := readyz(base)
 	for ; code != http.StatusOK; code, body = readyz(base) {
@@ -134,7 +136,7 @@ func TestIntegrationStartsWithNATSDown(t *testing.T) {
 		}
 		req.Header.Set("Authorization", "Bearer "+adm.token(t))
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := api.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

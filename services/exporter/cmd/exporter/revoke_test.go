@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/acube/platform/libs/apispec/apitest"
 	"github.com/acube/platform/libs/authn"
 	"github.com/acube/platform/libs/authn/authntest"
 	libconfig "github.com/acube/platform/libs/config"
@@ -43,6 +44,7 @@ func TestIntegrationRevokedAdminTokens(t *testing.T) {
 		}
 	})
 	base := "http://" + env["EXPORTER_ADDR"]
+	api := apitest.New(t).Client() // the API's answers are checked against the OpenAPI document
 	start := func() (stop func()) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
@@ -60,7 +62,7 @@ func TestIntegrationRevokedAdminTokens(t *testing.T) {
 			t.Fatal(err)
 		}
 		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := api.Do(req)
 		if err != nil {
 			return 0
 		}

@@ -96,6 +96,13 @@ func TestParseFilter(t *testing.T) {
 		{name: "same day is one day", in: FilterInput{From: "2025-02-01", To: "2025-02-01"}, want: Filter{From: day(2025, 2, 1), To: day(2025, 2, 2)}},
 		{name: "control characters", in: FilterInput{Admin: "a\x00b", Entity: "x\ny"}, wantFields: []string{"admin", "entity"}},
 		{name: "too long", in: FilterInput{Action: string(make([]byte, 300))}, wantFields: []string{"action"}},
+		{
+			name: "admin id in canonical form",
+			in:   FilterInput{AdminID: " 0190A5B2-7C3D-7E4F-8A9B-0C1D2E3F4A5B "},
+			want: Filter{AdminID: "0190a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b"},
+		},
+		{name: "admin id not a uuid", in: FilterInput{AdminID: "a1"}, wantFields: []string{"admin_id"}},
+		{name: "admin id without dashes", in: FilterInput{AdminID: "0190a5b27c3d7e4f8a9b0c1d2e3f4a5b"}, wantFields: []string{"admin_id"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -84,6 +84,17 @@ func (e Export) Expired(now time.Time) bool {
 	return e.Status == Completed && !e.ExpiresAt.IsZero() && !now.Before(e.ExpiresAt)
 }
 
+// Key is an export's place in the list, newest first: its creation time,
+// then its id, so exports created in the same instant still have a total
+// order and a page never repeats or skips one (keyset paging).
+type Key struct {
+	CreatedAt time.Time
+	ID        uuid.UUID
+}
+
+// Key returns e's place in the list.
+func (e Export) Key() Key { return Key{CreatedAt: e.CreatedAt, ID: e.ID} }
+
 // Errors the use cases return; the transport maps them to statuses.
 var (
 	// ErrNotFound: no such export, or it has expired.
@@ -103,8 +114,9 @@ type Store interface {
 	Create(ctx context.Context, e Export, requested events.AuditRecord) error
 	// Get returns an export or ErrNotFound.
 	Get(ctx context.Context, id uuid.UUID) (Export, error)
-	// List returns the newest exports first, at most limit.
-	List(ctx context.Context, limit int) ([]Export, error)
+	// List returns at most limit exports not expired at now, newest first
+	// (by Key, descending), starting after the key after when it is not nil.
+	List(ctx context.Context, after *Key, now time.Time, limit int) ([]Export, error)
 	// Claim takes the oldest queued export, or a running one whose lease
 	// ran out, marks it running under claim until now+lease and counts the
 	// attempt. It reports false when there is nothing to do.

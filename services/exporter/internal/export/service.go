@@ -84,20 +84,24 @@ func (s *Service) Get(ctx context.Context, id uuid.UUID) (Export, error) {
 	return e, nil
 }
 
-// List returns the newest exports, expired ones left out.
-func (s *Service) List(ctx context.Context, limit int) ([]Export, error) {
-	all, err := s.store.List(ctx, limit)
+// List returns a page of at most limit exports, newest first, expired
+// ones left out, starting after the key after (nil: the first page). next
+// is the key to pass for the page after this one, nil when this is the
+// last: one more row than asked for is read to know.
+func (s *Service) List(ctx context.Context, after *Key, limit int) (page []Export, next *Key, err error) {
+	if limit < 1 {
+		return nil, nil, fmt.Errorf("list exports: limit %d is not positive", limit)
+	}
+	all, err := s.store.List(ctx, after, s.now(), limit+1)
 	if err != nil {
-		return nil, fmt.Errorf("list exports: %w", err)
+		return nil, nil, fmt.Errorf("list exports: %w", err)
 	}
-	now := s.now()
-	out := all[:0]
-	for _, e := range all {
-		if !e.Expired(now) {
-			out = append(out, e)
-		}
+	if len(all) > limit {
+		all = all[:limit]
+		k := all[limit-1].Key()
+		next = &k
 	}
-	return out, nil
+	return all, next, nil
 }
 
 // Download returns a completed export whose file (Export.File) may be

@@ -2,24 +2,24 @@ package httpapi
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
 	"time"
 
-	"github.com/acube/platform/libs/objstore"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/exporter/internal/audit"
 	"github.com/acube/platform/services/exporter/internal/export"
 )
 
-// exportRequest is the seed's audit export filters; every one is optional
-// and so is the body. Without a body the same names are read from the
-// query string, as GET /api/admin/audit-logs takes them.
+// exportRequest is the document's AuditExportRequest: the seed's audit
+// export filters, every one optional, and so is the body (the seed's
+// client posts none: an export of everything).
 type exportRequest struct {
+	// AdminID is the acting admin's id, as the document names it.
+	AdminID string `json:"admin_id"`
+	// Admin is an admin's id or e-mail address; the chaos load tool
+	// filters by its scenario admin's e-mail this way.
 	Admin  string `json:"admin"`
 	Action string `json:"action"`
 	Entity string `json:"entity"`
@@ -27,12 +27,17 @@ type exportRequest struct {
 	To     string `json:"to"`
 }
 
+// filterNames are the filters; a POST that sends them in its query string
+// is refused rather than read as an export of everything.
+var filterNames = []string{"admin_id", "admin", "action", "entity", "from", "to"}
+
 type filterResponse struct {
-	Admin  string `json:"admin,omitempty"`
-	Action string `json:"action,omitempty"`
-	Entity string `json:"entity,omitempty"`
-	From   string `json:"from,omitempty"`
-	To     string `json:"to,omitempty"`
+	AdminID string `json:"admin_id,omitempty"`
+	Admin   string `json:"admin,omitempty"`
+	Action  string `json:"action,omitempty"`
+	Entity  string `json:"entity,omitempty"`
+	From    string `json:"from,omitempty"`
+	To      string `json:"to,omitempty"`
 }
 
 type exportResponse struct {
@@ -71,7 +76,7 @@ func (a *API) toResponse(e export.Export) exportResponse {
 	out := exportResponse{
 		ID: e.ID.String(), Status: string(e.Status), Progress: e.Progress(),
 		RowsTotal: e.RowsTotal, RowsWritten: e.RowsWritten,
-		Filters: filterResponse{Admin: e.Filter.Admin, Action: e.Filter.Action, Entity: e.Filter.Entity,
+		Filters: filterResponse{AdminID: e.Filter.AdminID, Admin: e.Filter.Admin, Action: e.Filter.Action, Entity: e.Filter.Entity,
 			From: stamp(e.Filter.From), To: stamp(e.Filter.To)},
 		CreatedAt: stamp(e.CreatedAt), StartedAt: stamp(e.StartedAt), FinishedAt: stamp(e.FinishedAt),
 		StatusURL: a.links.Status(e.ID), Error: e.Error,
@@ -90,8 +95,14 @@ func (a *API) requestExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	req := exportRequest{Admin: q.Get("admin"), Action: q.Get("action"), Entity: q.Get("entity"), From: q.Get("from"), To: q.Get("to")}
-	// The seed's client posts without a body: that is an export of everything.
+	for _, name := range filterNames {
+		if q.Has(name) {
+			a.fail(w, r, &web.Error{Status: http.StatusBadRequest, Message: "Invalid request",
+				Detail: "send the filters in the JSON body", Fields: map[string]string{name: "not a query parameter"}})
+			return
+		}
+	}
+	var req exportRequest
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 8<<10))
 	if err != nil {
 		a.fail(w, r, web.Errorf(http.StatusRequestEntityTooLarge, "Request body too large", "the body may be at most 8192 bytes"))
@@ -103,7 +114,6 @@ func (a *API) requestExport(w http.ResponseWriter, r *http.Request) {
 				Detail: "send the body as application/json"})
 			return
 		}
-		req = exportRequest{}
 		if err := web.DecodeJSON(bytes.NewReader(body), 8<<10, &req); err != nil {
 			a.fail(w, r, err)
 			return
@@ -148,66 +158,31 @@ func (a *API) exportStatus(w http.ResponseWriter, r *http.Request) {
 	web.WriteJSON(w, http.StatusOK, a.toResponse(e))
 }
 
-func (a *API) listExports(w http.ResponseWriter, r *http.Request) {
-	limit := 50
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			a.fail(w, r, web.Invalid(map[string]string{"limit": "must be a whole number from 1 to 100"}))
-			return
-		}
-		limit = n
-	}
-	all, err := a.exports.List(r.Context(), limit)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	out := make([]exportResponse, 0, len(all))
-	for _, e := range all {
-		out = append(out, a.toResponse(e))
-	}
-	web.WriteJSON(w, http.StatusOK, map[string]any{"items": out})
+// exportPage is the document's ExportPage.
+type exportPage struct {
+	Items []exportResponse `json:"items"`
+	// NextCursor is null on the last page.
+	NextCursor *string `json:"next_cursor"`
 }
 
-// download streams a completed export's file from the bucket, whichever
-// replica wrote it, with its length, an ETag and Last-Modified (so a
-// client can resume with a Range or revalidate).
-func (a *API) download(w http.ResponseWriter, r *http.Request) {
-	id, err := exportID(r)
+func (a *API) listExports(w http.ResponseWriter, r *http.Request) {
+	after, limit, err := pageQuery(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	e, err := a.exports.Download(r.Context(), id)
-	switch {
-	case errors.Is(err, export.ErrFailed):
-		a.fail(w, r, web.Errorf(http.StatusGone, "Export failed", "%s", e.Error))
-		return
-	case errors.Is(err, export.ErrNotReady):
-		w.Header().Set("Retry-After", "5")
-		a.fail(w, r, web.Errorf(http.StatusConflict, "Export not ready",
-			"the export is %s (%d%%); its status is at %s", e.Status, e.Progress(), a.links.Status(id)))
-		return
-	case err != nil:
-		a.fail(w, r, err)
-		return
-	}
-	f, err := a.files.Open(r.Context(), e.File)
-	if errors.Is(err, objstore.ErrNotFound) {
-		a.fail(w, r, web.NotFound("the export's file is gone"))
-		return
-	}
+	page, next, err := a.exports.List(r.Context(), after, limit)
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	defer f.Close()
-	name := fmt.Sprintf("audit-logs-%s-%s.csv", e.CreatedAt.UTC().Format("20060102-150405"), e.ID.String()[:8])
-	h := w.Header()
-	h.Set("Content-Type", export.ContentType)
-	h.Set("Content-Disposition", `attachment; filename="`+name+`"`)
-	h.Set("Cache-Control", "private, no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	objstore.Serve(w, r, f)
+	out := exportPage{Items: make([]exportResponse, 0, len(page))}
+	for _, e := range page {
+		out.Items = append(out.Items, a.toResponse(e))
+	}
+	if next != nil {
+		c := encodeCursor(*next)
+		out.NextCursor = &c
+	}
+	web.WriteJSON(w, http.StatusOK, out)
 }

@@ -17,6 +17,7 @@ import (
 func FuzzExportRequest(f *testing.F) {
 	for _, s := range []string{
 		`{"admin":"ada@example.org","action":"delete","entity":"session","from":"2025-01-01","to":"2025-01-31"}`,
+		`{"admin_id":"0190A5B2-7C3D-7E4F-8A9B-0C1D2E3F4A5B"}`, `{"admin_id":"{0190a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b}"}`,
 		`{"from":"2025-01-01T00:00:00.123456789+02:00","to":"2025-01-01T00:00:00Z"}`,
 		`{"from":"9999-12-30","to":"9999-12-30"}`, `{"admin":"\u0007"}`, `{"to":"0000-01-01"}`, `{}`, `{"x":1}`,
 	} {
@@ -47,7 +48,7 @@ func FuzzExportRequest(f *testing.F) {
 		if err := json.Unmarshal(stored, &back); err != nil {
 			t.Fatalf("stored filter %s does not load: %v", stored, err)
 		}
-		if back.Admin != flt.Admin || back.Action != flt.Action || back.Entity != flt.Entity ||
+		if back.AdminID != flt.AdminID || back.Admin != flt.Admin || back.Action != flt.Action || back.Entity != flt.Entity ||
 			!back.From.Equal(flt.From) || !back.To.Equal(flt.To) {
 			t.Fatalf("filter %+v loads back as %+v", flt, back)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/acube/platform/libs/apispec/apitest"
 	"github.com/acube/platform/libs/authn"
 	"github.com/acube/platform/libs/clientip"
 	"github.com/acube/platform/libs/events"
@@ -46,6 +47,10 @@ type fixture struct {
 	// natsURL and v are what another replica over the same database needs.
 	natsURL string
 	v       *authn.Verifier
+	// val checks every exchange against the OpenAPI document: h is
+	// wrapped in it, and client (for requests to a started server) too.
+	val    *apitest.Validator
+	client *http.Client
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -70,8 +75,9 @@ func newFixture(t *testing.T) *fixture {
 	links := export.Links{Base: "http://gw.example"}
 	log := dbtest.Discard()
 	w := export.NewWorker(st, st, files, m, log, time.Now, export.WorkerConfig{MaxAttempts: 1, TTL: time.Hour, Links: links})
-	return &fixture{t: t, pool: pool, st: st, worker: w, h: router(st, files, v), priv: priv, kid: kid,
-		files: files, natsURL: ns.URL(), v: v}
+	val := apitest.New(t)
+	return &fixture{t: t, pool: pool, st: st, worker: w, h: val.Handler(router(st, files, v)), priv: priv, kid: kid,
+		files: files, natsURL: ns.URL(), v: v, val: val, client: val.Client()}
 }
 
 // router is one replica's API over st and files.
@@ -94,7 +100,7 @@ func router(st *store.Store, files httpapi.Files, v *authn.Verifier) http.Handle
 // connection to the EXPORTS bucket, no disk shared with the first.
 func (f *fixture) replica() http.Handler {
 	f.t.Helper()
-	return router(f.st, objstoretest.Replica(f.t, f.natsURL, stream.ExportFiles(1, time.Hour).Name), f.v)
+	return f.val.Handler(router(f.st, objstoretest.Replica(f.t, f.natsURL, stream.ExportFiles(1, time.Hour).Name), f.v))
 }
 
 // token signs an access token as the admin service would.
@@ -322,14 +328,18 @@ func TestIntegrationRequestValidation(t *testing.T) {
 		query string
 		body  string
 		want  int
+		field string // named in the error's fields
 	}{
 		{name: "no body exports everything", body: "", want: http.StatusAccepted},
-		{name: "all filters", body: `{"admin":"ann@example.org","action":"delete","entity":"session","from":"2025-01-01","to":"2025-01-31T23:59:59Z"}`, want: http.StatusAccepted},
-		{name: "bad date", body: `{"from":"last tuesday"}`, want: http.StatusUnprocessableEntity},
-		{name: "filters in the query", query: "?entity=session&from=2025-01-01", want: http.StatusAccepted},
-		{name: "bad filter in the query", query: "?to=never", want: http.StatusUnprocessableEntity},
-		{name: "empty range", body: `{"from":"2025-02-01","to":"2025-01-01"}`, want: http.StatusUnprocessableEntity},
-		{name: "unknown field", body: `{"admin_id":"x"}`, want: http.StatusBadRequest},
+		{name: "empty object exports everything", body: `{}`, want: http.StatusAccepted},
+		{name: "all filters", body: `{"admin_id":"0190a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b","admin":"ann@example.org","action":"delete","entity":"session","from":"2025-01-01","to":"2025-01-31T23:59:59Z"}`, want: http.StatusAccepted},
+		{name: "admin_id as documented", body: `{"admin_id":"0190a5b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b"}`, want: http.StatusAccepted},
+		{name: "admin_id not a uuid", body: `{"admin_id":"x"}`, want: http.StatusUnprocessableEntity, field: "admin_id"},
+		{name: "bad date", body: `{"from":"last tuesday"}`, want: http.StatusUnprocessableEntity, field: "from"},
+		{name: "filters in the query", query: "?entity=session&from=2025-01-01", want: http.StatusBadRequest, field: "entity"},
+		{name: "empty range", body: `{"from":"2025-02-01","to":"2025-01-01"}`, want: http.StatusUnprocessableEntity, field: "to"},
+		{name: "unknown field", body: `{"adminId":"x"}`, want: http.StatusBadRequest},
+		{name: "wrong type", body: `{"entity":5}`, want: http.StatusBadRequest},
 		{name: "not json", body: `{`, want: http.StatusBadRequest},
 		{name: "too large", body: `{"admin":"` + strings.Repeat("x", 9000) + `"}`, want: http.StatusRequestEntityTooLarge},
 	}
@@ -339,6 +349,11 @@ func TestIntegrationRequestValidation(t *testing.T) {
 			rec := f.do(http.MethodPost, "/api/admin/bulk/export/audit-logs"+tt.query, tok, tt.body)
 			if rec.Code != tt.want {
 				t.Errorf("status = %d %s, want %d", rec.Code, rec.Body, tt.want)
+			}
+			if tt.field != "" {
+				if _, ok := decode[web.Error](t, rec).Fields[tt.field]; !ok {
+					t.Errorf("error %s does not name field %s", rec.Body, tt.field)
+				}
 			}
 		})
 	}

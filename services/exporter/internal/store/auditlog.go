@@ -66,6 +66,9 @@ func where(f audit.Filter) (string, []any) {
 		args = append(args, arg)
 		conds = append(conds, strings.ReplaceAll(cond, "$?", "$"+strconv.Itoa(len(args))))
 	}
+	if f.AdminID != "" {
+		add("actor_id = $?", f.AdminID)
+	}
 	if f.Admin != "" {
 		add("(actor_id = $? OR lower(actor_email) = lower($?))", f.Admin)
 	}

@@ -67,6 +67,8 @@ func TestIntegrationStreamFilters(t *testing.T) {
 	}{
 		{name: "no filter", f: audit.Filter{}, want: []int{0, 1, 2, 3, 4, 5}},
 		{name: "admin by id", f: audit.Filter{Admin: "a1"}, want: []int{0, 2, 5}},
+		{name: "admin id exactly", f: audit.Filter{AdminID: "a2"}, want: []int{1, 4}},
+		{name: "admin id is not an e-mail", f: audit.Filter{AdminID: "bob@example.org"}, want: nil},
 		{name: "admin by email ignoring case", f: audit.Filter{Admin: "ANN@example.ORG"}, want: []int{0, 2, 5}},
 		{name: "action", f: audit.Filter{Action: "status_update"}, want: []int{2, 4}},
 		{name: "entity", f: audit.Filter{Entity: "session"}, want: []int{0, 2, 5}},

@@ -21,8 +21,15 @@ const (
 	insertExport = `
 INSERT INTO exports (id, admin_id, admin_email, admin_name, filters, status, file_name, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
-	selectExport  = `SELECT ` + exportColumns + ` FROM exports WHERE id = $1`
-	listExports   = `SELECT ` + exportColumns + ` FROM exports ORDER BY created_at DESC LIMIT $1`
+	selectExport = `SELECT ` + exportColumns + ` FROM exports WHERE id = $1`
+	// A page of the list, newest first, after the key ($1, $2) when it is
+	// given; expired exports are gone (404), so they are not listed.
+	listExports = `
+SELECT ` + exportColumns + ` FROM exports
+WHERE (expires_at IS NULL OR expires_at > $3)
+	AND ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT $4`
 	expiredExport = `
 SELECT ` + exportColumns + ` FROM exports
 WHERE status = 'completed' AND purged_at IS NULL AND expires_at <= $1
@@ -84,9 +91,14 @@ func (s *Store) Get(ctx context.Context, id uuid.UUID) (export.Export, error) {
 	return e, nil
 }
 
-// List returns the newest exports first.
-func (s *Store) List(ctx context.Context, limit int) ([]export.Export, error) {
-	rows, _ := s.pool.Query(ctx, listExports, limit)
+// List returns a page of exports; see export.Store.
+func (s *Store) List(ctx context.Context, after *export.Key, now time.Time, limit int) ([]export.Export, error) {
+	var at *time.Time
+	var id *uuid.UUID
+	if after != nil {
+		at, id = &after.CreatedAt, &after.ID
+	}
+	rows, _ := s.pool.Query(ctx, listExports, at, id, now, limit)
 	out, err := pgx.CollectRows(rows, scanExport)
 	if err != nil {
 		return nil, fmt.Errorf("list exports: %w", err)

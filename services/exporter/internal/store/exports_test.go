@@ -177,3 +177,54 @@ func TestIntegrationFail(t *testing.T) {
 		t.Errorf("Get unknown = %v, want ErrNotFound", err)
 	}
 }
+
+// TestIntegrationListPages: the list is paged by (created_at, id), newest
+// first, so exports created in the same microsecond are neither repeated
+// nor skipped between pages, and expired exports are not listed.
+func TestIntegrationListPages(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	st := store.New(pool)
+	same := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	var want []uuid.UUID // newest first
+	for i := range 5 {
+		e := newExport(t, st)
+		at := same
+		if i == 4 {
+			at = same.Add(time.Second)
+		}
+		if _, err := pool.Exec(ctx, `UPDATE exports SET created_at = $2 WHERE id = $1`, e.ID, at); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, e.ID)
+	}
+	expired := newExport(t, st)
+	if _, err := pool.Exec(ctx, `UPDATE exports SET status = 'completed', expires_at = $2 WHERE id = $1`,
+		expired.ID, same.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// Newest first: the one a second later, then the tied four by id, descending.
+	want = append([]uuid.UUID{want[4]}, want[3], want[2], want[1], want[0])
+	now := same.Add(2 * time.Hour)
+
+	var got []uuid.UUID
+	var after *export.Key
+	for range 10 {
+		page, err := st.List(ctx, after, now, 2)
+		if err != nil {
+			t.Fatalf("List: %v", err)
+		}
+		for _, e := range page {
+			got = append(got, e.ID)
+		}
+		if len(page) < 2 {
+			break
+		}
+		k := page[len(page)-1].Key()
+		after = &k
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("listed ids (-want +got):\n%s", diff)
+	}
+}

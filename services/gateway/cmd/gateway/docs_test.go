@@ -15,43 +15,9 @@ import (
 	"time"
 
 	"github.com/acube/platform/libs/apispec"
+	"github.com/acube/platform/libs/browsertest"
 	"github.com/acube/platform/services/gateway/internal/openapi"
 )
-
-// chromiumFlags start Debian's Chromium headless as root on a machine
-// without a network: no sandbox (root), no GPU, and none of the browser's
-// own background traffic (updates, sync, sign-in), which only fails here.
-// The host-resolver rule makes every name but 127.0.0.1 unresolvable, so
-// nothing the page asks for can leave the machine, as on an offline
-// laptop.
-var chromiumFlags = []string{
-	"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-	"--disable-background-networking", "--disable-component-update", "--disable-sync",
-	"--disable-extensions", "--disable-default-apps", "--disable-features=AutofillServerCommunication",
-	"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-	"--enable-logging=stderr", "--v=0",
-}
-
-// chromium finds the browser: $CHROMIUM, or chromium on the PATH. Without
-// one the test fails, except under -short, where it is skipped:
-// `make tools-deps` installs it (Debian's chromium package).
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	const msg = "headless Chromium is not installed: `make tools-deps` installs it (apt-get install chromium), or set CHROMIUM"
-	if testing.Short() {
-		t.Skip(msg)
-	}
-	t.Fatal(msg)
-	return ""
-}
 
 // TestDocsRenderInHeadlessChromium loads /api/docs from a started gateway
 // in headless Chromium with every other host unreachable, and checks that
@@ -60,7 +26,7 @@ func chromium(t *testing.T) string {
 // and that every request the page made went to the gateway (Chromium's
 // net log). The CDN page it replaces rendered nothing here.
 func TestDocsRenderInHeadlessChromium(t *testing.T) {
-	bin := chromium(t)
+	bin := browsertest.Find(t)
 	g := startGateway(t, "", "docs:")
 
 	resp, err := http.Get(g.base + "/api/docs")
@@ -75,7 +41,7 @@ func TestDocsRenderInHeadlessChromium(t *testing.T) {
 
 	dir := t.TempDir()
 	netLog := filepath.Join(dir, "net.json")
-	args := append(slices.Clone(chromiumFlags),
+	args := append(browsertest.Flags(),
 		"--user-data-dir="+filepath.Join(dir, "profile"),
 		"--log-net-log="+netLog,
 		// Virtual time runs the page until it is idle or 10 virtual

@@ -124,7 +124,8 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 	deps := httpapi.Deps{
 		Routes: routes, Upstreams: px.Handler, Limiter: limiter, Clients: clients,
 		Probes: probes, Metrics: httpMetrics, Docs: openapi.Mount,
-		MaxBody: cfg.Proxy.MaxBody, MaxUploadBody: cfg.Proxy.MaxUploadBody, Log: log,
+		MaxBody: cfg.Proxy.MaxBody, MaxUploadBody: cfg.Proxy.MaxUploadBody,
+		BodyReadTimeout: cfg.Proxy.BodyReadTimeout, Log: log,
 	}
 	// Probes and metrics answer on their own port, never the public one.
 	// It is bound before anything serves, so a taken port fails the start.

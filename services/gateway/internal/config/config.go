@@ -42,6 +42,7 @@ type Proxy struct {
 	IdleConnTimeout       time.Duration `env:"UPSTREAM_IDLE_TIMEOUT" default:"90s" doc:"how long an idle upstream connection is kept"`
 	MaxBody               int64         `env:"MAX_BODY_BYTES" default:"1048576" doc:"largest request body accepted; larger ones get a 413"`
 	MaxUploadBody         int64         `env:"MAX_UPLOAD_BYTES" default:"10485760" doc:"largest body accepted on upload routes (event images)"`
+	BodyReadTimeout       time.Duration `env:"GATEWAY_BODY_READ_TIMEOUT" default:"10s" doc:"how long a request body may send nothing (e.g. fewer bytes than its Content-Length) before the request gets a JSON 408; the whole request still has 30s"`
 	TrustedProxies        []string      `env:"TRUSTED_PROXIES" default:"" doc:"comma-separated CIDRs of proxies whose X-Forwarded-For is believed (e.g. the ingress); empty trusts none"`
 	IPv6Prefix            int           `env:"IPV6_CLIENT_PREFIX" default:"64" doc:"IPv6 clients are counted per prefix of this length, since one host holds a whole /64"`
 }
@@ -93,6 +94,9 @@ func (c Config) validate() error {
 	}
 	if c.Proxy.MaxBody <= 0 || c.Proxy.MaxUploadBody <= 0 {
 		errs = append(errs, errors.New("config: MAX_BODY_BYTES and MAX_UPLOAD_BYTES must be positive"))
+	}
+	if c.Proxy.BodyReadTimeout <= 0 {
+		errs = append(errs, errors.New("config: GATEWAY_BODY_READ_TIMEOUT must be positive"))
 	}
 	if c.Proxy.MaxIdleConnsPerHost <= 0 {
 		errs = append(errs, errors.New("config: UPSTREAM_MAX_IDLE_CONNS must be positive"))

@@ -65,7 +65,9 @@ func fakeUpstream(t *testing.T, owner route.Owner) *httptest.Server {
 		}
 		if owner == route.Admin && r.Method == http.MethodPost && r.URL.Path == "/api/admin/auth/login" {
 			web.WriteJSON(w, http.StatusOK, map[string]any{"access_token": "eyJ.a.b", "refresh_token": "r1",
-				"token_type": "Bearer", "expires_in": 900})
+				"token_type": "Bearer", "expires_in": 900, "expires_at": time.Now().Add(15 * time.Minute).UTC().Format(time.RFC3339),
+				"refresh_expires_in": 86400, "admin": map[string]string{"id": "0192f0c4-7a35-7c4e-9d3a-5b6a1f0e2d12",
+					"email": "admin@example.org", "name": "Admin", "role": "admin"}})
 			return
 		}
 		web.WriteJSON(w, http.StatusOK, map[string]string{"owner": string(owner), "method": r.Method, "path": r.URL.Path})
@@ -94,6 +96,7 @@ type gwOptions struct {
 	trusted      []string
 	upstreams    map[route.Owner]string // default: fake upstreams
 	headerWait   time.Duration
+	bodyWait     time.Duration // GATEWAY_BODY_READ_TIMEOUT; 0: a minute
 	maxBody      int64
 }
 
@@ -156,7 +159,10 @@ func newGateway(t *testing.T, o gwOptions) *gw {
 	d := Deps{
 		Routes: routes, Upstreams: px.Handler, Limiter: g.Limiter, Clients: clients,
 		Probes: web.NewProbes(reg, nil), Metrics: metrics, Docs: openapi.Mount,
-		MaxBody: o.maxBody, MaxUploadBody: 4 * o.maxBody, Log: log,
+		MaxBody: o.maxBody, MaxUploadBody: 4 * o.maxBody, BodyReadTimeout: o.bodyWait, Log: log,
+	}
+	if d.BodyReadTimeout == 0 {
+		d.BodyReadTimeout = time.Minute
 	}
 	srv := httptest.NewServer(New(d))
 	t.Cleanup(srv.Close)
@@ -168,6 +174,13 @@ func newGateway(t *testing.T, o gwOptions) *gw {
 
 // do sends one request and returns the response with its body read.
 func do(t *testing.T, method, url, body string, header map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	return doWith(t, http.DefaultClient, method, url, body, header)
+}
+
+// doWith is do with a client of the caller's (apitest's, to validate the
+// exchange against the document).
+func doWith(t *testing.T, client *http.Client, method, url, body string, header map[string]string) (*http.Response, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -183,7 +196,7 @@ func do(t *testing.T, method, url, body string, header map[string]string) (*http
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -41,13 +42,17 @@ type Deps struct {
 	Docs func(chi.Router)
 	// MaxBody and MaxUploadBody bound request bodies (413 past them).
 	MaxBody, MaxUploadBody int64
-	Log                    *slog.Logger
+	// BodyReadTimeout is how long a request body may send nothing before
+	// the request gets a 408 (proxy.GuardBody); 0 waits as long as the
+	// server's read timeout allows.
+	BodyReadTimeout time.Duration
+	Log             *slog.Logger
 }
 
 // New returns the gateway's public handler.
 func New(d Deps) http.Handler {
 	r := chi.NewRouter()
-	r.Use(web.RequestIDs, web.SecurityHeaders, d.Metrics.Middleware(d.Log), cleanPaths)
+	r.Use(web.RequestIDs, web.SecurityHeaders, d.Metrics.Middleware(d.Log), web.HeaderLimits, cleanPaths)
 	r.NotFound(web.NotFoundHandler)
 	r.MethodNotAllowed(web.MethodNotAllowedHandler)
 	if d.Docs != nil {
@@ -60,7 +65,7 @@ func New(d Deps) http.Handler {
 			limit = d.MaxUploadBody
 		}
 		h := &routeHandler{key: rt.Key(), upstream: d.Upstreams(rt.Owner), limiter: d.Limiter,
-			clients: d.Clients, maxBody: limit, log: d.Log}
+			clients: d.Clients, maxBody: limit, bodyWait: d.BodyReadTimeout, log: d.Log}
 		if rt.Method == route.AnyMethod {
 			r.Handle(rt.Pattern, h)
 		} else {
@@ -92,10 +97,12 @@ type routeHandler struct {
 	limiter  *ratelimit.Limiter
 	clients  *clientip.Resolver
 	maxBody  int64
+	bodyWait time.Duration
 	log      *slog.Logger
 }
 
 func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	client := h.clients.Client(r)
 	r.Header.Set(proxy.HeaderClientIP, client.Addr)
 	if h.limiter != nil {
@@ -116,6 +123,9 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !proxy.LimitBody(w, r, h.maxBody) {
 		return
 	}
+	// The server's ReadTimeout (the whole request) still bounds a body
+	// that trickles in: the per-read deadline replaces the connection's.
+	r = proxy.GuardBody(w, r, h.bodyWait, start.Add(web.ReadTimeout))
 	h.upstream.ServeHTTP(w, r)
 }
 

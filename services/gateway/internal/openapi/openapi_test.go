@@ -12,8 +12,6 @@ import (
 	validator "github.com/pb33f/libopenapi-validator"
 
 	"github.com/acube/platform/libs/apispec"
-	"github.com/acube/platform/services/gateway"
-	"github.com/acube/platform/services/gateway/internal/ratelimit"
 	"github.com/acube/platform/services/gateway/internal/route"
 )
 
@@ -40,8 +38,10 @@ func TestDocumentIsValidOpenAPI31(t *testing.T) {
 // spec is the part of the document these tests read.
 type spec struct {
 	Paths map[string]map[string]struct {
-		Tier      string                     `json:"x-ratelimit-tier"`
-		Responses map[string]json.RawMessage `json:"responses"`
+		Owner       string                     `json:"x-owner"`
+		Security    *[]json.RawMessage         `json:"security"`
+		RequestBody json.RawMessage            `json:"requestBody"`
+		Responses   map[string]json.RawMessage `json:"responses"`
 	} `json:"paths"`
 }
 
@@ -54,47 +54,57 @@ func load(t *testing.T) spec {
 	return s
 }
 
-// TestDocumentCoversRoutes: every route the gateway proxies is described,
-// with the tier the rate-limit table gives it, and every limited operation
-// documents the gateway's 429.
-func TestDocumentCoversRoutes(t *testing.T) {
+// TestDocumentEdgeResponses: every operation says who may call it and
+// documents the errors the gateway itself can answer it with: 431 always;
+// 429 and the upstream failures (502, 503, 504) when it is proxied; 408,
+// 411, 413 and 415 when it takes a body. The route table and the rate-limit
+// files are generated from the same document (tools/cmd/apigen,
+// TestGeneratedFilesAreCurrent), so they cannot disagree with it.
+func TestDocumentEdgeResponses(t *testing.T) {
 	t.Parallel()
-	s := load(t)
-	var keys []string
-	for _, r := range route.Table() {
-		keys = append(keys, r.Key())
-	}
-	table, err := ratelimit.Load(gateway.DefaultRateLimits(), ratelimit.Overrides{}, keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range route.Table() {
-		if r.Method == route.AnyMethod {
-			continue
-		}
-		op, ok := s.Paths[r.Pattern][strings.ToLower(r.Method)]
-		if !ok {
-			t.Errorf("%s %s is not in the document", r.Method, r.Pattern)
-			continue
-		}
-		if want := table.ForRoute(r.Key()).Name; op.Tier != want {
-			t.Errorf("%s %s: document says tier %q, table says %q", r.Method, r.Pattern, op.Tier, want)
-		}
-	}
-	for path, ops := range s.Paths {
+	for path, ops := range load(t).Paths {
 		for method, op := range ops {
-			if !strings.HasPrefix(path, "/api/") {
-				t.Errorf("%s is outside /api", path)
-			}
-			if op.Tier == "" {
+			if method == "parameters" || method == "summary" || method == "description" {
 				continue
 			}
-			for _, code := range []string{"429", "502", "503", "504"} {
+			if op.Security == nil {
+				t.Errorf("%s %s has no security (want [] when it is public)", method, path)
+			}
+			want := []string{"431"}
+			if op.Owner != string(route.Gateway) {
+				want = append(want, "429", "502", "503", "504")
+			}
+			if op.RequestBody != nil {
+				want = append(want, "408", "411", "413", "415")
+			}
+			for _, code := range want {
 				if _, ok := op.Responses[code]; !ok {
 					t.Errorf("%s %s does not document the gateway's %s", method, path, code)
 				}
 			}
 		}
+	}
+}
+
+// TestMountServesTheGatewaysOperations: Mount answers exactly the
+// operations the document gives the gateway (x-owner: gateway).
+func TestMountServesTheGatewaysOperations(t *testing.T) {
+	t.Parallel()
+	r := chi.NewRouter()
+	Mount(r)
+	served := map[string]bool{}
+	_ = chi.Walk(r, func(method, pattern string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		served[method+" "+pattern] = true
+		return nil
+	})
+	for _, rt := range route.Served() {
+		if !served[rt.Key()] {
+			t.Errorf("the document gives %s to the gateway, Mount does not serve it", rt.Key())
+		}
+		delete(served, rt.Key())
+	}
+	for key := range served {
+		t.Errorf("Mount serves %s, which the document does not give to the gateway", key)
 	}
 }
 

@@ -91,7 +91,7 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Proxy, error
 		handlers: make(map[route.Owner]http.Handler, len(cfg.Upstreams)),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_upstream_errors_total",
-			Help: "Requests the gateway could not get an answer for, by upstream and kind (unavailable, timeout, bad_gateway, too_large, client_closed).",
+			Help: "Requests the gateway could not get an answer for, by upstream and kind (unavailable, timeout, bad_gateway, too_large, body_stalled, client_closed).",
 		}, []string{"upstream", "kind"}),
 		log: log,
 	}
@@ -174,6 +174,12 @@ func (p *Proxy) errorHandler(owner route.Owner) func(http.ResponseWriter, *http.
 		case errors.As(err, &mbe):
 			p.errors.WithLabelValues(name, "too_large").Inc()
 			TooLarge(w, mbe.Limit)
+			return
+		case bodyStalled(r) || errors.Is(err, errBodyStalled):
+			p.errors.WithLabelValues(name, "body_stalled").Inc()
+			p.log.InfoContext(r.Context(), "request body stalled", "upstream", name,
+				"method", r.Method, "path", r.URL.Path, "request_id", web.RequestID(r.Context()))
+			RequestTimeout(w)
 			return
 		case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 			p.errors.WithLabelValues(name, "client_closed").Inc()

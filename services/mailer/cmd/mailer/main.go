@@ -201,7 +201,7 @@ func newComposer(cfg config.Config) (*email.Composer, *netmail.Address, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("MAILER_LINK_SECRET: %w", err)
 	}
-	composer, err := email.NewComposer(set, cfg.PublicBaseURL, links, cfg.Location(), domain)
+	composer, err := email.NewComposer(set, cfg.PublicBaseURL, links, cfg.Location(), domain, email.WithManageTemplates(cfg.ManageTemplates()))
 	if err != nil {
 		return nil, nil, err
 	}

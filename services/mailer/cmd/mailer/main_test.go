@@ -330,7 +330,7 @@ func TestIntegrationSessionBookedEmail(t *testing.T) {
 	if err := ev.UnmarshalData(&data); err != nil {
 		t.Fatal(err)
 	}
-	if link.Path != "/api/sessions/"+data.SessionID.String() {
+	if link.Path != "/manage/sessions/"+data.SessionID.String() {
 		t.Errorf("manage link %s, want one for session %s", link, data.SessionID)
 	}
 	verifier, err := managelink.NewSigner([]byte(testLinkSecret))

@@ -46,20 +46,25 @@ type Config struct {
 	// log level and shutdown grace.
 	libconfig.Backbone
 
-	Addr          string        `env:"MAILER_ADDR" default:":8103" doc:"HTTP listen address (probes and metrics)"`
-	DBMaxConns    int32         `env:"MAILER_DB_MAX_CONNS" default:"16" doc:"connection pool size; each batch of emails in flight holds one"`
-	SMTP          SMTP          // SMTP_* settings
-	MailFrom      string        `env:"MAIL_FROM" default:"A-Cube <no-reply@acube.local>" doc:"From header of every email"`
-	MailRate      float64       `env:"MAIL_RATE" default:"0" doc:"emails per second the mailer sends at most; 0 means no limit"`
-	MailTimezone  string        `env:"MAIL_TIMEZONE" default:"UTC" doc:"IANA time zone in which emails show dates and times"`
-	PublicBaseURL string        `env:"PUBLIC_BASE_URL" default:"http://localhost:8001" doc:"base of links in emails; event URLs given as paths are joined to it"`
-	LinkSecret    string        `env:"MAILER_LINK_SECRET" secret:"true" doc:"HMAC key the manage links of bookings and registrations are minted with, at least 32 bytes; must equal booking's BOOKING_LINK_SECRET, which verifies them"`
-	Concurrency   int           `env:"MAILER_CONCURRENCY" default:"4" doc:"batches of events handled at once per stream"`
-	BatchSize     int           `env:"MAILER_BATCH_SIZE" default:"32" doc:"most events handled in one transaction, their emails sent at once; only events already waiting are batched, none waits for a batch to fill; lowered to fit MAIL_RATE"`
-	Retention     time.Duration `env:"MAILER_DELIVERY_RETENTION" default:"720h" doc:"how long the record of each sent email is kept before the hourly purge; at least 192h, the streams' 7 days plus one, so no redelivery outlives it"`
-	MaxAttempts   int           `env:"MAILER_MAX_ATTEMPTS" default:"5" doc:"deliveries of an event before it is dead-lettered"`
-	RetryBackoff  []string      `env:"MAILER_RETRY_BACKOFF" default:"1s,5s,30s,2m" doc:"waits before each retry after a transient failure; the last repeats"`
-	AckLimit      string        `env:"MAILER_ACK_LIMIT" default:"3/hour" doc:"acknowledgements of public forms (bookings, registrations, applications, contact messages) one address gets at most per sliding window, as N/second, N/minute, N/hour, N/day or N/<duration> (3/30m); the rest are suppressed and counted; off means no limit"`
+	Addr          string  `env:"MAILER_ADDR" default:":8103" doc:"HTTP listen address (probes and metrics)"`
+	DBMaxConns    int32   `env:"MAILER_DB_MAX_CONNS" default:"16" doc:"connection pool size; each batch of emails in flight holds one"`
+	SMTP          SMTP    // SMTP_* settings
+	MailFrom      string  `env:"MAIL_FROM" default:"A-Cube <no-reply@acube.local>" doc:"From header of every email"`
+	MailRate      float64 `env:"MAIL_RATE" default:"0" doc:"emails per second the mailer sends at most; 0 means no limit"`
+	MailTimezone  string  `env:"MAIL_TIMEZONE" default:"UTC" doc:"IANA time zone in which emails show dates and times"`
+	PublicBaseURL string  `env:"PUBLIC_BASE_URL" default:"http://localhost:8001" doc:"base of links in emails; event URLs given as paths are joined to it"`
+	// SessionManageURL and RegistrationManageURL are the link templates
+	// of the manage links; empty means booking's pages under
+	// PUBLIC_BASE_URL (ManageTemplates).
+	SessionManageURL      string        `env:"MAILER_SESSION_MANAGE_URL" doc:"template of a booking's manage link, an absolute http(s) URL with {id} and {token}, for an organisation's own front end; empty means PUBLIC_BASE_URL/manage/sessions/{id}?token={token} (booking's page)"`
+	RegistrationManageURL string        `env:"MAILER_REGISTRATION_MANAGE_URL" doc:"template of a registration's manage link, like MAILER_SESSION_MANAGE_URL; empty means PUBLIC_BASE_URL/manage/registrations/{id}?token={token}"`
+	LinkSecret            string        `env:"MAILER_LINK_SECRET" secret:"true" doc:"HMAC key the manage links of bookings and registrations are minted with, at least 32 bytes; must equal booking's BOOKING_LINK_SECRET, which verifies them"`
+	Concurrency           int           `env:"MAILER_CONCURRENCY" default:"4" doc:"batches of events handled at once per stream"`
+	BatchSize             int           `env:"MAILER_BATCH_SIZE" default:"32" doc:"most events handled in one transaction, their emails sent at once; only events already waiting are batched, none waits for a batch to fill; lowered to fit MAIL_RATE"`
+	Retention             time.Duration `env:"MAILER_DELIVERY_RETENTION" default:"720h" doc:"how long the record of each sent email is kept before the hourly purge; at least 192h, the streams' 7 days plus one, so no redelivery outlives it"`
+	MaxAttempts           int           `env:"MAILER_MAX_ATTEMPTS" default:"5" doc:"deliveries of an event before it is dead-lettered"`
+	RetryBackoff          []string      `env:"MAILER_RETRY_BACKOFF" default:"1s,5s,30s,2m" doc:"waits before each retry after a transient failure; the last repeats"`
+	AckLimit              string        `env:"MAILER_ACK_LIMIT" default:"3/hour" doc:"acknowledgements of public forms (bookings, registrations, applications, contact messages) one address gets at most per sliding window, as N/second, N/minute, N/hour, N/day or N/<duration> (3/30m); the rest are suppressed and counted; off means no limit"`
 }
 
 // SMTP says how to reach the mail server. An empty Host means no server:
@@ -118,6 +123,9 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("config: PUBLIC_BASE_URL=%q: want an absolute http(s) URL", c.PublicBaseURL))
+	}
+	if _, _, err := c.parseManageTemplates(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(c.LinkSecret) < managelink.MinSecretLen {
 		errs = append(errs, fmt.Errorf("config: MAILER_LINK_SECRET must be at least %d bytes (the same value as BOOKING_LINK_SECRET)", managelink.MinSecretLen))
@@ -208,4 +216,30 @@ func (c *Config) Location() *time.Location {
 		return time.UTC
 	}
 	return loc
+}
+
+// ManageTemplates are the templates the manage links in emails are made
+// from: MAILER_SESSION_MANAGE_URL and MAILER_REGISTRATION_MANAGE_URL, or
+// booking's pages under PUBLIC_BASE_URL. Validate has checked them; a
+// template that fails anyway is the zero Template, which the composer
+// replaces by its default.
+func (c *Config) ManageTemplates() (session, registration managelink.Template) {
+	session, registration, _ = c.parseManageTemplates()
+	return session, registration
+}
+
+func (c *Config) parseManageTemplates() (session, registration managelink.Template, err error) {
+	parse := func(name, raw, path string) (managelink.Template, error) {
+		if raw == "" {
+			raw = strings.TrimSuffix(c.PublicBaseURL, "/") + path
+		}
+		t, err := managelink.ParseTemplate(raw)
+		if err != nil {
+			return managelink.Template{}, fmt.Errorf("config: %s: %w", name, err)
+		}
+		return t, nil
+	}
+	session, err1 := parse("MAILER_SESSION_MANAGE_URL", c.SessionManageURL, managelink.SessionPagePath)
+	registration, err2 := parse("MAILER_REGISTRATION_MANAGE_URL", c.RegistrationManageURL, managelink.RegistrationPagePath)
+	return session, registration, errors.Join(err1, err2)
 }

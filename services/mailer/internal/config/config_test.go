@@ -35,6 +35,25 @@ func TestLoad(t *testing.T) {
 					t.Errorf("got %+v, backoff %v", c, b)
 				}
 			}},
+		{name: "manage links open booking's pages by default", env: map[string]string{"PUBLIC_BASE_URL": "https://acube.example/"},
+			check: func(t *testing.T, c config.Config) {
+				s, r := c.ManageTemplates()
+				if s.String() != "https://acube.example/manage/sessions/{id}?token={token}" ||
+					r.String() != "https://acube.example/manage/registrations/{id}?token={token}" {
+					t.Errorf("templates %q, %q", s, r)
+				}
+			}},
+		{name: "manage links to a front end", env: map[string]string{
+			"MAILER_SESSION_MANAGE_URL":      "https://www.acube.org/b/{id}?t={token}",
+			"MAILER_REGISTRATION_MANAGE_URL": "https://www.acube.org/r/{id}?t={token}"},
+			check: func(t *testing.T, c config.Config) {
+				s, r := c.ManageTemplates()
+				if s.String() != "https://www.acube.org/b/{id}?t={token}" || r.String() != "https://www.acube.org/r/{id}?t={token}" {
+					t.Errorf("templates %q, %q", s, r)
+				}
+			}},
+		{name: "manage link without token", env: map[string]string{"MAILER_SESSION_MANAGE_URL": "https://www.acube.org/b/{id}"}, wantErr: "MAILER_SESSION_MANAGE_URL"},
+		{name: "manage link as a path", env: map[string]string{"MAILER_REGISTRATION_MANAGE_URL": "/r/{id}?t={token}"}, wantErr: "MAILER_REGISTRATION_MANAGE_URL"},
 		{name: "bad tls mode", env: map[string]string{"SMTP_TLS": "ssl"}, wantErr: "SMTP_TLS"},
 		{name: "bad from", env: map[string]string{"MAIL_FROM": "not an address"}, wantErr: "MAIL_FROM"},
 		{name: "negative rate", env: map[string]string{"MAIL_RATE": "-1"}, wantErr: "MAIL_RATE"},

@@ -21,7 +21,7 @@ func TestAlreadyRegisteredEmail(t *testing.T) {
 		wantErr error
 	}{
 		{name: "waitlisted", want: []string{"Hello Alice Example,", "You are already on its waitlist (position 2), so nothing has changed.",
-			"Registration ID: 01958f2e-1a00-7000-8000-00000000001f", "https://acube.example/api/registrations/01958f2e-1a00-7000-8000-00000000001f?token=",
+			"Registration ID: 01958f2e-1a00-7000-8000-00000000001f", "https://acube.example/manage/registrations/01958f2e-1a00-7000-8000-00000000001f?token=",
 			"the form told nobody"}},
 		{name: "confirmed", patch: map[string]any{"status": "confirmed", "waitlist_position": nil},
 			want: []string{"You are already registered, so nothing has changed."}, notWant: []string{"waitlist"}},
@@ -33,7 +33,7 @@ func TestAlreadyRegisteredEmail(t *testing.T) {
 		{name: "an old event's link that is not http(s) is dropped", patch: map[string]any{"manage_expires": nil,
 			"manage_url": "javascript:alert(1)"}, notWant: []string{"javascript:", "To view or cancel"}},
 		{name: "a link in an event that gives the expiry is not used", patch: map[string]any{"manage_url": "https://evil.example/x"},
-			want: []string{"https://acube.example/api/registrations/01958f2e-1a00-7000-8000-00000000001f?token="}, notWant: []string{"evil.example"}},
+			want: []string{"https://acube.example/manage/registrations/01958f2e-1a00-7000-8000-00000000001f?token="}, notWant: []string{"evil.example"}},
 		{name: "no registration", patch: map[string]any{"registration_id": nil}, wantErr: email.ErrInvalid},
 		{name: "no recipient", patch: map[string]any{"email": nil}, wantErr: email.ErrInvalid},
 	}

@@ -76,6 +76,26 @@ type Composer struct {
 	links  *managelink.Signer
 	loc    *time.Location
 	domain string
+	// session and registration are the templates of the manage links.
+	session, registration managelink.Template
+}
+
+// Option changes a Composer from its defaults.
+type Option func(*Composer)
+
+// WithManageTemplates makes the manage links from session and
+// registration (config's ManageTemplates) instead of booking's pages
+// under the base URL: an organisation with its own front end points them
+// there. A zero Template keeps the default.
+func WithManageTemplates(session, registration managelink.Template) Option {
+	return func(c *Composer) {
+		if session.String() != "" {
+			c.session = session
+		}
+		if registration.String() != "" {
+			c.registration = registration
+		}
+	}
 }
 
 // NewComposer builds a composer. baseURL is the public site links are
@@ -83,7 +103,7 @@ type Composer struct {
 // (booking's events carry only the record's id and the link's expiry,
 // never the link), loc the time zone dates are shown in and domain the
 // right-hand side of Message-IDs.
-func NewComposer(set *templates.Set, baseURL string, links *managelink.Signer, loc *time.Location, domain string) (*Composer, error) {
+func NewComposer(set *templates.Set, baseURL string, links *managelink.Signer, loc *time.Location, domain string, opts ...Option) (*Composer, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("public base url %q: want an absolute http(s) URL", baseURL)
@@ -97,7 +117,18 @@ func NewComposer(set *templates.Set, baseURL string, links *managelink.Signer, l
 	if domain == "" {
 		return nil, errors.New("message-id domain is empty")
 	}
-	return &Composer{set: set, base: strings.TrimRight(baseURL, "/"), links: links, loc: loc, domain: domain}, nil
+	c := &Composer{set: set, base: strings.TrimRight(baseURL, "/"), links: links, loc: loc, domain: domain}
+	// Booking's pages under the public site, unless an option says else.
+	if c.session, err = managelink.PageTemplate(c.base, managelink.SessionPagePath); err != nil {
+		return nil, err
+	}
+	if c.registration, err = managelink.PageTemplate(c.base, managelink.RegistrationPagePath); err != nil {
+		return nil, err
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
 }
 
 // Types lists the event types that send email, for consumer filters.
@@ -240,7 +271,11 @@ func (c *Composer) sessionLink(id uuid.UUID, expires time.Time, legacy string) s
 	if expires.IsZero() {
 		return c.link(legacy)
 	}
-	return c.links.SessionURL(c.base, id.String(), expires)
+	link, err := c.links.Link(c.session, managelink.KindSession, id.String(), expires)
+	if err != nil {
+		return ""
+	}
+	return link
 }
 
 // registrationLink is the manage link of registration id; see sessionLink.
@@ -248,5 +283,9 @@ func (c *Composer) registrationLink(id uuid.UUID, expires time.Time, legacy stri
 	if expires.IsZero() {
 		return c.link(legacy)
 	}
-	return c.links.RegistrationURL(c.base, id.String(), expires)
+	link, err := c.links.Link(c.registration, managelink.KindRegistration, id.String(), expires)
+	if err != nil {
+		return ""
+	}
+	return link
 }

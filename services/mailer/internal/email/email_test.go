@@ -216,18 +216,19 @@ func TestLinks(t *testing.T) {
 // TestMintedManageLink: booking's events carry the record's id and the
 // link's expiry, and the mailer mints the link booking's verifier (the
 // same managelink secret) accepts, until the expiry and for that record.
+// By default the link opens booking's page (/manage/…), not the JSON API.
 func TestMintedManageLink(t *testing.T) {
 	c := composer(t)
 	tests := []struct {
 		sample, kind, path string
 	}{
-		{"session_confirmation", managelink.KindSession, "/api/sessions/01958f2e-1a00-7000-8000-00000000000a"},
-		{"session_status_changed", managelink.KindSession, "/api/sessions/01958f2e-1a00-7000-8000-00000000000a"},
-		{"event_registration", managelink.KindRegistration, "/api/registrations/01958f2e-1a00-7000-8000-00000000001f"},
-		{"event_waitlisted", managelink.KindRegistration, "/api/registrations/01958f2e-1a00-7000-8000-00000000001f"},
-		{"event_promoted", managelink.KindRegistration, "/api/registrations/01958f2e-1a00-7000-8000-00000000001f"},
-		{"event_rescheduled", managelink.KindRegistration, "/api/registrations/01958f2e-1a00-7000-8000-00000000001f"},
-		{"event_already_registered", managelink.KindRegistration, "/api/registrations/01958f2e-1a00-7000-8000-00000000001f"},
+		{"session_confirmation", managelink.KindSession, "/manage/sessions/01958f2e-1a00-7000-8000-00000000000a"},
+		{"session_status_changed", managelink.KindSession, "/manage/sessions/01958f2e-1a00-7000-8000-00000000000a"},
+		{"event_registration", managelink.KindRegistration, "/manage/registrations/01958f2e-1a00-7000-8000-00000000001f"},
+		{"event_waitlisted", managelink.KindRegistration, "/manage/registrations/01958f2e-1a00-7000-8000-00000000001f"},
+		{"event_promoted", managelink.KindRegistration, "/manage/registrations/01958f2e-1a00-7000-8000-00000000001f"},
+		{"event_rescheduled", managelink.KindRegistration, "/manage/registrations/01958f2e-1a00-7000-8000-00000000001f"},
+		{"event_already_registered", managelink.KindRegistration, "/manage/registrations/01958f2e-1a00-7000-8000-00000000001f"},
 	}
 	verifier := testLinks(t)
 	for _, tt := range tests {
@@ -303,4 +304,59 @@ func testLinks(t testing.TB) *managelink.Signer {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestManageTemplates: an organisation's own front end gets the links
+// when its templates are set, with the token escaped and still valid.
+func TestManageTemplates(t *testing.T) {
+	set, err := templates.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	session, err := managelink.ParseTemplate("https://www.acube.org/booking/{id}?t={token}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	registration, err := managelink.ParseTemplate("https://www.acube.org/events/mine/{id}?t={token}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := email.NewComposer(set, "https://acube.example/", testLinks(t), time.UTC, "acube.local",
+		email.WithManageTemplates(session, registration))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ sample, kind, prefix string }{
+		{"session_confirmation", managelink.KindSession, "https://www.acube.org/booking/"},
+		{"event_registration", managelink.KindRegistration, "https://www.acube.org/events/mine/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.sample, func(t *testing.T) {
+			ev, err := email.Sample(tt.sample)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := c.Compose(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var link *url.URL
+			for _, f := range strings.Fields(m.Text) {
+				if strings.HasPrefix(f, tt.prefix) {
+					if link, err = url.Parse(f); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if link == nil {
+				t.Fatalf("no link to %s in:\n%s", tt.prefix, m.Text)
+			}
+			if strings.Contains(m.Text, "acube.example/manage/") {
+				t.Errorf("the default page link is still in the email:\n%s", m.Text)
+			}
+			if err := testLinks(t).Verify(tt.kind, path.Base(link.Path), link.Query().Get("t"), time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+				t.Errorf("token of %s does not verify: %v", link, err)
+			}
+		})
+	}
 }

@@ -46,7 +46,7 @@ func TestEventRescheduledEmail(t *testing.T) {
 		{name: "time and place", wantSubject: "New Time and Place: Mindfulness for Beginners",
 			want: []string{"the time and place of Mindfulness for Beginners have changed", "When:  " + newTime,
 				"(was: " + oldTime + ")", "Where: A-Cube Centre, Room 4", "(was: A-Cube Centre, Room 2)",
-				"Your seat is kept", "https://acube.example/api/registrations/01958f2e-1a00-7000-8000-00000000001f?token="}},
+				"Your seat is kept", "https://acube.example/manage/registrations/01958f2e-1a00-7000-8000-00000000001f?token="}},
 		{name: "time only", patch: map[string]any{"location": "A-Cube Centre, Room 2"}, wantSubject: "New Time: Mindfulness for Beginners",
 			want:    []string{"the time of Mindfulness for Beginners has changed", "When:  " + newTime, "(was: " + oldTime + ")"},
 			notWant: []string{"(was: A-Cube"}},
