@@ -6,7 +6,7 @@
 # reading it back at 100k and 1M rows (docs/benchmarks-export.md).
 BENCH_EXPORT_ROWS ?= 1000000
 BENCH_EXPORT_SMALL ?= 100000
-BENCH_EXPORT_ROUNDS ?= 5
+BENCH_EXPORT_ROUNDS ?= $(BENCH_ROUNDS)
 BENCH_EXPORT_DB ?= postgres://postgres@127.0.0.1:5432/acube_bench_export?sslmode=disable
 # BENCH_EXPORT_FLAGS=-reuse keeps the generated rows of an earlier run;
 # -profile DIR adds CPU profiles of one more export and download.

@@ -7,7 +7,7 @@
 # the figures and writes them to docs/benchmarks-mailer.md.
 BENCH_MAILER_FLAGS ?=
 bench-mailer:
-	go run ./services/mailer/cmd/mailbench -out docs/benchmarks-mailer.md $(BENCH_MAILER_FLAGS)
+	go run ./services/mailer/cmd/mailbench -out docs/benchmarks-mailer.md -rounds $(BENCH_ROUNDS) $(BENCH_MAILER_FLAGS)
 
 # Every email rendered with sample data into .data/mail-preview as
 # NAME.html, NAME.txt and NAME.eml; nothing is sent.

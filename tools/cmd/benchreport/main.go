@@ -4,11 +4,17 @@
 // comparison as a ratio against its reference measured in the same run,
 // and SVG charts under docs/benchmarks/.
 //
-// A benchmark reports its figures as result lines (tools/internal/bench:
-// "benchresult {json}") on its standard output. For a target that prints
-// none yet, benchreport reads its human-readable summary instead (see
-// fallback.go). A target that fails is recorded as failed and the others
-// still run.
+// A benchmark reports its figures as result lines (libs/benchresult:
+// "benchresult {json}") on its standard output; a target that prints none
+// contributes its output only. A target that fails is recorded as failed
+// and the others still run. Each comparison is the median of interleaved
+// rounds; when the spread of its per-round ratios is wider than ±15 %,
+// the report and the end of the run say so and name the make target to
+// run again.
+//
+//	benchreport -targets bench-gateway,bench-e2e   run these targets, write the report
+//	benchreport -keep                              also keep the report as docs/benchmarks/run-<date>-<n>.md
+//	benchreport -compare OLD.md NEW.md              every figure of two kept reports side by side
 package main
 
 import (
@@ -21,11 +27,12 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/acube/platform/tools/internal/bench"
+	"github.com/acube/platform/libs/benchresult"
 	"github.com/acube/platform/tools/internal/stack"
 )
 
@@ -38,16 +45,18 @@ type options struct {
 	// replay, when set, is the saved output of an earlier `make bench`,
 	// read instead of running the targets (to redo the report alone).
 	replay string
+	// keep, when set, also writes the report under docs/benchmarks/ as
+	// run-<date>-<n>.md with its own charts, for comparing runs.
+	keep bool
 }
 
 // run is one make target's outcome.
 type targetRun struct {
-	name     string
-	took     time.Duration
-	err      error
-	output   []string // its standard output, result lines left out
-	results  []bench.Result
-	fallback bool // figures read from the human-readable output
+	name    string
+	took    time.Duration
+	err     error
+	output  []string // its standard output, result lines left out
+	results []benchresult.Result
 }
 
 func main() {
@@ -60,7 +69,28 @@ func main() {
 	flag.StringVar(&o.charts, "charts", "docs/benchmarks", "directory of the SVG charts, relative to the repository root")
 	flag.StringVar(&o.make, "make", "make", "make binary")
 	flag.StringVar(&o.replay, "replay", "", "build the report from this saved output of make bench instead of running the targets")
+	flag.BoolVar(&o.keep, "keep", false, "also keep the report as docs/benchmarks/run-<date>-<n>.md (for comparing two runs)")
+	compare := flag.Bool("compare", false, "compare two reports given as arguments (OLD.md NEW.md; none: the two newest kept runs): every figure side by side, no benchmark runs")
 	flag.Parse()
+	if *compare {
+		oldPath, newPath := flag.Arg(0), flag.Arg(1)
+		var err error
+		switch flag.NArg() {
+		case 0:
+			oldPath, newPath, err = latestKept(o.charts)
+		case 2:
+		default:
+			err = errors.New("-compare wants two reports, OLD.md NEW.md, or none for the two newest kept runs")
+		}
+		if err == nil {
+			err = compareReports(oldPath, newPath, os.Stdout)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchreport:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	for t := range strings.SplitSeq(targets, ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			o.targets = append(o.targets, t)
@@ -90,7 +120,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		if err := replayMachine(o.replay, &m); err != nil {
 			return err
 		}
-		return writeReport(root, o, m, runs)
+		return writeReports(root, o, m, runs, stdout)
 	}
 	var runs []targetRun
 	fmt.Fprintf(stdout, "== started %s load %s commit %s\n", m.started.Format(time.RFC3339), m.loadStart, m.commit)
@@ -110,10 +140,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	m.loadEnd = loadAverage()
 	m.finished = time.Now().UTC()
 	fmt.Fprintf(stdout, "== finished %s load %s\n", m.finished.Format(time.RFC3339), m.loadEnd)
-	if err := writeReport(root, o, m, runs); err != nil {
+	if err := writeReports(root, o, m, runs, stdout); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "== report written to %s\n", o.out)
 	var failed []string
 	for _, r := range runs {
 		if r.err != nil {
@@ -149,7 +178,7 @@ func runTarget(ctx context.Context, root, makeBin, target string, stdout, stderr
 	for sc.Scan() {
 		line := sc.Text()
 		fmt.Fprintln(stdout, line)
-		res, ok, err := bench.Parse(line)
+		res, ok, err := benchresult.Parse(line)
 		switch {
 		case err != nil:
 			parseErrs = append(parseErrs, err)
@@ -165,10 +194,6 @@ func runTarget(ctx context.Context, root, makeBin, target string, stdout, stderr
 	}
 	if len(parseErrs) > 0 {
 		r.err = errors.Join(r.err, errors.Join(parseErrs...))
-	}
-	if len(r.results) == 0 {
-		r.results = fallback(target, r.output)
-		r.fallback = len(r.results) > 0
 	}
 	r.took = time.Since(start)
 	return r
@@ -207,7 +232,7 @@ func replay(path string) ([]targetRun, error) {
 			continue
 		}
 		r := &runs[len(runs)-1]
-		if res, ok, err := bench.Parse(line); err != nil {
+		if res, ok, err := benchresult.Parse(line); err != nil {
 			return nil, err
 		} else if ok {
 			r.results = append(r.results, res)
@@ -217,12 +242,6 @@ func replay(path string) ([]targetRun, error) {
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
-	}
-	for i := range runs {
-		if len(runs[i].results) == 0 {
-			runs[i].results = fallback(runs[i].name, runs[i].output)
-			runs[i].fallback = len(runs[i].results) > 0
-		}
 	}
 	return runs, nil
 }
@@ -254,4 +273,63 @@ func replayMachine(path string, m *machine) error {
 		}
 	}
 	return nil
+}
+
+// writeReports writes the report, and a kept copy under the charts
+// directory when asked, then warns on stdout about every comparison whose
+// rounds spread wider than ±15 %, naming the target to run again.
+func writeReports(root string, o options, m machine, runs []targetRun, stdout io.Writer) error {
+	if err := writeReport(root, o, m, runs); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "== report written to %s\n", o.out)
+	if o.keep {
+		name, err := keptName(filepath.Join(root, o.charts), m.started)
+		if err != nil {
+			return err
+		}
+		kept := o
+		kept.out = filepath.Join(o.charts, name+".md")
+		kept.charts = filepath.Join(o.charts, name)
+		if err := writeReport(root, kept, m, runs); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "== report kept as %s (compare two runs: make bench-compare)\n", kept.out)
+	}
+	for _, w := range unsteady(runs) {
+		fmt.Fprintln(stdout, "== warning:", w)
+	}
+	return nil
+}
+
+// keptName is run-<date>-<n> with the first n not yet taken in dir.
+func keptName(dir string, started time.Time) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("create %s: %w", dir, err)
+	}
+	for n := 1; ; n++ {
+		name := fmt.Sprintf("run-%s-%d", started.Format(time.DateOnly), n)
+		if _, err := os.Stat(filepath.Join(dir, name+".md")); errors.Is(err, os.ErrNotExist) {
+			return name, nil
+		}
+	}
+}
+
+// unsteady describes each comparison whose per-round ratios spread wider
+// than benchresult.SpreadLimit, with the make target that measures it.
+func unsteady(runs []targetRun) []string {
+	var out []string
+	for _, r := range runs {
+		for _, res := range r.results {
+			if !res.Unsteady() {
+				continue
+			}
+			why := fmt.Sprintf("spread %s is wider than ±%.0f %%", res.SpreadText(), benchresult.SpreadLimit*100)
+			if res.Rounds < 2 {
+				why = "measured in a single round, so its spread is unknown"
+			}
+			out = append(out, fmt.Sprintf("%s: %s, ratio %.2f×: %s; re-run `make %s`", res.Area, res.Name, res.Ratio(), why, r.name))
+		}
+	}
+	return out
 }

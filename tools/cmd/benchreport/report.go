@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/acube/platform/libs/benchresult"
 	"github.com/acube/platform/tools/internal/bench"
 )
 
@@ -25,7 +26,7 @@ func writeReport(root string, o options, m machine, runs []targetRun) error {
 	if err != nil {
 		return fmt.Errorf("chart path: %w", err)
 	}
-	var comparisons, absolutes, points []bench.Result
+	var comparisons, absolutes, points []benchresult.Result
 	for _, r := range runs {
 		for _, res := range r.results {
 			switch {
@@ -68,11 +69,21 @@ func writeReport(root string, o options, m machine, runs []targetRun) error {
 	if len(comparisons) == 0 {
 		b.WriteString("No comparison was measured in this run.\n\n")
 	} else {
-		b.WriteString("| area | what | measured | reference | reference measured | ratio | target | |\n|---|---|---:|---|---:|---:|---|---|\n")
+		b.WriteString("Measured and reference figures are each side's median over the rounds; the ratio is the median of the\n")
+		b.WriteString("per-round ratios (system and reference measured one right after the other, in alternating order), and\n")
+		fmt.Fprintf(&b, "the spread their min–max. A spread wider than ±%.0f %% is marked ⚠ and listed below with the target to re-run.\n\n", benchresult.SpreadLimit*100)
+		b.WriteString("| area | what | measured | reference | reference measured | ratio (median) | spread (min–max) | target | |\n|---|---|---:|---|---:|---:|---|---|---|\n")
 		var bars []bench.Bar
 		for _, c := range comparisons {
-			fmt.Fprintf(&b, "| %s | %s | %s %s | %s | %s %s | %.2f× | %s | %s |\n", c.Area, cell(c.Name, c.Note), fig(c.Value), c.Unit,
-				c.Ref, fig(c.RefValue), c.Unit, c.Ratio(), c.Target(), c.Verdict())
+			spread := c.SpreadText()
+			if spread == "" {
+				spread = "one round"
+			}
+			if c.Unsteady() {
+				spread += " ⚠"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s %s | %s | %s %s | %.2f× | %s | %s | %s |\n", c.Area, cell(c.Name, c.Note), fig(c.Value), c.Unit,
+				c.Ref, fig(c.RefValue), c.Unit, c.Ratio(), spread, c.Target(), c.Verdict())
 			target := c.Min
 			if target == 0 {
 				target = c.Max
@@ -84,6 +95,13 @@ func writeReport(root string, o options, m machine, runs []targetRun) error {
 			return err
 		}
 		fmt.Fprintf(&b, "\n![ratios against their references](%s)\n\n", filepath.ToSlash(filepath.Join(rel, "ratios.svg")))
+		if warnings := unsteady(runs); len(warnings) > 0 {
+			b.WriteString("### ⚠ Ratios to measure again\n\n")
+			for _, w := range warnings {
+				b.WriteString("- " + w + "\n")
+			}
+			b.WriteString("\n")
+		}
 	}
 
 	if len(absolutes) > 0 {
@@ -106,8 +124,8 @@ func writeReport(root string, o options, m machine, runs []targetRun) error {
 		if r.err != nil {
 			fmt.Fprintf(&b, "Failed: `%s`\n\n", strings.ReplaceAll(r.err.Error(), "\n", " "))
 		}
-		if r.fallback {
-			b.WriteString("This target prints no result lines yet; its figures above were read from the summary below.\n\n")
+		if r.err == nil && len(r.results) == 0 {
+			b.WriteString("This target printed no result lines.\n\n")
 		}
 		lines := r.output
 		if len(lines) > outputTail {
@@ -125,6 +143,7 @@ func writeReport(root string, o options, m machine, runs []targetRun) error {
 		b.WriteString("\n")
 	}
 	b.WriteString(method)
+	b.WriteString(resultLines(runs))
 
 	out := filepath.Join(root, o.out)
 	if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
@@ -135,9 +154,9 @@ func writeReport(root string, o options, m machine, runs []targetRun) error {
 
 // writeSeries charts each area's latency series against offered load and
 // tabulates the points.
-func writeSeries(b *strings.Builder, chartDir, rel string, points []bench.Result) error {
+func writeSeries(b *strings.Builder, chartDir, rel string, points []benchresult.Result) error {
 	b.WriteString("## Latency under rising load\n\n")
-	byArea := map[string][]bench.Result{}
+	byArea := map[string][]benchresult.Result{}
 	var areas []string
 	for _, p := range points {
 		if _, ok := byArea[p.Area]; !ok {
@@ -147,7 +166,7 @@ func writeSeries(b *strings.Builder, chartDir, rel string, points []bench.Result
 	}
 	for _, area := range areas {
 		ps := byArea[area]
-		series := map[string][]bench.Result{}
+		series := map[string][]benchresult.Result{}
 		var names []string
 		for _, p := range ps {
 			if _, ok := series[p.Series]; !ok {
@@ -166,7 +185,7 @@ func writeSeries(b *strings.Builder, chartDir, rel string, points []bench.Result
 			if len(s) < 2 {
 				continue // a single rate is in the table, not a curve
 			}
-			slices.SortFunc(s, func(a, b bench.Result) int { return cmp.Compare(a.Rate, b.Rate) })
+			slices.SortFunc(s, func(a, b benchresult.Result) int { return cmp.Compare(a.Rate, b.Rate) })
 			var p50, p99, pmax []bench.Point
 			for _, p := range s {
 				p50 = append(p50, bench.Point{X: p.Rate, Y: p.P50})
@@ -196,7 +215,7 @@ func writeSeries(b *strings.Builder, chartDir, rel string, points []bench.Result
 }
 
 // writeTable lists latency points in the order they were measured.
-func writeTable(b *strings.Builder, ps []bench.Result) {
+func writeTable(b *strings.Builder, ps []benchresult.Result) {
 	b.WriteString("| series | offered /s | p50 ms | p90 ms | p99 ms | max ms | lost |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, p := range ps {
 		fmt.Fprintf(b, "| %s | %.0f | %.1f | %.1f | %.1f | %.1f | %d |\n", p.Series, p.Rate, p.P50, p.P90, p.P99, p.PMax, p.Lost)
@@ -259,9 +278,14 @@ const method = `## How the figures are made
 
 - ` + "`make bench`" + ` runs ` + "`bench-gateway`, `bench-booking`, `bench-mailer`, `bench-export`" + ` and
   ` + "`bench-e2e`" + ` one after another (never at once: they would measure each other), each
-  printing its figures as ` + "`benchresult {json}`" + ` lines that this report collects
-  (` + "`tools/internal/bench`" + `); a target that prints none yet is read from its summary lines.
-  ` + "`make bench BENCH_TARGETS=bench-e2e`" + ` runs a subset; every target keeps its own knobs.
+  printing its figures as ` + "`benchresult {json}`" + ` lines (` + "`libs/benchresult`" + `, one printer for
+  every benchmark) that this report collects. ` + "`make bench BENCH_TARGETS=bench-e2e`" + ` runs a subset;
+  every target keeps its own knobs (` + "`BENCH_ROUNDS`" + ` sets the rounds of every comparison).
+- **Ratios**: each comparison measures the system and its reference one right after the other,
+  in alternating order, over ` + "`BENCH_ROUNDS`" + ` (default 5) rounds, and reports the median of the
+  per-round ratios with their min–max. ` + "`make bench BENCH_KEEP=1`" + ` also keeps the report as
+  ` + "`docs/benchmarks/run-<date>-<n>.md`" + `; ` + "`make bench-compare`" + ` sets the two newest kept runs
+  side by side (every ratio, its difference, and whether it is within ±15 %).
 - **booking → email** (` + "`tools/cmd/e2ebench`" + `): the booking and mailer binaries of this
   commit run as child processes (` + "`tools/internal/stack`" + `) against a fresh database, an
   in-process JetStream server and an in-process SMTP sink that timestamps each message when it
@@ -276,7 +300,30 @@ const method = `## How the figures are made
   the booking id in the body (by recipient when the id is split by the encoding).
 - **outbox relay**: N events are written with ` + "`outbox.Add`" + ` in transactions of 500, then
   ` + "`outbox.Relay`" + ` drains them into a file-backed JetStream stream (timed from its start
-  until the stream holds N messages). The reference, on the same stream after a purge, is
+  until the stream holds N messages). The reference, on the same stream created afresh, is
   ` + "`nats bench js pub async --dedup --batch 500`" + ` with as many messages of the same size (or,
-  when the ` + "`nats`" + ` CLI is missing, the same loop written with nats.go).
+  when the ` + "`nats`" + ` CLI is missing, the same loop written with nats.go); the two alternate over
+  the rounds.
+- **gateway** (` + "`tools/cmd/gatewaybench`" + `, limiter: ` + "`services/gateway/cmd/limiterbench`" + `): see
+  benchmarks-gateway.md. Open-loop load everywhere is one generator, ` + "`tools/internal/bench.Load`" + `:
+  request *i* due at *start + i/rate*, latency from that due time.
 `
+
+// resultLinesHeading starts the report's last section: every result line
+// of the run, as printed, which -compare reads back.
+const resultLinesHeading = "## Result lines"
+
+// resultLines renders every result of the run as its result line, grouped
+// by target, for `benchreport -compare` and -replay.
+func resultLines(runs []targetRun) string {
+	var b strings.Builder
+	b.WriteString("\n" + resultLinesHeading + "\n\nEvery figure above as its benchmark printed it (read back by `make bench-compare`).\n\n```\n")
+	for _, r := range runs {
+		fmt.Fprintf(&b, "== make %s\n", r.name)
+		for _, res := range r.results {
+			_ = benchresult.Print(&b, res) // a strings.Builder does not fail
+		}
+	}
+	b.WriteString("```\n")
+	return b.String()
+}

@@ -1,5 +1,5 @@
 // Command e2ebench measures two end-to-end figures of DESIGN §7 and prints
-// them, with one machine-readable result line each (tools/internal/bench),
+// them, with one machine-readable result line each (libs/benchresult),
 // for `make bench`:
 //
 //   - booking accepted → email accepted by SMTP: the real booking and
@@ -11,7 +11,11 @@
 //     to its email's acceptance, so a slow system cannot slow the load.
 //   - the outbox relay's events per second into JetStream against `nats
 //     bench js pub async` publishing as many messages of the same size, with
-//     message ids, in batches of the same size, to the same stream.
+//     message ids, in batches of the same size, to the same stream, in
+//     -rounds interleaved rounds (median ratio and its spread).
+//
+// It lives under tools because it drives built binaries and public
+// packages only; its open-loop load is tools/internal/bench.Load.
 package main
 
 import (
@@ -25,6 +29,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/acube/platform/libs/benchresult"
 )
 
 // options are the command's settings, from flags.
@@ -43,6 +49,7 @@ type options struct {
 	verbose    bool
 	timeline   bool
 	warmup     time.Duration
+	rounds     int
 }
 
 func main() {
@@ -75,6 +82,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.drain, "drain", 30*time.Second, "how long to wait for the last emails of a run")
 	fs.BoolVar(&o.viaGateway, "gateway", false, "book through the gateway (public tier raised, limits in Redis) instead of straight at booking")
 	fs.IntVar(&o.events, "events", 50000, "outbox events the relay drains, and messages nats bench publishes")
+	fs.IntVar(&o.rounds, "rounds", benchresult.DefaultRounds, "interleaved rounds of relay and nats bench; the median ratio and its spread are reported")
 	fs.StringVar(&o.natsBin, "nats", "bin/nats", "natscli binary for nats bench; when missing, an equivalent async publish loop is the reference")
 	fs.DurationVar(&o.targetP99, "target-p99", 50*time.Millisecond, "p99 target of the steady run")
 	fs.BoolVar(&o.verbose, "v", false, "show the services' log lines")
@@ -97,8 +105,8 @@ func parseFlags(args []string) (options, error) {
 	default:
 		return o, fmt.Errorf("-mode %q: want all, latency or relay", o.mode)
 	}
-	if o.steadyRate <= 0 || o.events <= 0 {
-		return o, fmt.Errorf("-steady-rate and -events must be positive")
+	if o.steadyRate <= 0 || o.events <= 0 || o.rounds <= 0 {
+		return o, fmt.Errorf("-steady-rate, -events and -rounds must be positive")
 	}
 	return o, nil
 }

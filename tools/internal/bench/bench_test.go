@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -9,43 +10,73 @@ import (
 	"time"
 )
 
-func TestResultLineRoundTrip(t *testing.T) {
-	in := Result{Area: "relay", Name: "outbox relay", Value: 21000, Unit: "events/s", Ref: "nats bench", RefValue: 60000, Min: 0.3}
-	var buf bytes.Buffer
-	if err := Print(&buf, in); err != nil {
-		t.Fatal(err)
-	}
-	got, ok, err := Parse(buf.String())
-	if err != nil || !ok || got != in {
-		t.Fatalf("Parse(%q) = %+v, %v, %v", buf.String(), got, ok, err)
-	}
-	if _, ok, _ := Parse("booking 212 bookings/s"); ok {
-		t.Error("an ordinary line parsed as a result")
-	}
-}
-
-func TestVerdictAndTarget(t *testing.T) {
+func TestLoadSchedule(t *testing.T) {
 	tests := []struct {
-		name       string
-		r          Result
-		want       string
-		wantTarget string
+		name                  string
+		load                  Load
+		wantOffered, wantWarm int
 	}{
-		{name: "ratio met", r: Result{Value: 95, RefValue: 100, Min: 0.9}, want: "PASS", wantTarget: "≥ 0.9×"},
-		{name: "ratio missed", r: Result{Value: 80, RefValue: 100, Min: 0.9}, want: "FAIL", wantTarget: "≥ 0.9×"},
-		{name: "latency met", r: Result{Value: 40, Unit: "ms", Max: 50}, want: "PASS", wantTarget: "≤ 50 ms"},
-		{name: "latency missed", r: Result{Value: 60, Unit: "ms", Max: 50}, want: "FAIL", wantTarget: "≤ 50 ms"},
-		{name: "no target", r: Result{Value: 1}, want: "", wantTarget: ""},
+		{name: "one sender", load: Load{Rate: 2000, Duration: 50 * time.Millisecond}, wantOffered: 100},
+		{name: "senders share the schedule", load: Load{Rate: 2000, Duration: 50 * time.Millisecond, Senders: 7}, wantOffered: 100},
+		{name: "warm-up sent, not measured", load: Load{Rate: 2000, Warmup: 10 * time.Millisecond, Duration: 40 * time.Millisecond, Senders: 3},
+			wantOffered: 100, wantWarm: 20},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.r.Verdict(); got != tt.want {
-				t.Errorf("Verdict = %q, want %q", got, tt.want)
+			senders := max(tt.load.Senders, 1)
+			seen := make([][]Request, senders)
+			sent, err := tt.load.Run(t.Context(), func(_ context.Context, r Request) {
+				seen[r.Sender] = append(seen[r.Sender], r)
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
-			if got := tt.r.Target(); got != tt.wantTarget {
-				t.Errorf("Target = %q, want %q", got, tt.wantTarget)
+			if sent.Offered != tt.wantOffered || sent.Measured != tt.wantOffered-tt.wantWarm {
+				t.Errorf("sent %+v, want %d offered, %d measured", sent, tt.wantOffered, tt.wantOffered-tt.wantWarm)
+			}
+			interval := time.Duration(float64(time.Second) / tt.load.Rate)
+			var first time.Time
+			indices := map[int]bool{}
+			for s, rs := range seen {
+				for _, r := range rs {
+					if r.Index%senders != s {
+						t.Errorf("request %d sent by sender %d, want %d", r.Index, s, r.Index%senders)
+					}
+					if r.Warmup != (r.Index < tt.wantWarm) {
+						t.Errorf("request %d: warm-up %v", r.Index, r.Warmup)
+					}
+					if r.Index == 0 {
+						first = r.Due
+					}
+					indices[r.Index] = true
+				}
+			}
+			if len(indices) != tt.wantOffered {
+				t.Fatalf("%d distinct requests, want %d", len(indices), tt.wantOffered)
+			}
+			for _, rs := range seen {
+				for _, r := range rs {
+					if want := first.Add(time.Duration(r.Index) * interval); !r.Due.Equal(want) {
+						t.Errorf("request %d due %v after the first, want %v", r.Index, r.Due.Sub(first), want.Sub(first))
+					}
+				}
 			}
 		})
+	}
+	if _, err := (Load{}).Run(t.Context(), func(context.Context, Request) {}); err == nil {
+		t.Error("a zero rate was accepted")
+	}
+}
+
+func TestLoadStopsWithContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	sent, err := Load{Rate: 1000, Duration: time.Hour, Senders: 4}.Run(ctx, func(_ context.Context, r Request) {
+		if r.Index == 10 {
+			cancel()
+		}
+	})
+	if err == nil || sent.Offered >= 1000*3600 {
+		t.Errorf("Run after cancel: %+v, %v; want an early return with the context's error", sent, err)
 	}
 }
 

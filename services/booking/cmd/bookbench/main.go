@@ -4,6 +4,14 @@
 // clients, in one invocation on one machine, and prints the ratio
 // (DESIGN §7: target ≥ 0.9×). It uses a database of its own, recreated
 // empty on every run; the outbox relay does not run, on either side.
+//
+// The two sides run in BENCH_ROUNDS interleaved rounds (booking first in
+// even rounds, pgbench first in odd ones, the tables emptied before each
+// side), and the figure is the median of the per-round ratios with their
+// spread, printed as a benchresult line (libs/benchresult) for `make
+// bench`. It stays in the booking module, not under tools, because it
+// calls booking's service and store (internal/booking, internal/store),
+// which Go's internal rule keeps to this module.
 package main
 
 import (
@@ -25,11 +33,12 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/acube/platform/libs/benchresult"
 	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/libs/managelink"
-	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/services/booking/internal/booking"
+	"github.com/acube/platform/services/booking/internal/migrations"
 	"github.com/acube/platform/services/booking/internal/store"
 )
 
@@ -37,7 +46,8 @@ import (
 type config struct {
 	DatabaseURL string        `env:"BENCH_DATABASE_URL" default:"postgres://postgres@127.0.0.1:5432/acube_bench_booking?sslmode=disable" doc:"database the benchmark recreates"`
 	Clients     int           `env:"BENCH_CLIENTS" default:"8" doc:"concurrent clients, for both sides"`
-	Duration    time.Duration `env:"BENCH_DURATION" default:"15s" doc:"length of each side's run"`
+	Duration    time.Duration `env:"BENCH_DURATION" default:"6s" doc:"length of each side's run in each round"`
+	Rounds      int           `env:"BENCH_ROUNDS" default:"5" doc:"interleaved rounds of booking and pgbench"`
 	PGBench     string        `env:"PGBENCH" default:"pgbench" doc:"pgbench binary"`
 }
 
@@ -62,7 +72,7 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 	}
 	defer pool.Close()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := postgres.Migrate(ctx, pool, "booking", quiet, outbox.Migrations(), store.Migrations()); err != nil {
+	if err := postgres.Migrate(ctx, pool, "booking", quiet, migrations.Sets()...); err != nil {
 		return err
 	}
 	svc, err := service(pool)
@@ -70,22 +80,48 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 		return err
 	}
 
-	fmt.Fprintf(stdout, "booking write path vs pgbench: %d clients, %s each, %d CPUs\n", cfg.Clients, cfg.Duration, runtime.NumCPU())
-	goRate, err := goSide(ctx, svc, cfg)
+	if cfg.Rounds < 1 {
+		return fmt.Errorf("BENCH_ROUNDS=%d: want at least 1", cfg.Rounds)
+	}
+	fmt.Fprintf(stdout, "booking write path vs pgbench: %d clients, %s each, %d interleaved rounds, %d CPUs\n",
+		cfg.Clients, cfg.Duration, cfg.Rounds, runtime.NumCPU())
+	empty := func(ctx context.Context) error {
+		if _, err := pool.Exec(ctx, `TRUNCATE sessions, outbox CASCADE`); err != nil {
+			return fmt.Errorf("empty tables between runs: %w", err)
+		}
+		return nil
+	}
+	goRates, pgRates, err := benchresult.Interleave(ctx, cfg.Rounds,
+		func(ctx context.Context, round int) (float64, error) {
+			if err := empty(ctx); err != nil {
+				return 0, err
+			}
+			rate, err := goSide(ctx, svc, cfg)
+			if err == nil {
+				fmt.Fprintf(stdout, "  round %d booking  Service.Book (validate, row + outbox, one tx): %9.0f bookings/s\n", round+1, rate)
+			}
+			return rate, err
+		},
+		func(ctx context.Context, round int) (float64, error) {
+			if err := empty(ctx); err != nil {
+				return 0, err
+			}
+			rate, err := pgbench(ctx, cfg)
+			if err == nil {
+				fmt.Fprintf(stdout, "  round %d pgbench  same INSERTs + pg_notify, -M prepared:         %9.0f tx/s\n", round+1, rate)
+			}
+			return rate, err
+		})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "  booking  Service.Book (validate, row + outbox, one tx): %9.0f bookings/s\n", goRate)
-	if _, err := pool.Exec(ctx, `TRUNCATE sessions, outbox CASCADE`); err != nil {
-		return fmt.Errorf("empty tables between runs: %w", err)
-	}
-	pgRate, err := pgbench(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "  pgbench  same INSERTs + pg_notify, -M prepared:         %9.0f tx/s\n", pgRate)
-	fmt.Fprintf(stdout, "  ratio booking / pgbench: %.2fx (target >= 0.90x)\n", goRate/pgRate)
-	return nil
+	res := benchresult.Result{Area: "booking", Name: "booking write path (row + outbox, one tx)", Unit: "tx/s",
+		Ref: "pgbench, same statements and clients", Min: 0.9,
+		Note: fmt.Sprintf("%d clients, %s per side per round", cfg.Clients, cfg.Duration)}.FromRounds(goRates, pgRates)
+	fmt.Fprintf(stdout, "  medians: booking %.0f bookings/s, pgbench %.0f tx/s\n", res.Value, res.RefValue)
+	fmt.Fprintf(stdout, "  ratio booking / pgbench: %.2fx, median of %d rounds (%.2fx to %.2fx) (target >= 0.90x)\n",
+		res.Ratio(), res.Rounds, res.RatioMin, res.RatioMax)
+	return benchresult.Print(stdout, res)
 }
 
 func service(pool *pgxpool.Pool) (*booking.Service, error) {

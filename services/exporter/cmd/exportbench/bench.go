@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/acube/platform/libs/benchresult"
 	"github.com/acube/platform/libs/objstore"
 )
 
@@ -124,6 +125,39 @@ func bench(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) e
 		o.rows, o.small, big.export.maxRSS, small.export.maxRSS, rss, verdict(rss <= 1.2))
 	fmt.Fprintf(stdout, "download peak RSS %d rows / %d rows: %d kB / %d kB = %.2fx\n",
 		o.rows, o.small, big.download.maxRSS, small.download.maxRSS, float64(big.download.maxRSS)/float64(small.download.maxRSS))
+	return printResults(stdout, o, rounds)
+}
+
+// printResults prints the benchmark's figures as result lines: the speed
+// against psql at both sizes and the exporter's peak RSS at -rows against
+// -small, each from the per-round figures (median ratio and spread).
+func printResults(stdout io.Writer, o options, rounds map[int][]round) error {
+	rate := func(n int, get func(round) result) []float64 {
+		var out []float64
+		for _, rd := range rounds[n] {
+			out = append(out, float64(n)/get(rd).elapsed.Seconds())
+		}
+		return out
+	}
+	export := func(r round) result { return r.export }
+	psql := func(r round) result { return r.psql }
+	var rssBig, rssSmall []float64
+	for i := range min(len(rounds[o.rows]), len(rounds[o.small])) {
+		rssBig = append(rssBig, float64(rounds[o.rows][i].export.maxRSS))
+		rssSmall = append(rssSmall, float64(rounds[o.small][i].export.maxRSS))
+	}
+	for _, r := range []benchresult.Result{
+		benchresult.Result{Area: "export", Name: fmt.Sprintf("audit export of %d rows, rows/s", o.rows), Unit: "rows/s",
+			Ref: "psql \\copy (…) TO file CSV", Min: 1.2, Note: "into the EXPORTS bucket as the service stores it"}.FromRounds(rate(o.rows, export), rate(o.rows, psql)),
+		benchresult.Result{Area: "export", Name: fmt.Sprintf("audit export of %d rows, rows/s", o.small), Unit: "rows/s",
+			Ref: "psql \\copy (…) TO file CSV"}.FromRounds(rate(o.small, export), rate(o.small, psql)),
+		benchresult.Result{Area: "export", Name: fmt.Sprintf("exporter peak RSS at %d rows", o.rows), Unit: "kB",
+			Ref: fmt.Sprintf("exporter peak RSS at %d rows", o.small), Max: 1.2}.FromRounds(rssBig, rssSmall),
+	} {
+		if err := benchresult.Print(stdout, r); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

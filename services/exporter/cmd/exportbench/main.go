@@ -6,7 +6,13 @@
 // exporter's code path into the bucket as the service stores its files —
 // reads each export back from the bucket as a download does, and prints
 // the median times, the median ratio and its spread, CPU times and the
-// peak memory of each process (docs/benchmarks-export.md).
+// peak memory of each process (docs/benchmarks-export.md), and the figures
+// as benchresult lines (libs/benchresult) for `make bench`.
+//
+// It stays in the exporter module, not under tools, because its export and
+// download subprocesses run the exporter's own code path (internal/audit,
+// internal/export, internal/store), which Go's internal rule keeps to this
+// module.
 //
 //	exportbench -rows 1000000 -small 100000 [-rounds 5] [-profile DIR]  the benchmark
 //	exportbench -mode export -out NAME [-nats URL] [-to T]             one export (run by the benchmark)
@@ -26,6 +32,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/acube/platform/libs/benchresult"
 	"github.com/acube/platform/libs/logging"
 	"github.com/acube/platform/libs/objstore"
 	"github.com/acube/platform/libs/postgres"
@@ -70,7 +77,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&o.db, "db", "postgres://postgres@127.0.0.1:5432/acube_bench_export?sslmode=disable", "benchmark database; dropped and recreated")
 	fs.IntVar(&o.rows, "rows", 1_000_000, "rows in the projection")
 	fs.IntVar(&o.small, "small", 100_000, "rows of the smaller export")
-	fs.IntVar(&o.rounds, "rounds", 5, "bench: interleaved rounds; the figures are their medians")
+	fs.IntVar(&o.rounds, "rounds", benchresult.DefaultRounds, "bench: interleaved rounds; the figures are their medians")
 	fs.StringVar(&o.profile, "profile", "", "bench: after the rounds, profile one more export and download of -rows rows into this directory")
 	fs.StringVar(&o.out, "out", "", "export, download: the object in the EXPORTS bucket (with -nats), else the output file")
 	fs.StringVar(&o.nats, "nats", "", "export, download: the JetStream server holding the EXPORTS bucket")

@@ -27,7 +27,7 @@ import (
 	"github.com/acube/platform/libs/smtptest"
 	"github.com/acube/platform/libs/stream"
 	"github.com/acube/platform/services/mailer/internal/delivery"
-	"github.com/acube/platform/services/mailer/internal/store"
+	"github.com/acube/platform/services/mailer/internal/migrations"
 )
 
 // environment is what the mailer runs on, built once: an embedded NATS
@@ -93,7 +93,7 @@ func newEnvironment(ctx context.Context, o options) (_ *environment, err error) 
 		return nil, err
 	}
 	cleanups = append(cleanups, env.pool.Close)
-	if err := postgres.Migrate(ctx, env.pool, "mailer", env.log, consume.Migrations(), store.Migrations()); err != nil {
+	if err := postgres.Migrate(ctx, env.pool, "mailer", env.log, migrations.Sets()...); err != nil {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()

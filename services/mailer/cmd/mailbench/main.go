@@ -16,6 +16,13 @@
 // and group-commits each accepted email's record right after its send,
 // then acks. It also reports the resend window: the time from each 250
 // reply to the commit of its record.
+//
+// Each round measures the bare loops and the mailer one right after the
+// other (the mailer first in every other round), and the figures go out
+// as benchresult lines (libs/benchresult): the median of the per-round
+// ratios with their spread. It stays in the mailer module, not under
+// tools, because it drives the mailer's internal packages (delivery,
+// sender, email, templates), which Go's internal rule keeps to this module.
 package main
 
 import (
@@ -28,11 +35,11 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/acube/platform/libs/benchresult"
 	"github.com/acube/platform/libs/managelink"
 	"github.com/acube/platform/libs/smtptest"
 	"github.com/acube/platform/services/mailer/internal/config"
@@ -62,14 +69,19 @@ func main() {
 	defer stop()
 	// The mailer runs with its production defaults unless a flag says
 	// otherwise.
-	def, err := config.Load(func(string) (string, bool) { return "", false })
+	def, err := config.Load(func(k string) (string, bool) {
+		if k == "MAILER_LINK_SECRET" { // required, and irrelevant to the figures
+			return strings.Repeat("b", managelink.MinSecretLen), true
+		}
+		return "", false
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mailbench: mailer defaults:", err)
 		os.Exit(1)
 	}
 	o := options{mailer: def}
 	flag.IntVar(&o.n, "n", 4000, "emails per run")
-	flag.IntVar(&o.rounds, "rounds", 5, "rounds per sink; each runs the references and the mailer; medians are reported")
+	flag.IntVar(&o.rounds, "rounds", benchresult.DefaultRounds, "rounds per sink; each runs the references and the mailer; medians are reported")
 	flag.IntVar(&o.conns, "conns", def.SMTP.Conns, "SMTP connections (SMTP_CONNS) of the mailer and of the parallel reference")
 	flag.IntVar(&o.concurrency, "concurrency", def.Concurrency, "batches handled at once (MAILER_CONCURRENCY)")
 	flag.IntVar(&o.batch, "batch", def.BatchSize, "most events per transaction (MAILER_BATCH_SIZE)")
@@ -151,6 +163,17 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 			out.verdict(o.target), o.conns, out.ratioN)
 		fmt.Fprintf(stdout, "  sink %-8s resend window (250 reply to committed record): %s\n", out.sink, out.window)
 	}
+	for _, out := range outs {
+		var mailer, bare1 []float64
+		for _, r := range out.rounds {
+			mailer, bare1 = append(mailer, r.mailer), append(bare1, r.bare1)
+		}
+		if err := benchresult.Print(stdout, benchresult.Result{Area: "mailer", Name: "mailer emails/s, " + out.sink + " sink",
+			Unit: "emails/s", Ref: "bare SMTP send loop, same sink", Min: o.target,
+			Note: fmt.Sprintf("%d emails per run; mailer / %d bare loops %.2f×", o.n, o.conns, out.ratioN)}.FromRounds(mailer, bare1)); err != nil {
+			return err
+		}
+	}
 	if o.out != "" {
 		if err := writeReport(o, outs, loadStart); err != nil {
 			return err
@@ -202,14 +225,25 @@ func measure(ctx context.Context, env *environment, c *email.Composer, from *net
 	}
 	for i := range o.rounds {
 		var r rates
+		mailerRun := func() (err error) {
+			r.mailer, err = env.mailer(ctx, sink, handler, o.n, o)
+			return err
+		}
+		if i%2 == 1 { // every other round the mailer goes first
+			if err := mailerRun(); err != nil {
+				return outcome{}, err
+			}
+		}
 		if r.bare1, err = bare(ctx, sink, c, from, o.n, 1); err != nil {
 			return outcome{}, err
 		}
 		if r.bareN, err = bare(ctx, sink, c, from, o.n, o.conns); err != nil {
 			return outcome{}, err
 		}
-		if r.mailer, err = env.mailer(ctx, sink, handler, o.n, o); err != nil {
-			return outcome{}, err
+		if i%2 == 0 {
+			if err := mailerRun(); err != nil {
+				return outcome{}, err
+			}
 		}
 		fmt.Fprintf(stdout, "  sink %-8s round %d: bare loop %6.0f/s  bare loops x%d %6.0f/s  mailer %6.0f/s  ratio %.2fx\n",
 			kind, i+1, r.bare1, o.conns, r.bareN, r.mailer, r.mailer/r.bare1)
@@ -250,8 +284,7 @@ func median(rs []rates, f func(rates) float64) float64 {
 	for _, r := range rs {
 		v = append(v, f(r))
 	}
-	slices.Sort(v)
-	return v[len(v)/2]
+	return benchresult.Median(v)
 }
 
 // composer renders the benchmark's email exactly as the mailer does.

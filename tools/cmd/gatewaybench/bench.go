@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/acube/platform/libs/freeport"
+)
+
+// options are the flags of `gatewaybench run`.
+type options struct {
+	gateway, limiterbench  string
+	duration, warmup       time.Duration
+	rounds, conns, clients int
+	sutCPU, loadCPU        string
+	rate                   float64
+	flood                  int
+	nethttp                bool
+}
+
+// config is one configuration under load and its figures, round by round.
+type config struct {
+	key, name string
+	url       string
+	pids      []int // processes whose CPU a request costs (SUT, Redis)
+	openLoop  bool  // measured open loop too
+
+	ceilings []float64       // req/s, closed loop
+	cpu      []float64       // µs of CPU per request, closed loop
+	p50s     []time.Duration // open loop
+	p99s     []time.Duration
+	errors   int // open-loop errors, all rounds
+	late     int // open-loop requests sent over 1 ms after due, all rounds
+	non2xx   int // closed-loop non-2xx answers, all rounds
+}
+
+// setup is everything the benchmark started.
+type setup struct {
+	dir          string
+	configs      []*config
+	redisAddr    string // the private redis-server
+	redisPID     int
+	floodURL     string // a gateway with the seed's limits
+	floodMetrics string // its internal port, for /metrics
+	prefix       string
+}
+
+func benchmark(ctx context.Context, o options, out io.Writer) error {
+	for _, tool := range []string{"wrk", "nginx", "redis-benchmark", "redis-server", o.gateway, o.limiterbench} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("%s not found: %w (make bench-gateway builds and installs what it needs)", tool, err)
+		}
+	}
+	dir, err := os.MkdirTemp("", "gatewaybench-")
+	if err != nil {
+		return fmt.Errorf("temporary directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil { // nginx's workers run as another user
+		return fmt.Errorf("temporary directory: %w", err)
+	}
+	var ps procs
+	defer func() { ps.stop() }() // a closure: ps grows after this line
+	s, err := start(ctx, o, dir, &ps)
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintf(out, "gateway benchmark: %d rounds, %s per measurement after %s warm-up, wrk -t1 -c%d closed loop; SUT on CPU %s, load, upstream and Redis on CPU %s\n",
+		o.rounds, o.duration, o.warmup, o.conns, o.sutCPU, o.loadCPU)
+	fmt.Fprintf(out, "machine: %s\n", machine())
+	rate := o.rate
+	var lim limiterRounds
+	for round := range o.rounds {
+		order := rotate(s.configs, round)
+		for _, c := range order {
+			if err := ceiling(ctx, o, c, round == 0); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "  round %d ceiling %-40s %9.0f req/s  %6.1f µs CPU/req\n", round+1, c.label(), c.ceilings[round], c.cpu[round])
+		}
+		if rate == 0 {
+			rate = s.configs[2].ceilings[0] / 2
+			fmt.Fprintf(out, "  open loop at %.0f req/s (half the limited gateway's first ceiling) over %d connections\n", rate, o.conns)
+		}
+		for _, c := range order {
+			if !c.openLoop {
+				continue
+			}
+			if err := latency(ctx, o, c, rate); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "  round %d latency %-40s p50 %s  p99 %s\n", round+1, c.label(), ms(c.p50s[round]), ms(c.p99s[round]))
+		}
+		if err := lim.round(ctx, o, s, round, out); err != nil {
+			return err
+		}
+	}
+	var fl floodResult
+	if o.flood > 0 {
+		if fl, err = flood(ctx, o, s); err != nil {
+			return err
+		}
+	}
+	return report(o, s, rate, lim, fl, out)
+}
+
+// label is "(c) gateway, Redis limits".
+func (c *config) label() string { return "(" + c.key + ") " + c.name }
+
+// rotate returns the configurations starting at round's position, so each
+// goes first in some round and a drift of the machine spreads over all.
+func rotate(cs []*config, round int) []*config {
+	i := round % len(cs)
+	return append(append([]*config{}, cs[i:]...), cs[:i]...)
+}
+
+// start runs the upstream, Redis, the gateways and nginx, and waits until
+// each answers.
+func start(ctx context.Context, o options, dir string, ps *procs) (*setup, error) {
+	addr := func() string {
+		p, err := freeport.Pick()
+		if err != nil {
+			p = 0 // the listener then fails with a clear error
+		}
+		return fmt.Sprintf("127.0.0.1:%d", p)
+	}
+	s := &setup{dir: dir, prefix: "bench:" + randomHex() + ":", redisAddr: addr()}
+	_, redisPort, _ := strings.Cut(s.redisAddr, ":")
+	var err error
+	if s.redisPID, err = ps.start(o.loadCPU, filepath.Join(dir, "redis.log"), nil, "redis-server", "--port", redisPort,
+		"--bind", "127.0.0.1", "--save", "", "--appendonly", "no"); err != nil {
+		return nil, err
+	}
+	if err := waitRedis(ctx, s.redisAddr); err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("own binary: %w", err)
+	}
+	upstream := addr()
+	upstreamPID, err := ps.start(o.loadCPU, filepath.Join(dir, "upstream.log"), nil, self, "upstream", "-addr", upstream)
+	if err != nil {
+		return nil, err
+	}
+	redisURL := "redis://" + s.redisAddr + "/0"
+	gw := func(name, dataPath string, env ...string) (url string, internal string, pid int, err error) {
+		public, internalAddr := addr(), addr()
+		env = append(env, "BOOKING_URL=http://"+upstream, "LOG_LEVEL=warn", "SHUTDOWN_GRACE=1s",
+			"GATEWAY_ADDR="+public, "GATEWAY_INTERNAL_ADDR="+internalAddr, "GATEWAY_DATA_PATH="+dataPath)
+		pid, err = ps.start(o.sutCPU, filepath.Join(dir, name+".log"), env, o.gateway)
+		return "http://" + public + "/api/events", "http://" + internalAddr, pid, err
+	}
+	// Limits high enough that every benchmark request is allowed: the
+	// limiter still decides each one.
+	limited := []string{"REDIS_URL=" + redisURL, "REDIS_KEY_PREFIX=" + s.prefix, "RATELIMIT_PUBLIC=1000000000/minute"}
+	noLimits := []string{"RATELIMIT_ENABLED=false"}
+	nginxAddr := addr()
+	s.configs = []*config{{key: "a", name: "upstream direct", url: "http://" + upstream + "/api/events", pids: []int{upstreamPID}, openLoop: true}}
+	add := func(key, name, dataPath string, withRedis bool, env []string) error {
+		url, _, pid, err := gw("gateway-"+key, dataPath, env...)
+		if err != nil {
+			return err
+		}
+		c := &config{key: key, name: name, url: url, pids: []int{pid}, openLoop: dataPath == "fasthttp"}
+		if withRedis {
+			c.pids = append(c.pids, s.redisPID)
+		}
+		s.configs = append(s.configs, c)
+		return nil
+	}
+	if err := add("b", "gateway, no limits", "fasthttp", false, noLimits); err != nil {
+		return nil, err
+	}
+	if err := add("c", "gateway, Redis limits", "fasthttp", true, limited); err != nil {
+		return nil, err
+	}
+	if err := writeNginxConf(dir, nginxAddr, upstream); err != nil {
+		return nil, err
+	}
+	nginxPID, err := ps.start(o.sutCPU, filepath.Join(dir, "nginx.log"), nil, "nginx", "-p", dir, "-c", filepath.Join(dir, "nginx.conf"))
+	if err != nil {
+		return nil, err
+	}
+	s.configs = append(s.configs, &config{key: "d", name: "nginx proxy_pass + limit_req", url: "http://" + nginxAddr + "/api/events", pids: []int{nginxPID}, openLoop: true})
+	if o.nethttp {
+		if err := add("b′", "gateway, no limits, net/http path", "nethttp", false, noLimits); err != nil {
+			return nil, err
+		}
+		if err := add("c′", "gateway, Redis limits, net/http path", "nethttp", true, limited); err != nil {
+			return nil, err
+		}
+	}
+	if o.flood > 0 {
+		// The seed's limits (public 10/minute): the flood's client is over
+		// them after its tenth request.
+		url, internal, _, err := gw("gateway-flood", "fasthttp", "REDIS_URL="+redisURL, "REDIS_KEY_PREFIX="+s.prefix+"flood:")
+		if err != nil {
+			return nil, err
+		}
+		s.floodURL, s.floodMetrics = url, internal
+	}
+	for _, c := range s.configs {
+		if err := waitUp(ctx, c.url, http.StatusOK); err != nil {
+			return nil, fmt.Errorf("%s: %w (logs in %s)", c.label(), err, dir)
+		}
+	}
+	if s.floodURL != "" {
+		if err := waitUp(ctx, s.floodMetrics+"/healthz", 0); err != nil {
+			return nil, fmt.Errorf("flood gateway: %w", err)
+		}
+	}
+	return s, nil
+}
+
+func writeNginxConf(dir, addr, upstream string) error {
+	for _, d := range []string{"logs", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o777); err != nil {
+			return fmt.Errorf("nginx directories: %w", err)
+		}
+	}
+	conf := fmt.Sprintf(`daemon off;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s/tmp; proxy_temp_path %[1]s/tmp; fastcgi_temp_path %[1]s/tmp;
+  uwsgi_temp_path %[1]s/tmp; scgi_temp_path %[1]s/tmp;
+  limit_req_zone $binary_remote_addr zone=public:10m rate=100000000r/s;
+  upstream booking { server %[3]s; keepalive 256; }
+  server {
+    listen %[2]s reuseport;
+    location /api/ {
+      limit_req zone=public burst=1000000 nodelay;
+      limit_req_status 429;
+      proxy_pass http://booking;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`, dir, addr, upstream)
+	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
+		return fmt.Errorf("nginx.conf: %w", err)
+	}
+	return nil
+}
+
+// waitUp polls url until it answers want (any status when want is 0).
+func waitUp(ctx context.Context, url string, want int) error {
+	var last error
+	for range 200 {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return fmt.Errorf("wait for %s: %w", url, err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if want == 0 || resp.StatusCode == want {
+				return nil
+			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return errors.Join(fmt.Errorf("%s did not answer %d in 10s", url, want), last)
+}
+
+func randomHex() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond))
+}
