@@ -2,13 +2,12 @@ package pgtest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/acube/platform/libs/postgres"
 )
 
 // Service is one service's database laid out as production's
@@ -36,36 +35,20 @@ type Service struct {
 // service's migrations grant to, is created when missing and left in
 // place: its grants live in each test's database, so tests share it. The
 // two login roles are dropped after the database when the test ends.
+//
+// The schema is empty: for tests of the migrate step. A test that needs a
+// migrated schema takes NewMigratedService.
 func NewService(t testing.TB, schema, group string) Service {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs PostgreSQL; skipped under -short")
 	}
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	suffix := hex.EncodeToString(b[:])
+	suffix := randomHex(4)
 	s := Service{Owner: schema + "_owner_" + suffix, App: schema + "_app_" + suffix, Group: group}
 	// Registered before the database is made, so it runs after the
 	// database is dropped (cleanups run last first), when the roles own
 	// and hold nothing any more.
-	t.Cleanup(func() {
-		if s.URL == "" {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, withPath(t, s.URL, "/postgres"))
-		if err != nil {
-			t.Logf("pgtest: connect to drop roles: %v", err)
-			return
-		}
-		defer conn.Close(ctx)
-		for _, r := range []string{s.App, s.Owner} {
-			if _, err := conn.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{r}.Sanitize()); err != nil {
-				t.Logf("pgtest: drop role %s: %v", r, err)
-			}
-		}
-	})
+	dropRoles(t, s.App, s.Owner)
 	s.URL = NewDatabase(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -76,8 +59,7 @@ func NewService(t testing.TB, schema, group string) Service {
 	defer conn.Close(ctx)
 	id := func(name string) string { return pgx.Identifier{name}.Sanitize() }
 	for _, sql := range []string{
-		// Tests create the group concurrently: duplicates are fine.
-		`DO $$ BEGIN CREATE ROLE ` + id(group) + ` NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`,
+		createRoleOnce(group, "NOLOGIN"),
 		"CREATE ROLE " + id(s.Owner) + " LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE",
 		"CREATE ROLE " + id(s.App) + " LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE IN ROLE " + id(group),
 		"CREATE SCHEMA " + id(schema) + " AUTHORIZATION " + id(s.Owner),
@@ -91,24 +73,57 @@ func NewService(t testing.TB, schema, group string) Service {
 	return s
 }
 
-func withPath(t testing.TB, raw, path string) string {
+// NewMigratedService is NewService with sets already applied in schema by
+// the owner, as the service's migrate step applies them: a clone of a
+// template (see NewMigrated), so the test pays for no migration.
+//
+// The owner is the template's, <schema>_owner_pgtest, shared by every
+// clone and left in place like group, since the clones' tables belong to
+// it; it has no more rights than NewService's owner. The app login is the
+// test's own, a member of group only, dropped when the test ends.
+func NewMigratedService(t testing.TB, schema, group string, sets ...postgres.Migrations) Service {
 	t.Helper()
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatalf("pgtest: parse %s: %v", raw, err)
+	if testing.Short() {
+		t.Skip("needs PostgreSQL; skipped under -short")
 	}
-	u.Path = path
-	return u.String()
+	s := Service{Owner: schema + "_owner_pgtest", App: schema + "_app_" + randomHex(4), Group: group}
+	dropRoles(t, s.App)
+	s.URL = newDatabase(t, &spec{schema: schema, sets: sets, owner: s.Owner, group: group})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, serverURL())
+	if err != nil {
+		t.Fatalf("pgtest: connect %s: %v", serverURL(), err)
+	}
+	defer conn.Close(ctx)
+	sql := "CREATE ROLE " + pgx.Identifier{s.App}.Sanitize() + " LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE IN ROLE " + pgx.Identifier{group}.Sanitize()
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		t.Fatalf("pgtest: %s: %v", sql, err)
+	}
+	s.OwnerURL = withUser(t, s.URL, s.Owner)
+	s.AppURL = withUser(t, s.URL, s.App)
+	return s
 }
 
-func withUser(t testing.TB, raw, user string) string {
+// dropRoles drops roles when the test ends; roles that were never made
+// are skipped.
+func dropRoles(t testing.TB, roles ...string) {
 	t.Helper()
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatalf("pgtest: parse %s: %v", raw, err)
-	}
-	u.User = url.User(user)
-	return u.String()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, serverURL())
+		if err != nil {
+			t.Logf("pgtest: connect to drop roles: %v", err)
+			return
+		}
+		defer conn.Close(ctx)
+		for _, r := range roles {
+			if _, err := conn.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{r}.Sanitize()); err != nil {
+				t.Logf("pgtest: drop role %s: %v", r, err)
+			}
+		}
+	})
 }
 
 // Tables counts the tables of schema in the service's database, as the

@@ -9,24 +9,15 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	libconfig "github.com/acube/platform/libs/config"
-	"github.com/acube/platform/libs/consume"
 	"github.com/acube/platform/libs/logging"
-	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/services/booking/internal/config"
-	"github.com/acube/platform/services/booking/internal/store"
+	"github.com/acube/platform/services/booking/internal/migrations"
 )
 
 // appGroup is the role booking's migrations grant the use of its tables to
 // (store/migrations, app_role); the serving login is only a member of it.
 const appGroup = "acube_booking_app"
-
-// migrations are booking's migration sets in the order they are applied:
-// the one list `booking migrate` applies, the serving process checks and
-// the tests migrate with.
-func migrations() []postgres.Migrations {
-	return []postgres.Migrations{outbox.Migrations(), consume.Migrations(), store.Migrations()}
-}
 
 // migrate is `booking migrate`: it applies the migrations as the schema's
 // owner (MIGRATE_DATABASE_URL) and exits. In Kubernetes it is each pod's
@@ -38,7 +29,7 @@ func migrate(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Write
 	}
 	log := logging.New(stdout, "booking", cfg.LogLevel)
 	log.Info("migrating", libconfig.LogValue(&cfg)...)
-	if err := postgres.Up(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema}, log, migrations()...); err != nil {
+	if err := postgres.Up(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema}, log, migrations.Sets()...); err != nil {
 		return err
 	}
 	log.Info("migrated", "schema", schema)
@@ -50,7 +41,7 @@ func migrate(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Write
 // creates and migrates nothing: a schema behind the binary fails the start
 // at once, naming the step that was skipped.
 func openDB(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
-	pool, err := postgres.OpenMigrated(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema, MaxConns: cfg.DBMaxConns}, migrations()...)
+	pool, err := postgres.OpenMigrated(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema, MaxConns: cfg.DBMaxConns}, migrations.Sets()...)
 	if errors.As(err, new(*postgres.NotMigratedError)) {
 		return nil, fmt.Errorf("%w: run `booking migrate` first", err)
 	}

@@ -11,20 +11,19 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/acube/platform/libs/consume"
-	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
-	"github.com/acube/platform/services/exporter/internal/store"
+	"github.com/acube/platform/services/exporter/internal/migrations"
 )
 
 // Schema is the exporter's schema, as in production.
 const Schema = "exporter"
 
-// NewPool returns a pool on a new, migrated database; it skips under -short.
+// NewPool returns a pool on a new database migrated with the exporter's
+// sets (a clone of pgtest's template); it skips under -short.
 func NewPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
-	url := pgtest.NewDatabase(t)
+	url := pgtest.NewMigrated(t, Schema, migrations.Sets()...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	pool, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: Schema, MaxConns: 8})
@@ -32,9 +31,6 @@ func NewPool(t testing.TB) *pgxpool.Pool {
 		t.Fatalf("open pool: %v", err)
 	}
 	t.Cleanup(pool.Close)
-	if err := postgres.Migrate(ctx, pool, Schema, Discard(), outbox.Migrations(), consume.Migrations(), store.Migrations()); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
 	return pool
 }
 

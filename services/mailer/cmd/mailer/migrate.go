@@ -9,23 +9,15 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	libconfig "github.com/acube/platform/libs/config"
-	"github.com/acube/platform/libs/consume"
 	"github.com/acube/platform/libs/logging"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/services/mailer/internal/config"
-	"github.com/acube/platform/services/mailer/internal/store"
+	"github.com/acube/platform/services/mailer/internal/migrations"
 )
 
 // appGroup is the role mailer's migrations grant the use of its tables to
 // (store/migrations, app_role); the serving login is only a member of it.
 const appGroup = "acube_mailer_app"
-
-// migrations are mailer's migration sets in the order they are applied:
-// the one list `mailer migrate` applies, the serving process checks and
-// the tests migrate with.
-func migrations() []postgres.Migrations {
-	return []postgres.Migrations{consume.Migrations(), store.Migrations()}
-}
 
 // migrate is `mailer migrate`: it applies the migrations as the schema's
 // owner (MIGRATE_DATABASE_URL) and exits. In Kubernetes it is each pod's
@@ -37,7 +29,7 @@ func migrate(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Write
 	}
 	log := logging.New(stdout, "mailer", cfg.LogLevel)
 	log.Info("migrating", libconfig.LogValue(&cfg)...)
-	if err := postgres.Up(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema}, log, migrations()...); err != nil {
+	if err := postgres.Up(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema}, log, migrations.Sets()...); err != nil {
 		return err
 	}
 	log.Info("migrated", "schema", schema)
@@ -49,7 +41,7 @@ func migrate(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Write
 // creates and migrates nothing: a schema behind the binary fails the start
 // at once, naming the step that was skipped.
 func openDB(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
-	pool, err := postgres.OpenMigrated(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema, MaxConns: cfg.DBMaxConns}, migrations()...)
+	pool, err := postgres.OpenMigrated(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema, MaxConns: cfg.DBMaxConns}, migrations.Sets()...)
 	if errors.As(err, new(*postgres.NotMigratedError)) {
 		return nil, fmt.Errorf("%w: run `mailer migrate` first", err)
 	}

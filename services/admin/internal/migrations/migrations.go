@@ -1,0 +1,18 @@
+// Package migrations lists admin's migration sets: the one list that
+// `admin migrate` applies, the serving process checks (postgres.OpenMigrated)
+// and the tests clone their databases from (pgtest.NewMigrated,
+// pgtest.NewMigratedService).
+package migrations
+
+import (
+	"github.com/acube/platform/libs/consume"
+	"github.com/acube/platform/libs/outbox"
+	"github.com/acube/platform/libs/postgres"
+	"github.com/acube/platform/services/admin/internal/store"
+)
+
+// Sets returns admin's migration sets in the order they are applied:
+// the outbox's table, the consumers' inbox, then admin's own tables.
+func Sets() []postgres.Migrations {
+	return []postgres.Migrations{outbox.Migrations(), consume.Migrations(), store.Migrations()}
+}
