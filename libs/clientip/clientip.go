@@ -138,16 +138,30 @@ func (res *Resolver) Client(r *http.Request) Client {
 	if err != nil {
 		return Client{Addr: host, Key: host}
 	}
+	if peer.Is4() && !res.Trusts(peer) {
+		// The common case, on every request of the gateway: the
+		// peer's own text is the canonical form already.
+		return Client{Addr: host, Key: host}
+	}
+	return res.ClientFrom(peer, r.Header.Values("X-Forwarded-For"))
+}
+
+// Trusts reports whether peer is a trusted proxy, one whose
+// X-Forwarded-For is read.
+func (res *Resolver) Trusts(peer netip.Addr) bool {
+	return len(res.trusted.prefixes) > 0 && res.trusted.Contains(peer)
+}
+
+// ClientFrom is Client for servers other than net/http (the gateway's
+// fasthttp data path): peer is the connection's remote address and
+// forwardedFor the request's X-Forwarded-For field values in order, read
+// only when peer is trusted (callers may pass nil otherwise).
+func (res *Resolver) ClientFrom(peer netip.Addr, forwardedFor []string) Client {
 	client := canonical(peer)
-	if len(res.trusted.prefixes) == 0 || !res.trusted.Contains(client) {
-		if peer.Is4() {
-			// The common case, on every request of the gateway: the
-			// peer's own text is the canonical form already.
-			return Client{Addr: host, Key: host}
-		}
+	if !res.Trusts(client) {
 		return res.client(client)
 	}
-	values := r.Header.Values("X-Forwarded-For")
+	values := forwardedFor
 	hops := 0
 	for i := len(values) - 1; i >= 0; i-- {
 		v := values[i]

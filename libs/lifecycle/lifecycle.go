@@ -47,12 +47,24 @@ const (
 	StagePool      Stage = "pool"
 )
 
+// Server is what the lifecycle serves and drains: an *http.Server, or
+// another server with its Serve, Shutdown and Close (the gateway's
+// fasthttp data path). Serve returns once Shutdown or Close was called,
+// with nil or http.ErrServerClosed; Shutdown stops accepting and waits
+// for the requests in flight until its context ends.
+type Server interface {
+	Serve(ln net.Listener) error
+	Shutdown(ctx context.Context) error
+	Close() error
+}
+
 // Config is what a service consists of. Zero values take the defaults in
 // brackets; nil parts are left out (the gateway has no NATS or pool).
 type Config struct {
 	// Server serves the service's API and probes; required.
-	Server *http.Server
-	// Listener is where Server accepts; nil listens on Server.Addr.
+	Server Server
+	// Listener is where Server accepts; nil listens on the Addr of an
+	// *http.Server (required for other servers).
 	Listener net.Listener
 	// Probes turn /readyz to 503 before the server stops accepting;
 	// required.
@@ -134,9 +146,13 @@ func (l *Lifecycle) Run(ctx context.Context) error {
 	cfg := l.cfg
 	ln := cfg.Listener
 	if ln == nil {
+		hs, ok := cfg.Server.(*http.Server)
+		if !ok {
+			return errors.New("lifecycle: a server other than *http.Server needs a Listener")
+		}
 		var err error
-		if ln, err = net.Listen("tcp", cfg.Server.Addr); err != nil {
-			return fmt.Errorf("listen on %s: %w", cfg.Server.Addr, err)
+		if ln, err = net.Listen("tcp", hs.Addr); err != nil {
+			return fmt.Errorf("listen on %s: %w", hs.Addr, err)
 		}
 	}
 	cfg.Log.Info("http server listening", "addr", ln.Addr().String())

@@ -33,7 +33,13 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 
 // ValidRequestID accepts ids a client may pass through: 1 to 128 visible
 // ASCII characters without quotes or backslashes, so they are safe in logs.
-func ValidRequestID(id string) bool {
+func ValidRequestID(id string) bool { return validRequestID(id) }
+
+// ValidRequestIDBytes is ValidRequestID for a header value that is not
+// a string (fasthttp's), so checking it costs no copy.
+func ValidRequestIDBytes(id []byte) bool { return validRequestID(id) }
+
+func validRequestID[T string | []byte](id T) bool {
 	if len(id) == 0 || len(id) > 128 {
 		return false
 	}
@@ -129,10 +135,7 @@ func (m *HTTPMetrics) Middleware(log *slog.Logger) func(http.Handler) http.Handl
 					m.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
 					m.duration.WithLabelValues(route, r.Method).Observe(d.Seconds())
 				}
-				log.LogAttrs(r.Context(), level, "request",
-					slog.String("method", r.Method), slog.String("route", route),
-					slog.Int("status", status), slog.Float64("duration_ms", float64(d.Microseconds())/1000),
-					slog.String("request_id", RequestID(r.Context())))
+				LogRequest(r.Context(), log, level, r.Method, route, status, d, RequestID(r.Context()))
 			}()
 			next.ServeHTTP(sw, r)
 		})

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/acube/platform/libs/clientip"
@@ -28,6 +29,7 @@ import (
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/gateway"
 	"github.com/acube/platform/services/gateway/internal/config"
+	"github.com/acube/platform/services/gateway/internal/fastpath"
 	"github.com/acube/platform/services/gateway/internal/httpapi"
 	"github.com/acube/platform/services/gateway/internal/openapi"
 	"github.com/acube/platform/services/gateway/internal/proxy"
@@ -58,19 +60,9 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 		return fmt.Errorf("register http metrics: %w", err)
 	}
 	routes := route.Table()
-	px, err := proxy.New(proxy.Config{
-		Upstreams: map[route.Owner]string{
-			route.Booking: cfg.Upstreams.Booking, route.Admin: cfg.Upstreams.Admin, route.Exporter: cfg.Upstreams.Exporter,
-		},
-		MaxIdleConnsPerHost:   cfg.Proxy.MaxIdleConnsPerHost,
-		DialTimeout:           cfg.Proxy.DialTimeout,
-		ResponseHeaderTimeout: cfg.Proxy.ResponseHeaderTimeout,
-		IdleConnTimeout:       cfg.Proxy.IdleConnTimeout,
-	}, reg, log)
-	if err != nil {
-		return err
+	upstreams := map[route.Owner]string{
+		route.Booking: cfg.Upstreams.Booking, route.Admin: cfg.Upstreams.Admin, route.Exporter: cfg.Upstreams.Exporter,
 	}
-	defer px.Close()
 	clients, err := clientip.New(clientip.Config{TrustedProxies: cfg.Proxy.TrustedProxies, IPv6Prefix: cfg.Proxy.IPv6Prefix})
 	if err != nil {
 		return fmt.Errorf("config: TRUSTED_PROXIES: %w", err)
@@ -98,6 +90,7 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 				KeyPrefix: cfg.Redis.KeyPrefix, Timeout: cfg.Redis.Timeout,
 				Workers: cfg.Redis.Workers, BatchMax: cfg.Redis.BatchMax,
 				BreakerFailures: cfg.Redis.BreakerFailures, BreakerCooldown: cfg.Redis.BreakerCooldown,
+				LeaseMax: leaseMax(cfg.Redis.LeaseMax), LeaseTTL: cfg.Redis.LeaseTTL, NoNegativeCache: !cfg.Redis.NegativeCache,
 			}, reg, log); err != nil {
 				return err
 			}
@@ -122,11 +115,22 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 	// reason to leave the load balancer.
 	probes := web.NewProbes(reg, map[string]web.Check{})
 	deps := httpapi.Deps{
-		Routes: routes, Upstreams: px.Handler, Limiter: limiter, Clients: clients,
+		Routes: routes, Limiter: limiter, Clients: clients,
 		Probes: probes, Metrics: httpMetrics, Docs: openapi.Mount,
 		MaxBody: cfg.Proxy.MaxBody, MaxUploadBody: cfg.Proxy.MaxUploadBody,
 		BodyReadTimeout: cfg.Proxy.BodyReadTimeout, Log: log,
 	}
+	public, err := publicServer(cfg, deps, upstreams, reg)
+	if err != nil {
+		return err
+	}
+	defer public.Close()
+	// The public port too is bound before anything serves.
+	publicLn, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on GATEWAY_ADDR %s: %w", cfg.Addr, err)
+	}
+	defer publicLn.Close()
 	// Probes and metrics answer on their own port, never the public one.
 	// It is bound before anything serves, so a taken port fails the start.
 	internalLn, err := net.Listen("tcp", cfg.InternalAddr)
@@ -141,7 +145,7 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	lc, err := lifecycle.New(lifecycle.Config{
-		Server: web.NewServer(cfg.Addr, httpapi.New(deps)), Probes: probes,
+		Server: public, Listener: publicLn, Probes: probes,
 		Workers: []lifecycle.Task{serveInternal(internal, internalLn), func(ctx context.Context) error {
 			for {
 				select {
@@ -158,6 +162,45 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 		return err
 	}
 	return lc.Run(ctx)
+}
+
+// publicServer builds the public data path GATEWAY_DATA_PATH names:
+// fasthttp's server and HostClients (package fastpath), or net/http with
+// httputil.ReverseProxy (packages httpapi and proxy). Both answer alike.
+func publicServer(cfg config.Config, deps httpapi.Deps, upstreams map[route.Owner]string, reg *prometheus.Registry) (lifecycle.Server, error) {
+	if cfg.DataPath == config.DataPathFast {
+		return fastpath.New(fastpath.Config{
+			Routes: deps.Routes, Upstreams: upstreams, Limiter: deps.Limiter, Clients: deps.Clients,
+			Metrics: deps.Metrics, Docs: deps.Docs, MaxBody: deps.MaxBody, MaxUploadBody: deps.MaxUploadBody,
+			BodyReadTimeout: deps.BodyReadTimeout, MaxConnsPerHost: cfg.Proxy.MaxIdleConnsPerHost,
+			DialTimeout: cfg.Proxy.DialTimeout, ResponseHeaderTimeout: cfg.Proxy.ResponseHeaderTimeout,
+			IdleConnTimeout: cfg.Proxy.IdleConnTimeout, Log: deps.Log,
+		}, reg)
+	}
+	px, err := proxy.New(proxy.Config{
+		Upstreams:             upstreams,
+		MaxIdleConnsPerHost:   cfg.Proxy.MaxIdleConnsPerHost,
+		DialTimeout:           cfg.Proxy.DialTimeout,
+		ResponseHeaderTimeout: cfg.Proxy.ResponseHeaderTimeout,
+		IdleConnTimeout:       cfg.Proxy.IdleConnTimeout,
+	}, reg, deps.Log)
+	if err != nil {
+		return nil, err
+	}
+	deps.Upstreams = px.Handler
+	return &netServer{Server: web.NewServer(cfg.Addr, httpapi.New(deps)), proxy: px}, nil
+}
+
+// netServer is the net/http data path; closing it drops the proxy's
+// idle upstream connections too.
+type netServer struct {
+	*http.Server
+	proxy *proxy.Proxy
+}
+
+func (s *netServer) Close() error {
+	s.proxy.Close()
+	return s.Server.Close()
 }
 
 // serveInternal serves the internal port as a lifecycle worker. Workers
@@ -185,6 +228,14 @@ func serveInternal(srv *http.Server, ln net.Listener) lifecycle.Task {
 
 // reload re-reads the rate-limit table on SIGHUP. Requests never wait: the
 // new table is swapped in whole, and a bad one leaves the old in force.
+// leaseMax maps REDIS_LEASE_MAX (0 = off) to ratelimit's (negative = off).
+func leaseMax(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
 func reload(limiter *ratelimit.Limiter, src ratelimit.Source, log *slog.Logger) {
 	if limiter == nil {
 		log.Info("SIGHUP ignored: rate limits are off")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,34 +10,16 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	libconfig "github.com/acube/platform/libs/config"
+	"github.com/acube/platform/libs/testkit"
 	"github.com/acube/platform/services/gateway"
 	"github.com/acube/platform/services/gateway/internal/redistest"
 )
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // gatewayRun is a real gateway started by a test in front of a stub
 // upstream, with the public tier at 2/minute.
@@ -46,9 +27,8 @@ type gatewayRun struct {
 	base     string // http://addr of the public port
 	internal string // http://addr of the probes and metrics
 	table    string // the rate-limit file it reads
-	logs     *syncBuffer
-	cancel   context.CancelFunc
-	done     chan error
+	logs     *testkit.SyncBuffer
+	svc      *testkit.Task
 }
 
 func startGateway(t *testing.T, redisURL, prefix string) *gatewayRun {
@@ -64,23 +44,14 @@ func startGateway(t *testing.T, redisURL, prefix string) *gatewayRun {
 	if err := os.WriteFile(table, []byte(strings.Replace(base, "[10/minute, 30/hour]", "[2/minute]", 1)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))
-	internal := "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t))
+	addr, internal := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	env := map[string]string{
 		"GATEWAY_ADDR": addr, "GATEWAY_INTERNAL_ADDR": internal, "BOOKING_URL": upstream.URL, "REDIS_URL": redisURL,
 		"REDIS_KEY_PREFIX": prefix, "RATELIMIT_CONFIG": table, "SHUTDOWN_GRACE": "2s",
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	g := &gatewayRun{base: "http://" + addr, internal: "http://" + internal, table: table, logs: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
-	go func() { g.done <- run(ctx, libconfig.Map(env), g.logs) }()
-	t.Cleanup(cancel)
-	waitFor(t, func() bool {
-		resp, err := http.Get(g.internal + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil && resp.StatusCode == 200
-	})
+	g := &gatewayRun{base: "http://" + addr, internal: "http://" + internal, table: table, logs: &testkit.SyncBuffer{}}
+	g.svc = testkit.Go(t, "the gateway", func(ctx context.Context) error { return run(ctx, libconfig.Map(env), g.logs) })
+	testkit.WaitHTTP(t, g.internal+"/readyz", http.StatusOK, testkit.While(g.svc.Alive))
 	return g
 }
 
@@ -102,14 +73,8 @@ func (g *gatewayRun) codes(t *testing.T, n int) []int {
 // stop cancels the gateway and checks it drains and returns.
 func (g *gatewayRun) stop(t *testing.T) {
 	t.Helper()
-	g.cancel()
-	select {
-	case err := <-g.done:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not return after cancel")
+	if err := g.svc.Stop(); err != nil {
+		t.Fatalf("run: %v", err)
 	}
 	if !strings.Contains(g.logs.String(), `"msg":"stopped"`) {
 		t.Error("no stopped log line")
@@ -150,7 +115,7 @@ func TestIntegrationRun(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return strings.Contains(g.logs.String(), "rate-limit table reloaded") })
+	g.logs.WaitFor(t, "rate-limit table reloaded")
 	if got := g.codes(t, 2); got[0] != 200 || got[1] != 200 {
 		t.Fatalf("after reload to shadow mode: %v", got)
 	}
@@ -216,17 +181,6 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-func waitFor(t *testing.T, ok func() bool) {
-	t.Helper()
-	for range 500 {
-		if ok() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("condition not reached")
 }
 
 func TestRunRejectsBadConfig(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	libconfig "github.com/acube/platform/libs/config"
-	"github.com/acube/platform/services/gateway/internal/redistest"
+	"github.com/acube/platform/libs/testkit"
 )
 
 // TestStartupLogMasksRedisPassword: the "starting" line logs the whole
@@ -15,14 +15,14 @@ import (
 // and nothing else the gateway logs on its way up and down shows it.
 func TestStartupLogMasksRedisPassword(t *testing.T) {
 	env := map[string]string{
-		"REDIS_URL":             "redis://gateway:redisS3cretPw@127.0.0.1:" + strconv.Itoa(redistest.FreePort(t)) + "/0",
-		"GATEWAY_ADDR":          "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t)),
-		"GATEWAY_INTERNAL_ADDR": "127.0.0.1:" + strconv.Itoa(redistest.FreePort(t)),
+		"REDIS_URL":             "redis://gateway:redisS3cretPw@127.0.0.1:" + strconv.Itoa(testkit.FreePort(t)) + "/0",
+		"GATEWAY_ADDR":          "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t)),
+		"GATEWAY_INTERNAL_ADDR": "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t)),
 		"SHUTDOWN_GRACE":        "1s",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // start, then stop at once
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	if err := run(ctx, libconfig.Map(env), logs); err != nil {
 		t.Fatal(err)
 	}

@@ -21,11 +21,19 @@ type Config struct {
 	Addr         string `env:"GATEWAY_ADDR" default:":8001" doc:"public HTTP listen address: the API, its OpenAPI document and /api/docs only (the seed's port, so its curl examples run unchanged)"`
 	InternalAddr string `env:"GATEWAY_INTERNAL_ADDR" default:"127.0.0.1:8002" doc:"internal HTTP listen address of /healthz, /readyz and /metrics, for the kubelet and Prometheus only (:8002 in Kubernetes, where a NetworkPolicy guards it); never the public port"`
 
+	DataPath string `env:"GATEWAY_DATA_PATH" default:"fasthttp" doc:"public data path: fasthttp (server and pooled HostClients, the fast one) or nethttp (net/http and httputil.ReverseProxy, the alternative); same behaviour, see docs/gateway.md"`
+
 	Upstreams Upstreams
 	Proxy     Proxy
 	Redis     Redis
 	RateLimit RateLimit
 }
+
+// The data paths GATEWAY_DATA_PATH chooses between.
+const (
+	DataPathFast = "fasthttp"
+	DataPathNet  = "nethttp"
+)
 
 // Upstreams are the services the gateway routes to (DESIGN §2).
 type Upstreams struct {
@@ -56,6 +64,9 @@ type Redis struct {
 	BreakerCooldown time.Duration `env:"REDIS_BREAKER_COOLDOWN" default:"2s" doc:"how long the breaker stays open before one probe tries Redis again"`
 	Workers         int           `env:"REDIS_PIPELINE_WORKERS" default:"1" doc:"limiter round trips in flight at once; decisions waiting meanwhile form the next batch, so one is usually fastest (raise for a distant Redis)"`
 	BatchMax        int           `env:"REDIS_BATCH_MAX" default:"256" doc:"most limiter decisions sent in one round trip"`
+	LeaseMax        int           `env:"REDIS_LEASE_MAX" default:"64" doc:"most tokens one lease takes from Redis for a generous tier (every burst ≥ 32; a lease is at most 1/16 of the smallest burst); 0 turns leases off (every decision in Redis), at most 255"`
+	LeaseTTL        time.Duration `env:"REDIS_LEASE_TTL" default:"1s" doc:"how long leased tokens may be spent before they lapse; bounds over-admission to rate×TTL/period per window"`
+	NegativeCache   bool          `env:"REDIS_NEGATIVE_CACHE" default:"true" doc:"repeat a refusal of Redis locally until its Retry-After, so a flood of 429s costs no round trips"`
 }
 
 // RateLimit locates the tier table and overrides parts of it.
@@ -92,6 +103,9 @@ func (c Config) validate() error {
 	if c.InternalAddr == "" || c.InternalAddr == c.Addr {
 		errs = append(errs, errors.New("config: GATEWAY_INTERNAL_ADDR must be set and differ from GATEWAY_ADDR: probes and metrics stay off the public port"))
 	}
+	if c.DataPath != DataPathFast && c.DataPath != DataPathNet {
+		errs = append(errs, fmt.Errorf("config: GATEWAY_DATA_PATH=%q: want %s or %s", c.DataPath, DataPathFast, DataPathNet))
+	}
 	if c.Proxy.MaxBody <= 0 || c.Proxy.MaxUploadBody <= 0 {
 		errs = append(errs, errors.New("config: MAX_BODY_BYTES and MAX_UPLOAD_BYTES must be positive"))
 	}
@@ -106,6 +120,9 @@ func (c Config) validate() error {
 	}
 	if c.Redis.Timeout <= 0 || c.Redis.Workers <= 0 || c.Redis.BatchMax <= 0 || c.Redis.BreakerFailures <= 0 {
 		errs = append(errs, errors.New("config: REDIS_TIMEOUT, REDIS_PIPELINE_WORKERS, REDIS_BATCH_MAX and REDIS_BREAKER_FAILURES must be positive"))
+	}
+	if c.Redis.LeaseMax < 0 || c.Redis.LeaseMax > 255 || c.Redis.LeaseTTL <= 0 {
+		errs = append(errs, errors.New("config: REDIS_LEASE_MAX must be 0..255 and REDIS_LEASE_TTL positive"))
 	}
 	if c.RateLimit.NearLimitFrac <= 0 || c.RateLimit.NearLimitFrac > 1 {
 		errs = append(errs, errors.New("config: RATELIMIT_NEAR_LIMIT must be in (0, 1]"))

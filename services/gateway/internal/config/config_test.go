@@ -29,6 +29,8 @@ func TestLoad(t *testing.T) {
 		{name: "REDIS_URL set to empty means no Redis", env: map[string]string{"REDIS_URL": ""},
 			check: func(c Config) bool { return c.Redis.URL == "" }},
 		{name: "bad upstream", env: map[string]string{"ADMIN_URL": "ftp://x"}, wantErr: "ADMIN_URL"},
+		{name: "net/http data path", env: map[string]string{"GATEWAY_DATA_PATH": "nethttp"}, check: func(c Config) bool { return c.DataPath == DataPathNet }},
+		{name: "unknown data path", env: map[string]string{"GATEWAY_DATA_PATH": "quick"}, wantErr: "GATEWAY_DATA_PATH"},
 		{name: "bad near limit", env: map[string]string{"RATELIMIT_NEAR_LIMIT": "1.5"}, wantErr: "RATELIMIT_NEAR_LIMIT"},
 		{name: "zero workers", env: map[string]string{"REDIS_PIPELINE_WORKERS": "-1"}, wantErr: "REDIS_PIPELINE_WORKERS"},
 		{name: "internal port is the public one", env: map[string]string{"GATEWAY_ADDR": ":9000", "GATEWAY_INTERNAL_ADDR": ":9000"}, wantErr: "GATEWAY_INTERNAL_ADDR"},

@@ -1,14 +1,12 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/acube/platform/libs/clientip"
+	"github.com/acube/platform/libs/testkit"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/gateway"
 	"github.com/acube/platform/services/gateway/internal/openapi"
@@ -23,24 +22,6 @@ import (
 	"github.com/acube/platform/services/gateway/internal/ratelimit"
 	"github.com/acube/platform/services/gateway/internal/route"
 )
-
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // fakeUpstream answers like a service: it names itself, echoes what the
 // gateway sent, and mimics booking's 201 for POST /api/sessions/book and
@@ -82,7 +63,7 @@ type gw struct {
 	URL      string
 	Internal string
 	Reg      *prometheus.Registry
-	Logs     *syncBuffer
+	Logs     *testkit.SyncBuffer
 	Limiter  *ratelimit.Limiter
 	Source   ratelimit.Source
 }
@@ -102,7 +83,7 @@ type gwOptions struct {
 
 func newGateway(t *testing.T, o gwOptions) *gw {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := prometheus.NewRegistry()
 	metrics, err := web.NewHTTPMetrics(reg)

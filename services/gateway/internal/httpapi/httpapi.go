@@ -18,6 +18,7 @@ import (
 
 	"github.com/acube/platform/libs/clientip"
 	"github.com/acube/platform/libs/web"
+	"github.com/acube/platform/services/gateway/internal/limitreply"
 	"github.com/acube/platform/services/gateway/internal/proxy"
 	"github.com/acube/platform/services/gateway/internal/ratelimit"
 	"github.com/acube/platform/services/gateway/internal/route"
@@ -52,7 +53,7 @@ type Deps struct {
 // New returns the gateway's public handler.
 func New(d Deps) http.Handler {
 	r := chi.NewRouter()
-	r.Use(web.RequestIDs, web.SecurityHeaders, d.Metrics.Middleware(d.Log), web.HeaderLimits, cleanPaths)
+	r.Use(web.RequestIDs, web.SecurityHeaders, d.Metrics.Middleware(d.Log), web.HeaderLimits, closeAfterChunked, cleanPaths)
 	r.NotFound(web.NotFoundHandler)
 	r.MethodNotAllowed(web.MethodNotAllowedHandler)
 	if d.Docs != nil {
@@ -105,6 +106,7 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	client := h.clients.Client(r)
 	r.Header.Set(proxy.HeaderClientIP, client.Addr)
+	r.Header.Set(web.HeaderRequestID, web.RequestID(r.Context())) // one id upstream, though the client sent several
 	if h.limiter != nil {
 		d := h.limiter.Allow(h.key, client.Key)
 		if d.Limited() && !d.Tier.Shadow {
@@ -114,11 +116,11 @@ func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.refuse(w, r, &d, client)
 			return
 		}
-		if !d.Allowed && d.Tier != nil && d.Tier.Shadow {
-			h.log.InfoContext(r.Context(), "rate limit would be exceeded (shadow mode)", "tier", d.Tier.Name,
-				"route", h.key, "client", client.Key, "limit", d.Tier.Windows[d.Blocking()].Detail(),
-				"request_id", web.RequestID(r.Context()))
-		}
+		limitreply.Shadow(r.Context(), h.log, &d, h.key, client.Key, web.RequestID(r.Context()))
+	}
+	if proxy.IsUpgrade(r.Header) {
+		proxy.RefuseUpgrade(w)
+		return
 	}
 	if !proxy.LimitBody(w, r, h.maxBody) {
 		return
@@ -139,6 +141,22 @@ func cleanPaths(next http.Handler) http.Handler {
 		if c := path.Clean(p); c != p && c+"/" != p || encodedSlash {
 			web.NotFoundHandler(w, r)
 			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// closeAfterChunked closes the connection after every request with a
+// chunked body. net/http reads a request that has both Content-Length and
+// Transfer-Encoding by its chunks and drops Content-Length before any
+// handler sees it, so the gateway cannot tell such a request from a plain
+// chunked one; RFC 9112 §6.1 asks the server to close the connection
+// after answering it, or bytes a front proxy took for its body would be
+// served here as the next request. Clients rarely send chunked bodies.
+func closeAfterChunked(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.TransferEncoding) > 0 {
+			w.Header().Set("Connection", "close")
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -14,6 +14,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -91,7 +92,7 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Proxy, error
 		handlers: make(map[route.Owner]http.Handler, len(cfg.Upstreams)),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_upstream_errors_total",
-			Help: "Requests the gateway could not get an answer for, by upstream and kind (unavailable, timeout, bad_gateway, too_large, body_stalled, client_closed).",
+			Help: "Requests the gateway could not get an answer for, by upstream and kind (unavailable, timeout, bad_gateway, too_large, body_stalled, bad_request, client_closed).",
 		}, []string{"upstream", "kind"}),
 		log: log,
 	}
@@ -153,6 +154,31 @@ func LimitBody(w http.ResponseWriter, r *http.Request, limit int64) bool {
 	return true
 }
 
+// IsUpgrade reports whether a request's header h asks to switch
+// protocols (Connection: upgrade with an Upgrade field: WebSocket, h2c). No route of the API
+// speaks another protocol, and a tunnel would carry requests past the
+// gateway's limits, so such requests are refused (RefuseUpgrade), never
+// passed on: ReverseProxy would tunnel an upstream's 101.
+func IsUpgrade(h http.Header) bool {
+	if h.Get("Upgrade") == "" {
+		return false
+	}
+	for _, v := range h["Connection"] {
+		for tok := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// RefuseUpgrade writes the JSON 400 for a protocol upgrade.
+func RefuseUpgrade(w http.ResponseWriter) {
+	web.WriteJSON(w, http.StatusBadRequest, &web.Error{Status: http.StatusBadRequest, Message: "Bad request",
+		Detail: "protocol upgrades (WebSocket, h2c) are not supported"})
+}
+
 // TooLarge writes the JSON 413.
 func TooLarge(w http.ResponseWriter, limit int64) {
 	w.Header().Set("Connection", "close")
@@ -184,6 +210,14 @@ func (p *Proxy) errorHandler(owner route.Owner) func(http.ResponseWriter, *http.
 		case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 			p.errors.WithLabelValues(name, "client_closed").Inc()
 			w.WriteHeader(StatusClientClosed)
+			return
+		case bodyMalformed(r):
+			// A bad chunk is the client's error, not a 502: RFC 9112
+			// §6.3 asks 400 and a closed connection.
+			p.errors.WithLabelValues(name, "bad_request").Inc()
+			w.Header().Set("Connection", "close")
+			web.WriteJSON(w, http.StatusBadRequest, &web.Error{Status: http.StatusBadRequest, Message: "Bad request",
+				Detail: "the request body could not be read: its chunked encoding is malformed or it ended early"})
 			return
 		case errors.As(err, &opErr) && opErr.Op == "dial":
 			kind = "unavailable"

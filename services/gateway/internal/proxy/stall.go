@@ -50,6 +50,7 @@ type stallBody struct {
 	done      bool // read to its end or failed: no more deadlines
 	unguarded bool // the writer cannot set deadlines (a test recorder)
 	stalled   atomic.Bool
+	malformed atomic.Bool // the body's framing was broken (a bad chunk) or it ended early
 }
 
 func (b *stallBody) Read(p []byte) (int, error) {
@@ -78,7 +79,19 @@ func (b *stallBody) Read(p []byte) (int, error) {
 		b.stalled.Store(true)
 		return n, errBodyStalled
 	}
+	var mbe *http.MaxBytesError
+	if !errors.Is(err, io.EOF) && !errors.As(err, &mbe) {
+		b.malformed.Store(true)
+	}
 	return n, err
+}
+
+// bodyMalformed reports whether r's body (under GuardBody) failed to
+// read: invalid chunked framing (a bad chunk size, a bare LF) or a body
+// cut short. It is the client's fault, never the upstream's.
+func bodyMalformed(r *http.Request) bool {
+	b, ok := r.Context().Value(stallKey{}).(*stallBody)
+	return ok && b.malformed.Load()
 }
 
 // bodyStalled reports whether r's body (under GuardBody) timed out.

@@ -41,7 +41,10 @@ type Decision struct {
 	Tier    *Tier
 	Allowed bool // every window allowed the request
 	Backend Backend
-	Windows [MaxWindows]WindowState
+	// Shortcut, for BackendRedis, says whether the decision came from the
+	// negative cache or a lease instead of a round trip of its own.
+	Shortcut Shortcut
+	Windows  [MaxWindows]WindowState
 }
 
 // Limited reports whether the decision carries window states (and so rate

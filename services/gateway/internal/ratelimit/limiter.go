@@ -30,7 +30,13 @@ type Limiter struct {
 	decisions *prometheus.CounterVec
 	near      *prometheus.CounterVec
 	fallbacks *prometheus.CounterVec
+
+	decided  *counterCache // decisions by tier, outcome code × backend
+	nearTier *counterCache // near by tier
 }
+
+// outcomes are the outcome labels by code.
+var outcomes = [...]string{OutcomeAllowed, OutcomeRefused, OutcomeShadowRefused, OutcomeFailedOpen, OutcomeFailedClosed}
 
 // Config is what a Limiter needs besides its backends.
 type Config struct {
@@ -60,6 +66,10 @@ func New(table *Table, redis *Redis, local *Local, cfg Config, reg prometheus.Re
 			Help: "Decisions Redis did not make, by tier and the failure policy that made them (local, open, closed).",
 		}, []string{"tier", "policy"}),
 	}
+	l.decided = newCounterCache(l.decisions, func(tier string, code int) []string {
+		return []string{tier, outcomes[code/8], Backend(code % 8).String()}
+	})
+	l.nearTier = newCounterCache(l.near, func(tier string, _ int) []string { return []string{tier} })
 	for _, c := range []prometheus.Collector{l.decisions, l.near, l.fallbacks} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register limiter metrics: %w", err)
@@ -116,22 +126,22 @@ func (l *Limiter) fallback(tier *Tier, route, client string) Decision {
 }
 
 func (l *Limiter) count(d *Decision) {
-	outcome := OutcomeAllowed
+	outcome := 0 // the index in outcomes
 	switch {
 	case d.Backend == BackendOpen:
-		outcome = OutcomeFailedOpen
+		outcome = 3
 	case d.Backend == BackendClosed:
-		outcome = OutcomeFailedClosed
+		outcome = 4
 	case !d.Allowed && d.Tier.Shadow:
-		outcome = OutcomeShadowRefused
+		outcome = 2
 	case !d.Allowed:
-		outcome = OutcomeRefused
+		outcome = 1
 	}
-	l.decisions.WithLabelValues(d.Tier.Name, outcome, d.Backend.String()).Inc()
+	l.decided.get(d.Tier.Name, outcome*8+int(d.Backend)).Inc()
 	if d.Allowed && d.Limited() {
 		for i, w := range d.Tier.Windows {
 			if float64(w.Burst-d.Windows[i].Remaining) >= l.nearFrac*float64(w.Burst) {
-				l.near.WithLabelValues(d.Tier.Name).Inc()
+				l.nearTier.get(d.Tier.Name, 0).Inc()
 				break
 			}
 		}

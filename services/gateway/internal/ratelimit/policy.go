@@ -4,6 +4,9 @@
 // trip checks and charges every window of a request, and a request any
 // window refuses charges none. Concurrent decisions are batched into one
 // script call, so the limiter costs a fraction of a round trip per request.
+// Most decisions need none: a key Redis refused stays refused locally until
+// its Retry-After (the negative cache), and generous tiers lease a few
+// tokens per round trip and spend them in process (shortcut.go).
 // When Redis is slow or down, a circuit breaker hands decisions to each
 // tier's failure policy: the same GCRA in process (default), open or closed.
 package ratelimit
@@ -76,7 +79,22 @@ type Tier struct {
 
 	policyHeader string // the IETF RateLimit-Policy value, fixed per tier
 	redisArgs    []any  // the script's per-request arguments, boxed once
+	// sig spells the windows' numbers: cached refusals and leases of a
+	// tier whose numbers a reload changed are dropped on sight.
+	sig string
+	// leaseCap is the most tokens one lease may take (the smallest burst
+	// / leaseDivisor); below 2 the tier is strict and never leased.
+	leaseCap int
 }
+
+// leaseDivisor sizes leases: a lease takes at most 1/16 of the smallest
+// burst of its tier, so only generous tiers (burst ≥ 32) lease at all and
+// a lease can never hold a large share of a window.
+const leaseDivisor = 16
+
+// Leasable reports whether decisions of the tier may be served from
+// leased tokens (every window's burst is at least 2×leaseDivisor).
+func (t *Tier) Leasable() bool { return t.leaseCap >= 2 }
 
 // PolicyHeader is the tier's IETF draft RateLimit-Policy field value,
 // e.g. `"public-minute";q=10;w=60, "public-hour";q=30;w=3600`.
@@ -90,6 +108,8 @@ func newTier(name string, windows []Window, onErr FailurePolicy, shadow bool) (*
 	seen := map[time.Duration]bool{}
 	parts := make([]string, 0, len(windows))
 	t.redisArgs = append(t.redisArgs, len(windows), 1)
+	var sig strings.Builder
+	t.leaseCap = math.MaxInt
 	for _, w := range windows {
 		if seen[w.Period] {
 			return nil, fmt.Errorf("tier %s: two windows of %s", name, w.Period)
@@ -101,7 +121,10 @@ func newTier(name string, windows []Window, onErr FailurePolicy, shadow bool) (*
 		t.Windows = append(t.Windows, w)
 		parts = append(parts, fmt.Sprintf("%q;q=%d;w=%d", w.name, w.Rate, int64(w.Period/time.Second)))
 		t.redisArgs = append(t.redisArgs, w.Burst, w.Rate, w.Period.Seconds())
+		fmt.Fprintf(&sig, "%d/%d/%d;", w.Burst, w.Rate, w.Period)
+		t.leaseCap = min(t.leaseCap, w.Burst/leaseDivisor)
 	}
+	t.sig = sig.String()
 	t.policyHeader = strings.Join(parts, ", ")
 	return t, nil
 }

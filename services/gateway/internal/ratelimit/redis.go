@@ -49,6 +49,23 @@ type RedisConfig struct {
 	// BreakerCooldown is how long the breaker stays open before one round
 	// trip probes Redis again.
 	BreakerCooldown time.Duration
+	// LeaseMax caps the tokens one lease takes for a generous tier (one
+	// whose every burst is ≥ 32: a lease is at most 1/16 of the smallest
+	// burst). 0 means 64; negative turns leases off, so every decision of
+	// every tier is made in Redis (the exact path, for benchmarks). At
+	// most 255.
+	LeaseMax int
+	// LeaseTTL is how long leased tokens may be spent before they lapse,
+	// so a replica never hoards them (1 s by default).
+	LeaseTTL time.Duration
+	// NoNegativeCache turns off repeating Redis's refusals locally until
+	// their Retry-After.
+	NoNegativeCache bool
+	// CacheEntries bounds the keys the negative cache and the leases
+	// track (1<<16 by default, about 20 MB); past it a random key is
+	// forgotten, which costs it one round trip (and a lease's unspent
+	// tokens).
+	CacheEntries int
 }
 
 func (c *RedisConfig) setDefaults() {
@@ -73,12 +90,24 @@ func (c *RedisConfig) setDefaults() {
 	if c.BreakerCooldown <= 0 {
 		c.BreakerCooldown = 2 * time.Second
 	}
+	switch {
+	case c.LeaseMax == 0:
+		c.LeaseMax = 64
+	case c.LeaseMax > 255:
+		c.LeaseMax = 255 // the script's reply spends one byte on it
+	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = time.Second
+	}
 }
 
 // Redis is the shared backend. Requests put their decision on a queue;
 // a few workers each take whatever is waiting (up to BatchMax) and send it
 // as one script call, so under load many decisions share one round trip
 // and Redis runs one script instead of hundreds.
+// In front of the queue sit the shortcuts: a key Redis refused is refused
+// locally until its Retry-After, and a generous tier's key spends tokens
+// leased by an earlier round trip, so most decisions never queue at all.
 type Redis struct {
 	rdb     redis.Scripter
 	cfg     RedisConfig
@@ -89,18 +118,25 @@ type Redis struct {
 	wg      sync.WaitGroup
 	log     *slog.Logger
 
+	cache *shortcuts
+
 	degradedSince atomic.Int64 // unix nanoseconds; 0 while healthy
 	errors        prometheus.Counter
 	degraded      prometheus.Gauge
 	batchSize     prometheus.Histogram
+	roundTrips    prometheus.Counter
+	shortcuts     *prometheus.CounterVec
+	shortcutBy    *counterCache // shortcuts by tier and Shortcut
 }
 
 // call is one decision travelling to a worker and back.
 type call struct {
-	d    Decision
-	keys [MaxWindows]string
-	err  error
-	done chan struct{}
+	d       Decision
+	keys    [MaxWindows]string
+	ask     int // tokens asked for: 1, or a lease
+	granted int // tokens Redis gave: 0 refused
+	err     error
+	done    chan struct{}
 }
 
 // NewRedis starts the workers of a backend over rdb and registers its
@@ -126,9 +162,21 @@ func NewRedis(rdb redis.Scripter, cfg RedisConfig, reg prometheus.Registerer, lo
 			Help:    "Decisions sent to Redis in one round trip.",
 			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512},
 		}),
+		roundTrips: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gateway_ratelimit_redis_round_trips_total",
+			Help: "Script calls sent to Redis by the limiter (one per batch).",
+		}),
+		shortcuts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_ratelimit_local_decisions_total",
+			Help: "Decisions on shared counters made without a round trip: reason negative_cache (Redis refused the key until a known instant) or lease (tokens leased from Redis).",
+		}, []string{"tier", "reason"}),
+		cache: newShortcuts(cfg.LeaseMax, cfg.LeaseTTL, !cfg.NoNegativeCache, cfg.CacheEntries),
 	}
+	r.shortcutBy = newCounterCache(r.shortcuts, func(tier string, code int) []string {
+		return []string{tier, Shortcut(code).String()}
+	})
 	r.calls.New = func() any { return &call{done: make(chan struct{}, 1)} }
-	for _, c := range []prometheus.Collector{r.errors, r.degraded, r.batchSize} {
+	for _, c := range []prometheus.Collector{r.errors, r.degraded, r.batchSize, r.roundTrips, r.shortcuts} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register redis limiter metrics: %w", err)
 		}
@@ -178,14 +226,31 @@ func (r *Redis) DegradedSince() time.Time {
 	return time.Time{}
 }
 
-// Allow decides one request in Redis. An error means Redis did not decide
-// and the tier's failure policy must.
+// Allow decides one request on the shared counters: from the negative
+// cache or a lease when they can answer, otherwise in Redis. An error means
+// Redis did not decide and the tier's failure policy must.
 func (r *Redis) Allow(tier *Tier, route, client string) (Decision, error) {
+	d := Decision{Tier: tier, Backend: BackendRedis}
+	now := r.cache.now()
+	ok, ask := r.cache.lookup(tier, route, client, now, &d)
+	if ok {
+		r.shortcutBy.get(tier.Name, int(d.Shortcut)).Inc()
+		return d, nil
+	}
+	d, granted, err := r.roundTrip(tier, route, client, ask)
+	r.cache.record(tier, route, client, now, ask, granted, &d, err != nil)
+	return d, err
+}
+
+// roundTrip queues one request for ask tokens and waits for its batch;
+// granted is how many Redis gave.
+func (r *Redis) roundTrip(tier *Tier, route, client string, ask int) (d Decision, granted int, err error) {
 	if r.breaker.State() == gobreaker.StateOpen {
-		return Decision{}, ErrUnavailable
+		return Decision{}, 0, ErrUnavailable
 	}
 	c := r.calls.Get().(*call)
 	c.d = Decision{Tier: tier, Backend: BackendRedis}
+	c.ask, c.granted = ask, 0
 	for i, w := range tier.Windows {
 		c.keys[i] = r.cfg.KeyPrefix + "{" + route + "|" + client + "}:" + w.suffix
 	}
@@ -193,16 +258,16 @@ func (r *Redis) Allow(tier *Tier, route, client string) (Decision, error) {
 	case r.queue <- c:
 	case <-r.stop:
 		r.calls.Put(c)
-		return Decision{}, ErrClosed
+		return Decision{}, 0, ErrClosed
 	default:
 		r.calls.Put(c)
-		return Decision{}, ErrBusy
+		return Decision{}, 0, ErrBusy
 	}
 	<-c.done
-	d, err := c.d, c.err
+	d, granted, err = c.d, c.granted, c.err
 	c.keys, c.err = [MaxWindows]string{}, nil
 	r.calls.Put(c)
-	return d, err
+	return d, granted, err
 }
 
 // work sends whatever decisions are waiting, as one script call, until
@@ -235,9 +300,11 @@ func (r *Redis) exec(batch []*call, keys []string, args []any) ([]string, []any)
 	args = append(args, len(batch))
 	for _, c := range batch {
 		keys = append(keys, c.keys[:len(c.d.Tier.Windows)]...)
-		args = append(args, c.d.Tier.redisArgs...)
+		args = append(args, c.d.Tier.redisArgs[0], c.ask)
+		args = append(args, c.d.Tier.redisArgs[2:]...)
 	}
 	r.batchSize.Observe(float64(len(batch)))
+	r.roundTrips.Inc()
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.Timeout)
 	_, err := r.breaker.Execute(func() (struct{}, error) {
 		reply, err := gcraScript.Run(ctx, r.rdb, keys, args...).Text()
@@ -246,6 +313,9 @@ func (r *Redis) exec(batch []*call, keys []string, args []any) ([]string, []any)
 		}
 		off := 0
 		for _, c := range batch {
+			if off < len(reply) {
+				c.granted = int(reply[off])
+			}
 			if off, err = decodeDecision(reply, off, &c.d); err != nil {
 				return struct{}{}, err
 			}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/acube/platform/libs/freeport"
+	"github.com/acube/platform/libs/testkit"
 )
 
 // SharedURL is the development Redis every test may use, with its own
@@ -98,16 +98,11 @@ func (s *Server) Restart() {
 	}
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(s.Port), MaxRetries: -1})
 	defer rdb.Close()
-	for range 200 {
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		err := rdb.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	s.t.Fatalf("redis-server on port %d did not answer", s.Port)
+	testkit.EventuallyErr(s.t, fmt.Sprintf("redis-server on port %d to answer", s.Port), func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		return rdb.Ping(ctx).Err()
+	})
 }
 
 // Stop kills the server and waits for it to exit.
@@ -124,11 +119,7 @@ func (s *Server) Stop() {
 // outgoing connection will take meanwhile (libs/freeport).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	port, err := freeport.Pick()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return port
+	return testkit.FreePort(t)
 }
 
 // DeadURL is a redis:// URL of a port nobody listens on.
@@ -164,17 +155,16 @@ func StartSentinel(t testing.TB, primary *Server) *Sentinel {
 	})
 	sc := redis.NewSentinelClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(s.Port), MaxRetries: -1})
 	defer sc.Close()
-	for range 200 {
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	testkit.EventuallyErr(t, fmt.Sprintf("sentinel on port %d to name the primary", s.Port), func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
 		addr, err := sc.GetMasterAddrByName(ctx, "acube").Result()
-		cancel()
-		if err == nil && len(addr) == 2 && addr[1] == strconv.Itoa(primary.Port) {
-			return s
+		if err == nil && (len(addr) != 2 || addr[1] != strconv.Itoa(primary.Port)) {
+			err = fmt.Errorf("names %v", addr)
 		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	t.Fatalf("sentinel on port %d never named the primary", s.Port)
-	return nil
+		return err
+	})
+	return s
 }
 
 // URL is the gateway's REDIS_URL for the primary behind this Sentinel.

@@ -1,0 +1,286 @@
+package fastpath
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/acube/platform/libs/web"
+	"github.com/acube/platform/services/gateway/internal/proxy"
+)
+
+// hopHeaders are the hop-by-hop fields (RFC 9110 §7.6.1, and the
+// non-standard ones net/http's ReverseProxy drops too), never forwarded
+// in either direction. Transfer-Encoding and Content-Length are framing,
+// rebuilt by fasthttp for each hop.
+var hopHeaders = [...]string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Upgrade"}
+
+// proxy limits the request, sends it to e's upstream and streams the
+// answer back.
+func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
+	h := &ctx.Request.Header
+	client, trusted := s.client(ctx)
+	if !s.limit(ctx, rq, e, client) {
+		return
+	}
+	if isUpgrade(h) {
+		s.fail(ctx, rq, e.metrics, &web.Error{Status: fasthttp.StatusBadRequest, Message: "Bad request",
+			Detail: "protocol upgrades (WebSocket, h2c) are not supported"})
+		return
+	}
+	if cl := h.ContentLength(); cl > 0 && int64(cl) > e.maxBody || len(h.Peek(headerDeclared)) > 0 {
+		s.tooLarge(ctx, rq, e)
+		return
+	}
+
+	// The request goes on as it came, minus what is for this hop only.
+	peer := client.Addr // the peer itself unless it is a trusted proxy
+	if trusted {
+		peer = ctx.RemoteIP().String()
+	}
+	stripHop(h)
+	h.Del("Expect") // answered here (100 Continue) already
+	h.Set(proxy.HeaderClientIP, client.Addr)
+	if trusted {
+		// Behind a trusted proxy the chain it reports is kept, ours added.
+		if prior := h.PeekAll("X-Forwarded-For"); len(prior) > 0 {
+			peer = string(bytes.Join(prior, []byte(", "))) + ", " + peer
+		}
+	}
+	h.Del("X-Forwarded-For")
+	h.Set("X-Forwarded-For", peer)
+	h.SetBytesV("X-Forwarded-Host", h.Host())
+	h.Set("X-Forwarded-Proto", "http")
+	h.SetHost(e.upstream.host)
+
+	var body *guardedBody
+	if ctx.Request.IsBodyStream() {
+		body = acquireBody(ctx, e.maxBody, s.cfg.BodyReadTimeout)
+		defer releaseBody(body)
+		ctx.Request.SetBodyStream(body, h.ContentLength())
+	}
+
+	resp := fasthttp.AcquireResponse()
+	err := e.upstream.client.Do(&ctx.Request, resp)
+	if err != nil {
+		fasthttp.ReleaseResponse(resp)
+		s.upstreamFailed(ctx, rq, e, body, err)
+		return
+	}
+	clearHeaderDeadline(resp)
+
+	// The answer: the service's headers minus hop-by-hop ones and its
+	// echo of the request id, then ours.
+	rh := &ctx.Response.Header
+	resp.Header.CopyTo(rh)
+	stripHop(rh)
+	rh.Del(web.HeaderRequestID)
+	rh.SetBytesV(web.HeaderRequestID, rq.ID())
+	limitHeaders(rh, rq)
+	securityHeaders(rh)
+	if !resp.IsBodyStream() {
+		ctx.Response.SetBody(resp.Body())
+		fasthttp.ReleaseResponse(resp)
+		s.record(ctx, rq, e.metrics, rh.StatusCode())
+		return
+	}
+	// Recorded when fasthttp has written the body (or failed to).
+	ctx.Response.SetBodyStream(acquireAnswer(s, rq, e, resp), resp.Header.ContentLength())
+}
+
+// stripHop removes the hop-by-hop fields and those named by Connection
+// from a request or response header.
+func stripHop(h interface {
+	Peek(string) []byte
+	Del(string)
+	DelBytes([]byte)
+}) {
+	if c := h.Peek("Connection"); len(c) > 0 {
+		eachToken(c, func(tok []byte) {
+			if !bytes.EqualFold(tok, []byte("close")) && !bytes.EqualFold(tok, []byte("keep-alive")) {
+				h.DelBytes(tok)
+			}
+		})
+	}
+	for _, k := range hopHeaders {
+		h.Del(k)
+	}
+}
+
+// tooLarge answers 413 and closes the connection: the body is not read.
+func (s *Server) tooLarge(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
+	s.fail(ctx, rq, e.metrics, &web.Error{Status: fasthttp.StatusRequestEntityTooLarge,
+		Message: "Request body too large", Detail: "the body may be at most " + strconv.FormatInt(e.maxBody, 10) + " bytes"})
+}
+
+// upstreamFailed answers a request the upstream did not answer, as the
+// net/http proxy's error handler: the client's body at fault (413, 408,
+// 400), the upstream not reachable (503), too slow (504) or broken (502).
+func (s *Server) upstreamFailed(ctx *fasthttp.RequestCtx, rq *request, e *entry, body *guardedBody, err error) {
+	name := e.upstream.name
+	var (
+		kind string
+		we   *web.Error
+	)
+	switch {
+	case body != nil && body.fault == faultTooLarge:
+		s.errors.WithLabelValues(name, "too_large").Inc()
+		s.tooLarge(ctx, rq, e)
+		return
+	case body != nil && body.fault == faultStalled:
+		s.errors.WithLabelValues(name, "body_stalled").Inc()
+		s.cfg.Log.Info("request body stalled", "upstream", name, "method", string(ctx.Method()),
+			"path", string(ctx.Path()), "request_id", string(rq.ID()))
+		s.fail(ctx, rq, e.metrics, web.RequestTimeout())
+		return
+	case body != nil && body.fault == faultBroken:
+		s.errors.WithLabelValues(name, "bad_request").Inc()
+		s.fail(ctx, rq, e.metrics, &web.Error{Status: fasthttp.StatusBadRequest, Message: "Bad request",
+			Detail: "the request body could not be read: its chunked encoding is malformed or it ended early"})
+		return
+	case isDialError(err):
+		kind = "unavailable"
+		ctx.Response.Header.Set("Retry-After", "1")
+		we = &web.Error{Status: fasthttp.StatusServiceUnavailable, Message: "Service unavailable",
+			Detail: "the " + name + " service is not reachable; try again shortly"}
+	case isTimeout(err):
+		kind = "timeout"
+		we = &web.Error{Status: fasthttp.StatusGatewayTimeout, Message: "Gateway timeout",
+			Detail: "the " + name + " service did not answer in time"}
+	default:
+		kind = "bad_gateway"
+		we = &web.Error{Status: fasthttp.StatusBadGateway, Message: "Bad gateway",
+			Detail: "the " + name + " service failed to answer"}
+	}
+	s.errors.WithLabelValues(name, kind).Inc()
+	s.cfg.Log.Warn("upstream failed", "upstream", name, "kind", kind, "method", string(ctx.Method()),
+		"path", string(ctx.Path()), "request_id", string(rq.ID()), "error", err.Error())
+	s.fail(ctx, rq, e.metrics, we)
+}
+
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.Is(err, fasthttp.ErrDialTimeout) || errors.Is(err, fasthttp.ErrNoFreeConns) ||
+		errors.As(err, &op) && op.Op == "dial"
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, fasthttp.ErrTimeout) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// The ways a client's body can fail the upstream request.
+const (
+	faultNone = iota
+	faultTooLarge
+	faultStalled
+	faultBroken // malformed chunks, or the client left mid-body
+)
+
+// guardedBody is the client's streamed request body on its way to the
+// upstream: bounded by the route's limit, and each read bounded by
+// BodyReadTimeout (the connection's read deadline, so a read already
+// waiting is interrupted), never past the request's web.ReadTimeout. It
+// remembers why it failed, for the answer.
+type guardedBody struct {
+	ctx   *fasthttp.RequestCtx
+	r     io.Reader
+	limit int64
+	read  int64
+	idle  time.Duration
+	end   time.Time
+	fault int
+}
+
+var bodyPool = sync.Pool{New: func() any { return new(guardedBody) }}
+
+func acquireBody(ctx *fasthttp.RequestCtx, limit int64, idle time.Duration) *guardedBody {
+	b := bodyPool.Get().(*guardedBody)
+	*b = guardedBody{ctx: ctx, r: ctx.RequestBodyStream(), limit: limit, idle: idle, end: ctx.Time().Add(web.ReadTimeout)}
+	return b
+}
+
+func releaseBody(b *guardedBody) {
+	*b = guardedBody{}
+	bodyPool.Put(b)
+}
+
+func (b *guardedBody) Read(p []byte) (int, error) {
+	if b.fault != faultNone {
+		return 0, io.ErrUnexpectedEOF
+	}
+	d := time.Now().Add(b.idle)
+	if d.After(b.end) {
+		d = b.end
+	}
+	_ = b.ctx.SetReadDeadline(d)
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	if b.read > b.limit {
+		b.fault = faultTooLarge
+		return n, errBodyTooLarge
+	}
+	if err != nil && err != io.EOF {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, fasthttp.ErrTimeout) {
+			b.fault = faultStalled
+		} else {
+			b.fault = faultBroken
+		}
+	}
+	return n, err
+}
+
+var errBodyTooLarge = errors.New("request body too large")
+
+// answer is the upstream's streamed body on its way to the client. When
+// fasthttp has written it (or failed to) it closes it: the upstream
+// connection goes back to the pool or is dropped, and the request is
+// recorded, as 499 when the client went away before the end.
+type answer struct {
+	s     *Server
+	rq    request
+	e     *entry
+	resp  *fasthttp.Response
+	body  io.Reader
+	state int // status to record
+}
+
+var answerPool = sync.Pool{New: func() any { return new(answer) }}
+
+func acquireAnswer(s *Server, rq *request, e *entry, resp *fasthttp.Response) *answer {
+	a := answerPool.Get().(*answer)
+	*a = answer{s: s, rq: *rq, e: e, resp: resp, body: resp.BodyStream(), state: resp.StatusCode()}
+	return a
+}
+
+func (a *answer) Read(p []byte) (int, error) { return a.body.Read(p) }
+
+// CloseWithError is called by fasthttp once the body is written; err is
+// the write's failure, nil when the client got it all.
+func (a *answer) CloseWithError(err error) error {
+	status := a.state
+	if err != nil {
+		status = proxy.StatusClientClosed
+		a.s.errors.WithLabelValues(a.e.upstream.name, "client_closed").Inc()
+	}
+	_ = a.resp.CloseBodyStream()
+	fasthttp.ReleaseResponse(a.resp)
+	d := time.Since(a.rq.start)
+	a.e.metrics.Observe(status, d)
+	if a.s.cfg.Log.Enabled(context.Background(), slog.LevelInfo) {
+		web.LogRequest(context.Background(), a.s.cfg.Log, slog.LevelInfo, a.e.method, a.e.pattern, status, d, string(a.rq.ID()))
+	}
+	*a = answer{}
+	answerPool.Put(a)
+	return nil
+}

@@ -1,0 +1,374 @@
+package fastpath
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/acube/platform/libs/clientip"
+	"github.com/acube/platform/libs/web"
+	"github.com/acube/platform/services/gateway/internal/limitreply"
+	"github.com/acube/platform/services/gateway/internal/ratelimit"
+)
+
+// entry is one route, built once: its limiter key, upstream, body limit
+// and pre-bound metrics.
+type entry struct {
+	pattern  string
+	method   string
+	key      string
+	upstream *upstream
+	maxBody  int64
+	metrics  *web.RouteMetrics
+	docs     bool // served by the gateway itself (openapi.Mount)
+}
+
+// idSource mints request ids: a random prefix per process and a counter,
+// 128 bits in hex like web.NewRequestID, without a system call or an
+// allocation per request. Ids need to be unique, not secret.
+type idSource struct {
+	prefix [8]byte
+	n      atomic.Uint64
+}
+
+func newIDSource() *idSource {
+	s := &idSource{}
+	_, _ = rand.Read(s.prefix[:])
+	return s
+}
+
+func (s *idSource) next(dst *[128]byte) []byte {
+	var b [16]byte
+	copy(b[:8], s.prefix[:])
+	n := s.n.Add(1)
+	for i := range 8 {
+		b[15-i] = byte(n >> (8 * i))
+	}
+	hex.Encode(dst[:], b[:])
+	return dst[:32]
+}
+
+// request is what handle keeps of one request while it runs.
+type request struct {
+	start time.Time
+	idBuf [128]byte // the request id (web.ValidRequestID: at most 128 bytes)
+	idLen int
+	// limits is the limiter's decision whose headers the answer carries,
+	// whoever writes it (the upstream, or the gateway's JSON error), when
+	// limited is set (not for unlimited routes and shadow tiers).
+	limits  ratelimit.Decision
+	limited bool
+}
+
+// ID is the request id.
+func (rq *request) ID() []byte { return rq.idBuf[:rq.idLen] }
+
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	var rq request
+	rq.start = ctx.Time()
+	s.requestID(ctx, &rq)
+	defer s.recoverPanic(ctx, &rq)
+	h := &ctx.Request.Header
+	if len(h.Peek(headerDeclared)) > 0 {
+		// The body was left unread (headerReceived): whatever the
+		// answer, the connection cannot carry another request.
+		ctx.SetConnectionClose()
+	}
+	if e := checkHeaders(h); e != nil {
+		s.fail(ctx, &rq, nil, e)
+		return
+	}
+	path := ctx.Request.URI().PathOriginal()
+	var e *entry
+	clean := cleanPath(path)
+	if clean {
+		e = s.routes.find(string(h.Method()), path)
+	}
+	if e == nil {
+		allow := ""
+		if clean {
+			allow = s.routes.allowed(path)
+		}
+		if allow == "" {
+			s.fail(ctx, &rq, nil, web.NotFound("no route for "+string(h.Method())+" "+string(ctx.Path())))
+			return
+		}
+		ctx.Response.Header.Set("Allow", allow)
+		s.fail(ctx, &rq, nil, &web.Error{Status: fasthttp.StatusMethodNotAllowed, Message: "Method not allowed",
+			Detail: string(h.Method()) + " is not allowed on " + string(ctx.Path()) + "; use " + allow})
+		return
+	}
+	if e.docs {
+		s.docs(ctx)
+		s.finish(ctx, &rq, e.metrics)
+		return
+	}
+	s.proxy(ctx, &rq, e)
+}
+
+// requestID keeps a valid X-Request-ID or mints one, and puts it on the
+// request (once, whatever the client sent) and the response.
+func (s *Server) requestID(ctx *fasthttp.RequestCtx, rq *request) {
+	h := &ctx.Request.Header
+	if id := h.Peek(web.HeaderRequestID); web.ValidRequestIDBytes(id) {
+		rq.idLen = copy(rq.idBuf[:], id)
+	} else {
+		rq.idLen = len(s.ids.next(&rq.idBuf))
+	}
+	h.Del(web.HeaderRequestID)
+	h.SetBytesV(web.HeaderRequestID, rq.ID())
+	ctx.Response.Header.SetBytesV(web.HeaderRequestID, rq.ID())
+}
+
+// checkHeaders refuses what the net/http path's web.HeaderLimits
+// refuses (431, 411, 415), and the framing fasthttp's parser tolerates
+// but RFC 9112 does not, which a front proxy could read differently
+// (request smuggling): obs-fold continuation lines, bare LF line ends,
+// Content-Length together with Transfer-Encoding.
+func checkHeaders(h *fasthttp.RequestHeader) *web.Error {
+	raw := h.RawHeaders()
+	if size := len(h.Method()) + len(h.RequestURI()) + len(" HTTP/1.1\r\n ") + len(raw); size > web.MaxHeaderBytes {
+		return (&web.Error{Status: fasthttp.StatusRequestHeaderFieldsTooLarge, Message: "Request headers too large",
+			Detail: "the request line and headers may take at most " + strconv.Itoa(web.MaxHeaderBytes) + " bytes, not " + strconv.Itoa(size)})
+	}
+	if bytes.Count(raw, lf) != bytes.Count(raw, crlf) || bytes.Contains(raw, foldSP) || bytes.Contains(raw, foldTab) {
+		return badFraming("header lines must end with CRLF and may not be folded (RFC 9112 §2.2, §5.2)")
+	}
+	if h.ContentLength() == -1 && hasField(raw, "content-length") {
+		return badFraming("a request may not have both Content-Length and Transfer-Encoding (RFC 9112 §6.1)")
+	}
+	if h.ContentLength() != -1 && hasField(raw, "transfer-encoding") {
+		// fasthttp reads "Transfer-Encoding: identity" as no body at all.
+		return badFraming("the only transfer coding a request may use is chunked (RFC 9112 §6.1)")
+	}
+	if !h.IsHTTP11() && takesBody(h.Method()) && !hasField(raw, "content-length") {
+		return (&web.Error{Status: fasthttp.StatusLengthRequired,
+			Message: "Length required", Detail: "an HTTP/1.0 request body needs a Content-Length header"})
+	}
+	if h.ContentLength() != 0 && h.ContentLength() != -2 {
+		if ce := h.Peek("Content-Encoding"); len(ce) > 0 {
+			for coding := range bytes.SplitSeq(ce, comma) {
+				if c := bytes.TrimSpace(coding); len(c) > 0 && !bytes.EqualFold(c, identity) {
+					return &web.Error{Status: fasthttp.StatusUnsupportedMediaType, Message: "Unsupported media type",
+						Detail: "request bodies are not decoded: send them without Content-Encoding (got " + strconv.Quote(string(c)) + ")"}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+var (
+	lf       = []byte("\n")
+	crlf     = []byte("\r\n")
+	foldSP   = []byte("\n ")
+	foldTab  = []byte("\n\t")
+	comma    = []byte(",")
+	identity = []byte("identity")
+)
+
+func badFraming(detail string) *web.Error {
+	return &web.Error{Status: fasthttp.StatusBadRequest, Message: "Bad request", Detail: detail}
+}
+
+// closes reports whether an error answer ends the connection: the rest
+// of the request (its body, or what a front proxy took for one) cannot be
+// trusted to end where it says, as on the net/http path.
+func closes(status int) bool {
+	switch status {
+	case fasthttp.StatusBadRequest, fasthttp.StatusRequestTimeout, fasthttp.StatusLengthRequired,
+		fasthttp.StatusRequestEntityTooLarge, fasthttp.StatusRequestHeaderFieldsTooLarge:
+		return true
+	}
+	return false
+}
+
+// hasField reports whether raw header bytes have a field named name
+// (lower case), in any case.
+func hasField(raw []byte, name string) bool {
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		if len(line) > len(name) && line[len(name)] == ':' && bytes.EqualFold(line[:len(name)], []byte(name)) {
+			return true
+		}
+	}
+	return false
+}
+
+func takesBody(method []byte) bool {
+	switch string(method) {
+	case "POST", "PUT", "PATCH":
+		return true
+	}
+	return false
+}
+
+// client resolves the request's client as clientip does for net/http,
+// and reports whether the peer is a trusted proxy.
+func (s *Server) client(ctx *fasthttp.RequestCtx) (clientip.Client, bool) {
+	var peer netip.Addr
+	if a, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+		peer = a.AddrPort().Addr().Unmap()
+	}
+	if !peer.IsValid() {
+		addr := ctx.RemoteAddr().String()
+		return clientip.Client{Addr: addr, Key: addr}, false
+	}
+	if !s.cfg.Clients.Trusts(peer) {
+		return s.cfg.Clients.ClientFrom(peer, nil), false
+	}
+	var xff []string
+	for _, v := range ctx.Request.Header.PeekAll("X-Forwarded-For") {
+		xff = append(xff, string(v))
+	}
+	return s.cfg.Clients.ClientFrom(peer, xff), true
+}
+
+// limit asks the limiter, keeps the decision for the answer's rate-limit
+// headers (rq.limits) and reports whether the request may go on (false:
+// refused and answered).
+func (s *Server) limit(ctx *fasthttp.RequestCtx, rq *request, e *entry, client clientip.Client) bool {
+	if s.cfg.Limiter == nil {
+		return true
+	}
+	rq.limits = s.cfg.Limiter.Allow(e.key, client.Key)
+	d := &rq.limits
+	rq.limited = d.Limited() && !d.Tier.Shadow
+	if d.Refused() {
+		rf := limitreply.Refuse(context.Background(), s.cfg.Log, d, e.key, client.Key, string(rq.ID()))
+		ctx.Response.Header.Set("Retry-After", strconv.FormatInt(rf.RetryAfter, 10))
+		s.fail(ctx, rq, e.metrics, rf.Body)
+		return false
+	}
+	limitreply.Shadow(context.Background(), s.cfg.Log, d, e.key, client.Key, string(rq.ID()))
+	return true
+}
+
+// limitHeaders sets the rate-limit headers of rq's decision, if any, in
+// the seed's spelling (X-RateLimit-*: not normalised). It runs on the
+// final answer, after the upstream's headers were copied in.
+func limitHeaders(h *fasthttp.ResponseHeader, rq *request) {
+	if !rq.limited {
+		return
+	}
+	var buf [96]byte
+	limitreply.AppendHeaders(buf[:0], &rq.limits, time.Now(), func(name string, value []byte) {
+		h.SetCanonical([]byte(name), value)
+	})
+}
+
+// isUpgrade reports whether the request asks to switch protocols
+// (Upgrade with a Connection: upgrade token), as proxy.IsUpgrade.
+func isUpgrade(h *fasthttp.RequestHeader) bool {
+	if len(h.Peek("Upgrade")) == 0 {
+		return false
+	}
+	found := false
+	eachToken(h.Peek("Connection"), func(tok []byte) {
+		if bytes.EqualFold(tok, []byte("upgrade")) {
+			found = true
+		}
+	})
+	return found
+}
+
+// eachToken calls f with each comma-separated token of v, trimmed.
+func eachToken(v []byte, f func(tok []byte)) {
+	for len(v) > 0 {
+		tok := v
+		if i := bytes.IndexByte(v, ','); i >= 0 {
+			tok, v = v[:i], v[i+1:]
+		} else {
+			v = nil
+		}
+		if tok = bytes.TrimSpace(tok); len(tok) > 0 {
+			f(tok)
+		}
+	}
+}
+
+// fail answers with the JSON error e and records the request under
+// rm (nil: "unmatched").
+func (s *Server) fail(ctx *fasthttp.RequestCtx, rq *request, rm *web.RouteMetrics, e *web.Error) {
+	if closes(e.Status) {
+		ctx.SetConnectionClose()
+	}
+	limitHeaders(&ctx.Response.Header, rq)
+	if e.Status == fasthttp.StatusUnsupportedMediaType {
+		ctx.Response.Header.Set("Accept-Encoding", "identity")
+	}
+	writeJSON(ctx, e)
+	s.finish(ctx, rq, rm)
+}
+
+// finish fills in the security headers and records a request answered
+// by the gateway itself.
+func (s *Server) finish(ctx *fasthttp.RequestCtx, rq *request, rm *web.RouteMetrics) {
+	securityHeaders(&ctx.Response.Header)
+	s.record(ctx, rq, rm, ctx.Response.StatusCode())
+}
+
+// record counts and logs one request, as web.HTTPMetrics.Middleware.
+func (s *Server) record(ctx *fasthttp.RequestCtx, rq *request, rm *web.RouteMetrics, status int) {
+	route := "unmatched"
+	if rm == nil {
+		rm = s.unmatched[string(ctx.Method())]
+		if rm == nil {
+			rm = s.cfg.Metrics.Route(route, string(ctx.Method()))
+		}
+	} else {
+		route = rm.Name()
+	}
+	d := time.Since(rq.start)
+	rm.Observe(status, d)
+	if s.cfg.Log.Enabled(context.Background(), slog.LevelInfo) {
+		web.LogRequest(context.Background(), s.cfg.Log, slog.LevelInfo, string(ctx.Method()), route, status, d, string(rq.ID()))
+	}
+}
+
+// writeJSON renders e as the body of the response.
+func writeJSON(ctx *fasthttp.RequestCtx, e *web.Error) {
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.SetStatusCode(e.Status)
+	body, _ := json.Marshal(e)
+	ctx.Response.SetBodyRaw(append(body, '\n')) // as json.Encoder, which web.WriteJSON uses
+}
+
+// securityHeaders sets web.SecurityHeaders' set: nosniff always, the
+// no-store and CSP defaults where the answer chose none.
+func securityHeaders(h *fasthttp.ResponseHeader) {
+	h.Set("X-Content-Type-Options", "nosniff")
+	if len(h.Peek("Cache-Control")) == 0 {
+		h.Set("Cache-Control", web.NoStore)
+	}
+	if len(h.Peek("Content-Security-Policy")) == 0 {
+		h.Set("Content-Security-Policy", web.APIContentSecurityPolicy)
+	}
+}
+
+// recoverPanic turns a panic into a JSON 500, as web.HTTPMetrics'
+// middleware does: fasthttp would let it take the process down.
+func (s *Server) recoverPanic(ctx *fasthttp.RequestCtx, rq *request) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	s.cfg.Log.Error("handler panicked", "panic", p, "request_id", string(rq.ID()))
+	ctx.Response.ResetBody()
+	s.fail(ctx, rq, nil, &web.Error{Status: fasthttp.StatusInternalServerError, Message: "Internal server error"})
+}

@@ -1,0 +1,111 @@
+// Package limitreply renders the limiter's decisions as HTTP, the same
+// way on both data paths (net/http in httpapi, fasthttp in fastpath): the
+// seed's X-RateLimit-* headers, the IETF draft RateLimit-Policy and
+// RateLimit fields, and the 429 or 503 of a refused request with its log
+// line.
+package limitreply
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/acube/platform/libs/web"
+	"github.com/acube/platform/services/gateway/internal/ratelimit"
+)
+
+// The header names, in the seed's spelling (not canonicalised).
+const (
+	HeaderLimit     = "X-RateLimit-Limit"
+	HeaderRemaining = "X-RateLimit-Remaining"
+	HeaderReset     = "X-RateLimit-Reset"
+	HeaderPolicy    = "RateLimit-Policy"
+	HeaderRateLimit = "RateLimit"
+)
+
+// MsgRateLimited is the seed's 429 wording; its monitoring greps logs for
+// the phrase.
+const MsgRateLimited = "Rate limit exceeded"
+
+// AppendHeaders calls set with each rate-limit header of d at now: the
+// X-RateLimit-* fields of the window closest to exhaustion and the
+// RateLimit-Policy and RateLimit fields of every window. The values are
+// built in buf, which is returned for reuse; set must copy value before
+// it returns. d must be Limited.
+func AppendHeaders(buf []byte, d *ratelimit.Decision, now time.Time, set func(name string, value []byte)) []byte {
+	t := d.Tightest()
+	tw, ts := d.Tier.Windows[t], d.Windows[t]
+	buf = strconv.AppendInt(buf[:0], int64(tw.Rate), 10)
+	set(HeaderLimit, buf)
+	buf = strconv.AppendInt(buf[:0], int64(ts.Remaining), 10)
+	set(HeaderRemaining, buf)
+	buf = strconv.AppendInt(buf[:0], now.Add(ts.ResetAfter).Add(time.Second-1).Unix(), 10)
+	set(HeaderReset, buf)
+	buf = append(buf[:0], d.Tier.PolicyHeader()...)
+	set(HeaderPolicy, buf)
+
+	buf = buf[:0]
+	for i, w := range d.Tier.Windows {
+		if i > 0 {
+			buf = append(buf, ", "...)
+		}
+		buf = append(buf, '"')
+		buf = append(buf, w.Name()...)
+		buf = append(buf, `";r=`...)
+		buf = strconv.AppendInt(buf, int64(d.Windows[i].Remaining), 10)
+		buf = append(buf, ";t="...)
+		buf = strconv.AppendInt(buf, CeilSeconds(d.Windows[i].ResetAfter), 10)
+	}
+	set(HeaderRateLimit, buf)
+	return buf
+}
+
+// CeilSeconds rounds up to whole seconds, never below zero.
+func CeilSeconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64(math.Ceil(d.Seconds()))
+}
+
+// Refusal is the answer to a request the limiter turned away.
+type Refusal struct {
+	// Status is 429, or 503 when Redis is down and the tier fails closed.
+	Status int
+	// RetryAfter is the Retry-After header's value in seconds.
+	RetryAfter int64
+	// Body is the JSON error.
+	Body *web.Error
+}
+
+// Refuse logs a refused request (the seed's "Rate limit exceeded" line,
+// or the fail-closed warning) and returns its answer. route is the route
+// key, client the client's limiter key.
+func Refuse(ctx context.Context, log *slog.Logger, d *ratelimit.Decision, route, client, requestID string) Refusal {
+	if d.Backend == ratelimit.BackendClosed {
+		log.WarnContext(ctx, "rate limiter unavailable, tier fails closed", "tier", d.Tier.Name,
+			"route", route, "request_id", requestID)
+		return Refusal{Status: http.StatusServiceUnavailable, RetryAfter: 1, Body: &web.Error{Status: http.StatusServiceUnavailable,
+			Message: "Service unavailable", Detail: "rate limiting is unavailable; try again shortly"}}
+	}
+	b := d.Blocking()
+	detail := d.Tier.Windows[b].Detail()
+	log.WarnContext(ctx, MsgRateLimited, "tier", d.Tier.Name, "route", route,
+		"client", client, "limit", detail, "backend", d.Backend.String(),
+		"request_id", requestID)
+	return Refusal{Status: http.StatusTooManyRequests, RetryAfter: max(CeilSeconds(d.Windows[b].RetryAfter), 1),
+		Body: &web.Error{Status: http.StatusTooManyRequests, Message: MsgRateLimited, Detail: detail}}
+}
+
+// Shadow logs a request a shadow tier would have refused, if d says so.
+func Shadow(ctx context.Context, log *slog.Logger, d *ratelimit.Decision, route, client, requestID string) {
+	if d.Allowed || d.Tier == nil || !d.Tier.Shadow {
+		return
+	}
+	log.InfoContext(ctx, "rate limit would be exceeded (shadow mode)", "tier", d.Tier.Name,
+		"route", route, "client", client, "limit", d.Tier.Windows[d.Blocking()].Detail(),
+		"request_id", requestID)
+}
