@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"github.com/acube/platform/libs/logging/logtest"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/stream"
+	"github.com/acube/platform/libs/testkit"
 )
 
 func newRevocations(t *testing.T, cfg RevocationsConfig) (*Revocations, *prometheus.Registry) {
@@ -286,24 +288,19 @@ func (p *replica) status(token string) int {
 func (p *replica) waitStatus(t *testing.T, token string, want int) time.Duration {
 	t.Helper()
 	start := time.Now()
-	for got := p.status(token); got != want; got = p.status(token) {
-		if time.Since(start) > time.Minute {
-			t.Fatalf("status %d, want %d", got, want)
+	testkit.EventuallyErr(t, fmt.Sprintf("the token to get %d", want), func() error {
+		if got := p.status(token); got != want {
+			return fmt.Errorf("status %d", got)
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		return nil
+	}, testkit.Interval(2*time.Millisecond))
 	return time.Since(start)
 }
 
 func (p *replica) waitCurrent(t *testing.T, want bool) {
 	t.Helper()
-	start := time.Now()
-	for p.rev.Current() != want {
-		if time.Since(start) > time.Minute {
-			t.Fatalf("revocations current = %v, want %v", !want, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, fmt.Sprintf("revocations current = %v", want), func() bool { return p.rev.Current() == want },
+		testkit.Interval(5*time.Millisecond))
 }
 
 // TestIntegrationRevocationFeed drives the feed with real JetStream, as the

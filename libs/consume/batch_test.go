@@ -16,7 +16,7 @@ import (
 
 	"github.com/acube/platform/libs/consume"
 	"github.com/acube/platform/libs/events"
-	"github.com/acube/platform/libs/internal/testwait"
+	"github.com/acube/platform/libs/natstest"
 )
 
 // step is one message a batch test publishes.
@@ -41,16 +41,37 @@ const gateType = "consumetest.gate"
 
 // batchRecorder is a BatchHandler whose effects and calls the test reads.
 // A gate event holds its batch until the test has published the round and
-// the runner has fetched it all, so the round's messages meet in the next
+// the runner holds it all, so the round's messages meet in the next
 // batch.
 type batchRecorder struct {
-	e         env
-	gateIn    chan struct{}
-	published chan struct{}
+	e      env
+	gateIn chan struct{}
+	// published carries the stream sequence of the round's last message.
+	published chan uint64
 
 	mu      sync.Mutex
 	calls   map[uuid.UUID]int
 	batches [][]uuid.UUID
+	// held is the highest stream sequence the runner has taken into its
+	// hand (consume.OnHand); heldMore is closed when it grows.
+	held     uint64
+	heldMore chan struct{}
+}
+
+func newBatchRecorder(e env) *batchRecorder {
+	return &batchRecorder{e: e, gateIn: make(chan struct{}), published: make(chan uint64),
+		calls: map[uuid.UUID]int{}, heldMore: make(chan struct{})}
+}
+
+// onHand records that the runner holds the message at seq.
+func (b *batchRecorder) onHand(seq uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if seq > b.held {
+		b.held = seq
+		close(b.heldMore)
+		b.heldMore = make(chan struct{})
+	}
 }
 
 func (b *batchRecorder) handle(ctx context.Context, tx pgx.Tx, msgs []consume.Message) []error {
@@ -63,10 +84,10 @@ func (b *batchRecorder) handle(ctx context.Context, tx pgx.Tx, msgs []consume.Me
 			case <-ctx.Done():
 			}
 			select {
-			case <-b.published:
+			case last := <-b.published:
+				b.waitHeld(ctx, last)
 			case <-ctx.Done():
 			}
-			b.waitFetched(ctx)
 			continue
 		}
 		ids = append(ids, msg.Event.ID)
@@ -101,19 +122,24 @@ func (b *batchRecorder) handle(ctx context.Context, tx pgx.Tx, msgs []consume.Me
 	return errs
 }
 
-// waitFetched waits until the consumer has nothing left undelivered, then
-// a little longer for the runner to hand the messages to its workers.
-func (b *batchRecorder) waitFetched(ctx context.Context) {
-	for ctx.Err() == nil {
-		c, err := b.e.js.Consumer(ctx, "CONSUMETEST", "tester")
-		if err == nil {
-			if info, err := c.Info(ctx); err == nil && info.NumPending == 0 {
-				break
-			}
+// waitHeld waits until the runner holds the message at seq, and so (first
+// deliveries come in stream order) every message before it. It ends with
+// ctx, the handler's timeout: the first batch is then not the round, and
+// the test fails on it.
+func (b *batchRecorder) waitHeld(ctx context.Context, seq uint64) {
+	for {
+		b.mu.Lock()
+		held, more := b.held, b.heldMore
+		b.mu.Unlock()
+		if held >= seq {
+			return
 		}
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-more:
+		case <-ctx.Done():
+			return
+		}
 	}
-	time.Sleep(200 * time.Millisecond)
 }
 
 func TestIntegrationBatch(t *testing.T) {
@@ -209,9 +235,9 @@ func TestIntegrationBatch(t *testing.T) {
 				}
 			}
 
-			rec := &batchRecorder{e: e, gateIn: make(chan struct{}), published: make(chan struct{}), calls: map[uuid.UUID]int{}}
+			rec := newBatchRecorder(e)
 			e.runBatch(t, consume.Config{Concurrency: 1, BatchSize: 10, MaxAttempts: 3,
-				Backoff: []time.Duration{10 * time.Millisecond}}, rec.handle)
+				Backoff: []time.Duration{10 * time.Millisecond}}, rec.handle, rec.onHand)
 			var last uint64
 			for r, round := range tt.rounds {
 				gate, err := events.New("test", gateType, nil)
@@ -228,7 +254,7 @@ func TestIntegrationBatch(t *testing.T) {
 					}
 					last = e.publishSeq(t, ev, msgID)
 				}
-				rec.published <- struct{}{}
+				rec.published <- last
 				e.settle(t, last)
 				if r == 0 {
 					rec.mu.Lock()
@@ -339,12 +365,17 @@ func setupBatch(t *testing.T) env {
 	return e
 }
 
-func (e env) runBatch(t *testing.T, cfg consume.Config, h consume.BatchHandler) {
+// runBatch runs a batch runner with h; onHand, when not nil, is told each
+// message the runner takes into its hand (consume.OnHand).
+func (e env) runBatch(t *testing.T, cfg consume.Config, h consume.BatchHandler, onHand func(seq uint64)) {
 	t.Helper()
 	cfg.Stream, cfg.Durable = "CONSUMETEST", "tester"
 	r, err := consume.NewBatch(e.pool, e.js, e.m, e.log, cfg, h)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if onHand != nil {
+		consume.OnHand(r, onHand)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -375,12 +406,5 @@ func (e env) publishSeq(t *testing.T, ev events.Event, msgID string) uint64 {
 // message up to seq.
 func (e env) settle(t *testing.T, seq uint64) {
 	t.Helper()
-	testwait.For(t, "the consumer to settle", func() bool {
-		c, err := e.js.Consumer(context.Background(), "CONSUMETEST", "tester")
-		if err != nil {
-			return false
-		}
-		info, err := c.Info(context.Background())
-		return err == nil && info.AckFloor.Stream >= seq && info.NumAckPending == 0
-	})
+	natstest.WaitAcked(t, e.js, "CONSUMETEST", "tester", seq)
 }

@@ -174,6 +174,10 @@ type Runner struct {
 	handler Handler      // set by New
 	batch   BatchHandler // set by NewBatch
 	effect  *effect      // set by NewEffect
+	// inHand, when set (by tests, export_test.go), is told the stream
+	// sequence of each message the runner has taken into its hand: a
+	// test can then wait for a message to be held instead of sleeping.
+	inHand func(seq uint64)
 
 	mu    sync.Mutex
 	ready bool

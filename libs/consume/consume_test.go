@@ -19,11 +19,11 @@ import (
 
 	"github.com/acube/platform/libs/consume"
 	"github.com/acube/platform/libs/events"
-	"github.com/acube/platform/libs/internal/testwait"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/libs/stream"
+	"github.com/acube/platform/libs/testkit"
 )
 
 const schema = "consumetest"
@@ -168,7 +168,7 @@ func TestIntegrationRedeliveredEventChangesNothing(t *testing.T) {
 	for i := range 3 {
 		e.publish(t, ev, ev.ID.String()+"#"+strconv.Itoa(i))
 	}
-	testwait.For(t, "three deliveries handled", func() bool {
+	testkit.Eventually(t, "three deliveries handled", func() bool {
 		return e.outcome(t, consume.OutcomeProcessed)+e.outcome(t, consume.OutcomeDuplicate) == 3
 	})
 	var applied int
@@ -208,7 +208,7 @@ func TestIntegrationFailingMessageIsDeadLettered(t *testing.T) {
 			e.publish(t, ev, ev.ID.String())
 
 			var dl jetstream.RawStreamMsg
-			testwait.For(t, "a dead letter", func() bool {
+			testkit.Eventually(t, "a dead letter", func() bool {
 				s, err := e.js.Stream(context.Background(), consume.DeadLetterStream)
 				if err != nil {
 					return false
@@ -251,5 +251,5 @@ func TestIntegrationUndecodableMessageIsDeadLettered(t *testing.T) {
 	if _, err := e.js.Publish(context.Background(), "consumetest.garbage", []byte("{not json")); err != nil {
 		t.Fatal(err)
 	}
-	testwait.For(t, "the garbage dead-lettered", func() bool { return e.outcome(t, consume.OutcomeDeadLettered) == 1 })
+	testkit.Eventually(t, "the garbage dead-lettered", func() bool { return e.outcome(t, consume.OutcomeDeadLettered) == 1 })
 }

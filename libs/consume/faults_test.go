@@ -15,8 +15,8 @@ import (
 
 	"github.com/acube/platform/libs/consume"
 	"github.com/acube/platform/libs/events"
-	"github.com/acube/platform/libs/internal/testwait"
 	"github.com/acube/platform/libs/stream"
+	"github.com/acube/platform/libs/testkit"
 )
 
 // orderData is the data of an event of the order test: event N of
@@ -175,9 +175,9 @@ func TestIntegrationOrderPerKey(t *testing.T) {
 				}
 				return n
 			}
-			testwait.For(t, "half the events applied", func() bool { return count() >= keys })
+			testkit.Eventually(t, "half the events applied", func() bool { return count() >= keys })
 			replicas[working.Load()].stop(t) // the other one takes over
-			testwait.For(t, "every event applied", func() bool { return count() == 2*keys })
+			testkit.Eventually(t, "every event applied", func() bool { return count() == 2*keys })
 
 			var wrong int
 			if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM ordered a JOIN ordered b USING (k)
@@ -231,9 +231,10 @@ func TestIntegrationDeadLetterOutage(t *testing.T) {
 		want[ev.ID.String()] = true
 		last = e.publishSeq(t, ev, ev.ID.String())
 	}
-	testwait.For(t, "every message handled once", func() bool { return calls.Load() >= n })
+	testkit.Eventually(t, "every message handled once", func() bool { return calls.Load() >= n })
 	// The outage lasts ten AckWaits: long enough for the server to give up
-	// on any message the runner lets go of.
+	// on any message the runner lets go of. A deliberate gap, not a wait
+	// for a condition: nothing is awaited, time must pass.
 	time.Sleep(10 * time.Second)
 	moveDeadLetter(consume.DeadLetterPrefix + ">")
 
@@ -241,7 +242,7 @@ func TestIntegrationDeadLetterOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testwait.For(t, fmt.Sprintf("%d dead letters", n), func() bool {
+	testkit.Eventually(t, fmt.Sprintf("%d dead letters", n), func() bool {
 		info, err := s.Info(ctx)
 		return err == nil && info.State.Msgs >= n
 	})
@@ -305,9 +306,10 @@ func TestIntegrationQueuedMessagesAreNotRedelivered(t *testing.T) {
 		}
 		last = e.publishSeq(t, ev, ev.ID.String())
 	}
-	testwait.For(t, "the slow handler to start", first.Load)
+	testkit.Eventually(t, "the slow handler to start", first.Load)
 	// Hold it for three AckWaits, so a message that waits without the
-	// server hearing of it is redelivered.
+	// server hearing of it is redelivered. A deliberate gap: the stall is
+	// the fault under test.
 	time.Sleep(3 * ackWait)
 	close(gate)
 	e.settle(t, last)

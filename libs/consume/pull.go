@@ -74,6 +74,9 @@ func (r *Runner) pull(ctx context.Context, cons jetstream.Consumer, h *hand) (pi
 			}
 			if e, ok := r.intake(msg); ok {
 				h.add(e)
+				if r.inHand != nil {
+					r.inHand(e.seq)
+				}
 			}
 		}
 		switch err := batch.Error(); {

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/acube/platform/libs/consume"
+	"github.com/acube/platform/libs/testkit"
 )
 
 // TestInboxRetention: a runner deletes its own consumed_events rows once
@@ -49,15 +50,7 @@ func TestInboxRetention(t *testing.T) {
 		}
 		return m
 	}
-	deadline, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	for left()[ids[0]] {
-		select {
-		case <-deadline.Done():
-			t.Fatal("the expired row was never purged")
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	testkit.Eventually(t, "the expired row purged", func() bool { return !left()[ids[0]] })
 	got := left()
 	for i, r := range rows {
 		if got[ids[i]] != r.kept {

@@ -19,11 +19,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/acube/platform/libs/internal/testwait"
 	"github.com/acube/platform/libs/lifecycle"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/libs/stream"
+	"github.com/acube/platform/libs/testkit"
 	"github.com/acube/platform/libs/web"
 )
 
@@ -105,7 +105,7 @@ func start(t *testing.T, p parts, l *lifecycle.Lifecycle, ctx context.Context) <
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- l.Run(ctx) }()
-	testwait.For(t, "readyz 200", func() bool {
+	testkit.Eventually(t, "readyz 200", func() bool {
 		code, err := p.status("/readyz")
 		return err == nil && code == http.StatusOK
 	})
@@ -208,7 +208,7 @@ func TestIntegrationShutdownOrder(t *testing.T) {
 	}()
 	<-entered
 	cancel()
-	testwait.For(t, "the http stage", func() bool { return j.has("readyz during http stage: 503 <nil>") })
+	testkit.Eventually(t, "the http stage", func() bool { return j.has("readyz during http stage: 503 <nil>") })
 	// HTTP cannot finish while /slow runs, so nothing after it has begun.
 	if j.has("stage consumers") || j.has("consumer stopping") {
 		t.Fatalf("consumers told to stop while a request was in flight: %v", j.list())

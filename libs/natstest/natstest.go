@@ -14,7 +14,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
-	"github.com/acube/platform/libs/freeport"
+	"github.com/acube/platform/libs/testkit"
 )
 
 // Server is an embedded NATS server that a test can stop and start again on
@@ -54,7 +54,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if testing.Short() {
 		t.Skip("needs a NATS server; skipped under -short")
 	}
-	s := &Server{t: t, host: "127.0.0.1", port: freePort(t), store: t.TempDir(), errs: &errorLog{}}
+	s := &Server{t: t, host: "127.0.0.1", port: testkit.FreePort(t), store: t.TempDir(), errs: &errorLog{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -182,13 +182,4 @@ func (s *Server) options() *server.Options {
 		opts.TLS, opts.TLSConfig, opts.TLSTimeout = true, cfg, 2
 	}
 	return opts
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	port, err := freeport.Pick()
-	if err != nil {
-		t.Fatalf("natstest: %v", err)
-	}
-	return port
 }

@@ -16,11 +16,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acube/platform/libs/internal/testwait"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/objstore"
 	"github.com/acube/platform/libs/objstore/objstoretest"
 	"github.com/acube/platform/libs/stream"
+	"github.com/acube/platform/libs/testkit"
 )
 
 // streamBytes reads how many bytes the bucket's stream holds.
@@ -267,7 +267,7 @@ func TestIntegrationFailedWriteLeavesNothing(t *testing.T) {
 			t.Errorf("Stat %s = %v, want ErrNotFound", name, err)
 		}
 	}
-	testwait.For(t, "the failed writes' chunks purged", func() bool { return streamBytes(t, srv.URL(), "FAILED") == 0 })
+	testkit.Eventually(t, "the failed writes' chunks purged", func() bool { return streamBytes(t, srv.URL(), "FAILED") == 0 })
 }
 
 // TestIntegrationObjectsExpire: a bucket's TTL removes objects nobody
@@ -279,7 +279,7 @@ func TestIntegrationObjectsExpire(t *testing.T) {
 	if _, err := b.Put(ctx, "left-behind.csv", "text/csv", strings.NewReader("a,b\n")); err != nil {
 		t.Fatal(err)
 	}
-	testwait.For(t, "the object expired", func() bool {
+	testkit.Eventually(t, "the object expired", func() bool {
 		_, err := b.Stat(ctx, "left-behind.csv")
 		return errors.Is(err, objstore.ErrNotFound)
 	})

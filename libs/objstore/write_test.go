@@ -12,11 +12,11 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/acube/platform/libs/internal/testwait"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/objstore"
 	"github.com/acube/platform/libs/objstore/objstoretest"
 	"github.com/acube/platform/libs/stream"
+	"github.com/acube/platform/libs/testkit"
 )
 
 // open returns a Bucket with cfg over the server at url, and the raw
@@ -131,5 +131,5 @@ func TestIntegrationStoreRefusalStopsTheWriter(t *testing.T) {
 	if _, err := b.Stat(ctx, "big.csv"); !errors.Is(err, objstore.ErrNotFound) {
 		t.Fatalf("Stat = %v, want ErrNotFound", err)
 	}
-	testwait.For(t, "the refused put's chunks purged", func() bool { return streamBytes(t, srv.URL(), "FULL") == 0 })
+	testkit.Eventually(t, "the refused put's chunks purged", func() bool { return streamBytes(t, srv.URL(), "FULL") == 0 })
 }

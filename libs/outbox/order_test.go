@@ -11,9 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acube/platform/libs/events"
-	"github.com/acube/platform/libs/internal/testwait"
 	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/stream"
+	"github.com/acube/platform/libs/testkit"
 )
 
 // numbered is the data of the keyed test events: n is the event's place in
@@ -96,7 +96,7 @@ func TestIntegrationTwoRelaysKeepEachKeysOrder(t *testing.T) {
 	e.runRelay(t, regA, outbox.RelayConfig{BatchSize: 500})
 	e.runRelay(t, regB, outbox.RelayConfig{BatchSize: 500})
 	n := e.writeKeyed(t, 0, 3000, 300, 3000, nil)
-	testwait.For(t, "all events relayed", func() bool { return e.unsent(t) == 0 })
+	testkit.Eventually(t, "all events relayed", func() bool { return e.unsent(t) == 0 })
 
 	e.checkOrder(t, n)
 	published := counter(t, regA, "outbox_events_published_total") + counter(t, regB, "outbox_events_published_total")
@@ -122,7 +122,7 @@ func TestIntegrationStandbyTakesOver(t *testing.T) {
 			if _, err := e.pool.Exec(context.Background(), `SELECT pg_terminate_backend($1)`, pid); err != nil {
 				t.Fatal(err)
 			}
-			testwait.For(t, "the relay lock to pass to another session", func() bool {
+			testkit.Eventually(t, "the relay lock to pass to another session", func() bool {
 				return e.lockHolder(t) != 0 && e.lockHolder(t) != pid
 			})
 		}},
@@ -133,7 +133,7 @@ func TestIntegrationStandbyTakesOver(t *testing.T) {
 			n := e.writeKeyed(t, 0, 500, 50, 50, nil)
 			regA, regB := prometheus.NewRegistry(), prometheus.NewRegistry()
 			stopA := e.runRelay(t, regA, outbox.RelayConfig{BatchSize: 64})
-			testwait.For(t, "the first relay to publish", func() bool { return e.unsent(t) == 0 })
+			testkit.Eventually(t, "the first relay to publish", func() bool { return e.unsent(t) == 0 })
 			e.runRelay(t, regB, outbox.RelayConfig{BatchSize: 64})
 			if got := counter(t, regA, "outbox_relay_active"); got != 1 {
 				t.Fatalf("first relay: outbox_relay_active = %v, want 1", got)
@@ -141,7 +141,7 @@ func TestIntegrationStandbyTakesOver(t *testing.T) {
 
 			tt.kill(t, e, stopA)
 			n += e.writeKeyed(t, n, 1000, 50, 50, nil)
-			testwait.For(t, "the rest relayed", func() bool { return e.unsent(t) == 0 })
+			testkit.Eventually(t, "the rest relayed", func() bool { return e.unsent(t) == 0 })
 			e.checkOrder(t, n)
 			if got := counter(t, regA, "outbox_relay_active") + counter(t, regB, "outbox_relay_active"); got != 1 {
 				t.Errorf("%v relays report themselves active, want exactly 1", got)
@@ -186,7 +186,7 @@ func TestIntegrationPartialFailureKeepsEachKeysOrder(t *testing.T) {
 
 	// Wait until the relay has met the missing stream, and has published
 	// what it may meanwhile.
-	testwait.For(t, "the relay to find the stream missing", func() bool { return e.failing(t) > 0 })
+	testkit.Eventually(t, "the relay to find the stream missing", func() bool { return e.failing(t) > 0 })
 	if got := counter(t, reg, "outbox_events_parked_total"); got != 0 {
 		t.Fatalf("%v events parked within the grace period, want 0", got)
 	}
@@ -194,7 +194,7 @@ func TestIntegrationPartialFailureKeepsEachKeysOrder(t *testing.T) {
 		MaxAge: 3600e9, MaxBytes: 1 << 26}); err != nil {
 		t.Fatal(err)
 	}
-	testwait.For(t, "all events relayed", func() bool { return e.unsent(t) == 0 })
+	testkit.Eventually(t, "all events relayed", func() bool { return e.unsent(t) == 0 })
 	e.checkOrder(t, n)
 }
 

@@ -13,10 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acube/platform/libs/events"
-	"github.com/acube/platform/libs/internal/testwait"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/stream"
+	"github.com/acube/platform/libs/testkit"
 )
 
 // TestIntegrationPoisonRowIsParked: one row that can never be published,
@@ -69,8 +69,8 @@ func TestIntegrationPoisonRowIsParked(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			e.runRelay(t, reg, outbox.RelayConfig{BatchSize: 64, PublishTimeout: time.Second,
 				MissingStreamGrace: time.Nanosecond, GaugeInterval: 50 * time.Millisecond})
-			testwait.For(t, "the 200 good events relayed", func() bool { return e.sent(t) == n })
-			testwait.For(t, "the poison row parked", func() bool { return e.parked(t) == 1 })
+			testkit.Eventually(t, "the 200 good events relayed", func() bool { return e.sent(t) == n })
+			testkit.Eventually(t, "the poison row parked", func() bool { return e.parked(t) == 1 })
 
 			// Nothing is left to claim, so nothing more can reach the
 			// stream: its count is final.
@@ -87,7 +87,7 @@ func TestIntegrationPoisonRowIsParked(t *testing.T) {
 			if got := counter(t, reg, "outbox_events_parked_total"); got != 1 {
 				t.Errorf("outbox_events_parked_total = %v, want 1", got)
 			}
-			testwait.For(t, "outbox_parked_events to read 1", func() bool { return counter(t, reg, "outbox_parked_events") == 1 })
+			testkit.Eventually(t, "outbox_parked_events to read 1", func() bool { return counter(t, reg, "outbox_parked_events") == 1 })
 		})
 	}
 }
@@ -105,8 +105,8 @@ func TestIntegrationReleasedRowIsPublished(t *testing.T) {
 	})
 	reg := prometheus.NewRegistry()
 	e.runRelay(t, reg, outbox.RelayConfig{MissingStreamGrace: time.Nanosecond, GaugeInterval: 50 * time.Millisecond})
-	testwait.For(t, "the row without a stream parked", func() bool { return e.parked(t) == 1 && e.sent(t) == n-1 })
-	testwait.For(t, "outbox_parked_events to read 1", func() bool { return counter(t, reg, "outbox_parked_events") == 1 })
+	testkit.Eventually(t, "the row without a stream parked", func() bool { return e.parked(t) == 1 && e.sent(t) == n-1 })
+	testkit.Eventually(t, "outbox_parked_events to read 1", func() bool { return counter(t, reg, "outbox_parked_events") == 1 })
 
 	if _, err := stream.Ensure(ctx, e.js, stream.Spec{Name: "RELAYTEST", Subjects: []string{"relaytest.>", "relaylate.>"},
 		MaxAge: 3600e9, MaxBytes: 1 << 26}); err != nil {
@@ -116,8 +116,8 @@ func TestIntegrationReleasedRowIsPublished(t *testing.T) {
 	if _, err := e.pool.Exec(ctx, `UPDATE outbox SET parked_at = NULL, failed_at = NULL WHERE parked_at IS NOT NULL`); err != nil {
 		t.Fatal(err)
 	}
-	testwait.For(t, "the released row relayed", func() bool { return e.sent(t) == n })
-	testwait.For(t, "outbox_parked_events to read 0", func() bool { return counter(t, reg, "outbox_parked_events") == 0 })
+	testkit.Eventually(t, "the released row relayed", func() bool { return e.sent(t) == n })
+	testkit.Eventually(t, "outbox_parked_events to read 0", func() bool { return counter(t, reg, "outbox_parked_events") == 0 })
 	if got := len(e.streamIDs(t)); got != n {
 		t.Errorf("stream holds %d events, want %d", got, n)
 	}

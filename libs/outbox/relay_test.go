@@ -15,12 +15,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acube/platform/libs/events"
-	"github.com/acube/platform/libs/internal/testwait"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/libs/stream"
+	"github.com/acube/platform/libs/testkit"
 )
 
 const schema = "relaytest"
@@ -236,7 +236,7 @@ func TestIntegrationRelayPublishesEachEventOnce(t *testing.T) {
 	e.startRelay(t, regA, 64)
 	e.startRelay(t, regB, 64)
 
-	testwait.For(t, "all events relayed", func() bool { return e.unsent(t) == 0 && streamMsgs(t, e.js) >= 1000 })
+	testkit.Eventually(t, "all events relayed", func() bool { return e.unsent(t) == 0 && streamMsgs(t, e.js) >= 1000 })
 
 	published := counter(t, regA, "outbox_events_published_total") + counter(t, regB, "outbox_events_published_total")
 	if published != 1000 {
@@ -260,13 +260,13 @@ func TestIntegrationRelayKeepsEventsWhileNATSIsDown(t *testing.T) {
 	e.startRelay(t, reg, 100)
 
 	ids := e.write(t, 120) // the requests that wrote these did not fail
-	testwait.For(t, "the relay to try and fail", func() bool { return counter(t, reg, "outbox_publish_failures_total") > 0 })
+	testkit.Eventually(t, "the relay to try and fail", func() bool { return counter(t, reg, "outbox_publish_failures_total") > 0 })
 	if got := e.unsent(t); got != 120 {
 		t.Fatalf("%d events unsent while NATS is down, want all 120 kept", got)
 	}
 
 	e.nats.Restart()
-	testwait.For(t, "events relayed after NATS is back", func() bool { return e.unsent(t) == 0 && streamMsgs(t, e.js) >= 120 })
+	testkit.Eventually(t, "events relayed after NATS is back", func() bool { return e.unsent(t) == 0 && streamMsgs(t, e.js) >= 120 })
 	seen := e.streamIDs(t)
 	for id := range ids {
 		if seen[id.String()] != 1 {
@@ -328,7 +328,7 @@ func TestIntegrationAddAllKeepsOrder(t *testing.T) {
 		}
 	}
 	e.startRelay(t, prometheus.NewRegistry(), 64)
-	testwait.For(t, "all events relayed", func() bool { return e.unsent(t) == 0 })
+	testkit.Eventually(t, "all events relayed", func() bool { return e.unsent(t) == 0 })
 	if err := outbox.AddAll(ctx, e.pool, nil); err != nil {
 		t.Errorf("AddAll of nothing: %v", err)
 	}
@@ -350,8 +350,8 @@ func TestIntegrationGaugesMoveWhileNATSIsDown(t *testing.T) {
 	backlog := func() float64 {
 		return counter(t, regA, "outbox_backlog_events") + counter(t, regB, "outbox_backlog_events")
 	}
-	testwait.For(t, "outbox_backlog_events to read 120 while NATS is down", func() bool { return backlog() == 120 })
-	testwait.For(t, "outbox_oldest_unsent_age_seconds to rise", func() bool {
+	testkit.Eventually(t, "outbox_backlog_events to read 120 while NATS is down", func() bool { return backlog() == 120 })
+	testkit.Eventually(t, "outbox_oldest_unsent_age_seconds to rise", func() bool {
 		return counter(t, regA, "outbox_oldest_unsent_age_seconds")+counter(t, regB, "outbox_oldest_unsent_age_seconds") > 0
 	})
 	for name, reg := range map[string]*prometheus.Registry{"a": regA, "b": regB} {
@@ -361,5 +361,5 @@ func TestIntegrationGaugesMoveWhileNATSIsDown(t *testing.T) {
 	}
 
 	e.nats.Restart()
-	testwait.For(t, "the backlog to drain after NATS is back", func() bool { return e.unsent(t) == 0 && backlog() == 0 })
+	testkit.Eventually(t, "the backlog to drain after NATS is back", func() bool { return e.unsent(t) == 0 && backlog() == 0 })
 }

@@ -20,12 +20,12 @@ import (
 	"github.com/acube/platform/libs/authn"
 	"github.com/acube/platform/libs/consume"
 	"github.com/acube/platform/libs/events"
-	"github.com/acube/platform/libs/internal/testwait"
 	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/libs/stream"
 	"github.com/acube/platform/libs/stream/streamtest"
+	"github.com/acube/platform/libs/testkit"
 )
 
 // flow is one event a service publishes through its outbox and the
@@ -163,7 +163,7 @@ func TestIntegrationEachServiceWorksUnderItsIdentity(t *testing.T) {
 				t.Fatal(err)
 			}
 			running.Go(func() { _ = r.Run(runCtx) })
-			testwait.For(t, d.Name+" bound", func() bool { return r.Ready() == nil })
+			testkit.Eventually(t, d.Name+" bound", func() bool { return r.Ready() == nil })
 		}
 	}
 
@@ -204,14 +204,14 @@ func TestIntegrationEachServiceWorksUnderItsIdentity(t *testing.T) {
 			t.Fatal(err)
 		}
 		running.Go(func() { _ = relay.Run(runCtx) })
-		testwait.For(t, svc+"'s outbox sent", func() bool {
+		testkit.Eventually(t, svc+"'s outbox sent", func() bool {
 			var left int
 			err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE sent_at IS NULL OR parked_at IS NOT NULL`).Scan(&left)
 			return err == nil && left == 0
 		})
 	}
 	for id, durable := range want {
-		testwait.For(t, durable+" applies "+id, func() bool { return applied.has(durable, id) })
+		testkit.Eventually(t, durable+" applies "+id, func() bool { return applied.has(durable, id) })
 	}
 
 	// The admin lists a dead letter of every durable and deletes one.
@@ -225,7 +225,7 @@ func TestIntegrationEachServiceWorksUnderItsIdentity(t *testing.T) {
 			continue
 		}
 		var letter *jetstream.RawStreamMsg
-		testwait.For(t, "dead letter of "+f.durable, func() bool {
+		testkit.Eventually(t, "dead letter of "+f.durable, func() bool {
 			letter, err = letters.GetLastMsgForSubject(ctx, "deadletter."+f.durable)
 			return err == nil
 		})
@@ -257,7 +257,7 @@ func TestIntegrationEachServiceWorksUnderItsIdentity(t *testing.T) {
 				t.Fatal(err)
 			}
 			running.Go(func() { _ = rev.Run(runCtx, c.js) })
-			testwait.For(t, a.Service+"'s revocation feed current", rev.Current)
+			testkit.Eventually(t, a.Service+"'s revocation feed current", rev.Current)
 		}
 	}
 

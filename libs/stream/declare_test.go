@@ -9,9 +9,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/acube/platform/libs/internal/testwait"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/stream"
+	"github.com/acube/platform/libs/testkit"
 )
 
 // TestIntegrationDeclarerWaitsForNATS: a declarer started while NATS is
@@ -65,7 +65,7 @@ func TestIntegrationDeclarerWaitsForNATS(t *testing.T) {
 	if err := d.Streams(ctx); err != nil {
 		t.Errorf("Streams = %v after declaration", err)
 	}
-	testwait.For(t, "nats_connected 1", func() bool { return gaugeValue(t, reg, "nats_connected") == 1 })
+	testkit.Eventually(t, "nats_connected 1", func() bool { return gaugeValue(t, reg, "nats_connected") == 1 })
 	if got := gaugeValue(t, reg, "nats_streams_declared"); got != 1 {
 		t.Errorf("nats_streams_declared = %v, want 1", got)
 	}

@@ -14,11 +14,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/acube/platform/libs/internal/testwait"
 	"github.com/acube/platform/libs/logging/logtest"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/stream"
 	"github.com/acube/platform/libs/stream/streamtest"
+	"github.com/acube/platform/libs/testkit"
 )
 
 // session is one identity's connection and what it logged.
@@ -202,7 +202,7 @@ func TestIntegrationUnknownKeyIsRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer nc.Close()
-			testwait.For(t, "two refusals", func() bool { return s.Refusals() >= 2 })
+			testkit.Eventually(t, "two refusals", func() bool { return s.Refusals() >= 2 })
 			if nc.IsConnected() || nc.IsClosed() {
 				t.Fatalf("connected %v, closed %v; want neither: refused and still trying", nc.IsConnected(), nc.IsClosed())
 			}

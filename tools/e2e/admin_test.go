@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/acube/platform/libs/testkit"
 	"github.com/acube/platform/tools/internal/adminflow"
 	"github.com/acube/platform/tools/internal/chaos"
 )
@@ -43,17 +45,19 @@ func totpCode(t *testing.T, secret string, at time.Time) string {
 func (s *system) invitationToken(t *testing.T, address string) string {
 	t.Helper()
 	mail := chaos.Sink{S: s.smtp}
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	var token string
+	testkit.EventuallyErr(t, "an invitation email to "+address, func() error {
 		texts, err := mail.Texts(context.Background(), address)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		for _, text := range texts {
-			if token, ok := adminflow.InvitationToken(text); ok {
-				return token
+			var ok bool
+			if token, ok = adminflow.InvitationToken(text); ok {
+				return nil
 			}
 		}
-	}
-	t.Fatalf("no invitation email to %s within 30s", address)
-	return ""
+		return fmt.Errorf("%d emails, none an invitation", len(texts))
+	}, testkit.Interval(100*time.Millisecond))
+	return token
 }

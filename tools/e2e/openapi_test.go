@@ -11,6 +11,7 @@ import (
 
 	"github.com/acube/platform/libs/apispec"
 	"github.com/acube/platform/libs/apispec/apitest"
+	"github.com/acube/platform/libs/testkit"
 	"github.com/acube/platform/tools/internal/stack"
 )
 
@@ -160,15 +161,9 @@ func TestIntegrationResponsesMatchTheOpenAPIDocument(t *testing.T) {
 	export := c.call("POST", "/api/admin/bulk/export/audit-logs", `{}`, 202)
 	// Validate the export's status while it runs and once it is done.
 	exportURL := "/api/admin/exports/" + field(t, export, "export_id")
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if field(t, c.call("GET", exportURL, "", 200), "status") == "completed" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the audit export did not complete within 30s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testkit.Eventually(t, "the audit export to complete", func() bool {
+		return field(t, c.call("GET", exportURL, "", 200), "status") == "completed"
+	}, testkit.Interval(100*time.Millisecond))
 	c.call("GET", "/api/admin/exports", "", 200)
 	c.call("GET", "/api/admin/dead-letters", "", 200)
 }

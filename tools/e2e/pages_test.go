@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/acube/platform/libs/browsertest"
+	"github.com/acube/platform/libs/testkit"
 	"github.com/acube/platform/tools/internal/chaos"
 	"github.com/acube/platform/tools/internal/stack"
 )
@@ -78,37 +80,37 @@ func startPages(t *testing.T) *pagesStack {
 // and returns the link, as Mailpit received it.
 func (s *pagesStack) link(t *testing.T, addr string, re *regexp.Regexp) string {
 	t.Helper()
-	var texts []string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		var err error
-		if texts, err = s.mail.Texts(context.Background(), addr); err != nil {
-			t.Fatal(err)
+	var link string
+	testkit.EventuallyErr(t, fmt.Sprintf("an email to %s with a link like %s", addr, re), func() error {
+		texts, err := s.mail.Texts(context.Background(), addr)
+		if err != nil {
+			return err
 		}
 		for _, text := range texts {
-			if m := re.FindString(text); m != "" {
-				return m
+			if link = re.FindString(text); link != "" {
+				return nil
 			}
 		}
-	}
-	t.Fatalf("no email to %s with a link like %s within 30s; got %q", addr, re, texts)
-	return ""
+		return fmt.Errorf("emails so far: %q", texts)
+	}, testkit.Interval(100*time.Millisecond))
+	return link
 }
 
 // awaitEmail waits for an email to addr whose text contains want.
 func (s *pagesStack) awaitEmail(t *testing.T, addr, want string) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	testkit.EventuallyErr(t, fmt.Sprintf("an email to %s saying %q", addr, want), func() error {
 		texts, err := s.mail.Texts(context.Background(), addr)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		for _, text := range texts {
 			if strings.Contains(text, want) {
-				return
+				return nil
 			}
 		}
-	}
-	t.Fatalf("no email to %s saying %q within 30s", addr, want)
+		return fmt.Errorf("emails so far: %q", texts)
+	}, testkit.Interval(100*time.Millisecond))
 }
 
 // browser is one headless Chromium tab.

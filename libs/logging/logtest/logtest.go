@@ -6,34 +6,20 @@ package logtest
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
-	"time"
+
+	"github.com/acube/platform/libs/testkit"
 )
 
 // Buffer collects what a logger writes; the service's goroutines and the
-// test may use it at once.
+// test may use it at once. It is testkit's SyncBuffer (Write, String)
+// with the lines decoded as JSON.
 type Buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-// Write appends p.
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-// String returns everything written so far.
-func (b *Buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	testkit.SyncBuffer
 }
 
 // Lines decodes everything written so far (see Parse).
@@ -43,20 +29,20 @@ func (b *Buffer) Lines(t testing.TB) []Line {
 }
 
 // WaitFor polls until a line with msg and the fields of where has been
-// written and returns the first one. The bound, a minute, only stops a
-// broken test from hanging: the test then fails showing the log.
+// written and returns the first one (see testkit.Eventually: the bound
+// only stops a broken test from hanging; the test then fails showing the
+// log).
 func (b *Buffer) WaitFor(t testing.TB, msg string, where map[string]any) Line {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
+	var found Line
+	testkit.Eventually(t, fmt.Sprintf("a log line %q with %v", msg, where), func() bool {
 		if got := Find(b.Lines(t), msg, where); len(got) > 0 {
-			return got[0]
+			found = got[0]
+			return true
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no log line %q with %v; the log:\n%s", msg, where, b.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return false
+	}, testkit.Explain(func() string { return "the log:\n" + b.String() }))
+	return found
 }
 
 // NewLogger returns a JSON logger at debug level, as a service's, writing

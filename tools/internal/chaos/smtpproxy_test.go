@@ -10,21 +10,8 @@ import (
 	"time"
 
 	"github.com/acube/platform/libs/smtptest"
+	"github.com/acube/platform/libs/testkit"
 )
-
-// waitFor polls cond until it holds, failing the test with msg after 30 s
-// (a bound on a hung test, not a performance assertion). libs keeps its
-// own copy internal (libs/internal/testwait), out of reach of tools.
-func waitFor(t *testing.T, msg string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", msg)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // proxied starts a sink and the proxy in front of it.
 func proxied(t *testing.T) (*smtptest.Sink, *SMTPProxy) {
@@ -174,7 +161,7 @@ func TestIntegrationSMTPProxyDropsWhatTheClientGaveUpOn(t *testing.T) {
 		t.Fatal("the final . was answered while the proxy holds it")
 	}
 	_ = conn.Close()
-	waitFor(t, "the held . to be dropped", func() bool { return p.Dropped() == 1 })
+	testkit.Eventually(t, "the held . to be dropped", func() bool { return p.Dropped() == 1 })
 	p.Slow(0)
 	if err := p.Close(); err != nil { // waits for every session to end
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/testkit"
 	"github.com/acube/platform/services/admin/internal/audit"
 	"github.com/acube/platform/services/admin/internal/config"
 	"github.com/acube/platform/services/admin/internal/store"
@@ -54,7 +55,7 @@ func TestIntegrationAuditLog(t *testing.T) {
 	publish(t, h.js, bad)
 
 	// The consumer applies events concurrently: wait for all of them.
-	eventually(t, "audit rows", func() bool {
+	testkit.Eventually(t, "audit rows", func() bool {
 		return h.countAudit("source = 'booking'") == 1 && h.countAudit("action = 'disable'") == 1 &&
 			h.countAudit("action IN ('bootstrap', 'create')") == 3 && h.countAudit("action = 'login_succeeded'") == 1
 	})
@@ -168,7 +169,7 @@ func TestIntegrationAuditLogIsAppendOnly(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)
 	h.bootstrap("root@example.org")
-	eventually(t, "the bootstrap audit row", func() bool { return h.countAudit("action = 'bootstrap'") == 1 })
+	testkit.Eventually(t, "the bootstrap audit row", func() bool { return h.countAudit("action = 'bootstrap'") == 1 })
 	ctx := context.Background()
 	service := h.servicePool()
 

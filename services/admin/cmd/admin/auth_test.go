@@ -15,6 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/acube/platform/libs/authn"
+	"github.com/acube/platform/libs/testkit"
 	"github.com/acube/platform/services/admin/internal/token"
 )
 
@@ -210,7 +211,7 @@ func TestIntegrationRefreshRotationAndReuse(t *testing.T) {
 	if r := refresh(s2.RefreshToken); r.status != 200 {
 		t.Fatalf("successor after a replay = %d %s", r.status, r.body)
 	}
-	eventually(t, "refresh replay audit", func() bool {
+	testkit.Eventually(t, "refresh replay audit", func() bool {
 		return h.countAudit("action = 'refresh_replayed' AND actor_email = 'root@example.org'") == 1 &&
 			h.countAudit("action = 'refresh_reuse_detected'") == 0
 	})
@@ -277,7 +278,7 @@ func TestIntegrationBruteForce(t *testing.T) {
 		// The test talks from 127.0.0.1, a trusted proxy by default; with
 		// no trusted proxies the header would be ignored (clientip_test).
 		// Here: every attempt was counted under the address it came from.
-		eventually(t, "login audit with client addresses", func() bool {
+		testkit.Eventually(t, "login audit with client addresses", func() bool {
 			return h.countAudit("action = 'login_failed' AND client_ip = '192.0.2.1'") == 1 &&
 				h.countAudit("action = 'login_throttled' AND actor_email = 'direct@example.org' AND client_ip = '127.0.0.1'") == 1
 		})

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/acube/platform/libs/testkit"
 )
 
 // page is any list page of the API: items and, exactly when another page
@@ -84,7 +86,7 @@ func TestIntegrationListsPage(t *testing.T) {
 	}
 
 	// The bootstrap, three invitations and a login: more than one page.
-	eventually(t, "audit entries", func() bool { return h.countAudit("true") >= 5 })
+	testkit.Eventually(t, "audit entries", func() bool { return h.countAudit("true") >= 5 })
 	if n := len(h.walk(t, "/api/admin/audit-logs?entity=admin_account", root.AccessToken)); n < 4 {
 		t.Fatalf("paged through %d audit entries, want at least 4", n)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/acube/platform/libs/consume"
 	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/libs/stream"
+	"github.com/acube/platform/libs/testkit"
 	"github.com/acube/platform/services/admin/internal/deadletter"
 )
 
@@ -66,7 +67,7 @@ func TestIntegrationDeadLetters(t *testing.T) {
 		r.json(t, &p)
 		return p
 	}
-	eventually(t, "two dead letters", func() bool { return len(list("?consumer=test-fail").Items) == 2 })
+	testkit.Eventually(t, "two dead letters", func() bool { return len(list("?consumer=test-fail").Items) == 2 })
 
 	// Two pages of one; the consumer runs handlers concurrently, so the
 	// letters may be in either order.
@@ -114,7 +115,7 @@ func TestIntegrationDeadLetters(t *testing.T) {
 	if r := h.do("POST", "/api/admin/dead-letters/"+itoa(l1.Seq)+"/replay", root.AccessToken, nil, "198.51.100.1"); r.status != 202 {
 		t.Fatalf("replay = %d %s", r.status, r.body)
 	}
-	eventually(t, "the replayed event applied", func() bool { return applied.Load() == 1 })
+	testkit.Eventually(t, "the replayed event applied", func() bool { return applied.Load() == 1 })
 	if r := h.do("GET", "/api/admin/dead-letters/"+itoa(l1.Seq), root.AccessToken, nil, ""); r.status != 404 {
 		t.Fatalf("replayed letter still there: %d", r.status)
 	}
@@ -133,7 +134,7 @@ func TestIntegrationDeadLetters(t *testing.T) {
 		t.Fatal("the discarded event was applied")
 	}
 
-	eventually(t, "audit of both actions", func() bool {
+	testkit.Eventually(t, "audit of both actions", func() bool {
 		return h.countAudit("entity = 'dead_letter' AND action = 'replay' AND entity_id = $1 AND changes->>'event_id' = $2 AND client_ip = '198.51.100.1'", itoa(l1.Seq), first.ID.String()) == 1 &&
 			h.countAudit("entity = 'dead_letter' AND action = 'discard' AND entity_id = $1", itoa(l2.Seq)) == 1
 	})

@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,10 +17,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/acube/platform/libs/apispec/apitest"
-	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
+	"github.com/acube/platform/libs/testkit"
+	"github.com/acube/platform/services/admin/internal/migrations"
 	"github.com/acube/platform/services/admin/internal/store"
 )
 
@@ -37,10 +37,10 @@ type harness struct {
 	pool *pgxpool.Pool // admin schema as the server's superuser, for assertions
 	// db is the test's database: the schema's owner migrated it, the
 	// service serves as its app login.
-	db     pgtest.Service
-	logs   *syncBuffer
-	cancel context.CancelFunc
-	done   chan error
+	db   pgtest.Service
+	logs *testkit.SyncBuffer
+	// svc is the running service (run, start); nil before.
+	svc *testkit.Task
 	// client validates every exchange with the API against the OpenAPI
 	// document (libs/apispec/apitest): a response or status the document
 	// does not allow fails the test. plain serves the operational
@@ -52,39 +52,19 @@ type harness struct {
 	factors map[string]*factor
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // prepare gives a harness its database, NATS server and environment
 // without starting the service.
 func prepare(t *testing.T, overrides map[string]string) *harness {
 	t.Helper()
-	// As in production: `admin migrate` as the schema's owner, the
-	// service as a login that is only a member of the app role, neither
-	// with any right on the database itself.
-	db := pgtest.NewService(t, schema, store.AppRole)
-	if err := migrate(context.Background(), libconfig.Map(map[string]string{"MIGRATE_DATABASE_URL": db.OwnerURL, "LOG_LEVEL": "warn"}), io.Discard); err != nil {
-		t.Fatalf("admin migrate: %v", err)
-	}
+	// As in production: migrated by the schema's owner, the service as a
+	// login that is only a member of the app role, neither with any right
+	// on the database itself (migrate_test.go runs `admin migrate`).
+	db := pgtest.NewMigratedService(t, schema, store.AppRole, migrations.Sets()...)
 	ns := natstest.Start(t)
 	client := apitest.New(t).Client()
 	client.Timeout = 30 * time.Second
-	h := &harness{t: t, nats: ns, logs: &syncBuffer{}, client: client, plain: &http.Client{Timeout: 30 * time.Second}}
-	addr := freeAddr(t)
+	h := &harness{t: t, nats: ns, logs: &testkit.SyncBuffer{}, client: client, plain: &http.Client{Timeout: 30 * time.Second}}
+	addr := testkit.FreeAddr(t)
 	h.base = "http://" + addr
 	h.env = map[string]string{
 		"ADMIN_ADDR":              addr,
@@ -146,16 +126,6 @@ func (h *harness) openPool() {
 	h.pool = pool
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // lookupEnv reads the service's environment from h.env, as os.LookupEnv
 // reads the process's.
 func (h *harness) lookupEnv(k string) (string, bool) {
@@ -171,13 +141,10 @@ func (h *harness) start() {
 	h.waitReady("nats", "streams", "consumer_admin-audit")
 }
 
-// run starts the service without waiting for it.
+// run starts the service without waiting for it. It is stopped when the
+// test ends, and the test fails if it does not stop cleanly.
 func (h *harness) run() {
-	ctx, cancel := context.WithCancel(context.Background())
-	h.cancel = cancel
-	h.done = make(chan error, 1)
-	go func() { h.done <- run(ctx, h.lookupEnv, h.logs) }()
-	h.t.Cleanup(h.stop)
+	h.svc = testkit.Go(h.t, "the admin service", func(ctx context.Context) error { return run(ctx, h.lookupEnv, h.logs) })
 }
 
 // readiness is the body of /readyz.
@@ -199,25 +166,17 @@ func (h *harness) readyz() (int, readiness) {
 	return resp.StatusCode, body
 }
 
-// waitReady waits until /readyz answers 200 with each named detail "ok".
+// waitReady waits until /readyz answers 200 with each named detail "ok",
+// failing at once if the service exits.
 func (h *harness) waitReady(details ...string) {
 	h.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var last readiness
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-h.done:
-			h.t.Fatalf("service exited during start: %v", err)
-		default:
-		}
+	testkit.EventuallyErr(h.t, fmt.Sprintf("/readyz 200 with %v ok", details), func() error {
 		code, body := h.readyz()
-		last = body
 		if code == http.StatusOK && allOK(body.Details, details) {
-			return
+			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	h.t.Fatalf("service not ready with %v ok within 30s; last /readyz %+v", details, last)
+		return fmt.Errorf("/readyz %d %+v", code, body)
+	}, testkit.While(h.svc.Alive))
 }
 
 func allOK(got map[string]string, names []string) bool {
@@ -229,20 +188,11 @@ func allOK(got map[string]string, names []string) bool {
 	return true
 }
 
-// stop cancels run as SIGTERM would and waits for it to return.
+// stop cancels run as SIGTERM would and waits for it to return; an
+// unclean stop fails the test when it ends (testkit.Go).
 func (h *harness) stop() {
-	if h.cancel == nil {
-		return
-	}
-	h.cancel()
-	h.cancel = nil
-	select {
-	case err := <-h.done:
-		if err != nil {
-			h.t.Errorf("run returned %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		h.t.Error("run did not return within 30s of cancellation")
+	if h.svc != nil {
+		_ = h.svc.Stop()
 	}
 }
 
@@ -350,19 +300,6 @@ func (h *harness) createAdmin(superToken, email, role, pw string) string {
 		h.t.Fatalf("accept invitation of %s = %d %s", email, r.status, r.body)
 	}
 	return id
-}
-
-// eventually polls cond until it holds; the bound only stops a broken
-// test from hanging, nothing is asserted about how long it took.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
 }
 
 func (h *harness) countAudit(where string, args ...any) int {

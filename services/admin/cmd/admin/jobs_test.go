@@ -11,6 +11,7 @@ import (
 
 	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/libs/logging/logtest"
+	"github.com/acube/platform/libs/testkit"
 	"github.com/acube/platform/services/admin/internal/job"
 	"github.com/acube/platform/services/admin/internal/jobtest"
 )
@@ -88,7 +89,7 @@ func TestIntegrationBulkSyncFallsBackTo202(t *testing.T) {
 	exec := h.executor(jobtest.Config{ChunkSize: 40})
 	t.Cleanup(exec.Stop)
 	var j jobView
-	eventually(t, "the queued job to finish once the owner runs", func() bool {
+	testkit.Eventually(t, "the queued job to finish once the owner runs", func() bool {
 		j = h.job(root.AccessToken, a.JobID)
 		return j.State == job.StateCompleted
 	})
@@ -179,7 +180,7 @@ func TestIntegrationBulkSyncAndAsync(t *testing.T) {
 			t.Fatalf("202 body = %s", r.body)
 		}
 		var j jobView
-		eventually(t, "job to complete", func() bool { j = h.job(ada.AccessToken, a.JobID); return j.State == job.StateCompleted })
+		testkit.Eventually(t, "job to complete", func() bool { j = h.job(ada.AccessToken, a.JobID); return j.State == job.StateCompleted })
 		if j.Succeeded != 101 || j.Processed != 101 {
 			t.Fatalf("job = %+v", j)
 		}
@@ -191,9 +192,9 @@ func TestIntegrationBulkSyncAndAsync(t *testing.T) {
 		if r.status != http.StatusAccepted || su.Status != job.StateQueued || su.StatusURL != "/api/admin/jobs/"+su.JobID {
 			t.Fatalf("status update of 120 = %d %s, want 202 with the job queued", r.status, r.body)
 		}
-		eventually(t, "status job to end", func() bool { return h.job(ada.AccessToken, su.JobID).State == job.StateCompleted })
+		testkit.Eventually(t, "status job to end", func() bool { return h.job(ada.AccessToken, su.JobID).State == job.StateCompleted })
 		// Every affected id is audited, as the admin who asked, from her address.
-		eventually(t, "per-id audit", func() bool {
+		testkit.Eventually(t, "per-id audit", func() bool {
 			return h.countAudit("entity = 'volunteers' AND action = 'bulk_delete' AND changes->>'job_id' = $1 AND actor_email = 'ada@example.org' AND client_ip = '203.0.113.5'", j.ID) == 101
 		})
 		// The running service logs the job as the seed's runbook greps for it.
@@ -238,7 +239,7 @@ func TestIntegrationBulkJobSurvivesKill(t *testing.T) {
 	if applied != 500 || twice != 0 {
 		t.Fatalf("after the crash: %d rows applied, %d twice; want 500, 0", applied, twice)
 	}
-	eventually(t, "progress of the first chunks", func() bool { return h.job(root.AccessToken, j.ID).Processed == 500 })
+	testkit.Eventually(t, "progress of the first chunks", func() bool { return h.job(root.AccessToken, j.ID).Processed == 500 })
 	if got := h.job(root.AccessToken, j.ID); got.State != job.StateRunning {
 		t.Fatalf("job after the crash = %+v", got)
 	}
@@ -249,7 +250,7 @@ func TestIntegrationBulkJobSurvivesKill(t *testing.T) {
 	exec = h.executor(jobtest.Config{ChunkSize: 100})
 	t.Cleanup(exec.Stop)
 
-	eventually(t, "the job to complete after restart", func() bool { j = h.job(root.AccessToken, j.ID); return j.State == job.StateCompleted })
+	testkit.Eventually(t, "the job to complete after restart", func() bool { j = h.job(root.AccessToken, j.ID); return j.State == job.StateCompleted })
 	if j.Total != 1000 || j.Processed != 1000 || j.Succeeded != 1000 || j.Failed != 0 {
 		t.Fatalf("job = %+v", j)
 	}
@@ -259,7 +260,7 @@ func TestIntegrationBulkJobSurvivesKill(t *testing.T) {
 	if applied != 1000 || twice != 0 {
 		t.Fatalf("%d rows applied once, %d not exactly once", applied, twice)
 	}
-	eventually(t, "one audit row per id", func() bool {
+	testkit.Eventually(t, "one audit row per id", func() bool {
 		return h.countAudit("entity = 'sessions' AND action = 'bulk_delete' AND changes->>'job_id' = $1", j.ID) == 1000
 	})
 	if n := h.countAudit("entity = 'sessions' AND action = 'bulk_delete' AND changes->>'job_id' = $1", j.ID) -
@@ -272,7 +273,7 @@ func TestIntegrationBulkJobSurvivesKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "admin.job.completed", func() bool {
+	testkit.Eventually(t, "admin.job.completed", func() bool {
 		info, err := st.Info(ctx, jetstream.WithSubjectFilter(job.TypeCompleted))
 		return err == nil && info.State.Subjects[job.TypeCompleted] == 1
 	})
@@ -289,7 +290,7 @@ func TestIntegrationBulkJobSurvivesKill(t *testing.T) {
 		c.Action != job.ActionDelete || c.Total != 1000 || c.Succeeded != 1000 || c.State != job.StateCompleted {
 		t.Fatalf("admin.job.completed = %+v", c)
 	}
-	eventually(t, "the job's own audit rows", func() bool {
+	testkit.Eventually(t, "the job's own audit rows", func() bool {
 		return h.countAudit("entity = 'bulk_job' AND entity_id = $1 AND action IN ('requested', 'completed')", j.ID) == 2
 	})
 }

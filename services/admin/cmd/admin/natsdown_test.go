@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/testkit"
 )
 
 // TestIntegrationStartsWithNATSDown: the admin service starts while NATS
@@ -36,7 +37,7 @@ func TestIntegrationStartsWithNATSDown(t *testing.T) {
 	h.waitReady("nats", "streams", "consumer_admin-audit")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	eventually(t, "admin.account.invited in ADMIN", func() bool {
+	testkit.Eventually(t, "admin.account.invited in ADMIN", func() bool {
 		s, err := h.js.Stream(ctx, "ADMIN")
 		if err != nil {
 			return false
@@ -44,7 +45,7 @@ func TestIntegrationStartsWithNATSDown(t *testing.T) {
 		_, err = s.GetLastMsgForSubject(ctx, events.TypeAccountInvited)
 		return err == nil
 	})
-	eventually(t, "the audit record of the new admin", func() bool {
+	testkit.Eventually(t, "the audit record of the new admin", func() bool {
 		return h.countAudit("entity_id = $1 AND action = 'create'", id) == 1
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/testkit"
 	"github.com/acube/platform/services/admin/internal/totp"
 )
 
@@ -285,7 +286,7 @@ func TestIntegrationInvitation(t *testing.T) {
 	if r := h.do("POST", "/api/admin/admins/"+bobID+"/invitation", root.AccessToken, nil, ""); r.status != 409 {
 		t.Fatalf("invitation of an active admin = %d, want 409", r.status)
 	}
-	eventually(t, "invitation audit", func() bool {
+	testkit.Eventually(t, "invitation audit", func() bool {
 		return h.countAudit("action = 'invitation_accepted'") == 2 && h.countAudit("action = 'reinvite'") == 1
 	})
 }
@@ -357,7 +358,7 @@ func TestIntegrationChangePasswordRevokesOtherSessions(t *testing.T) {
 	if len(revs) != 1 || revs[0].Reason != events.RevokeReasonPasswordChanged || revs[0].SessionID == "" {
 		t.Fatalf("revocation events = %+v", revs)
 	}
-	eventually(t, "password audit", func() bool {
+	testkit.Eventually(t, "password audit", func() bool {
 		return h.countAudit("action = 'password_changed'") == 1 && h.countAudit("action = 'password_change_failed'") == 1
 	})
 }
@@ -441,7 +442,7 @@ func TestIntegrationTOTPLogin(t *testing.T) {
 	if r := h.mfa(map[string]string{"mfa_token": tok, "recovery_code": f.recovery[0]}); r.status != 429 || r.header.Get("Retry-After") == "" {
 		t.Fatalf("6th attempt (a good recovery code) = %d %s, want 429 with Retry-After", r.status, r.body)
 	}
-	eventually(t, "MFA audit", func() bool {
+	testkit.Eventually(t, "MFA audit", func() bool {
 		return h.countAudit("action = 'mfa_failed'") >= 5 && h.countAudit("action = 'mfa_throttled'") == 1 &&
 			h.countAudit(`action = 'login_succeeded' AND changes->>'mfa' = 'recovery_code'`) == 1
 	})
@@ -550,7 +551,7 @@ func TestIntegrationTOTPEnrolmentAndReset(t *testing.T) {
 	if s := h.login("ada@example.org", "analytical engine", ""); s.AccessToken == "" {
 		t.Fatal("after the reset an admin still needs a code")
 	}
-	eventually(t, "TOTP audit", func() bool {
+	testkit.Eventually(t, "TOTP audit", func() bool {
 		return h.countAudit("action = 'totp_reset' AND entity_id = $1 AND actor_email = 'root@example.org'", adaID) == 1 &&
 			h.countAudit("action = 'totp_enrolled'") == 3 // root at bootstrap, sam, ada
 	})

@@ -4,8 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
-	"io"
-	"log/slog"
 	"net/url"
 	"sync/atomic"
 	"testing"
@@ -13,12 +11,11 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/acube/platform/libs/consume"
 	"github.com/acube/platform/libs/events"
-	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/services/admin/internal/account"
+	"github.com/acube/platform/services/admin/internal/migrations"
 	"github.com/acube/platform/services/admin/internal/password"
 	"github.com/acube/platform/services/admin/internal/store"
 	"github.com/acube/platform/services/admin/internal/token"
@@ -81,15 +78,11 @@ const (
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewDatabase(t), Schema: "admin"})
+	pool, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewMigrated(t, "admin", migrations.Sets()...), Schema: "admin"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	if err := postgres.Migrate(ctx, pool, "admin", log, outbox.Migrations(), consume.Migrations(), store.Migrations()); err != nil {
-		t.Fatal(err)
-	}
 	h, err := password.NewHasher(password.Params{MemoryKiB: 64, Time: 1, Threads: 1}, 4)
 	if err != nil {
 		t.Fatal(err)

@@ -3,8 +3,6 @@ package consumer_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -15,27 +13,23 @@ import (
 
 	"github.com/acube/platform/libs/consume"
 	"github.com/acube/platform/libs/events"
-	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/services/admin/internal/consumer"
 	"github.com/acube/platform/services/admin/internal/job"
 	"github.com/acube/platform/services/admin/internal/metrics"
+	"github.com/acube/platform/services/admin/internal/migrations"
 	"github.com/acube/platform/services/admin/internal/store"
 )
 
 func newPool(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	ctx := context.Background()
-	pool, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewDatabase(t), Schema: "admin"})
+	pool, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewMigrated(t, "admin", migrations.Sets()...), Schema: "admin"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	if err := postgres.Migrate(ctx, pool, "admin", log, outbox.Migrations(), consume.Migrations(), store.Migrations()); err != nil {
-		t.Fatal(err)
-	}
 	return pool
 }
 

@@ -17,11 +17,12 @@ import (
 	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/libs/logging/logtest"
 	"github.com/acube/platform/libs/natstest"
-	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/libs/stream"
+	"github.com/acube/platform/libs/testkit"
 	"github.com/acube/platform/services/admin/internal/deadletter"
+	"github.com/acube/platform/services/admin/internal/migrations"
 	"github.com/acube/platform/services/admin/internal/store"
 )
 
@@ -31,15 +32,12 @@ import (
 func TestIntegrationReplayLogsBackgroundJobLines(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewDatabase(t), Schema: "admin"})
+	pool, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewMigrated(t, "admin", migrations.Sets()...), Schema: "admin"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	if err := postgres.Migrate(ctx, pool, "admin", quiet, outbox.Migrations(), consume.Migrations(), store.Migrations()); err != nil {
-		t.Fatal(err)
-	}
 	ns := natstest.Start(t)
 	nc, js, err := stream.Connect(ns.URL(), "test", quiet)
 	if err != nil {
@@ -84,16 +82,14 @@ func TestIntegrationReplayLogsBackgroundJobLines(t *testing.T) {
 	log, logs := logtest.NewLogger()
 	svc := deadletter.NewService(js, store.NewDeadLetters(pool), time.Now, deadletter.WithLogger(log))
 	var letters []deadletter.Letter
-	deadline := time.Now().Add(time.Minute)
-	for len(letters) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the event was not dead-lettered; the consumer's log:\n%s", runnerLogs.String())
+	testkit.EventuallyErr(t, "the event dead-lettered", func() error {
+		var err error
+		letters, _, err = svc.List(ctx, "test-fail", 0, 10)
+		if err == nil && len(letters) == 0 {
+			err = errors.New("no letter yet")
 		}
-		time.Sleep(20 * time.Millisecond)
-		if letters, _, err = svc.List(ctx, "test-fail", 0, 10); err != nil {
-			t.Fatal(err)
-		}
-	}
+		return err
+	}, testkit.Explain(func() string { return "the consumer's log:\n" + runnerLogs.String() }))
 	actor := deadletter.Actor{ID: "adm-1", Email: "root@example.org", ClientIP: "192.0.2.1"}
 	seq := letters[0].Seq
 	_, msgID, err := svc.Replay(ctx, actor, seq)

@@ -2,20 +2,17 @@ package job_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/acube/platform/libs/consume"
 	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/libs/logging/logtest"
-	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/services/admin/internal/job"
+	"github.com/acube/platform/services/admin/internal/migrations"
 	"github.com/acube/platform/services/admin/internal/store"
 )
 
@@ -31,15 +28,11 @@ func (nopRecorder) Finished(string, string, string, time.Duration, int) {}
 func TestIntegrationJobLogsBackgroundJobLines(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewDatabase(t), Schema: "admin"})
+	pool, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewMigrated(t, "admin", migrations.Sets()...), Schema: "admin"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	if err := postgres.Migrate(ctx, pool, "admin", quiet, outbox.Migrations(), consume.Migrations(), store.Migrations()); err != nil {
-		t.Fatal(err)
-	}
 	st := store.NewJobs(pool)
 	log, logs := logtest.NewLogger()
 	svc := job.NewService(st, nopRecorder{}, 10000, time.Now, job.WithLogger(log))

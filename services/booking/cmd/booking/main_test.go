@@ -4,10 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,10 +14,11 @@ import (
 
 	"github.com/acube/platform/libs/apispec/apitest"
 	libconfig "github.com/acube/platform/libs/config"
-	"github.com/acube/platform/libs/freeport"
 	"github.com/acube/platform/libs/logging/logtest"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/postgres/pgtest"
+	"github.com/acube/platform/libs/testkit"
+	"github.com/acube/platform/services/booking/internal/migrations"
 )
 
 // harness runs booking, run() as main calls it, against its own database
@@ -34,27 +32,18 @@ type harness struct {
 	// OpenAPI document; the probes are not part of it.
 	api  *http.Client
 	logs *logtest.Buffer
-	done chan error
-	stop context.CancelFunc
+	// svc is the running service (run); nil before.
+	svc *testkit.Task
 }
 
 func prepare(t *testing.T) *harness {
 	t.Helper()
 	ns := natstest.Start(t)
-	// freeport, not port 0: an outgoing connection cannot take it
-	// between the pick and the service's bind.
-	port, err := freeport.Pick()
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	addr := testkit.FreeAddr(t)
 	// As in production: migrated by the schema's owner, served by the app
 	// role, neither with any right on the database itself.
-	db := pgtest.NewService(t, schema, appGroup)
-	if err := migrate(context.Background(), libconfig.Map(map[string]string{"MIGRATE_DATABASE_URL": db.OwnerURL, "LOG_LEVEL": "warn"}), io.Discard); err != nil {
-		t.Fatalf("booking migrate: %v", err)
-	}
-	h := &harness{t: t, nats: ns, base: "http://" + addr, api: apitest.New(t).Client(), logs: &logtest.Buffer{}, done: make(chan error, 1), env: map[string]string{
+	db := pgtest.NewMigratedService(t, schema, appGroup, migrations.Sets()...)
+	h := &harness{t: t, nats: ns, base: "http://" + addr, api: apitest.New(t).Client(), logs: &logtest.Buffer{}, env: map[string]string{
 		"BOOKING_ADDR":     addr,
 		"DATABASE_URL":     db.AppURL,
 		"NATS_URL":         ns.URL(),
@@ -77,20 +66,7 @@ func prepare(t *testing.T) *harness {
 // run starts the service; it is stopped, as SIGTERM would, when the test
 // ends, and must stop cleanly.
 func (h *harness) run() {
-	ctx, cancel := context.WithCancel(context.Background())
-	h.stop = cancel
-	go func() { h.done <- run(ctx, libconfig.Map(h.env), h.logs) }()
-	h.t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-h.done:
-			if err != nil {
-				h.t.Errorf("run after shutdown: %v", err)
-			}
-		case <-time.After(60 * time.Second):
-			h.t.Error("run did not return within 60s of the shutdown")
-		}
-	})
+	h.svc = testkit.Go(h.t, "the booking service", func(ctx context.Context) error { return run(ctx, libconfig.Map(h.env), h.logs) })
 }
 
 // readiness is the body of /readyz.
@@ -110,21 +86,11 @@ func (h *harness) readyz() (int, readiness) {
 	return resp.StatusCode, body
 }
 
-// waitFor polls cond; the bound only stops a broken test from hanging.
+// waitFor polls cond (testkit.Eventually), failing at once if the
+// service exits.
 func (h *harness) waitFor(what string, cond func() bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		select {
-		case err := <-h.done:
-			h.t.Fatalf("service exited while waiting for %s: %v", what, err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			h.t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	testkit.Eventually(h.t, what, cond, testkit.While(h.svc.Alive))
 }
 
 // TestIntegrationStartsWithNATSDown: booking starts while NATS is down,

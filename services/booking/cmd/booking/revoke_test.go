@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/acube/platform/libs/authn"
 	"github.com/acube/platform/libs/authn/authntest"
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/testkit"
 )
 
 // TestIntegrationRevokedAdminTokens (issue 13, finding 2): the running
@@ -62,12 +64,8 @@ func TestIntegrationRevokedAdminTokens(t *testing.T) {
 	// until polls finely until token gets want and says how long it took.
 	until := func(token string, want int) time.Duration {
 		start := time.Now()
-		for status(token) != want {
-			if time.Since(start) > time.Minute {
-				t.Fatalf("token never got %d", want)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		testkit.Eventually(t, fmt.Sprintf("the token to get %d", want), func() bool { return status(token) == want },
+			testkit.Interval(5*time.Millisecond))
 		return time.Since(start)
 	}
 	authntest.Revoke(t, js, events.SessionsRevoked{AdminID: laptop.AdminID, SessionID: laptop.ID, NotBefore: time.Now(), Reason: events.RevokeReasonLogout})

@@ -20,12 +20,13 @@ import (
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/objstore"
 	"github.com/acube/platform/libs/objstore/objstoretest"
-	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/libs/stream"
+	"github.com/acube/platform/libs/testkit"
 	"github.com/acube/platform/services/booking/internal/booking"
 	"github.com/acube/platform/services/booking/internal/images"
+	"github.com/acube/platform/services/booking/internal/migrations"
 	"github.com/acube/platform/services/booking/internal/store"
 )
 
@@ -40,15 +41,12 @@ type fixture struct {
 func newFixture(t *testing.T) fixture {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewDatabase(t), Schema: "booking", MaxConns: 6})
+	pool, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewMigrated(t, "booking", migrations.Sets()...), Schema: "booking", MaxConns: 6})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	if err := postgres.Migrate(ctx, pool, "booking", log, outbox.Migrations(), consume.Migrations(), store.Migrations()); err != nil {
-		t.Fatal(err)
-	}
 	signer, err := managelink.NewSigner([]byte(strings.Repeat("s", 32)))
 	if err != nil {
 		t.Fatal(err)
@@ -228,13 +226,7 @@ func TestIntegrationJobConsumer(t *testing.T) {
 	if _, err := js.Publish(ctx, JobsSubject, raw); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(f.outbox(t, "booking.job.completed")) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("job not completed")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.Eventually(t, "booking.job.completed in the outbox", func() bool { return len(f.outbox(t, "booking.job.completed")) > 0 })
 	if n := len(f.outbox(t, "booking.job.progress")); n != 2 {
 		t.Fatalf("%d progress events, want 2", n)
 	}

@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/acube/platform/libs/apispec/apitest"
 	"github.com/acube/platform/libs/keyset"
+	"github.com/acube/platform/libs/testkit"
 	"github.com/acube/platform/services/booking/internal/booking"
 )
 
@@ -276,25 +276,6 @@ func TestIntegrationExportRegistrations(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log sink the server's goroutines write while the test
-// reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestStreamCSV: a complete export has no trailers; one that fails after
 // its first bytes is aborted, so the client sees a broken body rather
 // than a short file that looks whole, and the row count is logged and
@@ -314,7 +295,7 @@ func TestStreamCSV(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			logs := &lockedBuffer{}
+			logs := &testkit.SyncBuffer{}
 			reg := prometheus.NewRegistry()
 			m, err := NewExportMetrics(reg)
 			if err != nil {

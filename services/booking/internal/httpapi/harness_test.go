@@ -27,13 +27,13 @@ import (
 	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/libs/managelink"
 	"github.com/acube/platform/libs/objstore/objstoretest"
-	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/libs/stream"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/booking/internal/booking"
 	"github.com/acube/platform/services/booking/internal/images"
+	"github.com/acube/platform/services/booking/internal/migrations"
 	"github.com/acube/platform/services/booking/internal/store"
 )
 
@@ -69,7 +69,7 @@ const testBase = "http://booking.test"
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	url := pgtest.NewDatabase(t)
+	url := pgtest.NewMigrated(t, "booking", migrations.Sets()...)
 	ctx := context.Background()
 	pool, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: "booking", MaxConns: 12})
 	if err != nil {
@@ -77,9 +77,6 @@ func newHarness(t *testing.T) *harness {
 	}
 	t.Cleanup(pool.Close)
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	if err := postgres.Migrate(ctx, pool, "booking", log, outbox.Migrations(), store.Migrations()); err != nil {
-		t.Fatal(err)
-	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)

@@ -16,10 +16,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/acube/platform/libs/managelink"
-	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/services/booking/internal/booking"
+	"github.com/acube/platform/services/booking/internal/migrations"
 	"github.com/acube/platform/services/booking/internal/store"
 )
 
@@ -43,15 +43,12 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewDatabase(t), Schema: "booking", MaxConns: 4})
+	pool, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewMigrated(t, "booking", migrations.Sets()...), Schema: "booking", MaxConns: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	if err := postgres.Migrate(ctx, pool, "booking", log, outbox.Migrations(), store.Migrations()); err != nil {
-		t.Fatal(err)
-	}
 	links, err := managelink.NewSigner([]byte(strings.Repeat("k", managelink.MinSecretLen)))
 	if err != nil {
 		t.Fatal(err)

@@ -4,32 +4,26 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/acube/platform/libs/outbox"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/services/booking/internal/booking"
+	"github.com/acube/platform/services/booking/internal/migrations"
 	"github.com/acube/platform/services/booking/internal/store"
 )
 
 func TestIdempotencyKeys(t *testing.T) {
 	ctx := context.Background()
-	pool, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewDatabase(t), Schema: "booking", MaxConns: 4})
+	pool, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewMigrated(t, "booking", migrations.Sets()...), Schema: "booking", MaxConns: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	if err := postgres.Migrate(ctx, pool, "booking", slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		outbox.Migrations(), store.Migrations()); err != nil {
-		t.Fatal(err)
-	}
 	st := store.New(pool, store.Config{IdempotencyTTL: time.Hour})
 	session := func() booking.Session {
 		now := time.Now().UTC()

@@ -1,15 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -17,45 +12,16 @@ import (
 	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/postgres/pgtest"
+	"github.com/acube/platform/libs/testkit"
+	"github.com/acube/platform/services/exporter/internal/migrations"
 )
 
-// syncBuffer is a log sink the server and the test may share.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// migratedDB is the exporter's database as in production: migrated by
-// `exporter migrate` as the schema's owner, for the app role to serve.
+// migratedDB is the exporter's database as in production: migrated as
+// `exporter migrate` migrates it, by the schema's owner, for the app role
+// to serve (a clone of pgtest's template; migrate_test.go runs the step).
 func migratedDB(t *testing.T) pgtest.Service {
 	t.Helper()
-	db := pgtest.NewService(t, schema, appGroup)
-	if err := run(context.Background(), []string{"migrate"}, libconfig.Map(map[string]string{"MIGRATE_DATABASE_URL": db.OwnerURL, "LOG_LEVEL": "warn"}), io.Discard); err != nil {
-		t.Fatalf("exporter migrate: %v", err)
-	}
-	return db
+	return pgtest.NewMigratedService(t, schema, appGroup, migrations.Sets()...)
 }
 
 // testEnv is a serving exporter's environment, and its database.
@@ -65,7 +31,7 @@ func testEnv(t *testing.T) (map[string]string, pgtest.Service) {
 	return map[string]string{
 		"DATABASE_URL":   db.AppURL,
 		"NATS_URL":       natstest.Start(t).URL(),
-		"EXPORTER_ADDR":  freeAddr(t),
+		"EXPORTER_ADDR":  testkit.FreeAddr(t),
 		"SHUTDOWN_GRACE": "5s",
 	}, db
 }
@@ -73,27 +39,12 @@ func testEnv(t *testing.T) (map[string]string, pgtest.Service) {
 func TestIntegrationServeAndShutdown(t *testing.T) {
 	t.Parallel()
 	env, _ := testEnv(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var logs syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, libconfig.Map(env), &logs) }()
+	var logs testkit.SyncBuffer
+	svc := testkit.Go(t, "the exporter", func(ctx context.Context) error { return run(ctx, nil, libconfig.Map(env), &logs) })
 
 	base := "http://" + env["EXPORTER_ADDR"]
-	for {
-		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("run ended before ready: %v\n%s", err, logs.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	testkit.WaitHTTP(t, base+"/readyz", http.StatusOK, testkit.While(svc.Alive),
+		testkit.Explain(func() string { return "service logs:\n" + logs.String() }))
 	// The API's answers, and the 404 of a path it does not have, are
 	// checked against the OpenAPI document; the probes are not in it.
 	api := apitest.New(t).Client()
@@ -117,8 +68,7 @@ func TestIntegrationServeAndShutdown(t *testing.T) {
 			t.Errorf("GET %s = %d, want %d", tt.path, resp.StatusCode, tt.want)
 		}
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := svc.Stop(); err != nil {
 		t.Fatalf("run after shutdown: %v", err)
 	}
 	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
@@ -131,7 +81,7 @@ func TestIntegrationRebuildCommand(t *testing.T) {
 	env, db := testEnv(t)
 	// The rebuild replaces the projection's table: it runs as the owner.
 	env["MIGRATE_DATABASE_URL"] = db.OwnerURL
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	if err := run(context.Background(), []string{"rebuild-audit"}, libconfig.Map(env), &logs); err != nil {
 		t.Fatalf("rebuild-audit: %v\n%s", err, logs.String())
 	}
@@ -170,7 +120,7 @@ func TestRunRefusesBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			err := run(context.Background(), tt.args, libconfig.Map(tt.env), &syncBuffer{})
+			err := run(context.Background(), tt.args, libconfig.Map(tt.env), &testkit.SyncBuffer{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("run = %v, want an error about %s", err, tt.want)
 			}

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/libs/logging/logtest"
 	"github.com/acube/platform/libs/natstest"
+	"github.com/acube/platform/libs/testkit"
 )
 
 // readiness is the body of /readyz.
@@ -91,16 +93,13 @@ func TestIntegrationStartsWithNATSDown(t *testing.T) {
 	env := map[string]string{
 		"DATABASE_URL":   migratedDB(t).AppURL,
 		"NATS_URL":       ns.URL(),
-		"EXPORTER_ADDR":  freeAddr(t),
+		"EXPORTER_ADDR":  testkit.FreeAddr(t),
 		"EXPORT_POLL":    "50ms",
 		"SHUTDOWN_GRACE": "5s",
 		"ADMIN_JWKS_URL": adm.url,
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var logs syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, libconfig.Map(env), &logs) }()
+	ctx := context.Background()
+	var logs testkit.SyncBuffer
 	t.Cleanup(func() {
 		// Background work (the workers, the purger, the relay) only logs
 		// its failures: a grant the app role lacks would go unseen.
@@ -112,19 +111,18 @@ func TestIntegrationStartsWithNATSDown(t *testing.T) {
 		}
 	})
 
+	svc := testkit.Go(t, "the exporter", func(ctx context.Context) error { return run(ctx, nil, libconfig.Map(env), &logs) })
+
 	base := "http://" + env["EXPORTER_ADDR"]
 	api := apitest.New(t).Client() // the API's answers are checked against the OpenAPI document
-	deadline := time.After(60 * time.Second)
-	code, body := readyz(base)
-	for ; code != http.StatusOK; code, body = readyz(base) {
-		select {
-		case err := <-done:
-			t.Fatalf("exporter exited with NATS down: %v", err)
-		case <-deadline:
-			t.Fatalf("/readyz never 200 with NATS down; last %d %+v", code, body)
-		case <-time.After(50 * time.Millisecond):
+	var body readiness
+	testkit.EventuallyErr(t, "/readyz 200 with NATS down", func() error {
+		var code int
+		if code, body = readyz(base); code != http.StatusOK {
+			return fmt.Errorf("/readyz %d %+v", code, body)
 		}
-	}
+		return nil
+	}, testkit.While(svc.Alive))
 	if body.Status != "degraded" || body.Details["nats"] == "ok" || body.Details["streams"] == "ok" {
 		t.Fatalf("/readyz with NATS down = %+v, want degraded with nats and streams not ok", body)
 	}
@@ -163,42 +161,25 @@ func TestIntegrationStartsWithNATSDown(t *testing.T) {
 	// The admin service declares ADMIN, where the revocations are; the
 	// test stands in for it.
 	authntest.DeclareAdminStream(t, js)
-	for code, body = readyz(base); body.Details["streams"] != "ok"; code, body = readyz(base) {
-		select {
-		case err := <-done:
-			t.Fatalf("exporter exited: %v", err)
-		case <-deadline:
-			t.Fatalf("streams never declared once NATS is back; last %d %+v", code, body)
-		case <-time.After(50 * time.Millisecond):
+	testkit.EventuallyErr(t, "streams declared once NATS is back", func() error {
+		if code, body := readyz(base); body.Details["streams"] != "ok" {
+			return fmt.Errorf("/readyz %d %+v", code, body)
 		}
-	}
-	for code = requestExport(); code != http.StatusAccepted; code = requestExport() {
-		select {
-		case err := <-done:
-			t.Fatalf("exporter exited: %v", err)
-		case <-deadline:
-			t.Fatalf("export request once NATS is back = %d, want 202", code)
-		case <-time.After(50 * time.Millisecond):
+		return nil
+	}, testkit.While(svc.Alive))
+	testkit.EventuallyErr(t, "an export accepted once NATS is back", func() error {
+		if code := requestExport(); code != http.StatusAccepted {
+			return fmt.Errorf("export request = %d, want 202", code)
 		}
-	}
-	var last error
-	for {
+		return nil
+	}, testkit.While(svc.Alive))
+	testkit.EventuallyErr(t, "exporter.export.completed in EXPORTER", func() error {
 		s, err := js.Stream(ctx, "EXPORTER")
 		if err == nil {
 			_, err = s.GetLastMsgForSubject(ctx, "exporter.export.completed")
 		}
-		if err == nil {
-			break
-		}
-		last = err
-		select {
-		case err := <-done:
-			t.Fatalf("exporter exited: %v", err)
-		case <-deadline:
-			t.Fatalf("exporter.export.completed never arrived in EXPORTER: %v", last)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+		return err
+	}, testkit.While(svc.Alive))
 	// The running service logs the export as the seed's runbook greps
 	// for it.
 	lines := logtest.Parse(t, logs.String())
@@ -207,8 +188,7 @@ func TestIntegrationStartsWithNATSDown(t *testing.T) {
 			t.Errorf("%d %q lines for the audit export in the service log, want 1", len(found), msg)
 		}
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := svc.Stop(); err != nil {
 		t.Fatalf("run after shutdown: %v", err)
 	}
 }

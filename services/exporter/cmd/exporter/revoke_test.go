@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/acube/platform/libs/authn/authntest"
 	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/testkit"
 )
 
 // TestIntegrationRevokedAdminTokens (issue 13, finding 2): the running
@@ -37,7 +39,7 @@ func TestIntegrationRevokedAdminTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	authntest.DeclareAdminStream(t, js)
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("service logs:\n%s", logs.String())
@@ -46,12 +48,9 @@ func TestIntegrationRevokedAdminTokens(t *testing.T) {
 	base := "http://" + env["EXPORTER_ADDR"]
 	api := apitest.New(t).Client() // the API's answers are checked against the OpenAPI document
 	start := func() (stop func()) {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- run(ctx, nil, libconfig.Map(env), &logs) }()
+		svc := testkit.Go(t, "the exporter", func(ctx context.Context) error { return run(ctx, nil, libconfig.Map(env), &logs) })
 		return func() {
-			cancel()
-			if err := <-done; err != nil {
+			if err := svc.Stop(); err != nil {
 				t.Errorf("run after shutdown: %v", err)
 			}
 		}
@@ -74,12 +73,12 @@ func TestIntegrationRevokedAdminTokens(t *testing.T) {
 	until := func(token string, want int) time.Duration {
 		t.Helper()
 		begin := time.Now()
-		for got := status(token); got != want; got = status(token) {
-			if time.Since(begin) > time.Minute {
-				t.Fatalf("token got %d, want %d", got, want)
+		testkit.EventuallyErr(t, fmt.Sprintf("the token to get %d", want), func() error {
+			if got := status(token); got != want {
+				return fmt.Errorf("status %d", got)
 			}
-			time.Sleep(5 * time.Millisecond)
-		}
+			return nil
+		}, testkit.Interval(5*time.Millisecond))
 		return time.Since(begin)
 	}
 

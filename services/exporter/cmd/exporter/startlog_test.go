@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	libconfig "github.com/acube/platform/libs/config"
+	"github.com/acube/platform/libs/testkit"
 )
 
 // TestStartupLogMasksSecretsInURLs: the "starting" line logs the whole
@@ -17,11 +18,11 @@ func TestStartupLogMasksSecretsInURLs(t *testing.T) {
 	env := map[string]string{
 		"DATABASE_URL":  "postgres://exporter_app:pgS3cretPw@127.0.0.1:1/acube?sslmode=disable",
 		"NATS_URL":      "nats://exporter:natsS3cretPw@127.0.0.1:1,nats://exporter:natsS3cretPw2@127.0.0.2:1",
-		"EXPORTER_ADDR": freeAddr(t),
+		"EXPORTER_ADDR": testkit.FreeAddr(t),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // log the configuration, then give up connecting at once
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	err := run(ctx, nil, libconfig.Map(env), logs)
 	var starting string
 	for line := range strings.SplitSeq(logs.String(), "\n") {

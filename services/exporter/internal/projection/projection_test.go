@@ -81,17 +81,6 @@ func count(t *testing.T, pool *pgxpool.Pool) int {
 	return n
 }
 
-// waitFor polls cond until it holds; the test's own deadline bounds it.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for !cond() {
-		if t.Context().Err() != nil {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestIntegrationConsumerProjectsOnce(t *testing.T) {
 	t.Parallel()
 	pool, js := setup(t)
@@ -99,7 +88,8 @@ func TestIntegrationConsumerProjectsOnce(t *testing.T) {
 	// A malformed event goes to the dead-letter stream, not the table.
 	bad, _ := events.New("admin", "audit.x.y", map[string]any{"changes": []int{1}})
 	body, _ := json.Marshal(bad)
-	if _, err := js.Publish(context.Background(), "audit.x.y", body); err != nil {
+	ack, err := js.Publish(context.Background(), "audit.x.y", body)
+	if err != nil {
 		t.Fatal(err)
 	}
 
@@ -114,14 +104,20 @@ func TestIntegrationConsumerProjectsOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
-	waitFor(t, "5 projected records and 1 dead letter", func() bool {
-		s, err := js.Stream(context.Background(), consume.DeadLetterStream)
-		if err != nil {
-			return false
-		}
-		info, err := s.Info(context.Background())
-		return err == nil && info.State.Msgs == 1 && count(t, pool) == 5
-	})
+	// Every message, the duplicates and the malformed one last, handled:
+	// the counts below are final, not a moment's.
+	natstest.WaitAcked(t, js, stream.Audit(1).Name, projection.Durable, ack.Sequence)
+	s, err := js.Stream(context.Background(), consume.DeadLetterStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Msgs != 1 {
+		t.Errorf("%d dead letters, want 1", info.State.Msgs)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)

@@ -9,7 +9,6 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
-	"net"
 	"net/http"
 	netmail "net/mail"
 	"net/url"
@@ -33,22 +32,24 @@ import (
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/libs/smtptest"
 	"github.com/acube/platform/libs/stream"
+	"github.com/acube/platform/libs/testkit"
+	"github.com/acube/platform/services/mailer/internal/migrations"
 )
 
 // harness is one mailer started by run against its own NATS server,
 // database and (unless mock) SMTP sink.
 type harness struct {
-	t      *testing.T
-	ctx    context.Context
-	js     jetstream.JetStream
-	nats   *natstest.Server
-	env    map[string]string
-	dbURL  string
-	addr   string
-	sink   *smtptest.Sink
-	logs   *syncBuffer
-	cancel context.CancelFunc
-	done   chan error
+	t     *testing.T
+	ctx   context.Context
+	js    jetstream.JetStream
+	nats  *natstest.Server
+	env   map[string]string
+	dbURL string
+	addr  string
+	sink  *smtptest.Sink
+	logs  *testkit.SyncBuffer
+	// svc is the running mailer (run); nil before.
+	svc *testkit.Task
 	// published is the stream sequence of the last message published into
 	// each stream; settle waits for the consumer to ack up to it.
 	published map[string]uint64
@@ -71,10 +72,7 @@ func prepare(t *testing.T, sink *smtptest.Sink) *harness {
 	// As in production: migrated by the schema's owner, served by the app
 	// role, neither with any right on the database itself. dbURL, the
 	// superuser's, is for the test's own queries.
-	db := pgtest.NewService(t, schema, appGroup)
-	if err := migrate(context.Background(), libconfig.Map(map[string]string{"MIGRATE_DATABASE_URL": db.OwnerURL, "LOG_LEVEL": "warn"}), io.Discard); err != nil {
-		t.Fatalf("mailer migrate: %v", err)
-	}
+	db := pgtest.NewMigratedService(t, schema, appGroup, migrations.Sets()...)
 	dbURL := db.URL
 	ns := natstest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -98,7 +96,7 @@ func prepare(t *testing.T, sink *smtptest.Sink) *harness {
 	}
 
 	env := map[string]string{
-		"MAILER_ADDR":          freeAddr(t),
+		"MAILER_ADDR":          testkit.FreeAddr(t),
 		"DATABASE_URL":         db.AppURL,
 		"NATS_URL":             ns.URL(),
 		"MAILER_RETRY_BACKOFF": "20ms",
@@ -110,7 +108,7 @@ func prepare(t *testing.T, sink *smtptest.Sink) *harness {
 		env["SMTP_HOST"], env["SMTP_PORT"] = sink.Host(), strconv.Itoa(sink.Port())
 	}
 	h := &harness{t: t, ctx: ctx, js: js, nats: ns, env: env, dbURL: dbURL, addr: env["MAILER_ADDR"], sink: sink,
-		logs: &syncBuffer{}, done: make(chan error, 1), published: map[string]uint64{}}
+		logs: &testkit.SyncBuffer{}, published: map[string]uint64{}}
 	t.Cleanup(func() {
 		// Background work (the inbox and delivery purges) only logs its
 		// failures: a grant the app role lacks would go unseen.
@@ -121,30 +119,10 @@ func prepare(t *testing.T, sink *smtptest.Sink) *harness {
 	return h
 }
 
-// run starts the mailer without waiting for it.
+// run starts the mailer without waiting for it. It is stopped when the
+// test ends, and the test fails if it does not stop cleanly.
 func (h *harness) run() {
-	runCtx, stop := context.WithCancel(context.Background())
-	h.cancel = stop
-	go func() { h.done <- run(runCtx, libconfig.Map(h.env), h.logs) }()
-	h.t.Cleanup(func() { h.stop() })
-}
-
-// stop shuts the mailer down and checks that it stopped cleanly.
-func (h *harness) stop() {
-	h.t.Helper()
-	if h.cancel == nil {
-		return
-	}
-	h.cancel()
-	h.cancel = nil
-	select {
-	case err := <-h.done:
-		if err != nil {
-			h.t.Errorf("run returned %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		h.t.Error("run did not stop")
-	}
+	h.svc = testkit.Go(h.t, "the mailer", func(ctx context.Context) error { return run(ctx, libconfig.Map(h.env), h.logs) })
 }
 
 // waitReady waits until /readyz reports every part up: not only ready
@@ -152,18 +130,18 @@ func (h *harness) stop() {
 // the test publishes next are read.
 func (h *harness) waitReady() {
 	h.t.Helper()
-	for {
-		if code, body := h.readyz(); code == http.StatusOK && body.Status == "ready" {
-			return
+	testkit.EventuallyErr(h.t, "the mailer ready", func() error {
+		if code, body := h.readyz(); code != http.StatusOK || body.Status != "ready" {
+			return fmt.Errorf("/readyz %d %+v", code, body)
 		}
-		select {
-		case err := <-h.done:
-			h.t.Fatalf("run ended early: %v\n%s", err, h.logs.String())
-		case <-h.ctx.Done():
-			h.t.Fatalf("mailer never ready\n%s", h.logs.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+		return nil
+	}, h.alive()...)
+}
+
+// alive makes a wait end at once when the mailer has exited, and show
+// its log when it gives up.
+func (h *harness) alive() []testkit.Option {
+	return []testkit.Option{testkit.While(h.svc.Alive), testkit.Explain(func() string { return "mailer log:\n" + h.logs.String() })}
 }
 
 // readiness is the body of /readyz.
@@ -203,35 +181,12 @@ func (h *harness) publish(ev events.Event, msgID string) {
 	h.published[ack.Stream] = max(h.published[ack.Stream], ack.Sequence)
 }
 
-// settle waits until the consumer has acknowledged everything in its stream.
+// settle waits until the consumer has acknowledged or terminated every
+// message this test published into streamName (natstest.WaitAcked): what
+// the sink holds then is final.
 func (h *harness) settle(streamName, durable string) {
 	h.t.Helper()
-	// Settled means every message this test published has been acked or
-	// terminated: the consumer's ack floor has reached the last one's
-	// sequence. Pending counts alone can read zero for a moment after a
-	// publish.
-	for {
-		if h.settled(streamName, durable) {
-			return
-		}
-		select {
-		case <-h.ctx.Done():
-			h.t.Fatalf("consumer %s never settled\n%s", durable, h.logs.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
-func (h *harness) settled(streamName, durable string) bool {
-	c, err := h.js.Consumer(h.ctx, streamName, durable)
-	if err != nil {
-		return false
-	}
-	info, err := c.Info(h.ctx)
-	if err != nil {
-		return false
-	}
-	return info.AckFloor.Stream >= h.published[streamName] && info.NumAckPending == 0
+	natstest.WaitAcked(h.t, h.js, streamName, durable, h.published[streamName], h.alive()...)
 }
 
 func (h *harness) metrics() string {
@@ -603,35 +558,6 @@ func parse(t *testing.T, data []byte) received {
 		t.Fatalf("want a text and an html part, got text %d bytes, html %d bytes", len(r.text), len(r.html))
 	}
 	return r
-}
-
-// freeAddr returns a loopback address nobody listens on right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // testLinkSecret is the MAILER_LINK_SECRET of the tests.

@@ -1,11 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/acube/platform/libs/smtptest"
+	"github.com/acube/platform/libs/testkit"
 )
 
 // TestIntegrationStartsWithNATSDown: the mailer starts while NATS is down
@@ -19,19 +20,14 @@ func TestIntegrationStartsWithNATSDown(t *testing.T) {
 	h := prepare(t, sink)
 	h.nats.Shutdown()
 	h.run()
-	var (
-		code int
-		body readiness
-	)
-	for code, body = h.readyz(); code != http.StatusOK; code, body = h.readyz() {
-		select {
-		case err := <-h.done:
-			t.Fatalf("mailer exited with NATS down: %v\n%s", err, h.logs.String())
-		case <-h.ctx.Done():
-			t.Fatalf("/readyz never 200 with NATS down; last %d %+v", code, body)
-		case <-time.After(50 * time.Millisecond):
+	var body readiness
+	testkit.EventuallyErr(t, "/readyz 200 with NATS down", func() error {
+		var code int
+		if code, body = h.readyz(); code != http.StatusOK {
+			return fmt.Errorf("/readyz %d %+v", code, body)
 		}
-	}
+		return nil
+	}, h.alive()...)
 	if body.Status != "degraded" || body.Details["nats"] == "ok" || body.Details["streams"] == "ok" {
 		t.Fatalf("/readyz with NATS down = %+v, want degraded with nats and streams not ok", body)
 	}

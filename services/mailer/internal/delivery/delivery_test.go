@@ -21,6 +21,7 @@ import (
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/services/mailer/internal/delivery"
 	"github.com/acube/platform/services/mailer/internal/email"
+	"github.com/acube/platform/services/mailer/internal/migrations"
 	"github.com/acube/platform/services/mailer/internal/sender"
 	"github.com/acube/platform/services/mailer/internal/store"
 	"github.com/acube/platform/services/mailer/internal/templates"
@@ -62,14 +63,11 @@ func TestIntegrationSendAndRecord(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	pool, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewDatabase(t), Schema: "mailer"})
+	pool, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewMigrated(t, "mailer", migrations.Sets()...), Schema: "mailer"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	if err := postgres.Migrate(ctx, pool, "mailer", log, store.Migrations()); err != nil {
-		t.Fatal(err)
-	}
 	set, err := templates.Load()
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 	"github.com/acube/platform/libs/smtptest"
 	"github.com/acube/platform/services/mailer/internal/delivery"
 	"github.com/acube/platform/services/mailer/internal/email"
+	"github.com/acube/platform/services/mailer/internal/migrations"
 	"github.com/acube/platform/services/mailer/internal/sender"
 	"github.com/acube/platform/services/mailer/internal/store"
 	"github.com/acube/platform/services/mailer/internal/templates"
@@ -148,14 +149,11 @@ func TestIntegrationRecipientLimit(t *testing.T) {
 // migrated opens a fresh database with the mailer's schema.
 func migrated(ctx context.Context, t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	pool, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewDatabase(t), Schema: "mailer"})
+	pool, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewMigrated(t, "mailer", migrations.Sets()...), Schema: "mailer"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	if err := postgres.Migrate(ctx, pool, "mailer", slog.New(slog.NewJSONHandler(io.Discard, nil)), consume.Migrations(), store.Migrations()); err != nil {
-		t.Fatal(err)
-	}
 	return pool
 }
 

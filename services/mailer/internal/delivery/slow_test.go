@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	netmail "net/mail"
@@ -18,10 +19,11 @@ import (
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/libs/smtptest"
 	"github.com/acube/platform/libs/stream"
+	"github.com/acube/platform/libs/testkit"
 	"github.com/acube/platform/services/mailer/internal/delivery"
 	"github.com/acube/platform/services/mailer/internal/email"
+	"github.com/acube/platform/services/mailer/internal/migrations"
 	"github.com/acube/platform/services/mailer/internal/sender"
-	"github.com/acube/platform/services/mailer/internal/store"
 	"github.com/acube/platform/services/mailer/internal/templates"
 )
 
@@ -38,14 +40,11 @@ func TestIntegrationSlowSMTP(t *testing.T) {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	sink := smtptest.New(t, smtptest.Options{Delay: 2500 * time.Millisecond})
 
-	pool, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewDatabase(t), Schema: "mailer"})
+	pool, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewMigrated(t, "mailer", migrations.Sets()...), Schema: "mailer"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	if err := postgres.Migrate(ctx, pool, "mailer", log, consume.Migrations(), store.Migrations()); err != nil {
-		t.Fatal(err)
-	}
 	nc, js, err := stream.Connect(natstest.Start(t).URL(), "slow-smtp-test", log)
 	if err != nil {
 		t.Fatal(err)
@@ -111,20 +110,10 @@ func TestIntegrationSlowSMTP(t *testing.T) {
 		}
 		last = ack.Sequence
 	}
-	// Settled: the consumer acknowledged or terminated every message.
-	for {
-		c, err := js.Consumer(ctx, cc.Stream, cc.Durable)
-		if err == nil {
-			if info, err := c.Info(ctx); err == nil && info.AckFloor.Stream >= last && info.NumAckPending == 0 {
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("consumer never settled; the sink has %d messages", sink.Count())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	// Settled: the consumer acknowledged or terminated every message, so
+	// the counts below are final.
+	natstest.WaitAcked(t, js, cc.Stream, cc.Durable, last,
+		testkit.Explain(func() string { return fmt.Sprintf("the sink has %d messages", sink.Count()) }))
 
 	var rows int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM deliveries`).Scan(&rows); err != nil {

@@ -518,9 +518,14 @@ func TestIntegrationSMTPSendDeadline(t *testing.T) {
 		sends       int
 		wantErrs    int
 	}{
-		// The last of ten waits nine delays for the one connection, longer
-		// than its deadline, and is still sent.
-		{name: "waiting for the connection is not sending", delay: 250 * time.Millisecond, sendTimeout: 1500 * time.Millisecond, sends: 10},
+		// The last of twenty waits nineteen delays (1.9 s) for the one
+		// connection, longer than its deadline, and is still sent. Each
+		// send itself takes a delay, 15 times less than the deadline: a
+		// loaded machine does not make this row fail, and it cannot pass
+		// unless waiting is left out of the deadline.
+		{name: "waiting for the connection is not sending", delay: 100 * time.Millisecond, sendTimeout: 1500 * time.Millisecond, sends: 20},
+		// The server holds the message 50 times the deadline: only the
+		// cut-off can end the send with an error.
 		{name: "a send past its deadline is cut off", delay: 5 * time.Second, sendTimeout: 100 * time.Millisecond, sends: 1, wantErrs: 1},
 	}
 	for _, tt := range tests {

@@ -2,8 +2,6 @@ package store_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -15,12 +13,13 @@ import (
 
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
+	"github.com/acube/platform/services/mailer/internal/migrations"
 	"github.com/acube/platform/services/mailer/internal/store"
 )
 
 func open(t *testing.T) (*pgxpool.Pool, context.Context) {
 	t.Helper()
-	url := pgtest.NewDatabase(t)
+	url := pgtest.NewMigrated(t, "mailer", migrations.Sets()...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	pool, err := postgres.Open(ctx, postgres.Config{URL: url, Schema: "mailer"})
@@ -28,9 +27,6 @@ func open(t *testing.T) (*pgxpool.Pool, context.Context) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	if err := postgres.Migrate(ctx, pool, "mailer", slog.New(slog.NewJSONHandler(io.Discard, nil)), store.Migrations()); err != nil {
-		t.Fatal(err)
-	}
 	return pool, ctx
 }
 
