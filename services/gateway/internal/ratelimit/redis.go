@@ -116,6 +116,7 @@ type Redis struct {
 	breaker *gobreaker.CircuitBreaker[struct{}]
 	stop    chan struct{}
 	wg      sync.WaitGroup
+	refills sync.WaitGroup // leases fetched ahead (refill), waited for by Close
 	log     *slog.Logger
 
 	cache *shortcuts
@@ -235,11 +236,21 @@ func (r *Redis) Allow(tier *Tier, route, client string) (Decision, error) {
 	ok, ask := r.cache.lookup(tier, route, client, now, &d)
 	if ok {
 		r.shortcutBy.get(tier.Name, int(d.Shortcut)).Inc()
+		if ask > 0 {
+			r.refills.Go(func() { r.refill(tier, route, client, now, ask) })
+		}
 		return d, nil
 	}
 	d, granted, err := r.roundTrip(tier, route, client, ask)
 	r.cache.record(tier, route, client, now, ask, granted, &d, err != nil)
 	return d, err
+}
+
+// refill fetches the next lease of a busy key ahead of need, with no
+// request waiting for it.
+func (r *Redis) refill(tier *Tier, route, client string, now int64, ask int) {
+	d, granted, err := r.roundTrip(tier, route, client, ask)
+	r.cache.recordRefill(tier, route, client, now, ask, granted, &d, err != nil)
 }
 
 // roundTrip queues one request for ask tokens and waits for its batch;
@@ -339,17 +350,30 @@ func (r *Redis) exec(batch []*call, keys []string, args []any) ([]string, []any)
 	return keys, args
 }
 
-// Close stops the workers and fails decisions still queued.
+// Close stops the workers and fails decisions still queued, also those
+// that leases being fetched ahead (refill) queue meanwhile.
 func (r *Redis) Close() {
 	close(r.stop)
 	r.wg.Wait()
+	refilled := make(chan struct{})
+	go func() { r.refills.Wait(); close(refilled) }()
+	fail := func(c *call) {
+		c.err = ErrClosed
+		c.done <- struct{}{}
+	}
 	for {
 		select {
 		case c := <-r.queue:
-			c.err = ErrClosed
-			c.done <- struct{}{}
-		default:
-			return
+			fail(c)
+		case <-refilled:
+			for {
+				select {
+				case c := <-r.queue:
+					fail(c)
+				default:
+					return
+				}
+			}
 		}
 	}
 }

@@ -62,9 +62,11 @@ type shortcutEntry struct {
 	// negative cache: refused until refusedUntil.
 	refusedUntil int64
 
-	// lease: tokens left until leaseUntil.
+	// lease: tokens left until leaseUntil; lastGrant is the size of the
+	// last lease, from which the next is fetched ahead (refillAt).
 	tokens     int
 	leaseUntil int64
+	lastGrant  int
 
 	// demand sizes the next lease: decisions served since askedAt, the
 	// last time this key went to Redis; pending is what the round trips
@@ -101,7 +103,11 @@ func (s *shortcuts) leaseCap(tier *Tier) int {
 }
 
 // lookup decides locally when it can (ok), filling d; otherwise it returns
-// how many tokens the round trip should ask for (1 unless leasing).
+// how many tokens the round trip should ask for (1 unless leasing). A
+// local decision with ask > 0 spent a lease down to its refill mark: the
+// caller fetches the next lease of ask tokens in the background (refill),
+// so a busy key's requests do not all wait for Redis whenever a lease
+// runs out.
 func (s *shortcuts) lookup(tier *Tier, route, client string, now int64, d *Decision) (ok bool, ask int) {
 	key := localKey{route, client}
 	sh := &s.shards[maphash.Comparable(s.seed, key)%localShards]
@@ -142,7 +148,12 @@ func (s *shortcuts) lookup(tier *Tier, route, client string, now int64, d *Decis
 			w.ResetAfter = max(w.ResetAfter-elapsed, 0)
 			d.Windows[i] = w
 		}
-		return true, 0
+		if e.pending == 0 && e.tokens <= e.lastGrant/2 {
+			ask = min(max(e.demand(now, s.leaseTTL), 2), capN)
+			e.pending += ask
+			e.askedAt, e.served = now, 0
+		}
+		return true, ask
 	}
 	if e == nil {
 		e = &shortcutEntry{sig: tier.sig, askedAt: now}
@@ -219,11 +230,35 @@ func (s *shortcuts) record(tier *Tier, route, client string, now int64, ask, gra
 		return
 	}
 	e.tokens += granted - 1
+	e.lastGrant = granted
 	e.leaseUntil, e.saidAt, e.refusedUntil = now+s.leaseTTL, now, 0
 	copy(e.windows[:], d.Windows[:len(tier.Windows)])
 	for i := range tier.Windows {
 		d.Windows[i].Remaining += e.tokens
 	}
+}
+
+// recordRefill stores what Redis said about a lease fetched ahead (no
+// request waiting for it) of ask tokens asked at now: the granted tokens
+// join those left. A refusal or a failure leaves the tokens held (they
+// were charged already); the next request past them asks Redis itself.
+func (s *shortcuts) recordRefill(tier *Tier, route, client string, now int64, ask, granted int, d *Decision, failed bool) {
+	key := localKey{route, client}
+	sh := &s.shards[maphash.Comparable(s.seed, key)%localShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e := sh.entries[key]
+	if e == nil || e.sig != tier.sig {
+		return
+	}
+	e.pending = max(e.pending-ask, 0)
+	if failed || !d.Allowed || granted < 1 {
+		return
+	}
+	e.tokens += granted
+	e.lastGrant = granted
+	e.leaseUntil, e.saidAt = now+s.leaseTTL, now
+	copy(e.windows[:], d.Windows[:len(tier.Windows)])
 }
 
 // insert adds an entry, sweeping spent ones every so often and evicting

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"hash/maphash"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/acube/platform/libs/testkit"
 	"github.com/acube/platform/services/gateway/internal/redistest"
 )
 
@@ -538,4 +540,45 @@ func TestShortcutsBounded(t *testing.T) {
 			t.Fatalf("client %d: a refusal that ran out a minute ago still answers", i)
 		}
 	}
+}
+
+// TestIntegrationLeaseRefilledAhead: a busy key's next lease is fetched
+// in the background once the current one is half spent, so its requests
+// stop waiting for Redis: after the first leases, none does as long as
+// each refill lands before the tokens left run out (awaited here).
+func TestIntegrationLeaseRefilledAhead(t *testing.T) {
+	rdb, trips, prefix := countedRedis(t)
+	l := newTestLimiter(t, rdb, prefix, RedisConfig{}, mustTier(t, "admin", "100000/minute,1000000/hour"))
+	const n = 400
+	waited, before := 0, trips.n.Load()
+	for range n {
+		d := l.Allow("route-admin", "10.4.4.4")
+		if !d.Allowed {
+			t.Fatalf("refused under a generous limit: %+v", d)
+		}
+		if d.Shortcut == ShortcutNone {
+			waited++
+		}
+		testkit.Eventually(t, "the refill in flight to land", func() bool { return pendingOf(l, "route-admin", "10.4.4.4") == 0 })
+	}
+	t.Logf("%d decisions: %d waited for Redis, %d round trips", n, waited, trips.n.Load()-before)
+	if waited > 8 {
+		t.Errorf("%d of %d decisions waited for a round trip, want only the first few (leases growing to their cap)", waited, n)
+	}
+	if rt := trips.n.Load() - before; rt > n/8 {
+		t.Errorf("%d round trips for %d decisions, want at most %d", rt, n, n/8)
+	}
+}
+
+// pendingOf is how many tokens the round trips in flight for a key ask.
+func pendingOf(l *Limiter, route, client string) int {
+	s := l.redis.cache
+	key := localKey{route, client}
+	sh := &s.shards[maphash.Comparable(s.seed, key)%localShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if e := sh.entries[key]; e != nil {
+		return e.pending
+	}
+	return 0
 }
