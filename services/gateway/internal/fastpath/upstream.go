@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -54,11 +55,21 @@ func newUpstream(owner route.Owner, raw string, cfg *Config) (*upstream, error) 
 			StreamResponseBody:       true,
 			DisablePathNormalizing:   true, // the path goes on as the client sent it
 			NoDefaultUserAgentHeader: true,
-			// One retry, only of a request that never reached a reused
-			// connection's server (it had closed it): never after a
-			// timeout, never of a body.
+			// Retried: a request that provably never left (errStaleConn:
+			// the pooled connection was found closed before the request
+			// was written), whatever its method, past every stale
+			// connection of a restarted upstream; and once, an idempotent
+			// request whose reused connection the upstream closed without
+			// answering. Never a streamed body, never after a timeout.
+			MaxIdemponentCallAttempts: cfg.MaxConnsPerHost + 1, // RetryIfErr decides
 			RetryIfErr: func(req *fasthttp.Request, attempts int, err error) (bool, bool) {
-				return false, attempts < 2 && !req.IsBodyStream() && isStaleConn(err)
+				if req.IsBodyStream() {
+					return false, false
+				}
+				if errors.Is(err, errStaleConn) {
+					return false, attempts <= cfg.MaxConnsPerHost
+				}
+				return false, attempts < 2 && (req.Header.IsGet() || req.Header.IsHead()) && isStaleConn(err)
 			},
 		},
 	}, nil
@@ -70,6 +81,19 @@ func isStaleConn(err error) bool {
 	return errors.Is(err, fasthttp.ErrConnectionClosed) || errors.Is(err, net.ErrClosed)
 }
 
+// errStaleConn is returned by a write of a new request on a pooled
+// connection found closed by the upstream (or holding bytes nobody asked
+// for) before anything was written: the request never left, so it is
+// retried on another connection whatever its method.
+var errStaleConn = errors.New("pooled upstream connection closed before the request was written")
+
+// staleCheckAfter is how long a pooled connection may sit idle before its
+// next request first checks that the upstream has not closed it (one
+// non-blocking peek, so busy connections pay nothing). net/http's
+// transport notices such closes with a read per connection in the
+// background; fasthttp would write into the dead connection and fail.
+const staleCheckAfter = 50 * time.Millisecond
+
 // upConn is an upstream connection under the response-header timeout:
 // each write of a request arms a read deadline of ResponseHeaderTimeout,
 // and the proxy clears it (clearHeaderDeadline) once the status line and
@@ -79,6 +103,10 @@ type upConn struct {
 	net.Conn
 	wait time.Duration
 	addr connAddr
+	// lastRead is when a response was last read (zero: the connection
+	// is new, or its current request is being written); the next write
+	// starts a new request on a reused connection.
+	lastRead time.Time
 }
 
 // connAddr is the connection's remote address, carrying the connection
@@ -96,11 +124,51 @@ func newUpConn(c net.Conn, wait time.Duration) *upConn {
 }
 
 func (c *upConn) Write(p []byte) (int, error) {
+	if !c.lastRead.IsZero() {
+		idle := time.Since(c.lastRead)
+		c.lastRead = time.Time{}
+		if idle > staleCheckAfter && !usable(c.Conn) {
+			return 0, errStaleConn
+		}
+	}
 	n, err := c.Conn.Write(p)
 	if err == nil {
 		err = c.Conn.SetReadDeadline(time.Now().Add(c.wait))
 	}
 	return n, err
+}
+
+func (c *upConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.lastRead = time.Now()
+	}
+	return n, err
+}
+
+// usable peeks at an idle connection without blocking: it is usable when
+// nothing is waiting to be read (EAGAIN), not when the upstream closed it
+// (EOF, a reset) or sent bytes no request asked for.
+func usable(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return true
+	}
+	ok = true
+	var b [1]byte
+	_ = raw.Read(func(fd uintptr) bool {
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		// Nothing to read is the only good answer: EOF (no error, no
+		// bytes) or bytes nobody asked for mean the connection is done,
+		// as does any error but EAGAIN.
+		ok = err != nil && (errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EINTR))
+		return true // one look, never wait
+	})
+	return ok
 }
 
 // SetReadDeadline ignores fasthttp's clearing of the deadline (it clears
