@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -30,14 +29,7 @@ func TestIntegrationChaosShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the services; skipped under -short")
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := stack.Root(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := stack.TestRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	bin := t.TempDir()

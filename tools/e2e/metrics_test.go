@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,14 +38,7 @@ func TestIntegrationDashboardAndAlertsUseExportedMetrics(t *testing.T) {
 		resp.Body.Close()
 	}
 
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := stack.Root(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := stack.TestRoot(t)
 	objs, err := manifests.Build(filepath.Join(root, "deploy/k8s/overlays/prod"))
 	if err != nil {
 		t.Fatal(err)

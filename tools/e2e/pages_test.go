@@ -38,14 +38,7 @@ type pagesStack struct {
 func startPages(t *testing.T) *pagesStack {
 	t.Helper()
 	sys := start(t, stack.Services()...)
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := stack.Root(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := stack.TestRoot(t)
 	bin := filepath.Join(root, "bin", "mailpit")
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("no Mailpit at %s: run make build", bin)

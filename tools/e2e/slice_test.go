@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/mail"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -56,14 +55,7 @@ func start(t *testing.T, names ...string) *system {
 	if testing.Short() {
 		t.Skip("starts the services; skipped under -short")
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := stack.Root(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := stack.TestRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	run, err := stack.StartSystem(ctx, stack.SystemConfig{

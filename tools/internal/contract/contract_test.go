@@ -2,7 +2,6 @@ package contract
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,14 +18,7 @@ func TestIntegrationContract(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the services; skipped under -short")
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := stack.Root(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := stack.TestRoot(t)
 	if !Installed(filepath.Join(root, toolsDir)) {
 		t.Skip("npm tools not installed (make contract-deps)")
 	}

@@ -78,14 +78,7 @@ func TestOpsProcedures(t *testing.T) {
 // logged in through the gateway.
 func upForOps(ctx context.Context, t *testing.T) *opsEnv {
 	t.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := stack.Root(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := stack.TestRoot(t)
 	bin := os.Getenv("PRODLIKE_BIN")
 	if bin == "" {
 		bin = t.TempDir()
@@ -102,6 +95,7 @@ func upForOps(ctx context.Context, t *testing.T) *opsEnv {
 	e.bounce.Store(true)
 	var logs logtest.Buffer
 	started := time.Now()
+	var err error
 	e.top, err = Up(ctx, Config{
 		Root: root, Bin: bin, Dir: t.TempDir(), Log: &logs,
 		SMTP: func(tc *tls.Config, user, pass string) (string, int, error) {

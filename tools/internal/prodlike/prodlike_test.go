@@ -33,14 +33,7 @@ func TestIntegrationProdlike(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the whole topology; skipped under -short")
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, err := stack.Root(wd)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := stack.TestRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	// PRODLIKE_BIN names binaries already built (make build, make

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"strings"
 	"testing"
 
 	libconfig "github.com/acube/platform/libs/config"
@@ -19,27 +18,23 @@ import (
 func TestIntegrationServesOnlyAMigratedSchema(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := pgtest.NewService(t, schema, appGroup)
-	err := run(ctx, libconfig.Map(map[string]string{
-		"DATABASE_URL": db.AppURL, "ADMIN_DATA_DIR": t.TempDir(), "ADMIN_ADDR": "127.0.0.1:0",
-		"ADMIN_ARGON2_MEMORY_KIB": "64", "ADMIN_ARGON2_TIME": "1", "ADMIN_ARGON2_ALLOW_WEAK": "true",
-	}), &logtest.Buffer{})
-	if err == nil || !strings.Contains(err.Error(), "run `admin migrate` first") {
-		t.Fatalf("serving an unmigrated schema = %v, want an error naming `admin migrate`", err)
+	pgtest.CheckMigrateStep(t, pgtest.MigrateStep{
+		Name: "admin", Schema: schema, Group: appGroup,
+		Serve: func(appURL string) error {
+			return run(ctx, libconfig.Map(map[string]string{
+				"DATABASE_URL": appURL, "ADMIN_DATA_DIR": t.TempDir(), "ADMIN_ADDR": "127.0.0.1:0",
+				"ADMIN_ARGON2_MEMORY_KIB": "64", "ADMIN_ARGON2_TIME": "1", "ADMIN_ARGON2_ALLOW_WEAK": "true",
+			}), &logtest.Buffer{})
+		},
+		Migrate: func(ownerURL string) error { return migrate(ctx, ownerEnv(ownerURL), io.Discard) },
+	})
+}
+
+// ownerEnv is the migrate step's environment: MIGRATE_DATABASE_URL, or
+// nothing when url is empty.
+func ownerEnv(url string) libconfig.LookupEnv {
+	if url == "" {
+		return libconfig.Map(nil)
 	}
-	if n := db.Tables(t, schema); n != 0 {
-		t.Errorf("the refused start left %d tables in schema %s", n, schema)
-	}
-	owner := libconfig.Map(map[string]string{"MIGRATE_DATABASE_URL": db.OwnerURL})
-	for range 2 {
-		if err := migrate(ctx, owner, io.Discard); err != nil {
-			t.Fatalf("admin migrate: %v", err)
-		}
-	}
-	if n := db.Tables(t, schema); n == 0 {
-		t.Error("admin migrate created no tables")
-	}
-	if err := migrate(ctx, libconfig.Map(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "MIGRATE_DATABASE_URL") {
-		t.Errorf("admin migrate without the owner's URL = %v, want an error naming MIGRATE_DATABASE_URL", err)
-	}
+	return libconfig.Map(map[string]string{"MIGRATE_DATABASE_URL": url})
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"strings"
 	"testing"
 
 	libconfig "github.com/acube/platform/libs/config"
@@ -19,26 +18,22 @@ import (
 func TestIntegrationServesOnlyAMigratedSchema(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := pgtest.NewService(t, schema, appGroup)
-	err := run(ctx, libconfig.Map(map[string]string{
-		"DATABASE_URL": db.AppURL, "MAILER_ADDR": "127.0.0.1:0", "MAILER_LINK_SECRET": testLinkSecret,
-	}), &logtest.Buffer{})
-	if err == nil || !strings.Contains(err.Error(), "run `mailer migrate` first") {
-		t.Fatalf("serving an unmigrated schema = %v, want an error naming `mailer migrate`", err)
+	pgtest.CheckMigrateStep(t, pgtest.MigrateStep{
+		Name: "mailer", Schema: schema, Group: appGroup,
+		Serve: func(appURL string) error {
+			return run(ctx, libconfig.Map(map[string]string{
+				"DATABASE_URL": appURL, "MAILER_ADDR": "127.0.0.1:0", "MAILER_LINK_SECRET": testLinkSecret,
+			}), &logtest.Buffer{})
+		},
+		Migrate: func(ownerURL string) error { return migrate(ctx, ownerEnv(ownerURL), io.Discard) },
+	})
+}
+
+// ownerEnv is the migrate step's environment: MIGRATE_DATABASE_URL, or
+// nothing when url is empty.
+func ownerEnv(url string) libconfig.LookupEnv {
+	if url == "" {
+		return libconfig.Map(nil)
 	}
-	if n := db.Tables(t, schema); n != 0 {
-		t.Errorf("the refused start left %d tables in schema %s", n, schema)
-	}
-	owner := libconfig.Map(map[string]string{"MIGRATE_DATABASE_URL": db.OwnerURL})
-	for range 2 {
-		if err := migrate(ctx, owner, io.Discard); err != nil {
-			t.Fatalf("mailer migrate: %v", err)
-		}
-	}
-	if n := db.Tables(t, schema); n == 0 {
-		t.Error("mailer migrate created no tables")
-	}
-	if err := migrate(ctx, libconfig.Map(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "MIGRATE_DATABASE_URL") {
-		t.Errorf("mailer migrate without the owner's URL = %v, want an error naming MIGRATE_DATABASE_URL", err)
-	}
+	return libconfig.Map(map[string]string{"MIGRATE_DATABASE_URL": url})
 }
