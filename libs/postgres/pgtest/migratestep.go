@@ -3,6 +3,8 @@ package pgtest
 import (
 	"strings"
 	"testing"
+
+	libconfig "github.com/acube/platform/libs/config"
 )
 
 // MigrateStep is a service's two database entry points as its tests call
@@ -16,9 +18,9 @@ type MigrateStep struct {
 	// Serve starts the service logged in with appURL and returns when it
 	// stops; on an unmigrated schema it must fail at once.
 	Serve func(appURL string) error
-	// Migrate runs `<Name> migrate` as the schema's owner, ownerURL in
-	// MIGRATE_DATABASE_URL ("" leaves the variable unset).
-	Migrate func(ownerURL string) error
+	// Migrate runs `<Name> migrate` with env: MIGRATE_DATABASE_URL, the
+	// schema owner's URL, or nothing.
+	Migrate func(env libconfig.LookupEnv) error
 }
 
 // CheckMigrateStep checks what every service's migrate step promises
@@ -36,14 +38,14 @@ func CheckMigrateStep(t *testing.T, s MigrateStep) {
 		t.Errorf("the refused start left %d tables in schema %s", n, s.Schema)
 	}
 	for range 2 {
-		if err := s.Migrate(db.OwnerURL); err != nil {
+		if err := s.Migrate(libconfig.Map(map[string]string{"MIGRATE_DATABASE_URL": db.OwnerURL})); err != nil {
 			t.Fatalf("%s migrate: %v", s.Name, err)
 		}
 	}
 	if n := db.Tables(t, s.Schema); n == 0 {
 		t.Errorf("%s migrate created no tables", s.Name)
 	}
-	if err := s.Migrate(""); err == nil || !strings.Contains(err.Error(), "MIGRATE_DATABASE_URL") {
+	if err := s.Migrate(libconfig.Map(nil)); err == nil || !strings.Contains(err.Error(), "MIGRATE_DATABASE_URL") {
 		t.Errorf("%s migrate without the owner's URL = %v, want an error naming MIGRATE_DATABASE_URL", s.Name, err)
 	}
 }

@@ -26,15 +26,6 @@ func TestIntegrationServesOnlyAMigratedSchema(t *testing.T) {
 				"ADMIN_ARGON2_MEMORY_KIB": "64", "ADMIN_ARGON2_TIME": "1", "ADMIN_ARGON2_ALLOW_WEAK": "true",
 			}), &logtest.Buffer{})
 		},
-		Migrate: func(ownerURL string) error { return migrate(ctx, ownerEnv(ownerURL), io.Discard) },
+		Migrate: func(env libconfig.LookupEnv) error { return migrate(ctx, env, io.Discard) },
 	})
-}
-
-// ownerEnv is the migrate step's environment: MIGRATE_DATABASE_URL, or
-// nothing when url is empty.
-func ownerEnv(url string) libconfig.LookupEnv {
-	if url == "" {
-		return libconfig.Map(nil)
-	}
-	return libconfig.Map(map[string]string{"MIGRATE_DATABASE_URL": url})
 }

@@ -28,8 +28,7 @@ func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
 	)
 	switch {
 	case errors.As(err, &small):
-		e = &web.Error{Status: fasthttp.StatusRequestHeaderFieldsTooLarge, Message: "Request headers too large",
-			Detail: "the request line and headers may take at most 32768 bytes"}
+		e = headersTooLarge("the request line and headers may take at most " + strconv.Itoa(web.MaxHeaderBytes) + " bytes")
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		e = &web.Error{Status: fasthttp.StatusRequestEntityTooLarge, Message: "Request body too large",
 			Detail: "the request body is larger than any route accepts"}

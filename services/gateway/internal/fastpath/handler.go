@@ -138,8 +138,7 @@ func (s *Server) requestID(ctx *fasthttp.RequestCtx, rq *request) {
 func checkHeaders(h *fasthttp.RequestHeader) *web.Error {
 	raw := h.RawHeaders()
 	if size := len(h.Method()) + len(h.RequestURI()) + len(" HTTP/1.1\r\n ") + len(raw); size > web.MaxHeaderBytes {
-		return (&web.Error{Status: fasthttp.StatusRequestHeaderFieldsTooLarge, Message: "Request headers too large",
-			Detail: "the request line and headers may take at most " + strconv.Itoa(web.MaxHeaderBytes) + " bytes, not " + strconv.Itoa(size)})
+		return headersTooLarge("the request line and headers may take at most " + strconv.Itoa(web.MaxHeaderBytes) + " bytes, not " + strconv.Itoa(size))
 	}
 	if bytes.Count(raw, lf) != bytes.Count(raw, crlf) || bytes.Contains(raw, foldSP) || bytes.Contains(raw, foldTab) {
 		return badFraming("header lines must end with CRLF and may not be folded (RFC 9112 §2.2, §5.2)")
@@ -176,6 +175,12 @@ var (
 	comma    = []byte(",")
 	identity = []byte("identity")
 )
+
+// headersTooLarge is the JSON 431, whether the handler measured the
+// headers or fasthttp's read buffer overflowed first (parseError).
+func headersTooLarge(detail string) *web.Error {
+	return &web.Error{Status: fasthttp.StatusRequestHeaderFieldsTooLarge, Message: "Request headers too large", Detail: detail}
+}
 
 func badFraming(detail string) *web.Error {
 	return &web.Error{Status: fasthttp.StatusBadRequest, Message: "Bad request", Detail: detail}

@@ -25,15 +25,6 @@ func TestIntegrationServesOnlyAMigratedSchema(t *testing.T) {
 				"DATABASE_URL": appURL, "MAILER_ADDR": "127.0.0.1:0", "MAILER_LINK_SECRET": testLinkSecret,
 			}), &logtest.Buffer{})
 		},
-		Migrate: func(ownerURL string) error { return migrate(ctx, ownerEnv(ownerURL), io.Discard) },
+		Migrate: func(env libconfig.LookupEnv) error { return migrate(ctx, env, io.Discard) },
 	})
-}
-
-// ownerEnv is the migrate step's environment: MIGRATE_DATABASE_URL, or
-// nothing when url is empty.
-func ownerEnv(url string) libconfig.LookupEnv {
-	if url == "" {
-		return libconfig.Map(nil)
-	}
-	return libconfig.Map(map[string]string{"MIGRATE_DATABASE_URL": url})
 }
