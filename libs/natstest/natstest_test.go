@@ -8,6 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/acube/platform/libs/testkit"
 )
 
 // connect opens a client connection to s that does not reconnect, closed
@@ -118,6 +120,9 @@ func TestConfigRefusalsErrorsAndReload(t *testing.T) {
 	if _, err := connect(t, s, nats.UserInfo("writer", "wrong")); err == nil {
 		t.Fatal("connected with a wrong password")
 	}
+	// The client reads the server's -ERR before the server files the
+	// closed connection, so the count is awaited, then checked exact.
+	testkit.Eventually(t, "the bad login counted as a refusal", func() bool { return s.Refusals() >= 1 })
 	if got := s.Refusals(); got != 1 {
 		t.Errorf("refusals = %d, want 1", got)
 	}
