@@ -42,6 +42,23 @@ func Map(env map[string]string) LookupEnv {
 	}
 }
 
+// Checked is a configuration that reports the settings of it that cannot
+// work.
+type Checked interface {
+	Validate() error
+}
+
+// LoadChecked is a service's config.Load: it fills a new T from lookup
+// (Load) and returns it with what its Validate reports.
+func LoadChecked[T Checked](lookup LookupEnv) (T, error) {
+	var c T
+	if err := Load(lookup, &c); err != nil {
+		var zero T
+		return zero, err
+	}
+	return c, c.Validate()
+}
+
 // Load fills the struct that dst points to from lookup, using each field's
 // default when the variable is unset. Nested and embedded structs are
 // walked. It reports every bad value at once.

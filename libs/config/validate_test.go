@@ -49,6 +49,10 @@ func TestValidate(t *testing.T) {
 		{name: "admin tokens ok", v: AdminTokens{Issuer: "acube-admin", Audience: "acube"}},
 		{name: "admin tokens without issuer", v: AdminTokens{Audience: "acube"}, wantErr: []string{"ADMIN_TOKEN_ISSUER"}},
 		{name: "admin tokens without audience", v: AdminTokens{Issuer: "acube-admin"}, wantErr: []string{"ADMIN_TOKEN_AUDIENCE"}},
+		{name: "revocations ok", v: Revocations{AccessTTLMax: 15 * time.Minute}},
+		{name: "revocations bounds ok", v: Revocations{AccessTTLMax: 24 * time.Hour}},
+		{name: "revocations too short", v: Revocations{AccessTTLMax: 59 * time.Second}, wantErr: []string{"ADMIN_ACCESS_TTL_MAX"}},
+		{name: "revocations too long", v: Revocations{AccessTTLMax: 25 * time.Hour}, wantErr: []string{"ADMIN_ACCESS_TTL_MAX"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,6 +65,64 @@ func TestValidate(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("Validate() = %v, want it to name %s", err, w)
 				}
+			}
+		})
+	}
+}
+
+// TestLoadChecked: a service's Load returns the loaded configuration with
+// what its Validate reports, and a zero one when a value cannot be read.
+func TestLoadChecked(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    string // MIGRATE_DATABASE_URL of the result
+		wantErr string
+	}{
+		{name: "valid", env: map[string]string{"MIGRATE_DATABASE_URL": "postgres://owner@db/acube"}, want: "postgres://owner@db/acube"},
+		{name: "invalid keeps what it read", env: map[string]string{"MIGRATE_DATABASE_URL": "postgres://owner@db/acube", "LOG_LEVEL": "loud"},
+			want: "postgres://owner@db/acube", wantErr: "LOG_LEVEL"},
+		{name: "missing setting", env: map[string]string{}, wantErr: "MIGRATE_DATABASE_URL"},
+		{name: "unreadable value", env: map[string]string{"MIGRATE_DATABASE_URL": "postgres://owner@db/acube", "SHUTDOWN_GRACE": "soon"}, wantErr: "SHUTDOWN_GRACE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := LoadChecked[Migrate](Map(tt.env))
+			if (err != nil) != (tt.wantErr != "") || (err != nil && !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("LoadChecked() err = %v, want one naming %q", err, tt.wantErr)
+			}
+			if got.DatabaseURL != tt.want {
+				t.Errorf("LoadChecked().DatabaseURL = %q, want %q", got.DatabaseURL, tt.want)
+			}
+		})
+	}
+}
+
+func TestClients(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		proxies []string
+		wantErr bool
+	}{
+		{name: "none", proxies: nil},
+		{name: "cidr and address", proxies: []string{"10.0.0.0/8", "::1"}},
+		{name: "bad entry", proxies: []string{"not-an-address"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r, err := Clients("SVC_TRUSTED_PROXIES", tt.proxies)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Clients() err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if tt.wantErr && !strings.Contains(err.Error(), "SVC_TRUSTED_PROXIES") {
+				t.Errorf("Clients() err = %v, want it to name SVC_TRUSTED_PROXIES", err)
+			}
+			if !tt.wantErr && r == nil {
+				t.Error("Clients() returned no resolver")
 			}
 		})
 	}

@@ -12,6 +12,7 @@
 // which may only use the tables, and checks that the schema carries every
 // migration the binary has. Neither creates a database or a schema: the
 // database's bootstrap does (deploy/k8s/infra/postgres/bootstrap.sql).
+// Service holds the two steps as every service's binary runs them.
 package postgres
 
 import (

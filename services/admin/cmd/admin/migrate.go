@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,6 +18,11 @@ import (
 // (store/migrations, app_role); the serving login is only a member of it.
 const appGroup = store.AppRole
 
+// database is admin's schema and the migration sets this binary carries.
+func database() postgres.Service {
+	return postgres.Service{Name: "admin", Schema: schema, Sets: migrations.Sets()}
+}
+
 // migrate is `admin migrate`: it applies the migrations as the schema's
 // owner (MIGRATE_DATABASE_URL) and exits. In Kubernetes it is each pod's
 // init container; replicas starting together take turns on a lock.
@@ -28,24 +31,13 @@ func migrate(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Write
 	if err != nil {
 		return err
 	}
-	log := logging.New(stdout, "admin", cfg.LogLevel)
-	log.Info("migrating", libconfig.LogValue(&cfg)...)
-	if err := postgres.Up(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema}, log, migrations.Sets()...); err != nil {
-		return err
-	}
-	log.Info("migrated", "schema", schema)
-	return nil
+	return database().Up(ctx, logging.New(stdout, "admin", cfg.LogLevel), cfg.DatabaseURL, libconfig.LogValue(&cfg)...)
 }
 
 // openDB opens the serving pool, logged in with DATABASE_URL (admin_app,
 // only a member of the app group), every connection taking the group with
 // SET ROLE (ADMIN_DB_ROLE), once the schema carries every migration of
-// this binary. It creates and migrates nothing: a schema behind the binary
-// fails the start at once, naming the step that was skipped.
+// this binary (postgres.Service.Open).
 func openDB(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
-	pool, err := postgres.OpenMigrated(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema, MaxConns: cfg.DBMaxConns, Role: cfg.ServingRole()}, migrations.Sets()...)
-	if errors.As(err, new(*postgres.NotMigratedError)) {
-		return nil, fmt.Errorf("%w: run `admin migrate` first", err)
-	}
-	return pool, err
+	return database().Open(ctx, postgres.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns, Role: cfg.ServingRole()})
 }

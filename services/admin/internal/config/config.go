@@ -104,11 +104,7 @@ type Bulk struct {
 
 // Load reads and checks the configuration.
 func Load(lookup libconfig.LookupEnv) (Config, error) {
-	var c Config
-	if err := libconfig.Load(lookup, &c); err != nil {
-		return Config{}, err
-	}
-	return c, c.Validate()
+	return libconfig.LoadChecked[Config](lookup)
 }
 
 // Validate reports every setting that is out of bounds.
@@ -166,9 +162,5 @@ func (c Config) ServingRole() string {
 // Clients is the resolver of client addresses over TrustedProxies
 // (libs/clientip: CIDRs or single addresses).
 func (c Config) Clients() (*clientip.Resolver, error) {
-	r, err := clientip.New(clientip.Config{TrustedProxies: c.TrustedProxies})
-	if err != nil {
-		return nil, fmt.Errorf("config: ADMIN_TRUSTED_PROXIES: %w", err)
-	}
-	return r, nil
+	return libconfig.Clients("ADMIN_TRUSTED_PROXIES", c.TrustedProxies)
 }

@@ -11,9 +11,5 @@ type Migrate struct {
 
 // LoadMigrate reads and checks the migrate step's configuration.
 func LoadMigrate(lookup libconfig.LookupEnv) (Migrate, error) {
-	var m Migrate
-	if err := libconfig.Load(lookup, &m); err != nil {
-		return Migrate{}, err
-	}
-	return m, m.Validate()
+	return libconfig.LoadChecked[Migrate](lookup)
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/libs/keyset"
+	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/services/admin/internal/audit"
 )
 
@@ -53,48 +52,43 @@ func Append(ctx context.Context, tx pgx.Tx, ev events.Event) error {
 	return nil
 }
 
+// queryAudit is one page of the audit log, newest first: the WHERE
+// clause (postgres.Where) and the number of the LIMIT argument go in.
+const queryAudit = `
+SELECT id, source, actor_id, actor_email, action, entity, entity_id, client_ip, changes, occurred_at
+FROM audit_log%s
+ORDER BY occurred_at DESC, id DESC LIMIT $%d`
+
 // Query returns the entries f selects, newest first, one page of at most
 // f.Limit, and the cursor of the next page (nil on the last).
 func (s *Audit) Query(ctx context.Context, f audit.Filter) ([]audit.Entry, *keyset.Cursor, error) {
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
-	}
+	var w postgres.Where
 	if f.ActorID != "" {
-		add("actor_id = ?", f.ActorID)
+		w.Add("actor_id = $1", f.ActorID)
 	}
 	if f.ActorEmail != "" {
-		add("actor_email = ?", f.ActorEmail)
+		w.Add("actor_email = $1", f.ActorEmail)
 	}
 	if f.Action != "" {
-		add("action = ?", f.Action)
+		w.Add("action = $1", f.Action)
 	}
 	if f.Entity != "" {
-		add("entity = ?", f.Entity)
+		w.Add("entity = $1", f.Entity)
 	}
 	if f.EntityID != "" {
-		add("entity_id = ?", f.EntityID)
+		w.Add("entity_id = $1", f.EntityID)
 	}
 	if !f.From.IsZero() {
-		add("occurred_at >= ?", f.From)
+		w.Add("occurred_at >= $1", f.From)
 	}
 	if !f.To.IsZero() {
-		add("occurred_at < ?", f.To)
+		w.Add("occurred_at < $1", f.To)
 	}
 	if f.After != nil {
-		args = append(args, f.After.At, f.After.ID)
-		where = append(where, fmt.Sprintf("(occurred_at, id) < ($%d, $%d::uuid)", len(args)-1, len(args)))
+		w.Add("(occurred_at, id) < ($1, $2::uuid)", f.After.At, f.After.ID)
 	}
-	q := `SELECT id, source, actor_id, actor_email, action, entity, entity_id, client_ip, changes, occurred_at FROM audit_log`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	args = append(args, f.Limit+1)
-	q += fmt.Sprintf(" ORDER BY occurred_at DESC, id DESC LIMIT $%d", len(args))
+	args := append(w.Args(), f.Limit+1)
+	q := fmt.Sprintf(queryAudit, w.String(), len(args))
 
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {

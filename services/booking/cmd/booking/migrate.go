@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -19,6 +17,11 @@ import (
 // (store/migrations, app_role); the serving login is only a member of it.
 const appGroup = "acube_booking_app"
 
+// database is booking's schema and the migration sets this binary carries.
+func database() postgres.Service {
+	return postgres.Service{Name: "booking", Schema: schema, Sets: migrations.Sets()}
+}
+
 // migrate is `booking migrate`: it applies the migrations as the schema's
 // owner (MIGRATE_DATABASE_URL) and exits. In Kubernetes it is each pod's
 // init container; replicas starting together take turns on a lock.
@@ -27,23 +30,12 @@ func migrate(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Write
 	if err != nil {
 		return err
 	}
-	log := logging.New(stdout, "booking", cfg.LogLevel)
-	log.Info("migrating", libconfig.LogValue(&cfg)...)
-	if err := postgres.Up(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema}, log, migrations.Sets()...); err != nil {
-		return err
-	}
-	log.Info("migrated", "schema", schema)
-	return nil
+	return database().Up(ctx, logging.New(stdout, "booking", cfg.LogLevel), cfg.DatabaseURL, libconfig.LogValue(&cfg)...)
 }
 
 // openDB opens the serving pool, logged in with DATABASE_URL (booking's app
-// role), once the schema carries every migration of this binary. It
-// creates and migrates nothing: a schema behind the binary fails the start
-// at once, naming the step that was skipped.
+// role), once the schema carries every migration of this binary
+// (postgres.Service.Open).
 func openDB(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
-	pool, err := postgres.OpenMigrated(ctx, postgres.Config{URL: cfg.DatabaseURL, Schema: schema, MaxConns: cfg.DBMaxConns}, migrations.Sets()...)
-	if errors.As(err, new(*postgres.NotMigratedError)) {
-		return nil, fmt.Errorf("%w: run `booking migrate` first", err)
-	}
-	return pool, err
+	return database().Open(ctx, postgres.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns})
 }

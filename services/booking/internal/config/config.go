@@ -31,7 +31,7 @@ type Config struct {
 	Jobs   Jobs
 
 	// Revocations says how long revoked admin sessions are remembered.
-	Revocations Revocations
+	Revocations libconfig.Revocations
 }
 
 // Links configures the manage links sent to bookers and registrants.
@@ -65,7 +65,7 @@ func Load(lookup libconfig.LookupEnv) (Config, error) {
 
 // Validate reports every setting that is out of bounds.
 func (c Config) Validate() error {
-	errs := []error{c.Backbone.Validate(), c.Admin.Validate()}
+	errs := []error{c.Backbone.Validate(), c.Admin.Validate(), c.Revocations.Validate()}
 	if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("config: PUBLIC_BASE_URL=%q must be an absolute http(s) URL", c.PublicBaseURL))
 	}
@@ -84,24 +84,11 @@ func (c Config) Validate() error {
 	if _, err := c.Clients(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.Revocations.AccessTTLMax < time.Minute || c.Revocations.AccessTTLMax > 24*time.Hour {
-		errs = append(errs, fmt.Errorf("config: ADMIN_ACCESS_TTL_MAX=%s must be in [1m, 24h]", c.Revocations.AccessTTLMax))
-	}
 	return errors.Join(errs...)
 }
 
 // Clients is the resolver of client addresses over TrustedProxies
 // (libs/clientip: CIDRs or single addresses).
 func (c Config) Clients() (*clientip.Resolver, error) {
-	r, err := clientip.New(clientip.Config{TrustedProxies: c.TrustedProxies})
-	if err != nil {
-		return nil, fmt.Errorf("config: BOOKING_TRUSTED_PROXIES: %w", err)
-	}
-	return r, nil
-}
-
-// Revocations configures the refusal of revoked admin access tokens
-// (libs/authn.Revocations, fed by the admin.sessions.revoked events).
-type Revocations struct {
-	AccessTTLMax time.Duration `env:"ADMIN_ACCESS_TTL_MAX" default:"15m" doc:"the longest an admin access token lives: at least the admin service's ADMIN_ACCESS_TTL (which it caps at 15m); a revocation is remembered this long and a token that lives longer is refused"`
+	return libconfig.Clients("BOOKING_TRUSTED_PROXIES", c.TrustedProxies)
 }

@@ -20,7 +20,7 @@ type Config struct {
 	// Admin says how admin access tokens are verified.
 	Admin libconfig.AdminTokens
 	// Revocations says how long revoked admin sessions are remembered.
-	Revocations Revocations
+	Revocations libconfig.Revocations
 
 	Addr           string        `env:"EXPORTER_ADDR" default:":8104" doc:"HTTP listen address"`
 	TrustedProxies []string      `env:"EXPORTER_TRUSTED_PROXIES" default:"127.0.0.0/8,::1/128" doc:"comma-separated CIDRs or addresses whose X-Forwarded-For is believed (the gateway), for the client address of audit records"`
@@ -36,19 +36,12 @@ type Config struct {
 
 // Load reads the configuration and checks it.
 func Load(lookup libconfig.LookupEnv) (Config, error) {
-	var c Config
-	if err := libconfig.Load(lookup, &c); err != nil {
-		return Config{}, err
-	}
-	if err := c.Validate(); err != nil {
-		return Config{}, err
-	}
-	return c, nil
+	return libconfig.LoadChecked[Config](lookup)
 }
 
 // Validate reports every setting that cannot work.
 func (c Config) Validate() error {
-	errs := []error{c.Backbone.Validate(), c.Admin.Validate()}
+	errs := []error{c.Backbone.Validate(), c.Admin.Validate(), c.Revocations.Validate()}
 	if c.ExportTTL <= 0 {
 		errs = append(errs, errors.New("config: EXPORT_TTL must be positive"))
 	}
@@ -70,24 +63,11 @@ func (c Config) Validate() error {
 	if _, err := c.Clients(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.Revocations.AccessTTLMax < time.Minute || c.Revocations.AccessTTLMax > 24*time.Hour {
-		errs = append(errs, fmt.Errorf("config: ADMIN_ACCESS_TTL_MAX=%s must be in [1m, 24h]", c.Revocations.AccessTTLMax))
-	}
 	return errors.Join(errs...)
 }
 
 // Clients is the resolver of client addresses over TrustedProxies
 // (libs/clientip: CIDRs or single addresses).
 func (c Config) Clients() (*clientip.Resolver, error) {
-	r, err := clientip.New(clientip.Config{TrustedProxies: c.TrustedProxies})
-	if err != nil {
-		return nil, fmt.Errorf("config: EXPORTER_TRUSTED_PROXIES: %w", err)
-	}
-	return r, nil
-}
-
-// Revocations configures the refusal of revoked admin access tokens
-// (libs/authn.Revocations, fed by the admin.sessions.revoked events).
-type Revocations struct {
-	AccessTTLMax time.Duration `env:"ADMIN_ACCESS_TTL_MAX" default:"15m" doc:"the longest an admin access token lives: at least the admin service's ADMIN_ACCESS_TTL (which it caps at 15m); a revocation is remembered this long and a token that lives longer is refused"`
+	return libconfig.Clients("EXPORTER_TRUSTED_PROXIES", c.TrustedProxies)
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 	"unsafe"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/services/exporter/internal/audit"
 )
 
@@ -57,45 +56,35 @@ ORDER BY occurred_at, event_id`
 // where renders f as a WHERE clause with positional arguments. Only the
 // filters that are set appear, so the planner sees plain predicates it can
 // match to the indexes.
-func where(f audit.Filter) (string, []any) {
-	var (
-		conds []string
-		args  []any
-	)
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		conds = append(conds, strings.ReplaceAll(cond, "$?", "$"+strconv.Itoa(len(args))))
-	}
+func where(f audit.Filter) *postgres.Where {
+	var w postgres.Where
 	if f.AdminID != "" {
-		add("actor_id = $?", f.AdminID)
+		w.Add("actor_id = $1", f.AdminID)
 	}
 	if f.Admin != "" {
-		add("(actor_id = $? OR lower(actor_email) = lower($?))", f.Admin)
+		w.Add("(actor_id = $1 OR lower(actor_email) = lower($1))", f.Admin)
 	}
 	if f.Action != "" {
-		add("action = $?", f.Action)
+		w.Add("action = $1", f.Action)
 	}
 	if f.Entity != "" {
-		add("entity = $?", f.Entity)
+		w.Add("entity = $1", f.Entity)
 	}
 	if !f.From.IsZero() {
-		add("occurred_at >= $?", f.From)
+		w.Add("occurred_at >= $1", f.From)
 	}
 	if !f.To.IsZero() {
-		add("occurred_at < $?", f.To)
+		w.Add("occurred_at < $1", f.To)
 	}
-	if len(conds) == 0 {
-		return "", nil
-	}
-	return "\nWHERE " + strings.Join(conds, " AND "), args
+	return &w
 }
 
 // Stream reports the planner's estimate of the records matching f, then
 // streams them oldest first. Rows cost no allocation: each row's cells
 // view one reused buffer, valid until emit returns (RecordSource).
 func (s *Store) Stream(ctx context.Context, f audit.Filter, total func(int64), emit func([]string) error) error {
-	cond, args := where(f)
-	query := fmt.Sprintf(streamAudit, cond)
+	w := where(f)
+	query, args := fmt.Sprintf(streamAudit, w), w.Args()
 	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var plan []struct {
 			Plan struct {
