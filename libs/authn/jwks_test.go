@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/acube/platform/libs/testkit"
 )
 
 // jwksServer is a real HTTP JWKS endpoint whose keys, status and speed a
@@ -80,24 +82,6 @@ func (s *jwksServer) hold() (release func()) {
 	}
 }
 
-// fakeClock is a clock the test moves by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // claimsAt are goodClaims issued at at.
 func claimsAt(at time.Time) Claims {
 	c := goodClaims()
@@ -119,7 +103,7 @@ func settle(v *Verifier) {
 	}
 }
 
-func jwksVerifier(t *testing.T, url string, clock *fakeClock) *Verifier {
+func jwksVerifier(t *testing.T, url string, clock *testkit.Clock) *Verifier {
 	t.Helper()
 	v, err := NewVerifier(Config{Issuer: "acube-admin", Audience: "acube", JWKSURL: url,
 		RefreshInterval: 5 * time.Minute, MaxAge: time.Hour, MinRefresh: 30 * time.Second, RetryInterval: time.Second,
@@ -139,7 +123,7 @@ func TestJWKSRotationAndRetirement(t *testing.T) {
 	oldPub, oldPriv := newKey(t)
 	newPub, newPriv := newKey(t)
 	srv := newJWKSServer(t, oldPub)
-	clock := &fakeClock{now: t0.Add(time.Second)}
+	clock := testkit.NewClock(t0.Add(time.Second))
 	v := jwksVerifier(t, srv.url, clock)
 	ctx := context.Background()
 	oldTok := sign(t, goodClaims(), Thumbprint(oldPub), oldPriv)
@@ -176,7 +160,7 @@ func TestJWKSRotationAndRetirement(t *testing.T) {
 	// its set is past MaxAge, so the token waits for a fetch that no
 	// longer lists the key.
 	srv.serve(oldPub)
-	idle := &fakeClock{now: t0.Add(time.Second)}
+	idle := testkit.NewClock(t0.Add(time.Second))
 	v2 := jwksVerifier(t, srv.url, idle)
 	if _, err := v2.Verify(ctx, oldTok); err != nil {
 		t.Fatal(err)
@@ -202,7 +186,7 @@ func TestJWKSSlowServerDoesNotBlockKnownKeys(t *testing.T) {
 	pub, priv := newKey(t)
 	newPub, newPriv := newKey(t)
 	srv := newJWKSServer(t, pub)
-	clock := &fakeClock{now: t0.Add(time.Second)}
+	clock := testkit.NewClock(t0.Add(time.Second))
 	v := jwksVerifier(t, srv.url, clock)
 	tok := sign(t, goodClaims(), Thumbprint(pub), priv)
 	if _, err := v.Verify(context.Background(), tok); err != nil {
@@ -251,7 +235,7 @@ func TestJWKSFailuresAreNotCached(t *testing.T) {
 	pub, priv := newKey(t)
 	newPub, newPriv := newKey(t)
 	srv := newJWKSServer(t, pub)
-	clock := &fakeClock{now: t0.Add(time.Second)}
+	clock := testkit.NewClock(t0.Add(time.Second))
 	v := jwksVerifier(t, srv.url, clock)
 	ctx := context.Background()
 	tok := sign(t, goodClaims(), Thumbprint(pub), priv)
@@ -297,7 +281,7 @@ func TestJWKSCancelledFetchIsNotCached(t *testing.T) {
 	t.Parallel()
 	pub, priv := newKey(t)
 	srv := newJWKSServer(t, pub)
-	clock := &fakeClock{now: t0.Add(time.Second)}
+	clock := testkit.NewClock(t0.Add(time.Second))
 	v := jwksVerifier(t, srv.url, clock)
 	tok := sign(t, goodClaims(), Thumbprint(pub), priv)
 

@@ -51,7 +51,7 @@ func newRevocations(t *testing.T, cfg RevocationsConfig) (*Revocations, *prometh
 func TestRevocationsCheck(t *testing.T) {
 	t.Parallel()
 	admin, other := uuid.New(), uuid.New()
-	clock := &fakeClock{now: t0}
+	clock := testkit.NewClock(t0)
 	r, _ := newRevocations(t, RevocationsConfig{MaxTokenAge: 10 * time.Minute, Leeway: 5 * time.Second, Now: clock.Now})
 	r.current.Store(true)
 	revokedAt := t0.Add(-time.Minute).Add(300 * time.Millisecond) // 03:03:05.3
@@ -126,7 +126,7 @@ func upper(s string) string {
 // arrives already past that is not kept at all.
 func TestRevocationsExpire(t *testing.T) {
 	t.Parallel()
-	clock := &fakeClock{now: t0}
+	clock := testkit.NewClock(t0)
 	r, reg := newRevocations(t, RevocationsConfig{MaxTokenAge: 10 * time.Minute, Leeway: 5 * time.Second, Now: clock.Now})
 	r.current.Store(true)
 	admin := uuid.New()

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/acube/platform/libs/natstest"
@@ -19,15 +18,7 @@ func TestWaitAcked(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	ns := natstest.Start(t)
-	nc, err := nats.Connect(ns.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natstest.JetStream(t, ns.URL())
 	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "ACKED", Subjects: []string{"acked.>"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -2,15 +2,7 @@ package smtptest
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,39 +11,9 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
-)
 
-// tlsConfigs returns a server config with a self-signed certificate for
-// 127.0.0.1 and a client config that trusts it.
-func tlsConfigs(t *testing.T) (server, client *tls.Config) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "sink.test"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
-	client = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
-	return server, client
-}
+	"github.com/acube/platform/libs/testkit"
+)
 
 // send delivers one message over c.
 func send(c *smtp.Client, from string, to []string, body string) error {
@@ -235,7 +197,7 @@ func TestSinkSpoolFailureRefusesTheMessage(t *testing.T) {
 // STARTTLS) before MAIL FROM (go-smtp's ErrAuthRequired) and refuses wrong ones with 535.
 func TestSinkAuth(t *testing.T) {
 	t.Parallel()
-	serverTLS, clientTLS := tlsConfigs(t)
+	serverTLS, clientTLS := testkit.TLS(t)
 	s := New(t, Options{TLSConfig: serverTLS, Username: "mailer", Password: "s3cret"})
 	tests := []struct {
 		name     string
@@ -282,7 +244,7 @@ func TestSinkAuth(t *testing.T) {
 // first byte, as on port 465.
 func TestSinkImplicitTLS(t *testing.T) {
 	t.Parallel()
-	serverTLS, clientTLS := tlsConfigs(t)
+	serverTLS, clientTLS := testkit.TLS(t)
 	s := New(t, Options{TLSConfig: serverTLS, ImplicitTLS: true})
 	c, err := smtp.DialTLS(s.Addr(), clientTLS)
 	if err != nil {

@@ -1,13 +1,14 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/outbox/outboxtest"
 	"github.com/acube/platform/services/admin/internal/totp"
 )
 
@@ -132,25 +133,8 @@ func (h *harness) invite(superToken, email, role string) string {
 // from the stream.
 func (h *harness) invitation(email string) string {
 	h.t.Helper()
-	rows, err := h.pool.Query(context.Background(),
-		`SELECT payload FROM outbox WHERE subject = $1 ORDER BY seq DESC`, events.TypeAccountInvited)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var payload []byte
-		if err := rows.Scan(&payload); err != nil {
-			h.t.Fatal(err)
-		}
-		ev, err := events.Decode(payload)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		var d events.AccountInvited
-		if err := ev.UnmarshalData(&d); err != nil {
-			h.t.Fatal(err)
-		}
+	invited := outboxtest.Data[events.AccountInvited](h.t, outboxtest.Events(h.t, h.pool, events.TypeAccountInvited))
+	for _, d := range slices.Backward(invited) {
 		if !strings.EqualFold(d.Email, email) {
 			continue
 		}

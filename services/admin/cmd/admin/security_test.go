@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/acube/platform/libs/events"
+	"github.com/acube/platform/libs/outbox/outboxtest"
 	"github.com/acube/platform/libs/testkit"
 	"github.com/acube/platform/services/admin/internal/totp"
 )
@@ -24,29 +25,7 @@ func (h *harness) refresh(tok string) reply {
 // revocations returns the admin.sessions.revoked events in the outbox.
 func (h *harness) revocations() []events.SessionsRevoked {
 	h.t.Helper()
-	rows, err := h.pool.Query(context.Background(), `SELECT payload FROM outbox WHERE subject = $1 ORDER BY seq`,
-		events.TypeSessionsRevoked)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []events.SessionsRevoked
-	for rows.Next() {
-		var payload []byte
-		if err := rows.Scan(&payload); err != nil {
-			h.t.Fatal(err)
-		}
-		ev, err := events.Decode(payload)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		var d events.SessionsRevoked
-		if err := ev.UnmarshalData(&d); err != nil {
-			h.t.Fatal(err)
-		}
-		out = append(out, d)
-	}
-	return out
+	return outboxtest.Data[events.SessionsRevoked](h.t, outboxtest.Events(h.t, h.pool, events.TypeSessionsRevoked))
 }
 
 // Finding 1, outside the grace period: the spent token revokes its whole

@@ -57,7 +57,7 @@ func TestIntegrationThrottle(t *testing.T) {
 		t.Fatalf("owner from a known address during a distributed attack: %v", err)
 	}
 	// The lock is short: once it passes, a new address may try again.
-	f.clock.advance(2 * time.Second)
+	f.clock.Advance(2 * time.Second)
 	if _, err := f.svc.Login(ctx, "root@example.org", superPassword, "192.0.2.201"); err != nil {
 		t.Fatalf("after the back-off: %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
+	"github.com/acube/platform/libs/testkit"
 	"github.com/acube/platform/services/admin/internal/account"
 	"github.com/acube/platform/services/admin/internal/migrations"
 	"github.com/acube/platform/services/admin/internal/password"
@@ -54,16 +55,11 @@ type nopRecorder struct{}
 func (nopRecorder) Login(string)   {}
 func (nopRecorder) Refresh(string) {}
 
-type clock struct{ t atomic.Pointer[time.Time] }
-
-func (c *clock) now() time.Time          { return *c.t.Load() }
-func (c *clock) advance(d time.Duration) { t := c.now().Add(d); c.t.Store(&t) }
-
 type fixture struct {
 	svc    *account.Service
 	hasher *countingHasher
 	store  *countingStore
-	clock  *clock
+	clock  *testkit.Clock
 	pool   *pgxpool.Pool
 	super  account.Account
 	// enrolment is the superadmin's TOTP key and recovery codes.
@@ -88,9 +84,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	keys := token.NewKeys(mustKey(t))
-	c := &clock{}
-	start := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
-	c.t.Store(&start)
+	c := testkit.NewClock(time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC))
 	f := &fixture{hasher: &countingHasher{Hasher: h}, store: &countingStore{Accounts: store.NewAccounts(pool)}, clock: c, pool: pool}
 	f.svc = account.NewService(f.store, f.hasher, token.NewSigner(keys, "iss", "aud", 10*time.Minute), nopRecorder{},
 		account.Config{
@@ -101,7 +95,7 @@ func newFixture(t *testing.T) *fixture {
 				Account:  account.Policy{Free: 20, Base: time.Second, Max: 5 * time.Minute, Reset: 15 * time.Minute},
 				KnownFor: 30 * 24 * time.Hour,
 			},
-		}, c.now)
+		}, c.Now)
 	f.super, f.enrolment, err = f.svc.Bootstrap(ctx, account.NewAccount{Email: "Root@Example.org", Name: "Root", Password: superPassword})
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +150,7 @@ func (f *fixture) admin(t *testing.T, email, role, pw string) account.Account {
 // code is the superadmin's TOTP code at the fixture's clock.
 func (f *fixture) code(t *testing.T) string {
 	t.Helper()
-	c, err := totp.Code(f.enrolment.Secret, totp.Step(f.clock.now()))
+	c, err := totp.Code(f.enrolment.Secret, totp.Step(f.clock.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +214,7 @@ func TestIntegrationLoginRefreshLogout(t *testing.T) {
 	}
 	// r1 again within the grace period: a retry, a race or a thief. It is
 	// refused and changes nothing: r2 goes on working (issue 13, finding 1).
-	f.clock.advance(5 * time.Second)
+	f.clock.Advance(5 * time.Second)
 	if _, err := f.svc.Refresh(ctx, r1, ip); !errors.Is(err, account.ErrRefreshReplayed) {
 		t.Fatalf("Refresh r1 within grace = %v, want ErrRefreshReplayed", err)
 	}
@@ -229,7 +223,7 @@ func TestIntegrationLoginRefreshLogout(t *testing.T) {
 		t.Fatalf("Refresh r2 after a replay of r1: %v", err)
 	}
 	// r1 after the grace: two parties hold the family; it ends.
-	f.clock.advance(6 * time.Second)
+	f.clock.Advance(6 * time.Second)
 	if _, err := f.svc.Refresh(ctx, r1, ip); !errors.Is(err, account.ErrRefreshReused) {
 		t.Fatalf("Refresh r1 after grace = %v, want ErrRefreshReused", err)
 	}
@@ -247,7 +241,7 @@ func TestIntegrationLoginRefreshLogout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.clock.advance(11 * time.Second)
+	f.clock.Advance(11 * time.Second)
 	if _, err := f.svc.Refresh(ctx, a1, ip); !errors.Is(err, account.ErrRefreshReused) {
 		t.Fatalf("reuse after grace = %v, want ErrRefreshReused", err)
 	}
@@ -257,14 +251,14 @@ func TestIntegrationLoginRefreshLogout(t *testing.T) {
 
 	// Idle and absolute expiry: each use within the idle limit extends
 	// the token, never past the login's absolute limit.
-	loginAt := f.clock.now()
+	loginAt := f.clock.Now()
 	s, err = f.svc.Login(ctx, "ada@example.org", adaPassword, ip)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tok := s.RefreshToken
 	for range 6 { // six hops of 1h55m: 11h30m after login
-		f.clock.advance(115 * time.Minute)
+		f.clock.Advance(115 * time.Minute)
 		n, err := f.svc.Refresh(ctx, tok, ip)
 		if err != nil {
 			t.Fatalf("refresh within idle: %v", err)
@@ -278,7 +272,7 @@ func TestIntegrationLoginRefreshLogout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.clock.advance(31 * time.Minute) // 12h01m
+	f.clock.Advance(31 * time.Minute) // 12h01m
 	if _, err := f.svc.Refresh(ctx, n.RefreshToken, ip); !errors.Is(err, account.ErrInvalidRefresh) {
 		t.Fatalf("refresh past the absolute expiry = %v, want ErrInvalidRefresh", err)
 	}
@@ -286,7 +280,7 @@ func TestIntegrationLoginRefreshLogout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.clock.advance(2*time.Hour + time.Second)
+	f.clock.Advance(2*time.Hour + time.Second)
 	if _, err := f.svc.Refresh(ctx, s.RefreshToken, ip); !errors.Is(err, account.ErrInvalidRefresh) {
 		t.Fatalf("refresh past idle expiry = %v, want ErrInvalidRefresh", err)
 	}

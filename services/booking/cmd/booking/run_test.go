@@ -10,9 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/acube/platform/libs/apispec/apitest"
 	libconfig "github.com/acube/platform/libs/config"
 	"github.com/acube/platform/libs/logging/logtest"
@@ -41,15 +38,7 @@ func TestIntegrationServeAndShutdown(t *testing.T) {
 	// ADMIN, whose token revocations booking follows, is the admin
 	// service's: the test declares it, as the admin would.
 	ns := natstest.Start(t)
-	nc, err := nats.Connect(ns.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natstest.JetStream(t, ns.URL())
 	if err := stream.EnsureAll(context.Background(), js, stream.Admin(1)); err != nil {
 		t.Fatal(err)
 	}

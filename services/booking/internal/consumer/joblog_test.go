@@ -1,19 +1,13 @@
 package consumer
 
 import (
-	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/acube/platform/libs/consume"
 	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/libs/logging/logtest"
-	"github.com/acube/platform/libs/natstest"
-	"github.com/acube/platform/libs/stream"
 )
 
 // TestIntegrationJobLogsBackgroundJobLines runs the real consumer on a
@@ -22,42 +16,8 @@ import (
 // operator grepping "BACKGROUND JOB" would.
 func TestIntegrationJobLogsBackgroundJobLines(t *testing.T) {
 	f := newFixture(t)
-	ns := natstest.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	nc, js, err := stream.Connect(ns.URL(), "test", f.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	if _, err := stream.Ensure(ctx, js, stream.Admin(1)); err != nil {
-		t.Fatal(err)
-	}
-	m, err := consume.NewMetrics(prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
 	log, logs := logtest.NewLogger()
-	r, err := NewJobs(f.pool, js, m, log, f.svc, JobsConfig{ChunkSize: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stopped := make(chan error, 1)
-	go func() { stopped <- r.Run(ctx) }()
-	publish := func(req events.JobRequest) {
-		t.Helper()
-		ev, err := events.New("admin", JobsSubject, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := json.Marshal(ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := js.Publish(ctx, JobsSubject, raw); err != nil {
-			t.Fatal(err)
-		}
-	}
+	publish, stop := f.runJobs(t, log, JobsConfig{ChunkSize: 10})
 
 	ids := append(f.book(t, 145), uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString())
 	del := events.JobRequest{JobID: uuid.New(), Entity: "sessions", Action: "delete", IDs: ids,
@@ -98,8 +58,7 @@ func TestIntegrationJobLogsBackgroundJobLines(t *testing.T) {
 	if failed.Level() != "ERROR" || failed.Str("error") != "events have no status to update" || failed["will_retry"] != false {
 		t.Errorf("failed line %v, want ERROR with the reason, not retried", failed)
 	}
-	cancel()
-	if err := <-stopped; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 }

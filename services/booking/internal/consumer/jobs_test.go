@@ -20,6 +20,7 @@ import (
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/objstore"
 	"github.com/acube/platform/libs/objstore/objstoretest"
+	"github.com/acube/platform/libs/outbox/outboxtest"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/libs/stream"
@@ -75,24 +76,7 @@ func (f fixture) book(t *testing.T, n int) []string {
 
 func (f fixture) outbox(t *testing.T, subject string) []events.Event {
 	t.Helper()
-	rows, err := f.pool.Query(context.Background(), `SELECT payload FROM outbox WHERE subject = $1 ORDER BY seq`, subject)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []events.Event
-	for rows.Next() {
-		var raw []byte
-		if err := rows.Scan(&raw); err != nil {
-			t.Fatal(err)
-		}
-		ev, err := events.Decode(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, ev)
-	}
-	return out
+	return outboxtest.Events(t, f.pool, subject)
 }
 
 func TestIntegrationJobResumesWithoutApplyingTwice(t *testing.T) {
@@ -187,45 +171,55 @@ func TestIntegrationJobRefusedWhole(t *testing.T) {
 	}
 }
 
-// TestIntegrationJobConsumer runs the real consumer: a delete job
-// published on ADMIN is carried out and reported.
-func TestIntegrationJobConsumer(t *testing.T) {
-	f := newFixture(t)
+// runJobs runs the real job consumer, logging to log, over a NATS server
+// of its own with the ADMIN stream declared. publish sends a job request
+// on the stream as the admin service does; stop stops the consumer and
+// returns what its Run returned (the test's end stops it too).
+func (f fixture) runJobs(t *testing.T, log *slog.Logger, cfg JobsConfig) (publish func(events.JobRequest), stop func() error) {
+	t.Helper()
 	ns := natstest.Start(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	nc, js, err := stream.Connect(ns.URL(), "test", f.log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
-	if _, err := stream.Ensure(ctx, js, stream.Admin(1)); err != nil {
+	t.Cleanup(nc.Close)
+	if _, err := stream.Ensure(context.Background(), js, stream.Admin(1)); err != nil {
 		t.Fatal(err)
 	}
 	m, err := consume.NewMetrics(prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := NewJobs(f.pool, js, m, f.log, f.svc, JobsConfig{ChunkSize: 2})
+	r, err := NewJobs(f.pool, js, m, log, f.svc, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stopped := make(chan error, 1)
-	go func() { stopped <- r.Run(ctx) }()
+	task := testkit.Go(t, "the job consumer", r.Run)
+	publish = func(req events.JobRequest) {
+		t.Helper()
+		ev, err := events.New("admin", JobsSubject, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.Publish(context.Background(), JobsSubject, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return publish, task.Stop
+}
 
+// TestIntegrationJobConsumer runs the real consumer: a delete job
+// published on ADMIN is carried out and reported.
+func TestIntegrationJobConsumer(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	publish, stop := f.runJobs(t, f.log, JobsConfig{ChunkSize: 2})
 	ids := f.book(t, 3)
-	req := events.JobRequest{JobID: uuid.New(), Entity: "sessions", Action: "delete", IDs: ids}
-	ev, err := events.New("admin", JobsSubject, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := json.Marshal(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.Publish(ctx, JobsSubject, raw); err != nil {
-		t.Fatal(err)
-	}
+	publish(events.JobRequest{JobID: uuid.New(), Entity: "sessions", Action: "delete", IDs: ids})
 	testkit.Eventually(t, "booking.job.completed in the outbox", func() bool { return len(f.outbox(t, "booking.job.completed")) > 0 })
 	if n := len(f.outbox(t, "booking.job.progress")); n != 2 {
 		t.Fatalf("%d progress events, want 2", n)
@@ -237,8 +231,7 @@ func TestIntegrationJobConsumer(t *testing.T) {
 	if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM sessions`).Scan(&left); err != nil || left != 0 {
 		t.Fatalf("%d sessions left (%v)", left, err)
 	}
-	cancel()
-	if err := <-stopped; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 }

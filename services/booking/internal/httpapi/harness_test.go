@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,24 +26,17 @@ import (
 	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/libs/managelink"
 	"github.com/acube/platform/libs/objstore/objstoretest"
+	"github.com/acube/platform/libs/outbox/outboxtest"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/libs/stream"
+	"github.com/acube/platform/libs/testkit"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/booking/internal/booking"
 	"github.com/acube/platform/services/booking/internal/images"
 	"github.com/acube/platform/services/booking/internal/migrations"
 	"github.com/acube/platform/services/booking/internal/store"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // harness is a booking API over its own database, with a key to sign
 // admin tokens.
@@ -53,7 +45,7 @@ type harness struct {
 	srv   *httptest.Server
 	pool  *pgxpool.Pool
 	svc   *booking.Service
-	clock *clock
+	clock *testkit.Clock
 	priv  ed25519.PrivateKey
 	kid   string
 	admin string // a valid admin bearer token
@@ -93,7 +85,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	bucket, ns := objstoretest.Start(t, stream.EventImages(1))
 	imgs := images.New(bucket)
-	c := &clock{t: time.Now().UTC()}
+	c := testkit.NewClock(time.Now().UTC())
 	svc := booking.NewService(store.New(pool, store.Config{}), signer, imgs, c.Now, booking.Config{
 		PublicBaseURL: testBase, LinkTTL: 7 * 24 * time.Hour, CancelNotice: 24 * time.Hour})
 	api := New(svc, v, imgs, log, Config{Clients: loopbackClients(t), MaxImageBytes: 64 << 10})
@@ -199,24 +191,7 @@ func (h *harness) asAdmin(method, path, body string) response {
 // outbox returns the events written so far, in order, with subject prefix.
 func (h *harness) outbox(prefix string) []events.Event {
 	h.t.Helper()
-	rows, err := h.pool.Query(context.Background(), `SELECT payload FROM outbox WHERE subject LIKE $1 || '%' ORDER BY seq`, prefix)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []events.Event
-	for rows.Next() {
-		var raw []byte
-		if err := rows.Scan(&raw); err != nil {
-			h.t.Fatal(err)
-		}
-		ev, err := events.Decode(raw)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		out = append(out, ev)
-	}
-	return out
+	return outboxtest.Prefixed(h.t, h.pool, prefix)
 }
 
 func futureDate(days int) string {

@@ -4,11 +4,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,26 +16,19 @@ import (
 	"github.com/acube/platform/libs/managelink"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
+	"github.com/acube/platform/libs/testkit"
+	"github.com/acube/platform/libs/webpage/webpagetest"
 	"github.com/acube/platform/services/booking/internal/booking"
 	"github.com/acube/platform/services/booking/internal/migrations"
 	"github.com/acube/platform/services/booking/internal/store"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // fixture is the pages over a real booking service and its own database.
 type fixture struct {
 	srv   *httptest.Server
 	svc   *booking.Service
 	links *managelink.Signer
-	clock *clock
+	clock *testkit.Clock
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -53,7 +44,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{t: time.Now().UTC()}
+	c := testkit.NewClock(time.Now().UTC())
 	svc := booking.NewService(store.New(pool, store.Config{}), links, nil, c.Now, booking.Config{
 		PublicBaseURL: "http://booking.test", LinkTTL: 7 * 24 * time.Hour, CancelNotice: 24 * time.Hour})
 	r := chi.NewRouter()
@@ -100,105 +91,6 @@ func (f *fixture) token(kind string, id uuid.UUID, d time.Duration) string {
 	return f.links.Sign(kind, id.String(), f.clock.Now().Add(d))
 }
 
-type answer struct {
-	status   int
-	body     string
-	header   http.Header
-	location string
-}
-
-func (f *fixture) do(t *testing.T, method, path, ctype string, form url.Values) answer {
-	t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequest(method, f.srv.URL+path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return answer{status: resp.StatusCode, body: string(raw), header: resp.Header, location: resp.Header.Get("Location")}
-}
-
-const formType = "application/x-www-form-urlencoded"
-
-// step is one request of a page flow, in order: later steps see what
-// earlier ones changed.
-type step struct {
-	name       string
-	method     string
-	path       string
-	ctype      string
-	form       url.Values
-	wantStatus int
-	want       []string
-	wantNot    []string
-	wantLoc    string
-}
-
-func run(t *testing.T, f *fixture, steps []step) {
-	t.Helper()
-	for _, st := range steps {
-		t.Run(st.name, func(t *testing.T) {
-			a := f.do(t, st.method, st.path, st.ctype, st.form)
-			if a.status != st.wantStatus {
-				t.Fatalf("status %d, want %d; body:\n%s", a.status, st.wantStatus, a.body)
-			}
-			checkHeaders(t, a)
-			if st.wantLoc != "" && a.location != st.wantLoc {
-				t.Errorf("Location %q, want %q", a.location, st.wantLoc)
-			}
-			for _, w := range st.want {
-				if !strings.Contains(a.body, w) {
-					t.Errorf("page lacks %q:\n%s", w, a.body)
-				}
-			}
-			for _, w := range st.wantNot {
-				if strings.Contains(a.body, w) {
-					t.Errorf("page shows %q:\n%s", w, a.body)
-				}
-			}
-		})
-	}
-}
-
-// checkHeaders: every answer, error pages and redirects included, is
-// HTML (or empty) with the pages' headers, never JSON.
-func checkHeaders(t *testing.T, a answer) {
-	t.Helper()
-	if a.status != http.StatusSeeOther {
-		if ct := a.header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
-			t.Errorf("Content-Type %q", ct)
-		}
-		for _, w := range []string{`<html lang="en">`, `name="viewport"`, "<main", "<h1>"} {
-			if !strings.Contains(a.body, w) {
-				t.Errorf("page lacks %s", w)
-			}
-		}
-		if strings.Count(a.body, "<h1") != 1 || strings.Contains(a.body, "<script") {
-			t.Errorf("want exactly one h1 and no script:\n%s", a.body)
-		}
-	}
-	csp := a.header.Get("Content-Security-Policy")
-	if !strings.Contains(csp, "style-src 'sha256-") || !strings.Contains(csp, "form-action 'self'") ||
-		!strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "script-src") {
-		t.Errorf("CSP %q", csp)
-	}
-	if a.header.Get("Referrer-Policy") != "no-referrer" || a.header.Get("Cache-Control") != "no-store" {
-		t.Errorf("Referrer-Policy %q, Cache-Control %q", a.header.Get("Referrer-Policy"), a.header.Get("Cache-Control"))
-	}
-}
-
 func TestIntegrationSessionPages(t *testing.T) {
 	f := newFixture(t)
 	s := f.book(t, 30*24*time.Hour)
@@ -212,32 +104,32 @@ func TestIntegrationSessionPages(t *testing.T) {
 		}
 		return v
 	}
-	run(t, f, []step{
-		{name: "view", method: "GET", path: view + q, wantStatus: 200,
-			want:    []string{"Your booking", "Individual session", "Ada Lovelace", "Received", `href="` + cancel + "?token=", "Cancel this booking"},
-			wantNot: []string{"staff-only message", "0123456789", "ada@example.org"}},
-		{name: "forged token", method: "GET", path: view + "?token=" + url.QueryEscape(f.links.Sign(managelink.KindRegistration, s.ID.String(), f.clock.Now().Add(time.Hour))),
-			wantStatus: 404, want: []string{"This link does not work"}, wantNot: []string{"Ada"}},
-		{name: "expired token", method: "GET", path: view + "?token=" + url.QueryEscape(f.token(managelink.KindSession, s.ID, -time.Hour)),
-			wantStatus: 410, want: []string{"This link has expired"}, wantNot: []string{"Ada"}},
-		{name: "no token", method: "GET", path: view, wantStatus: 404, want: []string{"This link does not work"}},
-		{name: "malformed id", method: "GET", path: "/manage/sessions/nope" + q, wantStatus: 404, want: []string{"This link does not work"}},
-		{name: "unknown id", method: "GET", path: "/manage/sessions/" + uuid.NewString() + q, wantStatus: 404},
-		{name: "confirmation step", method: "GET", path: cancel + q, wantStatus: 200,
-			want: []string{`<form method="post" action="` + cancel + `">`, `name="token" value="` + tok + `"`, `<label for="reason">`, "Yes, cancel this booking"}},
-		{name: "json body refused", method: "POST", path: cancel, ctype: "application/json", form: form(), wantStatus: 415},
-		{name: "forged token post", method: "POST", path: cancel, ctype: formType, form: url.Values{"token": {"9999999999.forged"}}, wantStatus: 404},
-		{name: "reason too long", method: "POST", path: cancel, ctype: formType, form: form("reason", "kept "+strings.Repeat("x", 1200)),
-			wantStatus: 422, want: []string{`aria-invalid="true"`, `class="error"`, ">kept xxx"}},
-		{name: "cancel", method: "POST", path: cancel, ctype: formType, form: form("reason", "feeling better"),
-			wantStatus: 303, wantLoc: view + q + "&cancelled=1"},
-		{name: "result", method: "GET", path: view + q + "&cancelled=1", wantStatus: 200,
-			want: []string{"Your booking is cancelled", "sending you an email", "Cancelled"}, wantNot: []string{"Cancel this booking"}},
-		{name: "view of a cancelled booking", method: "GET", path: view + q, wantStatus: 200,
-			want: []string{"This booking has been cancelled."}, wantNot: []string{"Cancel this booking", "sending you an email"}},
-		{name: "already cancelled: confirmation", method: "GET", path: cancel + q, wantStatus: 409, want: []string{"cannot be cancelled"}},
-		{name: "already cancelled: post", method: "POST", path: cancel, ctype: formType, form: form(), wantStatus: 409,
-			want: []string{"already been cancelled", `href="` + view + "?token="}},
+	webpagetest.Run(t, f.srv.URL, []webpagetest.Step{
+		{Name: "view", Method: "GET", Path: view + q, WantStatus: 200,
+			Want:    []string{"Your booking", "Individual session", "Ada Lovelace", "Received", `href="` + cancel + "?token=", "Cancel this booking"},
+			WantNot: []string{"staff-only message", "0123456789", "ada@example.org"}},
+		{Name: "forged token", Method: "GET", Path: view + "?token=" + url.QueryEscape(f.links.Sign(managelink.KindRegistration, s.ID.String(), f.clock.Now().Add(time.Hour))),
+			WantStatus: 404, Want: []string{"This link does not work"}, WantNot: []string{"Ada"}},
+		{Name: "expired token", Method: "GET", Path: view + "?token=" + url.QueryEscape(f.token(managelink.KindSession, s.ID, -time.Hour)),
+			WantStatus: 410, Want: []string{"This link has expired"}, WantNot: []string{"Ada"}},
+		{Name: "no token", Method: "GET", Path: view, WantStatus: 404, Want: []string{"This link does not work"}},
+		{Name: "malformed id", Method: "GET", Path: "/manage/sessions/nope" + q, WantStatus: 404, Want: []string{"This link does not work"}},
+		{Name: "unknown id", Method: "GET", Path: "/manage/sessions/" + uuid.NewString() + q, WantStatus: 404},
+		{Name: "confirmation step", Method: "GET", Path: cancel + q, WantStatus: 200,
+			Want: []string{`<form method="post" action="` + cancel + `">`, `name="token" value="` + tok + `"`, `<label for="reason">`, "Yes, cancel this booking"}},
+		{Name: "json body refused", Method: "POST", Path: cancel, CType: "application/json", Form: form(), WantStatus: 415},
+		{Name: "forged token post", Method: "POST", Path: cancel, CType: webpagetest.FormType, Form: url.Values{"token": {"9999999999.forged"}}, WantStatus: 404},
+		{Name: "reason too long", Method: "POST", Path: cancel, CType: webpagetest.FormType, Form: form("reason", "kept "+strings.Repeat("x", 1200)),
+			WantStatus: 422, Want: []string{`aria-invalid="true"`, `class="error"`, ">kept xxx"}},
+		{Name: "cancel", Method: "POST", Path: cancel, CType: webpagetest.FormType, Form: form("reason", "feeling better"),
+			WantStatus: 303, WantLoc: view + q + "&cancelled=1"},
+		{Name: "result", Method: "GET", Path: view + q + "&cancelled=1", WantStatus: 200,
+			Want: []string{"Your booking is cancelled", "sending you an email", "Cancelled"}, WantNot: []string{"Cancel this booking"}},
+		{Name: "view of a cancelled booking", Method: "GET", Path: view + q, WantStatus: 200,
+			Want: []string{"This booking has been cancelled."}, WantNot: []string{"Cancel this booking", "sending you an email"}},
+		{Name: "already cancelled: confirmation", Method: "GET", Path: cancel + q, WantStatus: 409, Want: []string{"cannot be cancelled"}},
+		{Name: "already cancelled: post", Method: "POST", Path: cancel, CType: webpagetest.FormType, Form: form(), WantStatus: 409,
+			Want: []string{"already been cancelled", `href="` + view + "?token="}},
 	})
 
 	t.Run("too late", func(t *testing.T) {
@@ -245,8 +137,8 @@ func TestIntegrationSessionPages(t *testing.T) {
 		ltok := f.token(managelink.KindSession, late.ID, 10*24*time.Hour)
 		f.clock.Set(late.PreferredDate.Add(-12 * time.Hour))
 		defer f.clock.Set(time.Now().UTC())
-		run(t, f, []step{{name: "post", method: "POST", path: "/manage/sessions/" + late.ID.String() + "/cancel", ctype: formType,
-			form: url.Values{"token": {ltok}}, wantStatus: 409, want: []string{"too late to cancel online"}}})
+		webpagetest.Run(t, f.srv.URL, []webpagetest.Step{{Name: "post", Method: "POST", Path: "/manage/sessions/" + late.ID.String() + "/cancel", CType: webpagetest.FormType,
+			Form: url.Values{"token": {ltok}}, WantStatus: 409, Want: []string{"too late to cancel online"}}})
 	})
 }
 
@@ -256,19 +148,19 @@ func TestIntegrationRegistrationPages(t *testing.T) {
 	tok := f.token(managelink.KindRegistration, reg.ID, 30*24*time.Hour)
 	q := "?token=" + url.QueryEscape(tok)
 	view, cancel := "/manage/registrations/"+reg.ID.String(), "/manage/registrations/"+reg.ID.String()+"/cancel"
-	run(t, f, []step{
-		{name: "view", method: "GET", path: view + q, wantStatus: 200,
-			want:    []string{"<h1>Coping with stress</h1>", "A-Cube Centre, Room 2", "Grace Hopper", "Confirmed", "Cancel this registration", " UTC"},
-			wantNot: []string{"grace@example.org", "0123456789"}},
-		{name: "session token", method: "GET", path: view + "?token=" + url.QueryEscape(f.token(managelink.KindSession, reg.ID, time.Hour)), wantStatus: 404},
-		{name: "expired token", method: "GET", path: view + "?token=" + url.QueryEscape(f.token(managelink.KindRegistration, reg.ID, -time.Minute)), wantStatus: 410},
-		{name: "confirmation step", method: "GET", path: cancel + q, wantStatus: 200,
-			want: []string{`action="` + cancel + `"`, "Yes, cancel this registration"}, wantNot: []string{`name="reason"`}},
-		{name: "no content type", method: "POST", path: cancel, form: url.Values{"token": {tok}}, wantStatus: 415},
-		{name: "too large", method: "POST", path: cancel, ctype: formType, form: url.Values{"token": {tok}, "pad": {strings.Repeat("x", 40<<10)}}, wantStatus: 413},
-		{name: "cancel", method: "POST", path: cancel, ctype: formType, form: url.Values{"token": {tok}}, wantStatus: 303, wantLoc: view + q + "&cancelled=1"},
-		{name: "result", method: "GET", path: view + q + "&cancelled=1", wantStatus: 200,
-			want: []string{"Your registration is cancelled", "Cancelled"}, wantNot: []string{"Cancel this registration"}},
-		{name: "already cancelled", method: "POST", path: cancel, ctype: formType, form: url.Values{"token": {tok}}, wantStatus: 409},
+	webpagetest.Run(t, f.srv.URL, []webpagetest.Step{
+		{Name: "view", Method: "GET", Path: view + q, WantStatus: 200,
+			Want:    []string{"<h1>Coping with stress</h1>", "A-Cube Centre, Room 2", "Grace Hopper", "Confirmed", "Cancel this registration", " UTC"},
+			WantNot: []string{"grace@example.org", "0123456789"}},
+		{Name: "session token", Method: "GET", Path: view + "?token=" + url.QueryEscape(f.token(managelink.KindSession, reg.ID, time.Hour)), WantStatus: 404},
+		{Name: "expired token", Method: "GET", Path: view + "?token=" + url.QueryEscape(f.token(managelink.KindRegistration, reg.ID, -time.Minute)), WantStatus: 410},
+		{Name: "confirmation step", Method: "GET", Path: cancel + q, WantStatus: 200,
+			Want: []string{`action="` + cancel + `"`, "Yes, cancel this registration"}, WantNot: []string{`name="reason"`}},
+		{Name: "no content type", Method: "POST", Path: cancel, Form: url.Values{"token": {tok}}, WantStatus: 415},
+		{Name: "too large", Method: "POST", Path: cancel, CType: webpagetest.FormType, Form: url.Values{"token": {tok}, "pad": {strings.Repeat("x", 40<<10)}}, WantStatus: 413},
+		{Name: "cancel", Method: "POST", Path: cancel, CType: webpagetest.FormType, Form: url.Values{"token": {tok}}, WantStatus: 303, WantLoc: view + q + "&cancelled=1"},
+		{Name: "result", Method: "GET", Path: view + q + "&cancelled=1", WantStatus: 200,
+			Want: []string{"Your registration is cancelled", "Cancelled"}, WantNot: []string{"Cancel this registration"}},
+		{Name: "already cancelled", Method: "POST", Path: cancel, CType: webpagetest.FormType, Form: url.Values{"token": {tok}}, WantStatus: 409},
 	})
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/libs/managelink"
+	"github.com/acube/platform/libs/outbox/outboxtest"
 	"github.com/acube/platform/libs/postgres"
 	"github.com/acube/platform/libs/postgres/pgtest"
 	"github.com/acube/platform/services/booking/internal/booking"
@@ -96,24 +97,7 @@ func (f bulkFixture) statuses(t *testing.T, table string) map[string]string {
 // outbox decodes the events of subject in the outbox, oldest first.
 func (f bulkFixture) outbox(t *testing.T, subject string) []events.Event {
 	t.Helper()
-	rows, err := f.pool.Query(context.Background(), `SELECT payload FROM outbox WHERE subject = $1 ORDER BY seq`, subject)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []events.Event
-	for rows.Next() {
-		var raw []byte
-		if err := rows.Scan(&raw); err != nil {
-			t.Fatal(err)
-		}
-		ev, err := events.Decode(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, ev)
-	}
-	return out
+	return outboxtest.Events(t, f.pool, subject)
 }
 
 // progress decodes the booking.job.progress events.

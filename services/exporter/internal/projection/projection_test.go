@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -25,15 +24,7 @@ func setup(t *testing.T) (*pgxpool.Pool, jetstream.JetStream) {
 	t.Helper()
 	srv := natstest.Start(t)
 	pool := dbtest.NewPool(t)
-	nc, err := nats.Connect(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natstest.JetStream(t, srv.URL())
 	// The service declares DEADLETTER (the runner no longer does); the
 	// test plays it.
 	for _, spec := range []stream.Spec{stream.Audit(1), stream.DeadLetter(1)} {
@@ -70,6 +61,26 @@ func publish(t *testing.T, js jetstream.JetStream, n int, dup bool) []events.Eve
 		out = append(out, ev)
 	}
 	return out
+}
+
+// forge adds a record to the projection that no event backs, as drift
+// would.
+func forge(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	if _, err := pool.Exec(context.Background(), `INSERT INTO audit_log (event_id, occurred_at, action, entity) VALUES (gen_random_uuid(), now(), 'forged', 'x')`); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rebuild rebuilds the projection from the AUDIT stream and fails the
+// test if that fails.
+func rebuild(t *testing.T, pool *pgxpool.Pool, js jetstream.JetStream) projection.RebuildResult {
+	t.Helper()
+	res, err := projection.Rebuild(context.Background(), store.New(pool), js, dbtest.Discard())
+	if err != nil {
+		t.Fatalf("Rebuild: %v", err)
+	}
+	return res
 }
 
 func count(t *testing.T, pool *pgxpool.Pool) int {
@@ -133,13 +144,8 @@ func TestIntegrationRebuild(t *testing.T) {
 	pool, js := setup(t)
 	evs := publish(t, js, 2500, false)
 	// The projection has drifted: a row lost, a row that no event backs.
-	if _, err := pool.Exec(ctx, `INSERT INTO audit_log (event_id, occurred_at, action, entity) VALUES (gen_random_uuid(), now(), 'forged', 'x')`); err != nil {
-		t.Fatal(err)
-	}
-	res, err := projection.Rebuild(ctx, store.New(pool), js, dbtest.Discard())
-	if err != nil {
-		t.Fatalf("Rebuild: %v", err)
-	}
+	forge(t, pool)
+	res := rebuild(t, pool, js)
 	if res.Records != 2500 || res.Skipped != 0 || res.LastSeq != 2500 {
 		t.Errorf("Rebuild = %+v, want 2500 records up to seq 2500", res)
 	}

@@ -8,9 +8,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/libs/natstest"
 	"github.com/acube/platform/libs/stream"
@@ -91,10 +88,7 @@ func TestIntegrationRebuildSkipsMalformedEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	publish(t, js, 2, false)
-	res, err := projection.Rebuild(ctx, store.New(pool), js, dbtest.Discard())
-	if err != nil {
-		t.Fatalf("Rebuild: %v", err)
-	}
+	res := rebuild(t, pool, js)
 	if res.Records != 5 || res.Skipped != 2 || res.LastSeq != 7 {
 		t.Errorf("Rebuild = %+v, want 5 records, 2 skipped, up to seq 7", res)
 	}
@@ -108,15 +102,9 @@ func TestIntegrationRebuildSkipsMalformedEvents(t *testing.T) {
 // it is gone.
 func TestIntegrationRebuildEmptyStream(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	pool, js := setup(t)
-	if _, err := pool.Exec(ctx, `INSERT INTO audit_log (event_id, occurred_at, action, entity) VALUES (gen_random_uuid(), now(), 'forged', 'x')`); err != nil {
-		t.Fatal(err)
-	}
-	res, err := projection.Rebuild(ctx, store.New(pool), js, dbtest.Discard())
-	if err != nil {
-		t.Fatalf("Rebuild: %v", err)
-	}
+	forge(t, pool)
+	res := rebuild(t, pool, js)
 	if res != (projection.RebuildResult{}) {
 		t.Errorf("Rebuild of an empty stream = %+v, want nothing", res)
 	}
@@ -142,10 +130,7 @@ func TestIntegrationRebuildStreamWithRemovedTail(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	res, err := projection.Rebuild(ctx, store.New(pool), js, dbtest.Discard())
-	if err != nil {
-		t.Fatalf("Rebuild: %v", err)
-	}
+	res := rebuild(t, pool, js)
 	if res.Records != 4 || res.LastSeq != 4 {
 		t.Errorf("Rebuild = %+v, want the 4 records left, up to seq 4", res)
 	}
@@ -161,19 +146,11 @@ func TestIntegrationRebuildWithoutStream(t *testing.T) {
 	ctx := context.Background()
 	pool := dbtest.NewPool(t)
 	srv := natstest.Start(t)
-	nc, err := nats.Connect(srv.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natstest.JetStream(t, srv.URL())
 	if _, err := pool.Exec(ctx, `INSERT INTO audit_log (event_id, occurred_at, action, entity) VALUES (gen_random_uuid(), now(), 'kept', 'x')`); err != nil {
 		t.Fatal(err)
 	}
-	_, err = projection.Rebuild(ctx, store.New(pool), js, dbtest.Discard())
+	_, err := projection.Rebuild(ctx, store.New(pool), js, dbtest.Discard())
 	if err == nil || !strings.Contains(err.Error(), stream.Audit(1).Name) {
 		t.Fatalf("Rebuild without a stream = %v, want an error naming %s", err, stream.Audit(1).Name)
 	}

@@ -21,7 +21,6 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	libconfig "github.com/acube/platform/libs/config"
@@ -78,15 +77,7 @@ func prepare(t *testing.T, sink *smtptest.Sink) *harness {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 
-	nc, err := nats.Connect(ns.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natstest.JetStream(t, ns.URL())
 	// The owners declare these streams in production; the test plays them.
 	for _, name := range []string{"BOOKING", "ADMIN", "EXPORTER"} {
 		spec := stream.Spec{Name: name, Subjects: []string{strings.ToLower(name) + ".>"}, MaxAge: time.Hour, MaxBytes: 64 << 20}

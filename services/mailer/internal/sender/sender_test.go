@@ -3,20 +3,12 @@ package sender_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"mime"
 	"mime/multipart"
-	"net"
 	netmail "net/mail"
 	"strings"
 	"sync"
@@ -28,6 +20,7 @@ import (
 
 	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/libs/smtptest"
+	"github.com/acube/platform/libs/testkit"
 	"github.com/acube/platform/services/mailer/internal/email"
 	"github.com/acube/platform/services/mailer/internal/sender"
 )
@@ -394,7 +387,7 @@ func TestIntegrationSMTPNetworkFailureIsTransient(t *testing.T) {
 
 func TestIntegrationSMTPTLSAndAuth(t *testing.T) {
 	t.Parallel()
-	serverTLS, clientTLS := certificates(t)
+	serverTLS, clientTLS := testkit.TLS(t)
 	tests := []struct {
 		name     string
 		implicit bool
@@ -453,35 +446,6 @@ func TestIntegrationSMTPConcurrentSends(t *testing.T) {
 	if n, c := sink.Count(), sink.Connections(); n != 60 || c > 3 {
 		t.Errorf("sink got %d messages over %d connections, want 60 over at most 3", n, c)
 	}
-}
-
-// certificates makes a self-signed certificate for 127.0.0.1 and the
-// client config that trusts it.
-func certificates(t *testing.T) (server, client *tls.Config) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sink.test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"sink.test"},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(cert)
-	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
-	client = &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
-	return server, client
 }
 
 func TestKind(t *testing.T) {
