@@ -33,6 +33,7 @@ import (
 	"maps"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -56,6 +57,8 @@ type options struct {
 	tier     string
 	clients  int
 	duration time.Duration
+	cpuprof  string
+	workers  int
 }
 
 func main() {
@@ -67,6 +70,8 @@ func main() {
 	flag.StringVar(&o.tier, "tier", "generous", "generous (admin tier, raised, one key per client) or strict (auth tier as seeded, a new key per decision)")
 	flag.IntVar(&o.clients, "clients", 50, "concurrent deciding goroutines (as redis-benchmark -c)")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "how long to decide")
+	flag.IntVar(&o.workers, "workers", 0, "round trips in flight (RedisConfig.Workers; 0 the default)")
+	flag.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of the deciding to this file")
 	flag.Parse()
 	if err := run(ctx, o, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "limiterbench:", err)
@@ -119,7 +124,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
 	quiet := slog.New(slog.DiscardHandler)
-	shared, err := ratelimit.NewRedis(rdb, ratelimit.RedisConfig{KeyPrefix: o.prefix, Timeout: time.Second}, prometheus.NewRegistry(), quiet)
+	shared, err := ratelimit.NewRedis(rdb, ratelimit.RedisConfig{KeyPrefix: o.prefix, Timeout: time.Second, Workers: o.workers}, prometheus.NewRegistry(), quiet)
 	if err != nil {
 		return fmt.Errorf("limiter: %w", err)
 	}
@@ -134,15 +139,29 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		fresh                atomic.Int64
 		wg                   sync.WaitGroup
 	)
+	if o.cpuprof != "" {
+		f, err := os.Create(o.cpuprof)
+		if err != nil {
+			return fmt.Errorf("create the CPU profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("start the CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	runCtx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
 	start := time.Now()
+	// Keys new to this run too: an earlier run's keys live on for the
+	// hour window's reset, and would refuse a client key seen again.
+	run := strconv.FormatInt(start.UnixNano(), 36) + "-"
 	for c := range o.clients {
 		wg.Go(func() {
 			client := "10.0." + strconv.Itoa(c/256) + "." + strconv.Itoa(c%256)
 			for runCtx.Err() == nil {
 				if o.tier == "strict" {
-					client = "k" + strconv.FormatInt(fresh.Add(1), 36)
+					client = run + strconv.FormatInt(fresh.Add(1), 36)
 				}
 				d := limiter.Allow(route, client)
 				switch {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"iter"
 	"log/slog"
 	"net"
 	"strconv"
@@ -20,9 +21,15 @@ import (
 // hopHeaders are the hop-by-hop fields (RFC 9110 §7.6.1, and the
 // non-standard ones net/http's ReverseProxy drops too), never forwarded
 // in either direction. Transfer-Encoding and Content-Length are framing,
-// rebuilt by fasthttp for each hop.
-var hopHeaders = [...]string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Upgrade"}
+// rebuilt by fasthttp for each hop. Connection and Trailer are always
+// deleted (fasthttp keeps them apart from the other fields, with state of
+// their own); plainHop, the rest, only when a field is there to delete:
+// most messages have none, and each Del costs a key normalisation and a
+// scan of every field.
+var (
+	hopHeaders = [...]string{"Connection", "Trailer"}
+	plainHop   = [...]string{"Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Upgrade"}
+)
 
 // proxy limits the request, sends it to e's upstream and streams the
 // answer back.
@@ -47,7 +54,7 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 	if trusted {
 		peer = ctx.RemoteIP().String()
 	}
-	stripHop(h)
+	stripHop(h, hasPlainHop(h.RawHeaders()))
 	h.Del("Expect") // answered here (100 Continue) already
 	h.Set(proxy.HeaderClientIP, client.Addr)
 	if trusted {
@@ -82,7 +89,7 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 	// echo of the request id, then ours.
 	rh := &ctx.Response.Header
 	resp.Header.CopyTo(rh)
-	stripHop(rh)
+	stripHop(rh, hasPlainHopKey(rh.All()))
 	rh.Del(web.HeaderRequestID)
 	rh.SetBytesV(web.HeaderRequestID, rq.ID())
 	limitHeaders(rh, rq)
@@ -98,12 +105,13 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 }
 
 // stripHop removes the hop-by-hop fields and those named by Connection
-// from a request or response header.
+// from a request or response header; plain says whether any of plainHop
+// may be there.
 func stripHop(h interface {
 	Peek(string) []byte
 	Del(string)
 	DelBytes([]byte)
-}) {
+}, plain bool) {
 	if c := h.Peek("Connection"); len(c) > 0 {
 		eachToken(c, func(tok []byte) {
 			if !bytes.EqualFold(tok, []byte("close")) && !bytes.EqualFold(tok, []byte("keep-alive")) {
@@ -114,6 +122,49 @@ func stripHop(h interface {
 	for _, k := range hopHeaders {
 		h.Del(k)
 	}
+	if plain {
+		for _, k := range plainHop {
+			h.Del(k)
+		}
+	}
+}
+
+// hasPlainHop reports whether raw request header lines (as received)
+// have a field of plainHop, in any case. The proxy sets none of them
+// itself.
+func hasPlainHop(raw []byte) bool {
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		if i := bytes.IndexByte(line, ':'); i > 0 && isPlainHop(bytes.TrimSpace(line[:i])) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasPlainHopKey reports whether a header's fields (All) have one of
+// plainHop.
+func hasPlainHopKey(all iter.Seq2[[]byte, []byte]) bool {
+	for k := range all {
+		if isPlainHop(k) {
+			return true
+		}
+	}
+	return false
+}
+
+func isPlainHop(name []byte) bool {
+	for _, k := range plainHop {
+		if len(name) == len(k) && bytes.EqualFold(name, []byte(k)) {
+			return true
+		}
+	}
+	return false
 }
 
 // tooLarge answers 413 and closes the connection: the body is not read.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -95,10 +96,18 @@ var errStaleConn = errors.New("pooled upstream connection closed before the requ
 const staleCheckAfter = 50 * time.Millisecond
 
 // upConn is an upstream connection under the response-header timeout:
-// each write of a request arms a read deadline of ResponseHeaderTimeout,
-// and the proxy clears it (clearHeaderDeadline) once the status line and
-// headers have arrived, so a streamed body may take as long as it needs.
-// fasthttp's own ReadTimeout would bound the whole body.
+// each write of a request makes sure a read deadline at least
+// ResponseHeaderTimeout away is armed, and the first read of a body after
+// the status line and headers have arrived (clearHeaderDeadline) lifts it,
+// so a streamed body may take as long as it needs. fasthttp's own
+// ReadTimeout would bound the whole body.
+//
+// The deadline is set lazily, as fasthttp's server does with its own: a
+// write re-arms it only when the armed one is nearer than
+// ResponseHeaderTimeout, to ResponseHeaderTimeout plus an eighth, and an
+// answer whose body came with its headers (most) never lifts it. Each
+// change of a deadline is a timer operation in the runtime; this way a
+// busy connection makes one every wait/8 instead of two per request.
 type upConn struct {
 	net.Conn
 	wait time.Duration
@@ -107,6 +116,12 @@ type upConn struct {
 	// is new, or its current request is being written); the next write
 	// starts a new request on a reused connection.
 	lastRead time.Time
+	// armed is the read deadline set on Conn (zero: none).
+	armed time.Time
+	// answered is set when the current response's headers have arrived:
+	// a further read is of its body, which no deadline bounds. Set by the
+	// proxy, read by Read (a streamed body's reader).
+	answered atomic.Bool
 }
 
 // connAddr is the connection's remote address, carrying the connection
@@ -124,26 +139,43 @@ func newUpConn(c net.Conn, wait time.Duration) *upConn {
 }
 
 func (c *upConn) Write(p []byte) (int, error) {
+	now := time.Now()
+	c.answered.Store(false)
+	// Armed before the peek: a raw read on a connection whose deadline
+	// has passed would fail before looking.
+	if want := now.Add(c.wait); c.armed.Before(want) {
+		if err := c.setReadDeadline(want.Add(c.wait / 8)); err != nil {
+			return 0, err
+		}
+	}
 	if !c.lastRead.IsZero() {
-		idle := time.Since(c.lastRead)
+		idle := now.Sub(c.lastRead)
 		c.lastRead = time.Time{}
 		if idle > staleCheckAfter && !usable(c.Conn) {
 			return 0, errStaleConn
 		}
 	}
-	n, err := c.Conn.Write(p)
-	if err == nil {
-		err = c.Conn.SetReadDeadline(time.Now().Add(c.wait))
-	}
-	return n, err
+	return c.Conn.Write(p)
 }
 
 func (c *upConn) Read(p []byte) (int, error) {
+	if c.answered.Load() && !c.armed.IsZero() {
+		// A body read past what came with the headers: lift the header
+		// deadline.
+		if err := c.setReadDeadline(time.Time{}); err != nil {
+			return 0, err
+		}
+	}
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.lastRead = time.Now()
 	}
 	return n, err
+}
+
+func (c *upConn) setReadDeadline(t time.Time) error {
+	c.armed = t
+	return c.Conn.SetReadDeadline(t)
 }
 
 // usable peeks at an idle connection without blocking: it is usable when
@@ -178,15 +210,16 @@ func (c *upConn) SetReadDeadline(t time.Time) error {
 	if t.IsZero() {
 		return nil
 	}
-	return c.Conn.SetReadDeadline(t)
+	return c.setReadDeadline(t)
 }
 
 func (c *upConn) RemoteAddr() net.Addr { return &c.addr }
 
-// clearHeaderDeadline lifts the response-header deadline of the
-// connection resp was read from.
+// clearHeaderDeadline marks the headers of resp as arrived: the next read
+// on its connection, of a body that did not come with them, lifts the
+// response-header deadline (upConn.Read).
 func clearHeaderDeadline(resp *fasthttp.Response) {
 	if a, ok := resp.RemoteAddr().(*connAddr); ok {
-		_ = a.conn.Conn.SetReadDeadline(time.Time{})
+		a.conn.answered.Store(true)
 	}
 }

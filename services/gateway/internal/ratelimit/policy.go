@@ -32,7 +32,6 @@ type Window struct {
 
 	name   string // RateLimit-Policy item name, e.g. "public-minute"
 	detail string // the seed's 429 detail, e.g. "10 per 1 minute"
-	suffix string // Redis key suffix: the period in seconds
 }
 
 // Detail is the seed's wording of the window: "10 per 1 minute".
@@ -78,7 +77,13 @@ type Tier struct {
 	Shadow bool
 
 	policyHeader string // the IETF RateLimit-Policy value, fixed per tier
-	redisArgs    []any  // the script's per-request arguments, boxed once
+	// redisArgs are the tier's arguments to the script (windows, then
+	// burst, rate and period per window), formatted and boxed once.
+	redisArgs []any
+	// keySuffix ends the tier's Redis keys: its windows' periods in
+	// seconds, ":60:3600", so a reload that changes them starts afresh
+	// rather than reading TATs packed for other windows.
+	keySuffix string
 	// sig spells the windows' numbers: cached refusals and leases of a
 	// tier whose numbers a reload changed are dropped on sight.
 	sig string
@@ -107,7 +112,7 @@ func newTier(name string, windows []Window, onErr FailurePolicy, shadow bool) (*
 	t := &Tier{Name: name, OnRedisError: onErr, Shadow: shadow}
 	seen := map[time.Duration]bool{}
 	parts := make([]string, 0, len(windows))
-	t.redisArgs = append(t.redisArgs, len(windows), 1)
+	t.redisArgs = append(t.redisArgs, strconv.Itoa(len(windows)))
 	var sig strings.Builder
 	t.leaseCap = math.MaxInt
 	for _, w := range windows {
@@ -117,10 +122,11 @@ func newTier(name string, windows []Window, onErr FailurePolicy, shadow bool) (*
 		seen[w.Period] = true
 		w.name = name + "-" + periodName(w.Period)
 		w.detail = fmt.Sprintf("%d per %s", w.Rate, periodWords(w.Period))
-		w.suffix = strconv.FormatInt(int64(w.Period/time.Second), 10)
+		secs := strconv.FormatFloat(w.Period.Seconds(), 'f', -1, 64)
+		t.keySuffix += ":" + secs
 		t.Windows = append(t.Windows, w)
 		parts = append(parts, fmt.Sprintf("%q;q=%d;w=%d", w.name, w.Rate, int64(w.Period/time.Second)))
-		t.redisArgs = append(t.redisArgs, w.Burst, w.Rate, w.Period.Seconds())
+		t.redisArgs = append(t.redisArgs, strconv.Itoa(w.Burst), strconv.Itoa(w.Rate), secs)
 		fmt.Fprintf(&sig, "%d/%d/%d;", w.Burst, w.Rate, w.Period)
 		t.leaseCap = min(t.leaseCap, w.Burst/leaseDivisor)
 	}

@@ -60,7 +60,7 @@ func TestTierWording(t *testing.T) {
 		{name: "minute detail", got: tier.Windows[0].Detail(), want: "10 per 1 minute"},
 		{name: "hour detail", got: tier.Windows[1].Detail(), want: "30 per 1 hour"},
 		{name: "policy header", got: tier.PolicyHeader(), want: `"public-minute";q=10;w=60, "public-hour";q=30;w=3600`},
-		{name: "key suffix", got: tier.Windows[1].suffix, want: "3600"},
+		{name: "key suffix", got: tier.keySuffix, want: ":60:3600"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,7 +38,7 @@ type RedisConfig struct {
 	// decisions per trip and cost the gateway 4% of its ceiling, 4
 	// workers batched 2.9 and cost 38%).
 	Workers int
-	// BatchMax is the most decisions in one round trip.
+	// BatchMax is the most decisions in one round trip, at most 256.
 	BatchMax int
 	// QueueSize bounds the decisions waiting for a worker; past it a
 	// decision fails at once (ErrBusy) rather than queueing behind a slow
@@ -78,8 +79,8 @@ func (c *RedisConfig) setDefaults() {
 	if c.Workers <= 0 {
 		c.Workers = 1
 	}
-	if c.BatchMax <= 0 {
-		c.BatchMax = 256
+	if c.BatchMax <= 0 || c.BatchMax > 256 {
+		c.BatchMax = 256 // the script's arguments spend one byte on a call's tier
 	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = 16 * c.BatchMax
@@ -133,9 +134,9 @@ type Redis struct {
 // call is one decision travelling to a worker and back.
 type call struct {
 	d       Decision
-	keys    [MaxWindows]string
-	ask     int // tokens asked for: 1, or a lease
-	granted int // tokens Redis gave: 0 refused
+	key     string // every window's TATs, in one Redis key
+	ask     int    // tokens asked for: 1, or a lease
+	granted int    // tokens Redis gave: 0 refused
 	err     error
 	done    chan struct{}
 }
@@ -262,9 +263,7 @@ func (r *Redis) roundTrip(tier *Tier, route, client string, ask int) (d Decision
 	c := r.calls.Get().(*call)
 	c.d = Decision{Tier: tier, Backend: BackendRedis}
 	c.ask, c.granted = ask, 0
-	for i, w := range tier.Windows {
-		c.keys[i] = r.cfg.KeyPrefix + "{" + route + "|" + client + "}:" + w.suffix
-	}
+	c.key = r.cfg.KeyPrefix + "{" + route + "|" + client + "}" + tier.keySuffix
 	select {
 	case r.queue <- c:
 	case <-r.stop:
@@ -276,7 +275,7 @@ func (r *Redis) roundTrip(tier *Tier, route, client string, ask int) (d Decision
 	}
 	<-c.done
 	d, granted, err = c.d, c.granted, c.err
-	c.keys, c.err = [MaxWindows]string{}, nil
+	c.key, c.err = "", nil
 	r.calls.Put(c)
 	return d, granted, err
 }
@@ -284,46 +283,75 @@ func (r *Redis) roundTrip(tier *Tier, route, client string, ask int) (d Decision
 // work sends whatever decisions are waiting, as one script call, until
 // Close.
 func (r *Redis) work() {
-	batch := make([]*call, 0, r.cfg.BatchMax)
-	keys := make([]string, 0, r.cfg.BatchMax*MaxWindows)
-	args := make([]any, 0, 1+r.cfg.BatchMax*(2+3*MaxWindows))
+	b := &batch{
+		calls: make([]*call, 0, r.cfg.BatchMax),
+		keys:  make([]string, 0, r.cfg.BatchMax),
+		args:  make([]any, 0, 2+MaxWindows*3+1),
+		reqs:  make([]byte, 0, 2*r.cfg.BatchMax),
+	}
 	for {
 		select {
 		case c := <-r.queue:
-			batch = append(batch[:0], c)
+			b.calls = append(b.calls[:0], c)
 		case <-r.stop:
 			return
 		}
 	fill:
-		for len(batch) < r.cfg.BatchMax {
+		for len(b.calls) < r.cfg.BatchMax {
 			select {
 			case c := <-r.queue:
-				batch = append(batch, c)
+				b.calls = append(b.calls, c)
 			default:
 				break fill
 			}
 		}
-		keys, args = r.exec(batch, keys[:0], args[:0])
+		r.exec(b)
 	}
 }
 
-func (r *Redis) exec(batch []*call, keys []string, args []any) ([]string, []any) {
-	args = append(args, len(batch))
-	for _, c := range batch {
-		keys = append(keys, c.keys[:len(c.d.Tier.Windows)]...)
-		args = append(args, c.d.Tier.redisArgs[0], c.ask)
-		args = append(args, c.d.Tier.redisArgs[2:]...)
+// batch is a worker's round trip: the calls and the script's keys and
+// arguments, reused from one batch to the next.
+type batch struct {
+	calls []*call
+	keys  []string
+	tiers []*Tier // in the order of their arguments
+	args  []any
+	reqs  []byte // per call: its tier's index in tiers, and its cost
+}
+
+// build fills the script's keys and arguments from the calls: each tier's
+// numbers once, then two bytes per call.
+func (b *batch) build() {
+	b.keys, b.tiers, b.reqs = b.keys[:0], b.tiers[:0], b.reqs[:0]
+	for _, c := range b.calls {
+		ti := slices.Index(b.tiers, c.d.Tier)
+		if ti < 0 {
+			ti = len(b.tiers)
+			b.tiers = append(b.tiers, c.d.Tier)
+		}
+		// BatchMax ≤ 256 calls hold at most 256 tiers, so ti fits a byte.
+		b.keys = append(b.keys, c.key)
+		b.reqs = append(b.reqs, byte(ti), byte(c.ask))
 	}
-	r.batchSize.Observe(float64(len(batch)))
+	b.args = append(b.args[:0], len(b.tiers))
+	for _, t := range b.tiers {
+		b.args = append(b.args, t.redisArgs...)
+	}
+	b.args = append(b.args, b.reqs)
+}
+
+func (r *Redis) exec(b *batch) {
+	b.build()
+	r.batchSize.Observe(float64(len(b.calls)))
 	r.roundTrips.Inc()
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.Timeout)
 	_, err := r.breaker.Execute(func() (struct{}, error) {
-		reply, err := gcraScript.Run(ctx, r.rdb, keys, args...).Text()
+		reply, err := gcraScript.Run(ctx, r.rdb, b.keys, b.args...).Text()
 		if err != nil {
 			return struct{}{}, fmt.Errorf("run rate-limit script: %w", err)
 		}
 		off := 0
-		for _, c := range batch {
+		for _, c := range b.calls {
 			if off < len(reply) {
 				c.granted = int(reply[off])
 			}
@@ -339,15 +367,16 @@ func (r *Redis) exec(batch []*call, keys []string, args []any) ([]string, []any)
 		err = ErrUnavailable
 	case err != nil:
 		r.errors.Inc()
-		r.log.Debug("rate-limit round trip failed", "batch", len(batch), "error", err.Error())
+		r.log.Debug("rate-limit round trip failed", "batch", len(b.calls), "error", err.Error())
 	}
-	for _, c := range batch {
+	for _, c := range b.calls {
 		c.err = err
 		c.done <- struct{}{}
 	}
-	clear(keys)
-	clear(args)
-	return keys, args
+	clear(b.calls)
+	clear(b.keys)
+	clear(b.tiers)
+	clear(b.args)
 }
 
 // Close stops the workers and fails decisions still queued, also those

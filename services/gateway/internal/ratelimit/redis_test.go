@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -105,38 +106,107 @@ func TestIntegrationRedisMatchesLocal(t *testing.T) {
 	}
 }
 
-// TestIntegrationRedisRefusedChargesNone: a request the hour refuses leaves
-// the minute window's stored TAT untouched.
-func TestIntegrationRedisRefusedChargesNone(t *testing.T) {
+// TestIntegrationRedisOneKeyPerTier: both windows of a tier live in one
+// key (packed TATs, the TTL of the longest reset), both are enforced, and
+// a refused request charges neither.
+func TestIntegrationRedisOneKeyPerTier(t *testing.T) {
+	tests := []struct {
+		name         string
+		limits       string
+		allowed      int
+		wantBlocking int // the refusing window
+		wantOther    int // the other window's remaining while refused
+	}{
+		{name: "the minute refuses", limits: "5/minute,20/hour", allowed: 5, wantBlocking: 0, wantOther: 15},
+		{name: "the hour refuses", limits: "10/minute,3/hour", allowed: 3, wantBlocking: 1, wantOther: 7},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rdb := redistest.Shared(t)
+			prefix := redistest.Prefix(t, rdb)
+			r := newTestRedis(t, rdb, prefix, RedisConfig{Timeout: time.Second, NoNegativeCache: true})
+			tier := mustTier(t, "t", tt.limits)
+			ctx := context.Background()
+			for i := range tt.allowed {
+				if d, err := r.Allow(tier, "route", "client"); err != nil || !d.Allowed {
+					t.Fatalf("call %d: %+v %v", i+1, d, err)
+				}
+			}
+			keys, err := rdb.Keys(ctx, prefix+"*").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			key := prefix + "{route|client}:60:3600"
+			if len(keys) != 1 || keys[0] != key {
+				t.Fatalf("keys %q, want only %q", keys, key)
+			}
+			before, err := rdb.Get(ctx, key).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(before) != 16 || f64(before[8:]) <= f64(before) {
+				t.Fatalf("value % x: want two packed TATs, the hour's later", before)
+			}
+			if ttl := rdb.TTL(ctx, key).Val(); ttl <= time.Minute || ttl > time.Hour {
+				t.Errorf("TTL %v: want the hour's reset, longer than the minute's", ttl)
+			}
+			for i := range 3 {
+				d, err := r.Allow(tier, "route", "client")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d.Allowed || d.Blocking() != tt.wantBlocking {
+					t.Fatalf("refused call %d: %+v, want refused by window %d", i+1, d, tt.wantBlocking)
+				}
+				if other := d.Windows[1-tt.wantBlocking].Remaining; other != tt.wantOther {
+					t.Errorf("refused call %d: other window remaining %d, want %d", i+1, other, tt.wantOther)
+				}
+			}
+			if after, _ := rdb.Get(ctx, key).Result(); after != before {
+				t.Errorf("TATs changed from % x to % x by refused requests", before, after)
+			}
+		})
+	}
+}
+
+// TestIntegrationRedisBatchOfTiers: one script call deciding requests of
+// two tiers, interleaved, gives each its own numbers and sees the earlier
+// charges of its key.
+func TestIntegrationRedisBatchOfTiers(t *testing.T) {
 	rdb := redistest.Shared(t)
-	prefix := redistest.Prefix(t, rdb)
-	r := newTestRedis(t, rdb, prefix, RedisConfig{Timeout: time.Second})
-	tier := mustTier(t, "t", "10/minute,3/hour")
-	ctx := context.Background()
-	for i := range 3 {
-		if d, err := r.Allow(tier, "route", "client"); err != nil || !d.Allowed {
-			t.Fatalf("call %d: %+v %v", i+1, d, err)
+	r := newTestRedis(t, rdb, redistest.Prefix(t, rdb), RedisConfig{Timeout: time.Second})
+	a := mustTier(t, "a", "2/minute")
+	b := mustTier(t, "b", "1/minute,5/hour")
+	steps := []struct {
+		tier        *Tier
+		wantAllowed bool
+	}{
+		{tier: a, wantAllowed: true},
+		{tier: b, wantAllowed: true},
+		{tier: a, wantAllowed: true},
+		{tier: b, wantAllowed: false},
+		{tier: a, wantAllowed: false},
+	}
+	bt := &batch{}
+	for _, s := range steps {
+		bt.calls = append(bt.calls, &call{
+			d: Decision{Tier: s.tier, Backend: BackendRedis}, ask: 1, done: make(chan struct{}, 1),
+			key: r.cfg.KeyPrefix + "{route|client}" + s.tier.keySuffix,
+		})
+	}
+	calls := slices.Clone(bt.calls)
+	r.exec(bt)
+	for i, c := range calls {
+		<-c.done
+		if c.err != nil {
+			t.Fatal(c.err)
+		}
+		if c.d.Allowed != steps[i].wantAllowed {
+			t.Errorf("step %d (tier %s): allowed %v, want %v", i+1, steps[i].tier.Name, c.d.Allowed, steps[i].wantAllowed)
 		}
 	}
-	minuteKey := prefix + "{route|client}:60"
-	before, err := rdb.Get(ctx, minuteKey).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 5 {
-		d, err := r.Allow(tier, "route", "client")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d.Allowed || d.Blocking() != 1 {
-			t.Fatalf("refused call %d: %+v, want refused by the hour", i+1, d)
-		}
-		if d.Windows[0].Remaining != 7 {
-			t.Errorf("refused call %d: minute remaining %d, want 7", i+1, d.Windows[0].Remaining)
-		}
-	}
-	if after, _ := rdb.Get(ctx, minuteKey).Result(); after != before {
-		t.Errorf("minute TAT changed from %s to %s by refused requests", before, after)
+	if got := calls[1].d.Windows[1].Remaining; got != 4 {
+		t.Errorf("tier b's hour remaining %d, want 4", got)
 	}
 }
 

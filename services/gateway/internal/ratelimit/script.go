@@ -15,15 +15,20 @@ import (
 // so concurrent decisions share one round trip; and to "grant up to n": a
 // request with cost n is granted the largest k ≤ n every window allows and
 // charged k, or refused (k = 0, charging nothing) when not even one fits.
-// A cost of 1 is exactly redis_rate's allow; larger costs take leases.
+// A cost of 1 is exactly redis_rate's allow. Larger costs take leases.
 // Requests in a batch run in order, each seeing the previous ones'
 // charges, exactly as if they had arrived one by one.
-// Every stored TAT is read up front with MGET: a call from Lua costs more
-// than the command, and GET per window was most of the script's time.
 //
-// KEYS: every window key of every request, request by request.
-// ARGV[1]: number of requests; then per request: windows, cost (≤ 255),
-// and per window: burst, rate, period in seconds.
+// One key per request holds every window's TAT, packed as little-endian
+// doubles (window order), with the TTL of the longest reset: one MGET key
+// and one SET per decision, whatever its windows. A key's TATs are read
+// up front with MGET (a call from Lua costs more than the command), and
+// each tier's numbers are parsed once per call, not once per request.
+//
+// KEYS: one per request. ARGV[1]: the number of tiers T; then per tier:
+// windows n and per window burst, rate, period in seconds; then one
+// string of two bytes per request: its tier (0-based, in ARGV order) and
+// its cost (≤ 255).
 // Returns one string: per request a byte, the tokens granted (0 refused),
 // and per window three little-endian doubles: remaining, retry_after,
 // reset_after (seconds; retry_after -1 when the window allowed), the
@@ -37,17 +42,36 @@ local jan_1_2017 = 1483228800
 local t = redis.call("TIME")
 local now = (t[1] - jan_1_2017) + (t[2] / 1000000)
 
--- fits reports whether cost c fits every window, redis_rate's exact test
-local function fits(c, nwin, tats, eis, bursts)
+-- every tier of the call, parsed once: per window ei (emission interval),
+-- burst and ei*burst (redis_rate's burst_offset); fmt packs its TATs
+local tiers = {}
+local a = 2
+for i = 1, tonumber(ARGV[1]) do
+  local nwin = tonumber(ARGV[a])
+  local tier = {nwin = nwin, eis = {}, bursts = {}, offs = {},
+    fmt = "<" .. string.rep("d", nwin), out = "<B" .. string.rep("d", 3 * nwin)}
+  a = a + 1
   for w = 1, nwin do
-    if now - (tats[w] + eis[w] * c - eis[w] * bursts[w]) < 0 then
+    local burst = tonumber(ARGV[a])
+    local ei = tonumber(ARGV[a + 2]) / tonumber(ARGV[a + 1])
+    tier.eis[w], tier.bursts[w], tier.offs[w] = ei, burst, ei * burst
+    a = a + 3
+  end
+  tiers[i] = tier
+end
+local reqs = ARGV[a]
+
+-- fits reports whether cost c fits every window, redis_rate's exact test
+local function fits(c, tier, tats)
+  for w = 1, tier.nwin do
+    if now - (tats[w] + tier.eis[w] * c - tier.offs[w]) < 0 then
       return false
     end
   end
   return true
 end
 
--- every stored TAT in a few MGETs rather than one GET per window: calls
+-- every stored value in a few MGETs rather than one GET per key: calls
 -- from Lua cost more than the commands themselves. cur holds what this
 -- call stored, for keys a batch holds more than once.
 local stored, cur = {}, {}
@@ -59,80 +83,80 @@ for i = 1, #KEYS, 1000 do
 end
 
 local out = {}
-local n = 0
-local a = 2
-local k = 1
 -- per window of the request at hand, reused across requests
-local tats, eis, bursts = {}, {}, {}
-for r = 1, tonumber(ARGV[1]) do
-  local nwin = tonumber(ARGV[a])
-  local want = tonumber(ARGV[a + 1])
-  local grant = want
-  a = a + 2
-  for w = 1, nwin do
-    local burst = tonumber(ARGV[a])
-    local ei = tonumber(ARGV[a + 2]) / tonumber(ARGV[a + 1])
-    a = a + 3
-    local tat = cur[KEYS[k + w - 1]] or stored[k + w - 1]
-    if tat then
-      tat = math.max(tonumber(tat), now)
-    else
-      tat = now
+local tats, vals = {}, {}
+for r = 1, #KEYS do
+  local ti, want = string.byte(reqs, 2 * r - 1, 2 * r)
+  local tier = tiers[ti + 1]
+  local nwin, eis, bursts, offs = tier.nwin, tier.eis, tier.bursts, tier.offs
+  local key = KEYS[r]
+  local packed = cur[key] or stored[r]
+  if packed and #packed == 8 * nwin then
+    local got = {struct.unpack(tier.fmt, packed)}
+    for w = 1, nwin do
+      tats[w] = math.max(got[w], now)
     end
-    tats[w], eis[w], bursts[w] = tat, ei, burst
-    if want == 1 then
-      -- one request: redis_rate's test, nothing more
-      if now - (tat + ei - ei * burst) < 0 then
+  else
+    -- no key (or one this layout did not write): every window is full
+    for w = 1, nwin do
+      tats[w] = now
+    end
+  end
+  local grant = want
+  if want == 1 then
+    -- one request: redis_rate's test, nothing more
+    for w = 1, nwin do
+      if now - (tats[w] + eis[w] - offs[w]) < 0 then
         grant = 0
       end
-    else
-      -- the most this window allows: cost c fits while now - (tat + ei*c - ei*burst) >= 0
-      local fit = math.floor((now - tat) / ei + burst)
+    end
+  else
+    -- the most each window allows: cost c fits while now - (tat + ei*c - ei*burst) >= 0
+    for w = 1, nwin do
+      local fit = math.floor((now - tats[w]) / eis[w] + bursts[w])
       if fit < grant then
         grant = fit
       end
     end
-  end
-  if want > 1 then
     -- settle float rounding with the exact test redis_rate uses
     if grant < 0 then
       grant = 0
     end
-    while grant > 0 and not fits(grant, nwin, tats, eis, bursts) do
+    while grant > 0 and not fits(grant, tier, tats) do
       grant = grant - 1
     end
-    if grant < want and fits(grant + 1, nwin, tats, eis, bursts) then
+    if grant < want and fits(grant + 1, tier, tats) then
       grant = grant + 1
     end
   end
   if grant > 0 then
-    n = n + 1
-    out[n] = string.char(grant)
+    local longest = 0
     for w = 1, nwin do
       local new = tats[w] + eis[w] * grant
       local reset_after = new - now
-      if reset_after > 0 then
-        redis.call("SET", KEYS[k + w - 1], new, "EX", math.ceil(reset_after))
-        cur[KEYS[k + w - 1]] = new
+      if reset_after > longest then
+        longest = reset_after
       end
-      n = n + 1
-      out[n] = struct.pack("<ddd", (now - (new - eis[w] * bursts[w])) / eis[w], -1, reset_after)
+      tats[w] = new
+      vals[3 * w - 2], vals[3 * w - 1], vals[3 * w] = (now - (new - offs[w])) / eis[w], -1, reset_after
+    end
+    if longest > 0 then
+      -- every new TAT is past now (grant ≥ 1), so every window is stored
+      packed = struct.pack(tier.fmt, unpack(tats, 1, nwin))
+      redis.call("SET", key, packed, "EX", math.ceil(longest))
+      cur[key] = packed
     end
   else
-    n = n + 1
-    out[n] = "\0"
     for w = 1, nwin do
-      local diff = now - (tats[w] + eis[w] - eis[w] * bursts[w])
+      local diff = now - (tats[w] + eis[w] - offs[w])
       if diff < 0 then
-        n = n + 1
-        out[n] = struct.pack("<ddd", 0, -diff, tats[w] - now)
+        vals[3 * w - 2], vals[3 * w - 1], vals[3 * w] = 0, -diff, tats[w] - now
       else
-        n = n + 1
-        out[n] = struct.pack("<ddd", math.min(diff / eis[w] + 1, bursts[w]), -1, tats[w] - now)
+        vals[3 * w - 2], vals[3 * w - 1], vals[3 * w] = math.min(diff / eis[w] + 1, bursts[w]), -1, tats[w] - now
       end
     end
   end
-  k = k + nwin
+  out[r] = struct.pack(tier.out, grant, unpack(vals, 1, 3 * nwin))
 end
 return table.concat(out)
 `)
