@@ -7,10 +7,13 @@
 # the Redis cost of an over-limit flood. `make bench` collects its figures.
 
 GATEWAY_BENCH_DURATION ?= 5s
+# warm-up: the discarded pass before round 1, and each open loop's uncounted start
+GATEWAY_BENCH_WARMUP ?= 1s
 GATEWAY_BENCH_CONNS ?= 64
 GATEWAY_BENCH_ROUNDS ?= $(BENCH_ROUNDS)
 GATEWAY_BENCH_FLOOD ?= 100000
 # e.g. GATEWAY_BENCH_FLAGS='-nethttp=false -rate 5000': see go run ./tools/cmd/gatewaybench run -h
+# (bin/gatewaybench openloop -h measures the open-loop generator alone)
 GATEWAY_BENCH_FLAGS ?=
 
 .PHONY: bench-gateway build-gateway test-gateway swagger-ui
@@ -42,5 +45,5 @@ bench-gateway: build-gateway
 	done
 	cd services/gateway && go build -o ../../bin/limiterbench ./cmd/limiterbench
 	go build -o bin/gatewaybench ./tools/cmd/gatewaybench
-	taskset -c 1 bin/gatewaybench run -gateway bin/gateway -limiterbench bin/limiterbench -duration $(GATEWAY_BENCH_DURATION) \
+	taskset -c 1 bin/gatewaybench run -gateway bin/gateway -limiterbench bin/limiterbench -duration $(GATEWAY_BENCH_DURATION) -warmup $(GATEWAY_BENCH_WARMUP) \
 		-conns $(GATEWAY_BENCH_CONNS) -rounds $(GATEWAY_BENCH_ROUNDS) -flood $(GATEWAY_BENCH_FLOOD) $(GATEWAY_BENCH_FLAGS)

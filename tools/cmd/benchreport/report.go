@@ -298,15 +298,18 @@ const method = `## How the figures are made
   is about; e2ebench prints the warm-up's own percentiles. A booking whose email never came, or
   that was refused, counts at least as late as the end of the wait. Emails are matched to bookings by
   the booking id in the body (by recipient when the id is split by the encoding).
-- **outbox relay**: N events are written with ` + "`outbox.Add`" + ` in transactions of 500, then
-  ` + "`outbox.Relay`" + ` drains them into a file-backed JetStream stream (timed from its start
-  until the stream holds N messages). The reference, on the same stream created afresh, is
-  ` + "`nats bench js pub async --dedup --batch 500`" + ` with as many messages of the same size (or,
-  when the ` + "`nats`" + ` CLI is missing, the same loop written with nats.go); the two alternate over
-  the rounds.
+- **outbox relay** (benchmarks-relay.md): each side does the same work per round, ` + "`-repeat`" + `
+  (default 4) runs of N events, its rate taken over their total time, after one warm-up run that
+  is not counted. Before each run the outbox is truncated, refilled with ` + "`outbox.AddAll`" + `
+  and vacuumed, both sides get a ` + "`CHECKPOINT`" + ` and a file-backed JetStream stream created
+  afresh, all untimed; ` + "`outbox.Relay`" + ` is then timed from its start until the stream holds
+  N messages. The reference is ` + "`nats bench js pub async --dedup --batch 500`" + ` with as many
+  messages of the same size (or, when the ` + "`nats`" + ` CLI is missing, the same loop written with
+  nats.go); the two alternate over the rounds.
 - **gateway** (` + "`tools/cmd/gatewaybench`" + `, limiter: ` + "`services/gateway/cmd/limiterbench`" + `): see
-  benchmarks-gateway.md. Open-loop load everywhere is one generator, ` + "`tools/internal/bench.Load`" + `:
-  request *i* due at *start + i/rate*, latency from that due time.
+  benchmarks-gateway.md. Open-loop load everywhere is one schedule, ` + "`tools/internal/bench.Load`" + `:
+  request *i* due at *start + i/rate*, latency from that due time (the gateway's raw HTTP senders run
+  it on one event loop, ` + "`Load.RunRawHTTP`" + `).
 `
 
 // resultLinesHeading starts the report's last section: every result line

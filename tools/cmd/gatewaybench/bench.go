@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,9 +40,11 @@ type config struct {
 	cpu      []float64       // µs of CPU per request, closed loop
 	p50s     []time.Duration // open loop
 	p99s     []time.Duration
-	errors   int // open-loop errors, all rounds
-	late     int // open-loop requests sent over 1 ms after due, all rounds
-	non2xx   int // closed-loop non-2xx answers, all rounds
+	lagP99s  []time.Duration // p99 of the generator's send lag, per round
+	errors   int             // open-loop errors, all rounds
+	firstErr error           // the first of them
+	late     int             // open-loop requests sent over 1 ms after due, all rounds
+	non2xx   int             // closed-loop non-2xx answers, all rounds
 }
 
 // setup is everything the benchmark started.
@@ -76,21 +79,32 @@ func benchmark(ctx context.Context, o options, out io.Writer) error {
 		return err
 	}
 
-	fmt.Fprintf(out, "gateway benchmark: %d rounds, %s per measurement after %s warm-up, wrk -t1 -c%d closed loop; SUT on CPU %s, load, upstream and Redis on CPU %s\n",
+	fmt.Fprintf(out, "gateway benchmark: %d rounds, %s per measurement after %s warm-up, wrk -t1 -c%d closed loop; SUT and (a)'s upstream on CPU %s; load, the proxies' upstream and Redis on CPU %s\n",
 		o.rounds, o.duration, o.warmup, o.conns, o.sutCPU, o.loadCPU)
 	fmt.Fprintf(out, "machine: %s\n", machine())
 	rate := o.rate
 	var lim limiterRounds
+	// A discarded warm-up pass first, every configuration in turn: so the
+	// first round does not measure whichever configuration it starts with
+	// colder (page cache, TCP buffers, the Go runtime's heap) than the rest.
+	if o.warmup > 0 {
+		for _, c := range s.configs {
+			if _, err := wrk(ctx, o, c.url, o.warmup); err != nil {
+				return err
+			}
+		}
+	}
+	ring := comparedNeighbours(s.configs)
 	for round := range o.rounds {
-		order := rotate(s.configs, round)
+		order := roundOrder(ring, round)
 		for _, c := range order {
-			if err := ceiling(ctx, o, c, round == 0); err != nil {
+			if err := ceiling(ctx, o, c); err != nil {
 				return err
 			}
 			fmt.Fprintf(out, "  round %d ceiling %-40s %9.0f req/s  %6.1f µs CPU/req\n", round+1, c.label(), c.ceilings[round], c.cpu[round])
 		}
 		if rate == 0 {
-			rate = s.configs[2].ceilings[0] / 2
+			rate = byKey(s, "c").ceilings[0] / 2
 			fmt.Fprintf(out, "  open loop at %.0f req/s (half the limited gateway's first ceiling) over %d connections\n", rate, o.conns)
 		}
 		for _, c := range order {
@@ -118,11 +132,35 @@ func benchmark(ctx context.Context, o options, out io.Writer) error {
 // label is "(c) gateway, Redis limits".
 func (c *config) label() string { return "(" + c.key + ") " + c.name }
 
-// rotate returns the configurations starting at round's position, so each
-// goes first in some round and a drift of the machine spreads over all.
-func rotate(cs []*config, round int) []*config {
-	i := round % len(cs)
-	return append(append([]*config{}, cs[i:]...), cs[:i]...)
+// comparedNeighbours orders cs in the ring the rounds visit: each compared
+// pair side by side ((b)–(d), (d)–(c), (c)–(c′); (c)–(a) for the open
+// loop, across the ring's end), so that a ratio's two sides are measured
+// seconds apart.
+func comparedNeighbours(cs []*config) []*config {
+	ring := make([]*config, 0, len(cs))
+	for _, k := range []string{"a", "b", "d", "c", "c′", "b′"} {
+		for _, c := range cs {
+			if c.key == k {
+				ring = append(ring, c)
+			}
+		}
+	}
+	return ring
+}
+
+// roundOrder is the order of the configurations in round: ABBA, so that
+// a drift of the machine cancels in every ratio. Rounds go in pairs, the
+// second the mirror of the first, and each pair starts one place further
+// on: 0 1 2 3 | 3 2 1 0 | 1 2 3 0 | 0 3 2 1 … Configurations that are
+// compared (the order start gives them) stay neighbours in every round
+// but the one whose rotation splits them.
+func roundOrder(cs []*config, round int) []*config {
+	i := (round / 2) % len(cs)
+	order := append(append([]*config{}, cs[i:]...), cs[:i]...)
+	if round%2 == 1 {
+		slices.Reverse(order)
+	}
+	return order
 }
 
 // start runs the upstream, Redis, the gateways and nginx, and waits until
@@ -150,8 +188,7 @@ func start(ctx context.Context, o options, dir string, ps *procs) (*setup, error
 		return nil, fmt.Errorf("own binary: %w", err)
 	}
 	upstream := addr()
-	upstreamPID, err := ps.start(o.loadCPU, filepath.Join(dir, "upstream.log"), nil, self, "upstream", "-addr", upstream)
-	if err != nil {
+	if _, err := ps.start(o.loadCPU, filepath.Join(dir, "upstream.log"), nil, self, "upstream", "-addr", upstream); err != nil {
 		return nil, err
 	}
 	redisURL := "redis://" + s.redisAddr + "/0"
@@ -167,7 +204,18 @@ func start(ctx context.Context, o options, dir string, ps *procs) (*setup, error
 	limited := []string{"REDIS_URL=" + redisURL, "REDIS_KEY_PREFIX=" + s.prefix, "RATELIMIT_PUBLIC=1000000000/minute"}
 	noLimits := []string{"RATELIMIT_ENABLED=false"}
 	nginxAddr := addr()
-	s.configs = []*config{{key: "a", name: "upstream direct", url: "http://" + upstream + "/api/events", pids: []int{upstreamPID}, openLoop: true}}
+	// (a) is a second instance of the same upstream on the SUT's CPU, like
+	// every other configuration's front: with the one on the load CPU both
+	// ends of (a)'s 64 connections would share CPU 1 with the generator,
+	// where every other configuration has its front on CPU 0, and (a)'s p99
+	// (the baseline of the added p99) would be the generator's wait for
+	// CPU 1.
+	direct := addr()
+	directPID, err := ps.start(o.sutCPU, filepath.Join(dir, "upstream-direct.log"), nil, self, "upstream", "-addr", direct)
+	if err != nil {
+		return nil, err
+	}
+	s.configs = []*config{{key: "a", name: "upstream direct", url: "http://" + direct + "/api/events", pids: []int{directPID}, openLoop: true}}
 	add := func(key, name, dataPath string, withRedis bool, env []string) error {
 		url, _, pid, err := gw("gateway-"+key, dataPath, env...)
 		if err != nil {

@@ -14,14 +14,9 @@ var (
 	wrkTotal  = regexp.MustCompile(`(\d+) requests in`)
 )
 
-// ceiling runs wrk closed loop on the load CPU (after a warm-up when warm
-// is set) and appends the round's req/s and CPU µs per request to c.
-func ceiling(ctx context.Context, o options, c *config, warm bool) error {
-	if warm && o.warmup > 0 {
-		if _, err := wrk(ctx, o, c.url, o.warmup); err != nil {
-			return err
-		}
-	}
+// ceiling runs wrk closed loop on the load CPU and appends the round's
+// req/s and CPU µs per request to c.
+func ceiling(ctx context.Context, o options, c *config) error {
 	var before time.Duration
 	for _, pid := range c.pids {
 		before += cpuTime(pid)

@@ -33,17 +33,23 @@ func cpuTime(pid int) time.Duration {
 }
 
 func procCPU(pid int) time.Duration {
+	user, sys := procUserSys(pid)
+	return user + sys
+}
+
+// procUserSys is the user and the system CPU time of pid itself.
+func procUserSys(pid int) (user, sys time.Duration) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	f := statFields(string(b))
 	if len(f) < 13 {
-		return 0
+		return 0, 0
 	}
 	utime, _ := strconv.ParseInt(f[11], 10, 64)
 	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * clockTick
+	return time.Duration(utime) * clockTick, time.Duration(stime) * clockTick
 }
 
 // statFields splits /proc/<pid>/stat after the command name (which may hold

@@ -26,18 +26,54 @@ func TestParseCommandStats(t *testing.T) {
 	}
 }
 
-func TestRotateVisitsEveryConfigFirst(t *testing.T) {
+func TestRoundOrderIsABBA(t *testing.T) {
 	cs := []*config{{key: "a"}, {key: "b"}, {key: "c"}}
-	firsts := map[string]bool{}
-	for round := range 3 {
-		order := rotate(cs, round)
-		if len(order) != 3 {
-			t.Fatalf("round %d: %d configs", round, len(order))
+	keys := func(order []*config) string {
+		s := ""
+		for _, c := range order {
+			s += c.key
 		}
-		firsts[order[0].key] = true
+		return s
 	}
-	if len(firsts) != 3 {
-		t.Errorf("first places over 3 rounds: %v, want every config once", firsts)
+	tests := []struct {
+		round int
+		want  string
+	}{
+		{round: 0, want: "abc"},
+		{round: 1, want: "cba"},
+		{round: 2, want: "bca"},
+		{round: 3, want: "acb"},
+		{round: 4, want: "cab"},
+		{round: 5, want: "bac"},
+		{round: 6, want: "abc"},
+	}
+	for _, tt := range tests {
+		if got := keys(roundOrder(cs, tt.round)); got != tt.want {
+			t.Errorf("round %d: order %s, want %s", tt.round, got, tt.want)
+		}
+	}
+}
+
+func TestComparedNeighboursKeepsPairsAdjacent(t *testing.T) {
+	var cs []*config
+	for _, k := range []string{"a", "b", "c", "d", "b′", "c′"} {
+		cs = append(cs, &config{key: k})
+	}
+	ring := comparedNeighbours(cs)
+	if len(ring) != len(cs) {
+		t.Fatalf("ring has %d configs, want %d", len(ring), len(cs))
+	}
+	at := map[string]int{}
+	for i, c := range ring {
+		at[c.key] = i
+	}
+	for _, pair := range [][2]string{{"b", "d"}, {"d", "c"}, {"c", "c′"}} {
+		if d := at[pair[0]] - at[pair[1]]; d != 1 && d != -1 {
+			t.Errorf("%s and %s are %d apart in %v", pair[0], pair[1], d, at)
+		}
+	}
+	if got := comparedNeighbours(cs[:4]); len(got) != 4 {
+		t.Errorf("without the net/http path: %d configs, want 4", len(got))
 	}
 }
 

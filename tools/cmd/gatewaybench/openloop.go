@@ -14,9 +14,35 @@ import (
 )
 
 // latency offers c.url open loop at rate for o.duration after o.warmup
-// (bench.Load, one keep-alive connection per sender, latency from each
-// request's due time) and appends the round's p50 and p99 to c.
+// (bench.Load.RunRawHTTP: one keep-alive connection per sender, one event
+// loop, latency from each request's due time) and appends the round's p50
+// and p99, and the p99 of the generator's own send lag, to c.
 func latency(ctx context.Context, o options, c *config, rate float64) error {
+	target, err := url.Parse(c.url)
+	if err != nil {
+		return fmt.Errorf("open loop: parse %s: %w", c.url, err)
+	}
+	load := bench.Load{Rate: rate, Warmup: o.warmup, Duration: o.duration, Senders: o.conns}
+	res, err := load.RunRawHTTP(ctx, target.Host, request(target))
+	if err != nil {
+		return fmt.Errorf("open loop %s: %w", c.url, err)
+	}
+	s := bench.Summarize(res.Latencies)
+	c.p50s, c.p99s = append(c.p50s, s.P50), append(c.p99s, s.P99)
+	c.lagP99s = append(c.lagP99s, bench.Summarize(res.Lags).P99)
+	c.errors += res.Errors
+	c.late += res.Late
+	if res.FirstErr != nil && c.firstErr == nil {
+		c.firstErr = res.FirstErr
+	}
+	return nil
+}
+
+// latencyGoroutines is latency on bench.Load.Run, the callback generator
+// (a goroutine and a Go timer per sender, answers read with
+// http.ReadResponse): what the benchmark used before RunRawHTTP, kept for
+// `gatewaybench openloop -generator goroutines` to compare the two.
+func latencyGoroutines(ctx context.Context, o options, c *config, rate float64) error {
 	target, err := url.Parse(c.url)
 	if err != nil {
 		return fmt.Errorf("open loop: parse %s: %w", c.url, err)
@@ -24,6 +50,7 @@ func latency(ctx context.Context, o options, c *config, rate float64) error {
 	req := request(target)
 	conns := make([]*rawConn, o.conns)
 	lat := make([][]time.Duration, o.conns)
+	lags := make([][]time.Duration, o.conns)
 	errs := make([]int, o.conns)
 	defer func() {
 		for _, rc := range conns {
@@ -34,6 +61,7 @@ func latency(ctx context.Context, o options, c *config, rate float64) error {
 	}()
 	load := bench.Load{Rate: rate, Warmup: o.warmup, Duration: o.duration, Senders: o.conns}
 	sent, err := load.Run(ctx, func(_ context.Context, r bench.Request) {
+		lag := time.Since(r.Due)
 		rc := conns[r.Sender]
 		if rc == nil {
 			rc = &rawConn{host: target.Host}
@@ -49,18 +77,20 @@ func latency(ctx context.Context, o options, c *config, rate float64) error {
 			errs[r.Sender]++
 		default:
 			lat[r.Sender] = append(lat[r.Sender], time.Since(r.Due))
+			lags[r.Sender] = append(lags[r.Sender], lag)
 		}
 	})
 	if err != nil {
 		return fmt.Errorf("open loop %s: %w", c.url, err)
 	}
-	var all []time.Duration
+	var all, allLags []time.Duration
 	for i := range lat {
-		all = append(all, lat[i]...)
+		all, allLags = append(all, lat[i]...), append(allLags, lags[i]...)
 		c.errors += errs[i]
 	}
 	s := bench.Summarize(all)
 	c.p50s, c.p99s = append(c.p50s, s.P50), append(c.p99s, s.P99)
+	c.lagP99s = append(c.lagP99s, bench.Summarize(allLags).P99)
 	c.late += sent.Late
 	return nil
 }
@@ -71,7 +101,7 @@ func request(u *url.URL) []byte {
 	return []byte("GET " + u.RequestURI() + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: gatewaybench\r\n\r\n")
 }
 
-// rawConn is one keep-alive connection, dialled on first use and again
+// rawConn is one keep-alive connection of the flood, dialled on first use and again
 // after an error.
 type rawConn struct {
 	host string

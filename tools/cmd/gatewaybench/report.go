@@ -27,14 +27,17 @@ func byKey(s *setup, key string) *config {
 // result line.
 func report(o options, s *setup, rate float64, lim limiterRounds, fl floodResult, out io.Writer) error {
 	fmt.Fprintf(out, "\nmedians of %d rounds:\n", o.rounds)
-	fmt.Fprintln(out, "| config | req/s (closed loop) | CPU µs/req (SUT [+ Redis]) | open-loop p50 | p99 | errors |")
-	fmt.Fprintln(out, "|---|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(out, "| config | req/s (closed loop) | CPU µs/req (SUT [+ Redis]) | open-loop p50 | p99 | generator send lag p99 | errors |")
+	fmt.Fprintln(out, "|---|---:|---:|---:|---:|---:|---:|")
 	for _, c := range s.configs {
-		p50, p99 := "—", "—"
+		p50, p99, lag := "—", "—", "—"
 		if c.openLoop {
-			p50, p99 = ms(medianDur(c.p50s)), ms(medianDur(c.p99s))
+			p50, p99, lag = ms(medianDur(c.p50s)), ms(medianDur(c.p99s)), ms(medianDur(c.lagP99s))
 		}
-		fmt.Fprintf(out, "| %s | %.0f | %.1f | %s | %s | %d |\n", c.label(), benchresult.Median(c.ceilings), benchresult.Median(c.cpu), p50, p99, c.errors)
+		fmt.Fprintf(out, "| %s | %.0f | %.1f | %s | %s | %s | %d |\n", c.label(), benchresult.Median(c.ceilings), benchresult.Median(c.cpu), p50, p99, lag, c.errors)
+		if c.firstErr != nil {
+			fmt.Fprintf(out, "  %s: first open-loop error: %v\n", c.label(), c.firstErr)
+		}
 	}
 	a, b, c, d := byKey(s, "a"), byKey(s, "b"), byKey(s, "c"), byKey(s, "d")
 	var late, non2xx int
@@ -42,7 +45,7 @@ func report(o options, s *setup, rate float64, lim limiterRounds, fl floodResult
 		late, non2xx = late+cf.late, non2xx+cf.non2xx
 	}
 	if late > 0 {
-		fmt.Fprintf(out, "the open-loop generator sent %d requests over 1 ms late (timed from their due time all the same)\n", late)
+		fmt.Fprintf(out, "the open-loop generator sent %d requests over 1 ms after their due time, over all rounds (their latency runs from the due time all the same)\n", late)
 	}
 	if non2xx > 0 {
 		fmt.Fprintf(out, "wrk saw %d non-2xx answers over all rounds (a limit reached, or errors: see the logs)\n", non2xx)
@@ -68,8 +71,8 @@ func report(o options, s *setup, rate float64, lim limiterRounds, fl floodResult
 	}
 	add(benchresult.Result{Area: "gateway", Name: "added p99 of the gateway with Redis limits at half its ceiling (open loop)",
 		Value: benchresult.Median(added), Unit: "ms", Max: 1,
-		Note: fmt.Sprintf("%.0f req/s; p99 %s through the gateway vs %s upstream direct (medians); per round %s ms", rate,
-			ms(medianDur(c.p99s)), ms(medianDur(a.p99s)), spread(added))})
+		Note: fmt.Sprintf("%.0f req/s; p99 %s through the gateway vs %s upstream direct (medians); per round %s ms; generator send lag p99 %s and %s, %d requests over 1 ms late", rate,
+			ms(medianDur(c.p99s)), ms(medianDur(a.p99s)), spread(added), ms(medianDur(c.lagP99s)), ms(medianDur(a.lagP99s)), c.late+a.late)})
 
 	incrRef := fmt.Sprintf("redis-benchmark -t incr -c %d", o.clients)
 	add(benchresult.Result{Area: "gateway", Name: "limiter decisions/s, generous tier (leases allowed)", Unit: "decisions/s",
