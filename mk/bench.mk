@@ -26,7 +26,9 @@ export BENCH_ROUNDS
 BENCH_KEEP ?=
 BENCH_COMPARE ?=
 # e.g. E2E_BENCH_FLAGS=-gateway to book through the gateway; -rates, -step,
-# -steady-rate, -steady, -events: see go run ./tools/cmd/e2ebench -h
+# -steady-rate, -steady, -events (200000 per side per round), -mode relay
+# (the relay against nats bench only), -relay-sync-commit: see
+# go run ./tools/cmd/e2ebench -h and docs/benchmarks-relay.md
 E2E_BENCH_FLAGS ?=
 NATSCLI_VERSION := v0.5.0
 FUZZTIME ?= 30s

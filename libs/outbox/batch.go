@@ -23,8 +23,10 @@ WHERE sent_at IS NULL AND parked_at IS NULL
 ORDER BY seq
 LIMIT $1
 FOR UPDATE`
-	markSent   = `UPDATE outbox SET sent_at = now() WHERE seq = ANY($1)`
-	markParked = `
+	// asyncCommit: see RelayConfig.SyncCommit.
+	asyncCommit = `SET LOCAL synchronous_commit = off`
+	markSent    = `UPDATE outbox SET sent_at = now() WHERE seq = ANY($1)`
+	markParked  = `
 UPDATE outbox SET parked_at = now(), last_error = e.error
 FROM unnest($1::bigint[], $2::text[]) AS e(seq, error)
 WHERE outbox.seq = e.seq`
@@ -112,21 +114,24 @@ func (r *Relay) relayBatch(ctx context.Context) (batchResult, error) {
 	return batchResult{claimed: len(batch), done: len(out.sent) + len(out.parked)}, nil
 }
 
+// writeBack writes what happened to the batch's rows in one round trip
+// (with the commit mode, see RelayConfig.SyncCommit), then commits.
 func (r *Relay) writeBack(ctx context.Context, tx pgx.Tx, out outcome) error {
+	var b pgx.Batch
+	if !r.cfg.SyncCommit {
+		b.Queue(asyncCommit)
+	}
 	if len(out.sent) > 0 {
-		if _, err := tx.Exec(ctx, markSent, out.sent); err != nil {
-			return fmt.Errorf("mark %d outbox rows sent: %w", len(out.sent), err)
-		}
+		b.Queue(markSent, out.sent)
 	}
 	if len(out.parked) > 0 {
-		if _, err := tx.Exec(ctx, markParked, out.parked, out.parkedE); err != nil {
-			return fmt.Errorf("park %d outbox rows: %w", len(out.parked), err)
-		}
+		b.Queue(markParked, out.parked, out.parkedE)
 	}
 	if len(out.failed) > 0 {
-		if _, err := tx.Exec(ctx, markFailed, out.failed, out.failedE); err != nil {
-			return fmt.Errorf("note %d failing outbox rows: %w", len(out.failed), err)
-		}
+		b.Queue(markFailed, out.failed, out.failedE)
+	}
+	if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+		return fmt.Errorf("mark %d outbox rows sent, %d parked, %d failing: %w", len(out.sent), len(out.parked), len(out.failed), err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit relay batch: %w", err)

@@ -51,6 +51,15 @@ type RelayConfig struct {
 	// parked: a stream declared moments after the relay starts, as when a
 	// service and NATS come up together, takes its events [1m].
 	MissingStreamGrace time.Duration
+	// SyncCommit makes each batch's commit wait for its WAL to reach disk
+	// [false]. By default the relay's transactions commit with
+	// synchronous_commit off, which saves a disk flush per batch: a crash
+	// of PostgreSQL can then lose the last marks of a fraction of a second,
+	// and those rows are published again, which the stream's duplicate
+	// window (message id = event id) and the consumers' inboxes absorb, as
+	// they do for a relay that dies between publishing and committing
+	// (TestIntegrationLostMarksArePublishedOnce).
+	SyncCommit bool
 }
 
 func (c *RelayConfig) setDefaults() {

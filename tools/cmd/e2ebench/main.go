@@ -50,6 +50,8 @@ type options struct {
 	timeline   bool
 	warmup     time.Duration
 	rounds     int
+	syncCommit bool
+	repeat     int
 }
 
 func main() {
@@ -81,8 +83,10 @@ func parseFlags(args []string) (options, error) {
 		"before each measured run, offer its rate this long unmeasured: a step in load grows the services' connection pools, which is not the steady state the target is about")
 	fs.DurationVar(&o.drain, "drain", 30*time.Second, "how long to wait for the last emails of a run")
 	fs.BoolVar(&o.viaGateway, "gateway", false, "book through the gateway (public tier raised, limits in Redis) instead of straight at booking")
-	fs.IntVar(&o.events, "events", 50000, "outbox events the relay drains, and messages nats bench publishes")
+	fs.IntVar(&o.events, "events", 50000, "outbox events the relay drains, and messages nats bench publishes, per run")
+	fs.IntVar(&o.repeat, "repeat", 4, "runs of -events per side per round, timed together: enough that each side runs for seconds, not a start-up and a burst")
 	fs.IntVar(&o.rounds, "rounds", benchresult.DefaultRounds, "interleaved rounds of relay and nats bench; the median ratio and its spread are reported")
+	fs.BoolVar(&o.syncCommit, "relay-sync-commit", false, "run the relay with outbox.RelayConfig.SyncCommit (each batch's commit waits for its WAL flush), to measure what that costs")
 	fs.StringVar(&o.natsBin, "nats", "bin/nats", "natscli binary for nats bench; when missing, an equivalent async publish loop is the reference")
 	fs.DurationVar(&o.targetP99, "target-p99", 50*time.Millisecond, "p99 target of the steady run")
 	fs.BoolVar(&o.verbose, "v", false, "show the services' log lines")
@@ -105,8 +109,8 @@ func parseFlags(args []string) (options, error) {
 	default:
 		return o, fmt.Errorf("-mode %q: want all, latency or relay", o.mode)
 	}
-	if o.steadyRate <= 0 || o.events <= 0 || o.rounds <= 0 {
-		return o, fmt.Errorf("-steady-rate, -events and -rounds must be positive")
+	if o.steadyRate <= 0 || o.events <= 0 || o.rounds <= 0 || o.repeat <= 0 {
+		return o, fmt.Errorf("-steady-rate, -events, -repeat and -rounds must be positive")
 	}
 	return o, nil
 }

@@ -70,6 +70,12 @@ func relay(ctx context.Context, o options, stdout io.Writer) error {
 	if err := postgres.Migrate(ctx, pool, relaySchema, quiet, outbox.Migrations()); err != nil {
 		return err
 	}
+	// The relay's UPDATEs would start autovacuum in the middle
+	// of a run, in some runs and not others; fillOutbox vacuums instead,
+	// untimed, before every run.
+	if _, err := pool.Exec(ctx, "ALTER TABLE outbox SET (autovacuum_enabled = false)"); err != nil {
+		return fmt.Errorf("turn autovacuum off for the outbox: %w", err)
+	}
 	ns, err := startNATS(filepath.Join(tmp, "nats"))
 	if err != nil {
 		return err
@@ -91,58 +97,117 @@ func relay(ctx context.Context, o options, stdout io.Writer) error {
 			MaxAge: time.Hour, MaxBytes: 4 << 30})
 	}
 
-	fmt.Fprintf(stdout, "outbox relay vs nats bench: %d events, one in-process JetStream server (file storage, 2m duplicate window), %d interleaved rounds\n", o.events, o.rounds)
+	commit := "synchronous_commit off (the default)"
+	if o.syncCommit {
+		commit = "synchronous commits (-relay-sync-commit)"
+	}
+	fmt.Fprintf(stdout, "outbox relay vs nats bench: %d× %d events per side per round, one in-process JetStream server (file storage, 2m duplicate window), relay with %s, %d interleaved rounds\n",
+		o.repeat, o.events, commit, o.rounds)
 	_, haveNats := os.Stat(o.natsBin)
 	refName := "nats bench js pub async, same stream, --dedup, --batch 500"
 	if haveNats != nil {
 		refName = "async publish loop (nats.go), same stream, message ids, batches of 500"
 		fmt.Fprintf(stdout, "  (no %s: the publish loop is the reference)\n", o.natsBin)
 	}
-	var size int
+	// Both sides start from the same state: a stream created afresh, and
+	// PostgreSQL just checkpointed (the relay's side also an outbox just
+	// filled and vacuumed), so neither a checkpoint's write burst nor
+	// autovacuum lands in one side's timing by chance.
+	prepare := func(ctx context.Context) (jetstream.Stream, error) {
+		if _, err := pool.Exec(ctx, "CHECKPOINT"); err != nil {
+			return nil, fmt.Errorf("checkpoint: %w", err)
+		}
+		return fresh(ctx)
+	}
+	size, err := eventSize()
+	if err != nil {
+		return err
+	}
+	// A side's figure is reps drains (or nats bench runs) of n events in a
+	// row, each from the same untimed start, and its rate is their events
+	// over their total time: a side then runs for seconds, not a start-up
+	// and a burst, while each drain keeps the backlog -events defines
+	// (a longer one costs the relay more per event: its claim scans past
+	// the index entries of the rows it has marked sent until a vacuum).
+	relaySide := func(ctx context.Context, n, reps int) (float64, time.Duration, error) {
+		var total, fill time.Duration
+		for range reps {
+			start := time.Now()
+			if err := fillOutbox(ctx, pool, n); err != nil {
+				return 0, 0, err
+			}
+			fill += time.Since(start)
+			str, err := prepare(ctx)
+			if err != nil {
+				return 0, 0, err
+			}
+			rate, err := drain(ctx, pool, js, str, n, o.syncCommit)
+			if err != nil {
+				return 0, 0, err
+			}
+			total += time.Duration(float64(n) / rate * float64(time.Second))
+		}
+		return float64(n*reps) / total.Seconds(), fill, nil
+	}
+	refSide := func(ctx context.Context, n, reps int) (float64, error) {
+		var total time.Duration
+		for range reps {
+			if _, err := prepare(ctx); err != nil {
+				return 0, err
+			}
+			var rate float64
+			var err error
+			if haveNats != nil {
+				rate, err = publishLoop(ctx, js, n, size)
+			} else {
+				rate, err = natsBench(ctx, o.natsBin, ns.ClientURL(), n, size)
+			}
+			if err != nil {
+				return 0, err
+			}
+			total += time.Duration(float64(n) / rate * float64(time.Second))
+		}
+		return float64(n*reps) / total.Seconds(), nil
+	}
+	// A warm-up of each side, not counted: the first relay opens its pool
+	// connections and plans its statements, the first publisher grows the
+	// server's buffers and file store.
+	warm := o.events
+	wr, _, err := relaySide(ctx, warm, 1)
+	if err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	wn, err := refSide(ctx, warm, 1)
+	if err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	fmt.Fprintf(stdout, "  (warm-up, not counted: %d events, relay %.0f events/s, reference %.0f msgs/s)\n", warm, wr, wn)
 	system := func(ctx context.Context, round int) (float64, error) {
-		str, err := fresh(ctx)
+		rate, fill, err := relaySide(ctx, o.events, o.repeat)
 		if err != nil {
 			return 0, err
 		}
-		start := time.Now()
-		if size, err = fillOutbox(ctx, pool, o.events); err != nil {
-			return 0, err
-		}
-		fill := time.Since(start)
-		rate, err := drain(ctx, pool, js, str, o.events)
-		if err != nil {
-			return 0, err
-		}
-		fmt.Fprintf(stdout, "  round %d relay      outbox.Relay, batches of %d, Nats-Msg-Id = event id: %9.0f events/s  (outbox of %d events of %d bytes filled in %.1fs)\n",
-			round+1, relayBatch, rate, o.events, size, fill.Seconds())
+		fmt.Fprintf(stdout, "  round %d relay      outbox.Relay, batches of %d, Nats-Msg-Id = event id: %9.0f events/s  (%d× an outbox of %d events of %d bytes, filled in %.1fs in all)\n",
+			round+1, relayBatch, rate, o.repeat, o.events, size, fill.Seconds())
 		return rate, nil
 	}
 	reference := func(ctx context.Context, round int) (float64, error) {
-		if _, err := fresh(ctx); err != nil {
+		rate, err := refSide(ctx, o.events, o.repeat)
+		if err != nil {
 			return 0, err
 		}
-		msgSize := size
-		if msgSize == 0 { // the reference goes first in odd rounds only, but be safe
-			msgSize = 537
-		}
 		if haveNats != nil {
-			rate, err := publishLoop(ctx, js, o.events, msgSize)
-			if err == nil {
-				fmt.Fprintf(stdout, "  round %d loop       nats.go PublishMsgAsync, msg ids, batches of %d:     %9.0f msgs/s\n", round+1, relayBatch, rate)
-			}
-			return rate, err
-		}
-		rate, err := natsBench(ctx, o.natsBin, ns.ClientURL(), o.events, msgSize)
-		if err == nil {
+			fmt.Fprintf(stdout, "  round %d loop       nats.go PublishMsgAsync, msg ids, batches of %d:     %9.0f msgs/s\n", round+1, relayBatch, rate)
+		} else {
 			fmt.Fprintf(stdout, "  round %d nats bench js pub async --dedup --batch %d, same stream:        %9.0f msgs/s\n", round+1, relayBatch, rate)
 		}
-		return rate, err
+		return rate, nil
 	}
 	values, refs, err := benchresult.Interleave(ctx, o.rounds, system, reference)
 	if err != nil {
 		return err
 	}
-	note := fmt.Sprintf("%d events of %d bytes", o.events, size)
+	note := fmt.Sprintf("%d× %d events of %d bytes per side per round", o.repeat, o.events, size)
 	res := benchresult.Result{Area: "relay", Name: "outbox relay events/s into JetStream", Unit: "events/s",
 		Ref: refName, Min: 0.3, Note: note}.FromRounds(values, refs)
 	fmt.Fprintf(stdout, "  ratio relay / reference: %.2fx median of %d rounds (%s; target >= 0.30x), relay %.0f events/s (median; target >= 20000)\n",
@@ -154,46 +219,57 @@ func relay(ctx context.Context, o options, stdout io.Writer) error {
 		Min: 20000, Note: note + ", median of the rounds"})
 }
 
-// fillOutbox writes n events with outbox.Add in transactions of 500, as
-// services do, and returns the size of one envelope.
-func fillOutbox(ctx context.Context, pool *pgxpool.Pool, n int) (int, error) {
-	size := 0
+// fillOutbox empties the outbox and writes n events with outbox.AddAll
+// in transactions of 500 (the rows outbox.Add writes, one statement per
+// transaction, so that filling takes seconds), then vacuums and
+// analyzes the table, so every run of the relay starts on the same table:
+// no sent rows of earlier rounds, no autovacuum pending.
+func fillOutbox(ctx context.Context, pool *pgxpool.Pool, n int) error {
+	if _, err := pool.Exec(ctx, "TRUNCATE outbox"); err != nil {
+		return fmt.Errorf("empty outbox: %w", err)
+	}
 	for done := 0; done < n; {
-		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			for i := 0; i < relayBatch && done < n; i++ {
-				ev, err := events.New("booking", relaySubject, sessionBooked{
-					SessionID: "0192f0c4-7a35-7c4e-9d3a-5b6a1f0e2d11", Email: "someone@example.org", Name: "Some One",
-					Phone: "1234567890", SessionType: "individual", PreferredDate: "2031-02-01", Message: "Test",
-					ManageExpires: "2031-02-09T00:00:00Z", BookedAt: "2026-11-27T10:00:00Z"})
-				if err != nil {
-					return err
-				}
-				if size == 0 {
-					b, err := jsonSize(ev)
-					if err != nil {
-						return err
-					}
-					size = b
-				}
-				if err := outbox.Add(ctx, tx, ev); err != nil {
-					return err
-				}
-				done++
+		evs := make([]events.Event, 0, relayBatch)
+		for ; len(evs) < relayBatch && done < n; done++ {
+			ev, err := benchEvent()
+			if err != nil {
+				return err
 			}
-			return nil
-		})
-		if err != nil {
-			return 0, fmt.Errorf("fill outbox: %w", err)
+			evs = append(evs, ev)
+		}
+		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return outbox.AddAll(ctx, tx, evs) }); err != nil {
+			return fmt.Errorf("fill outbox: %w", err)
 		}
 	}
-	return size, nil
+	if _, err := pool.Exec(ctx, "VACUUM ANALYZE outbox"); err != nil {
+		return fmt.Errorf("vacuum outbox: %w", err)
+	}
+	return nil
+}
+
+// benchEvent is one booking.session.booked-shaped event with an id of its own.
+func benchEvent() (events.Event, error) {
+	return events.New("booking", relaySubject, sessionBooked{
+		SessionID: "0192f0c4-7a35-7c4e-9d3a-5b6a1f0e2d11", Email: "someone@example.org", Name: "Some One",
+		Phone: "1234567890", SessionType: "individual", PreferredDate: "2031-02-01", Message: "Test",
+		ManageExpires: "2031-02-09T00:00:00Z", BookedAt: "2026-11-27T10:00:00Z"})
+}
+
+// eventSize is the size of one envelope as the outbox stores and the relay
+// publishes it: the reference publishes messages of this size.
+func eventSize() (int, error) {
+	ev, err := benchEvent()
+	if err != nil {
+		return 0, err
+	}
+	return jsonSize(ev)
 }
 
 // drain runs the relay until the stream holds n messages and returns its
 // events per second, timed from the relay's start.
-func drain(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, str jetstream.Stream, n int) (float64, error) {
+func drain(ctx context.Context, pool *pgxpool.Pool, js jetstream.JetStream, str jetstream.Stream, n int, syncCommit bool) (float64, error) {
 	r, err := outbox.NewRelay(pool, js, prometheus.NewRegistry(), slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		outbox.RelayConfig{Schema: relaySchema, BatchSize: relayBatch})
+		outbox.RelayConfig{Schema: relaySchema, BatchSize: relayBatch, SyncCommit: syncCommit})
 	if err != nil {
 		return 0, err
 	}
@@ -230,7 +306,7 @@ func waitForMessages(ctx context.Context, str jetstream.Stream, n int, start tim
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()
-		case <-time.After(2 * time.Millisecond):
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }

@@ -6,9 +6,10 @@
 // empty on every run; the outbox relay does not run, on either side.
 //
 // The two sides run in BENCH_ROUNDS interleaved rounds (booking first in
-// even rounds, pgbench first in odd ones, the tables emptied before each
-// side), and the figure is the median of the per-round ratios with their
-// spread, printed as a benchresult line (libs/benchresult) for `make
+// even rounds, pgbench first in odd ones, the tables emptied and
+// PostgreSQL checkpointed before each side), after a warm-up of each,
+// and the figure is the median of the per-round ratios with their spread,
+// printed as a benchresult line (libs/benchresult) for `make
 // bench`. It stays in the booking module, not under tools, because it
 // calls booking's service and store (internal/booking, internal/store),
 // which Go's internal rule keeps to this module.
@@ -85,11 +86,34 @@ func run(ctx context.Context, lookupEnv libconfig.LookupEnv, stdout io.Writer) e
 	}
 	fmt.Fprintf(stdout, "booking write path vs pgbench: %d clients, %s each, %d interleaved rounds, %d CPUs\n",
 		cfg.Clients, cfg.Duration, cfg.Rounds, runtime.NumCPU())
+	// Every run starts from empty tables and a fresh checkpoint (untimed),
+	// so neither side meets a checkpoint's writes, or a table the other
+	// filled, by chance.
 	empty := func(ctx context.Context) error {
 		if _, err := pool.Exec(ctx, `TRUNCATE sessions, outbox CASCADE`); err != nil {
 			return fmt.Errorf("empty tables between runs: %w", err)
 		}
+		if _, err := pool.Exec(ctx, `CHECKPOINT`); err != nil {
+			return fmt.Errorf("checkpoint between runs: %w", err)
+		}
 		return nil
+	}
+	// A warm-up of each side, not counted: the first run opens the pool's
+	// connections and prepares its statements, and both sides' first run
+	// grows the tables' files and PostgreSQL's caches.
+	warm := cfg
+	warm.Duration = max(time.Second, cfg.Duration/3).Round(time.Second)
+	if err := empty(ctx); err != nil {
+		return err
+	}
+	if _, err := goSide(ctx, svc, warm); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
+	if err := empty(ctx); err != nil {
+		return err
+	}
+	if _, err := pgbench(ctx, warm); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
 	}
 	goRates, pgRates, err := benchresult.Interleave(ctx, cfg.Rounds,
 		func(ctx context.Context, round int) (float64, error) {

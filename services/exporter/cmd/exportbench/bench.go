@@ -71,16 +71,27 @@ func bench(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) e
 	}
 
 	r := &runner{o: o, dir: dir, self: self, nats: ns.ClientURL(), bucket: bucket}
+	if err := r.warmUp(ctx, o.small); err != nil {
+		return fmt.Errorf("warm-up: %w", err)
+	}
 	loadBefore := loadAverage()
-	fmt.Fprintf(stdout, "\n%d rounds, load average %s\n", o.rounds, loadBefore)
 	sizes := []int{o.small, o.rows}
+	// A side's figure is the total of reps exports in a row, so that each
+	// side of a round lasts about as long as one export of -rows rows:
+	// a 100k-row export alone lasts a third of a second, in which process
+	// start-up and one noisy moment of the machine weigh as much as the
+	// export.
+	reps := map[int]int{o.small: max(1, o.smallRepeat), o.rows: 1}
+	fmt.Fprintf(stdout, "\n%d rounds after a warm-up export each way (not counted), %d exports per side per round at %d rows; load average %s\n",
+		o.rounds, reps[o.small], o.small, loadBefore)
 	rounds := make(map[int][]round, len(sizes))
 	for i := 1; i <= o.rounds; i++ {
 		for _, n := range sizes {
-			rd, err := r.round(ctx, n, i, i%2 == 1)
+			rd, err := r.round(ctx, n, i, reps[n], i%2 == 1)
 			if err != nil {
 				return err
 			}
+			rd = rd.per(reps[n])
 			fmt.Fprintf(stdout, "round %d %7d rows: psql %.3f s, exporter %.3f s: %.2fx; download %.3f s; cpu s: psql %.2f + backend %.2f, exporter %.2f + backend %.2f + nats %.2f, download %.2f + nats %.2f\n",
 				i, n, rd.psql.elapsed.Seconds(), rd.export.elapsed.Seconds(), rd.ratio(), rd.download.elapsed.Seconds(),
 				rd.psql.cpu.Seconds(), rd.psql.backendCPU.Seconds(), rd.export.cpu.Seconds(), rd.export.backendCPU.Seconds(),
@@ -174,34 +185,88 @@ type runner struct {
 // the download of the exporter's object.
 type round struct{ psql, export, download result }
 
+// per is rd with each side's times as one export's share of k in a row
+// (the download ran once).
+func (rd round) per(k int) round {
+	rd.psql, rd.export = rd.psql.per(k), rd.export.per(k)
+	return rd
+}
+
 // ratio is psql's time over the exporter's: above 1 the exporter is faster.
 func (r round) ratio() float64 { return r.psql.elapsed.Seconds() / r.export.elapsed.Seconds() }
 
 // upTo is the -to bound of an export of the first n generated rows.
 func upTo(n int) string { return firstRow().Add(time.Duration(n) * time.Second).Format(time.RFC3339) }
 
-// round exports the first n rows both ways, psql first or second, then
-// downloads the exporter's object and deletes it (untimed).
-func (r *runner) round(ctx context.Context, n, i int, psqlFirst bool) (round, error) {
+// round exports the first n rows both ways, psql first or second, each
+// side reps times in a row (their total is the side's figure), then
+// downloads the exporter's last object and deletes it (untimed).
+func (r *runner) round(ctx context.Context, n, i, reps int, psqlFirst bool) (round, error) {
 	var rd round
-	name := fmt.Sprintf("exporter-%d-%d.csv", n, i)
+	name := func(rep int) string { return fmt.Sprintf("exporter-%d-%d-%d.csv", n, i, rep) }
 	steps := []func() error{
-		func() (err error) { rd.psql, err = r.psql(ctx, n); return err },
-		func() (err error) { rd.export, err = r.export(ctx, n, name, ""); return err },
+		func() error {
+			for range reps {
+				ps, err := r.psql(ctx, n)
+				if err != nil {
+					return err
+				}
+				rd.psql = rd.psql.plus(ps)
+			}
+			return nil
+		},
+		func() error {
+			for rep := range reps {
+				// The last object goes, untimed, as psql's last file does.
+				if rep > 0 {
+					if err := r.bucket.Delete(ctx, name(rep-1)); err != nil {
+						return err
+					}
+				}
+				ex, err := r.export(ctx, n, name(rep), "")
+				if err != nil {
+					return err
+				}
+				rd.export = rd.export.plus(ex)
+			}
+			return nil
+		},
 	}
 	if !psqlFirst {
 		steps[0], steps[1] = steps[1], steps[0]
 	}
-	steps = append(steps, func() (err error) { rd.download, err = r.download(ctx, n, name, rd.export.bytes, ""); return err })
+	last := name(reps - 1)
+	steps = append(steps, func() (err error) {
+		rd.download, err = r.download(ctx, n, last, rd.export.bytes, "")
+		return err
+	})
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return round{}, err
 		}
 	}
-	if err := r.bucket.Delete(ctx, name); err != nil {
+	if err := r.bucket.Delete(ctx, last); err != nil {
 		return round{}, err
 	}
 	return rd, nil
+}
+
+// warmUp exports n rows once each way and reads the export back, not
+// timed: the first run of each side pays for the page cache, the
+// server's plans and the bucket's first blocks, which no later round does.
+func (r *runner) warmUp(ctx context.Context, n int) error {
+	if _, err := r.psql(ctx, n); err != nil {
+		return err
+	}
+	const name = "exporter-warm-up.csv"
+	ex, err := r.export(ctx, n, name, "")
+	if err != nil {
+		return err
+	}
+	if _, err := r.download(ctx, n, name, ex.bytes, ""); err != nil {
+		return err
+	}
+	return r.bucket.Delete(ctx, name)
 }
 
 // psql runs psql's \copy of the first n rows into a file, a fresh one

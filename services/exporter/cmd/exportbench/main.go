@@ -14,7 +14,7 @@
 // internal/export, internal/store), which Go's internal rule keeps to this
 // module.
 //
-//	exportbench -rows 1000000 -small 100000 [-rounds 5] [-profile DIR]  the benchmark
+//	exportbench -rows 1000000 -small 100000 [-small-repeat 6] [-rounds 5] [-profile DIR]  the benchmark
 //	exportbench -mode export -out NAME [-nats URL] [-to T]             one export (run by the benchmark)
 //	exportbench -mode download -out NAME -nats URL                     one download (run by the benchmark)
 package main
@@ -55,19 +55,21 @@ func main() {
 }
 
 type options struct {
-	mode    string
-	db      string
-	rows    int
-	small   int
-	rounds  int
-	out     string
-	to      string
-	sync    bool
-	dir     string
-	reuse   bool
-	prof    string
-	profile string
-	nats    string
+	mode  string
+	db    string
+	rows  int
+	small int
+	// smallRepeat is how many -small exports each side runs per round.
+	smallRepeat int
+	rounds      int
+	out         string
+	to          string
+	sync        bool
+	dir         string
+	reuse       bool
+	prof        string
+	profile     string
+	nats        string
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
@@ -77,6 +79,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&o.db, "db", "postgres://postgres@127.0.0.1:5432/acube_bench_export?sslmode=disable", "benchmark database; dropped and recreated")
 	fs.IntVar(&o.rows, "rows", 1_000_000, "rows in the projection")
 	fs.IntVar(&o.small, "small", 100_000, "rows of the smaller export")
+	fs.IntVar(&o.smallRepeat, "small-repeat", 6, "bench: exports of -small rows per side per round, timed together, so each side runs for seconds rather than a start-up and a burst")
 	fs.IntVar(&o.rounds, "rounds", benchresult.DefaultRounds, "bench: interleaved rounds; the figures are their medians")
 	fs.StringVar(&o.profile, "profile", "", "bench: after the rounds, profile one more export and download of -rows rows into this directory")
 	fs.StringVar(&o.out, "out", "", "export, download: the object in the EXPORTS bucket (with -nats), else the output file")

@@ -120,3 +120,29 @@ func verdict(ok bool) string {
 	}
 	return "NOT met"
 }
+
+// plus is a and then b run one after the other: times and CPU add up,
+// the peak is the higher one, and the rest (tool, rows, bytes, output) is
+// b's, the last run's.
+func (a result) plus(b result) result {
+	if a.tool == "" {
+		return b
+	}
+	backend := a.backendCPU + b.backendCPU
+	if a.backendCPU < 0 || b.backendCPU < 0 {
+		backend = -1
+	}
+	b.elapsed, b.cpu, b.selfCPU, b.backendCPU = a.elapsed+b.elapsed, a.cpu+b.cpu, a.selfCPU+b.selfCPU, backend
+	b.maxRSS = max(a.maxRSS, b.maxRSS)
+	return b
+}
+
+// per is r's times and CPU divided by k: one run's share of k run in a row.
+func (r result) per(k int) result {
+	d := time.Duration(k)
+	r.elapsed, r.cpu, r.selfCPU = r.elapsed/d, r.cpu/d, r.selfCPU/d
+	if r.backendCPU > 0 {
+		r.backendCPU /= d
+	}
+	return r
+}
