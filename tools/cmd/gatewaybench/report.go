@@ -65,14 +65,11 @@ func report(o options, s *setup, rate float64, lim limiterRounds, fl floodResult
 			Ref: "the same gateway with GATEWAY_DATA_PATH=nethttp", Note: note}.FromRounds(c.ceilings, cn.ceilings))
 	}
 
-	added := make([]float64, 0, len(c.p99s))
-	for i := range min(len(c.p99s), len(a.p99s)) {
-		added = append(added, float64(c.p99s[i]-a.p99s[i])/float64(time.Millisecond))
-	}
+	added := addedP99s(c, a)
 	add(benchresult.Result{Area: "gateway", Name: "added p99 of the gateway with Redis limits at half its ceiling (open loop)",
 		Value: benchresult.Median(added), Unit: "ms", Max: 1,
-		Note: fmt.Sprintf("%.0f req/s; p99 %s through the gateway vs %s upstream direct (medians); per round %s ms; generator send lag p99 %s and %s, %d requests over 1 ms late", rate,
-			ms(medianDur(c.p99s)), ms(medianDur(a.p99s)), spread(added), ms(medianDur(c.lagP99s)), ms(medianDur(a.lagP99s)), c.late+a.late)})
+		Note: fmt.Sprintf("%.0f req/s; p99 %s through the gateway vs %s upstream direct (medians); per round %s ms; nginx + limit_req adds %s ms the same way; generator send lag p99 %s and %s, %d requests over 1 ms late", rate,
+			ms(medianDur(c.p99s)), ms(medianDur(a.p99s)), spread(added), addedP99(d, a), ms(medianDur(c.lagP99s)), ms(medianDur(a.lagP99s)), c.late+a.late)})
 
 	incrRef := fmt.Sprintf("redis-benchmark -t incr -c %d", o.clients)
 	add(benchresult.Result{Area: "gateway", Name: "limiter decisions/s, generous tier (leases allowed)", Unit: "decisions/s",
@@ -152,4 +149,19 @@ func machine() string {
 		}
 	}
 	return fmt.Sprintf("%d vCPU %s, Linux %s, %s, %s, Redis %s", cpus, model, kernel, runtime.Version(), nginx, redisVersion)
+}
+
+// addedP99s is, round by round, how many milliseconds c's open-loop p99
+// exceeds the upstream direct's (a).
+func addedP99s(c, a *config) []float64 {
+	added := make([]float64, 0, len(c.p99s))
+	for i := range min(len(c.p99s), len(a.p99s)) {
+		added = append(added, float64(c.p99s[i]-a.p99s[i])/float64(time.Millisecond))
+	}
+	return added
+}
+
+// addedP99 is the median of addedP99s, formatted for a note.
+func addedP99(c, a *config) string {
+	return fmt.Sprintf("%.2f", benchresult.Median(addedP99s(c, a)))
 }
