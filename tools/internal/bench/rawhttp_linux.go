@@ -99,6 +99,12 @@ func (l Load) RunRawHTTP(ctx context.Context, addr string, req []byte) (RawResul
 		return RawResult{}, fmt.Errorf("open loop: epoll add timer: %w", err)
 	}
 	lp.conns = make([]rawConn, max(l.Senders, 1))
+	for s := range lp.conns {
+		// Before any dial: a failed one returns through the deferred
+		// close, which must not take fd 0 for a connection not yet made.
+		c := &lp.conns[s]
+		c.fd, c.idx, c.buf = -1, s, make([]byte, rawBufSize)
+	}
 	defer func() {
 		for i := range lp.conns {
 			if lp.conns[i].fd >= 0 {
@@ -107,8 +113,6 @@ func (l Load) RunRawHTTP(ctx context.Context, addr string, req []byte) (RawResul
 		}
 	}()
 	for s := range lp.conns {
-		c := &lp.conns[s]
-		c.fd, c.idx, c.buf = -1, s, make([]byte, rawBufSize)
 		if err := lp.dial(s); err != nil {
 			return RawResult{}, err
 		}

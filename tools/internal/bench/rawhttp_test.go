@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -108,8 +109,15 @@ func TestRunRawHTTP(t *testing.T) {
 		closed := httptest.NewServer(mux)
 		addr := closed.Listener.Addr().String()
 		closed.Close()
+		var st syscall.Stat_t
+		stdin := syscall.Fstat(0, &st) == nil
 		if _, err := load.RunRawHTTP(t.Context(), addr, req("/ok")); err == nil {
 			t.Error("no error from a closed port")
+		}
+		// The senders not yet dialled must not close fd 0 on the way out
+		// (it was the next run's listener once, refusing connections).
+		if stdin && syscall.Fstat(0, &st) != nil {
+			t.Error("a failed run closed fd 0")
 		}
 	})
 	t.Run("zero rate", func(t *testing.T) {
