@@ -34,6 +34,7 @@ import (
 	"github.com/acube/platform/services/gateway/internal/openapi"
 	"github.com/acube/platform/services/gateway/internal/proxy"
 	"github.com/acube/platform/services/gateway/internal/ratelimit"
+	"github.com/acube/platform/services/gateway/internal/rawconn"
 	"github.com/acube/platform/services/gateway/internal/route"
 )
 
@@ -269,7 +270,8 @@ func rateLimitSource(cfg config.Config, routes []route.Route) ratelimit.Source {
 // costs one timeout and then the circuit breaker, never a pile-up. A URL
 // with a master_name parameter names Sentinels instead (the production
 // chart runs Redis with Sentinel): the client asks them for the primary
-// and follows a failover.
+// and follows a failover. Its TCP connections make raw reads and writes,
+// as the data path's do (package rawconn).
 func newRedisClient(cfg config.Redis) (*redis.Client, error) {
 	if u, err := url.Parse(cfg.URL); err == nil && u.Query().Has("master_name") {
 		opts, err := redis.ParseFailoverURL(cfg.URL)
@@ -279,6 +281,7 @@ func newRedisClient(cfg config.Redis) (*redis.Client, error) {
 		opts.MaxRetries, opts.DialerRetries, opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout,
 			opts.PoolTimeout, opts.PoolSize, opts.MinIdleConns = failFast(cfg)
 		opts.ContextTimeoutEnabled = true
+		opts.Dialer = rawconn.WrapDial(redis.NewDialer(&redis.Options{DialTimeout: opts.DialTimeout, TLSConfig: opts.TLSConfig}))
 		return redis.NewFailoverClient(opts), nil
 	}
 	opts, err := redis.ParseURL(cfg.URL)
@@ -288,6 +291,7 @@ func newRedisClient(cfg config.Redis) (*redis.Client, error) {
 	opts.MaxRetries, opts.DialerRetries, opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout,
 		opts.PoolTimeout, opts.PoolSize, opts.MinIdleConns = failFast(cfg)
 	opts.ContextTimeoutEnabled = true
+	opts.Dialer = rawconn.WrapDial(redis.NewDialer(opts))
 	return redis.NewClient(opts), nil
 }
 

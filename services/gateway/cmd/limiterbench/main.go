@@ -48,6 +48,7 @@ import (
 	"github.com/acube/platform/libs/benchresult"
 	"github.com/acube/platform/services/gateway"
 	"github.com/acube/platform/services/gateway/internal/ratelimit"
+	"github.com/acube/platform/services/gateway/internal/rawconn"
 )
 
 // options are the command's flags.
@@ -121,6 +122,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		return fmt.Errorf("parse -redis: %w", err)
 	}
 	opts.PoolSize = 16
+	opts.Dialer = rawconn.WrapDial(redis.NewDialer(opts)) // as the gateway's client
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
 	quiet := slog.New(slog.DiscardHandler)

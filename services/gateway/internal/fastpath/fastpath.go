@@ -27,6 +27,7 @@ import (
 	"github.com/acube/platform/libs/clientip"
 	"github.com/acube/platform/libs/web"
 	"github.com/acube/platform/services/gateway/internal/ratelimit"
+	"github.com/acube/platform/services/gateway/internal/rawconn"
 	"github.com/acube/platform/services/gateway/internal/route"
 )
 
@@ -208,7 +209,8 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.ln = ln
 	s.mu.Unlock()
-	err := s.srv.Serve(ln)
+	// Raw reads and writes: see package rawconn.
+	err := s.srv.Serve(rawconn.Listener{Listener: ln})
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/acube/platform/services/gateway/internal/rawconn"
 	"github.com/acube/platform/services/gateway/internal/route"
 )
 
@@ -44,7 +45,7 @@ func newUpstream(owner route.Owner, raw string, cfg *Config) (*upstream, error) 
 				if err != nil {
 					return nil, err
 				}
-				return newUpConn(c, headerWait), nil
+				return newUpConn(rawconn.Wrap(c), headerWait), nil
 			},
 			MaxConns:            cfg.MaxConnsPerHost,
 			MaxConnWaitTimeout:  cfg.ResponseHeaderTimeout,
