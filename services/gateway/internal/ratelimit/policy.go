@@ -32,6 +32,9 @@ type Window struct {
 
 	name   string // RateLimit-Policy item name, e.g. "public-minute"
 	detail string // the seed's 429 detail, e.g. "10 per 1 minute"
+	// ei is the emission interval in seconds and offset ei*Burst
+	// (redis_rate's burst_offset), computed as the script computes them.
+	ei, offset float64
 }
 
 // Detail is the seed's wording of the window: "10 per 1 minute".
@@ -123,6 +126,8 @@ func newTier(name string, windows []Window, onErr FailurePolicy, shadow bool) (*
 		w.name = name + "-" + periodName(w.Period)
 		w.detail = fmt.Sprintf("%d per %s", w.Rate, periodWords(w.Period))
 		secs := strconv.FormatFloat(w.Period.Seconds(), 'f', -1, 64)
+		w.ei = w.Period.Seconds() / float64(w.Rate) // tonumber(period) / tonumber(rate)
+		w.offset = w.ei * float64(w.Burst)
 		t.keySuffix += ":" + secs
 		t.Windows = append(t.Windows, w)
 		parts = append(parts, fmt.Sprintf("%q;q=%d;w=%d", w.name, w.Rate, int64(w.Period/time.Second)))

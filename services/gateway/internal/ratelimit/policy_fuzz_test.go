@@ -99,8 +99,8 @@ func checkPeriods(t *testing.T, s string, windows []Window) {
 // an out-of-range read.
 func FuzzDecodeDecision(f *testing.F) {
 	f.Add([]byte{}, 1, 0)
-	f.Add(make([]byte, 25), 1, 0)
-	f.Add(make([]byte, 49), 2, 0)
+	f.Add(make([]byte, 9), 1, 0)
+	f.Add(make([]byte, 17), 2, 0)
 	f.Add(make([]byte, 60), 4, 3)
 	f.Fuzz(func(t *testing.T, reply []byte, nWindows, off int) {
 		if nWindows < 1 || nWindows > MaxWindows || off < 0 || off > len(reply) {
@@ -108,14 +108,14 @@ func FuzzDecodeDecision(f *testing.F) {
 		}
 		ws := make([]Window, nWindows)
 		for i := range ws {
-			ws[i] = Window{Rate: 1, Burst: 1, Period: time.Duration(i+1) * time.Second}
+			ws[i] = Window{Rate: 1, Burst: 1, Period: time.Duration(i+1) * time.Second, ei: float64(i + 1), offset: float64(i + 1)}
 		}
 		d := Decision{Tier: &Tier{Name: "fuzz", Windows: ws}}
-		next, err := decodeDecision(string(reply), off, &d)
+		next, err := decodeDecision(string(reply), off, 1e6, &d)
 		if err != nil {
 			return
 		}
-		if next != off+1+24*nWindows {
+		if next != off+1+8*nWindows {
 			t.Fatalf("decodeDecision consumed %d bytes for %d windows", next-off, nWindows)
 		}
 		if err := checkReply(string(reply), next); (err == nil) != (next == len(reply)) {

@@ -350,12 +350,15 @@ func (r *Redis) exec(b *batch) {
 		if err != nil {
 			return struct{}{}, fmt.Errorf("run rate-limit script: %w", err)
 		}
-		off := 0
+		if len(reply) < 8 {
+			return struct{}{}, errShortReply
+		}
+		now, off := f64(reply), 8
 		for _, c := range b.calls {
 			if off < len(reply) {
 				c.granted = int(reply[off])
 			}
-			if off, err = decodeDecision(reply, off, &c.d); err != nil {
+			if off, err = decodeDecision(reply, off, now, &c.d); err != nil {
 				return struct{}{}, err
 			}
 		}

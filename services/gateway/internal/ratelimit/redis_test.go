@@ -3,7 +3,9 @@ package ratelimit
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"log/slog"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -377,5 +379,54 @@ func TestIntegrationLimiterRedisStoppedMidRun(t *testing.T) {
 	}
 	if st := l.Status(); st.Degraded || st.Breaker != "closed" {
 		t.Errorf("status after recovery = %+v, want healthy", st)
+	}
+}
+
+// windowStateLua is how the script computed a window's numbers before its
+// replies carried TATs instead (redis_rate's formulas), kept here to hold
+// Window.state to it: ARGV[1] packs now and the TAT, ARGV[2..4] are the
+// window's burst, rate and period as the tier's script arguments, ARGV[5]
+// "1" when the decision allowed.
+var windowStateLua = redis.NewScript(`
+local now, tat = struct.unpack("<dd", ARGV[1])
+local burst = tonumber(ARGV[2])
+local ei = tonumber(ARGV[4]) / tonumber(ARGV[3])
+local off = ei * burst
+if ARGV[5] == "1" then
+  return struct.pack("<ddd", (now - (tat - off)) / ei, -1, tat - now)
+end
+local diff = now - (tat + ei - off)
+if diff < 0 then
+  return struct.pack("<ddd", 0, -diff, tat - now)
+end
+return struct.pack("<ddd", math.min(diff / ei + 1, burst), -1, tat - now)
+`)
+
+// TestIntegrationWindowStateMatchesTheScriptsArithmetic compares
+// Window.state, bit for bit, with the same formulas evaluated by Redis's
+// Lua, over the seed's windows and TATs around now.
+func TestIntegrationWindowStateMatchesTheScriptsArithmetic(t *testing.T) {
+	rdb := redistest.Shared(t)
+	const now = 313344000.123456 // seconds since 2017, microseconds as TIME gives
+	for _, limits := range []string{"10/minute", "30/hour", "5/minute", "20/hour", "3/second", "100/90s"} {
+		tier := mustTier(t, "t", limits)
+		w, args := tier.Windows[0], tier.redisArgs[1:4] // burst, rate, period
+		for _, ahead := range []float64{0, 1e-6, 0.5, w.ei - 1e-6, w.ei, w.ei * 3.5, w.offset - w.ei, w.offset, w.offset + 0.25} {
+			for _, allowed := range []bool{true, false} {
+				tat := now + ahead
+				in := make([]byte, 16)
+				binary.LittleEndian.PutUint64(in, math.Float64bits(now))
+				binary.LittleEndian.PutUint64(in[8:], math.Float64bits(tat))
+				flag := map[bool]string{true: "1", false: "0"}[allowed]
+				out, err := windowStateLua.Run(t.Context(), rdb, nil, string(in), args[0], args[1], args[2], flag).Text()
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := WindowState{Remaining: int(f64(out)), RetryAfter: seconds(f64(out[8:])), ResetAfter: seconds(f64(out[16:]))}
+				if got := w.state(now, tat, allowed); got != want {
+					t.Errorf("%s, TAT now+%gs, allowed %v: state = %+v, the script's arithmetic %+v", limits, ahead, allowed, got, want)
+				}
+			}
+		}
 	}
 }

@@ -29,10 +29,12 @@ import (
 // windows n and per window burst, rate, period in seconds; then one
 // string of two bytes per request: its tier (0-based, in ARGV order) and
 // its cost (≤ 255).
-// Returns one string: per request a byte, the tokens granted (0 refused),
-// and per window three little-endian doubles: remaining, retry_after,
-// reset_after (seconds; retry_after -1 when the window allowed), the
-// numbers redis_rate returns for one window, after the charge.
+// Returns one string: the script's now (a little-endian double, seconds
+// since 2017), then per request a byte, the tokens granted (0 refused),
+// and its windows' TATs after the charge (what it stored, or found when
+// refused). From those decodeDecision computes, in the same arithmetic,
+// the remaining, retry_after and reset_after redis_rate returns for each
+// window: work taken off Redis, whose one thread every replica shares.
 var gcraScript = redis.NewScript(`
 -- this script has side-effects, so it requires replicate commands mode
 redis.replicate_commands()
@@ -84,7 +86,7 @@ end
 
 local out = {}
 -- per window of the request at hand, reused across requests
-local tats, vals = {}, {}
+local tats = {}
 for r = 1, #KEYS do
   local ti, want = string.byte(reqs, 2 * r - 1, 2 * r)
   local tier = tiers[ti + 1]
@@ -133,54 +135,57 @@ for r = 1, #KEYS do
     local longest = 0
     for w = 1, nwin do
       local new = tats[w] + eis[w] * grant
-      local reset_after = new - now
-      if reset_after > longest then
-        longest = reset_after
+      if new - now > longest then
+        longest = new - now
       end
       tats[w] = new
-      vals[3 * w - 2], vals[3 * w - 1], vals[3 * w] = (now - (new - offs[w])) / eis[w], -1, reset_after
     end
+    packed = struct.pack(tier.fmt, unpack(tats, 1, nwin))
     if longest > 0 then
       -- every new TAT is past now (grant ≥ 1), so every window is stored
-      packed = struct.pack(tier.fmt, unpack(tats, 1, nwin))
       redis.call("SET", key, packed, "EX", math.ceil(longest))
       cur[key] = packed
     end
   else
-    for w = 1, nwin do
-      local diff = now - (tats[w] + eis[w] - offs[w])
-      if diff < 0 then
-        vals[3 * w - 2], vals[3 * w - 1], vals[3 * w] = 0, -diff, tats[w] - now
-      else
-        vals[3 * w - 2], vals[3 * w - 1], vals[3 * w] = math.min(diff / eis[w] + 1, bursts[w]), -1, tats[w] - now
-      end
-    end
+    packed = struct.pack(tier.fmt, unpack(tats, 1, nwin))
   end
-  out[r] = struct.pack(tier.out, grant, unpack(vals, 1, 3 * nwin))
+  out[2 * r - 1], out[2 * r] = string.char(grant), packed
 end
-return table.concat(out)
+return struct.pack("<d", now) .. table.concat(out)
 `)
 
 // errShortReply means the script's answer does not match the batch.
 var errShortReply = errors.New("rate-limit script: reply shorter than the batch")
 
 // decodeDecision reads one request's verdict from the script's reply
-// starting at off and returns the offset after it.
-func decodeDecision(reply string, off int, d *Decision) (int, error) {
+// starting at off and returns the offset after it. now is the script's
+// clock (the reply's first 8 bytes).
+func decodeDecision(reply string, off int, now float64, d *Decision) (int, error) {
 	n := len(d.Tier.Windows)
-	if len(reply)-off < 1+24*n {
+	if len(reply)-off < 1+8*n {
 		return 0, errShortReply
 	}
 	d.Allowed = reply[off] > 0
 	off++
 	for i := range n {
-		rem := f64(reply[off:])
-		retry := f64(reply[off+8:])
-		reset := f64(reply[off+16:])
-		off += 24
-		d.Windows[i] = WindowState{Remaining: int(rem), RetryAfter: seconds(retry), ResetAfter: seconds(reset)}
+		d.Windows[i] = d.Tier.Windows[i].state(now, f64(reply[off:]), d.Allowed)
+		off += 8
 	}
 	return off, nil
+}
+
+// state is the window's redis_rate numbers at now, given its TAT after the
+// decision: what the script computed before replies carried TATs, in the
+// same float64 operations in the same order, so the same to the bit.
+func (w Window) state(now, tat float64, allowed bool) WindowState {
+	if allowed {
+		return WindowState{Remaining: int((now - (tat - w.offset)) / w.ei), RetryAfter: -1, ResetAfter: seconds(tat - now)}
+	}
+	diff := now - (tat + w.ei - w.offset)
+	if diff < 0 {
+		return WindowState{Remaining: 0, RetryAfter: seconds(-diff), ResetAfter: seconds(tat - now)}
+	}
+	return WindowState{Remaining: int(math.Min(diff/w.ei+1, float64(w.Burst))), RetryAfter: -1, ResetAfter: seconds(tat - now)}
 }
 
 func f64(s string) float64 {
