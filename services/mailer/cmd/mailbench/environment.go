@@ -116,9 +116,30 @@ func (env *environment) checkpoint(ctx context.Context) error {
 	return nil
 }
 
+// reset empties what a mailer run leaves behind, untimed: the stream's
+// events and the mailer's tables (deliveries, the inbox, acknowledgement
+// claims). Every run then starts from the same state rather than on top
+// of the rounds before it.
+func (env *environment) reset(ctx context.Context) error {
+	st, err := env.js.Stream(ctx, "BOOKING")
+	if err != nil {
+		return fmt.Errorf("reset: %w", err)
+	}
+	if err := st.Purge(ctx); err != nil {
+		return fmt.Errorf("reset: purge the stream: %w", err)
+	}
+	if _, err := env.pool.Exec(ctx, "TRUNCATE deliveries, consumed_events, recipient_acks"); err != nil {
+		return fmt.Errorf("reset: empty the mailer's tables: %w", err)
+	}
+	return nil
+}
+
 // mailer publishes n events, then runs the mailer's BOOKING consumer until
 // the sink has them all, and returns emails per second from its start.
 func (env *environment) mailer(ctx context.Context, sink *smtptest.Sink, h *delivery.Handler, n int, o options) (float64, error) {
+	if err := env.reset(ctx); err != nil {
+		return 0, err
+	}
 	if err := publish(ctx, env.js, n); err != nil {
 		return 0, err
 	}
