@@ -3,11 +3,12 @@ package ratelimit
 import (
 	"log/slog"
 	"runtime"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/acube/platform/libs/testkit"
 )
 
 func mustTier(t testing.TB, name, limits string) *Tier {
@@ -23,27 +24,9 @@ func mustTier(t testing.TB, name, limits string) *Tier {
 	return tier
 }
 
-// clock is a settable test clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 func TestLocalSeedBurst(t *testing.T) {
 	t.Parallel()
-	clk := &clock{now: time.Unix(1_800_000_000, 0)}
+	clk := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	l := NewLocal(clk.Now, 0)
 	tier := mustTier(t, "public", "10/minute,30/hour")
 	for i := range 15 {
@@ -78,7 +61,7 @@ func TestLocalSeedBurst(t *testing.T) {
 // minute window would allow are refused and do not eat the minute quota.
 func TestLocalRefusedChargesNone(t *testing.T) {
 	t.Parallel()
-	clk := &clock{now: time.Unix(1_800_000_000, 0)}
+	clk := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	l := NewLocal(clk.Now, 0)
 	tier := mustTier(t, "t", "5/minute,6/hour")
 	for range 5 {
@@ -104,7 +87,7 @@ func TestLocalRefusedChargesNone(t *testing.T) {
 
 func TestLocalSweepsAndCaps(t *testing.T) {
 	t.Parallel()
-	clk := &clock{now: time.Unix(1_800_000_000, 0)}
+	clk := testkit.NewClock(time.Unix(1_800_000_000, 0))
 	l := NewLocal(clk.Now, localShards*8)
 	tier := mustTier(t, "t", "1/second")
 	for i := range 5000 {

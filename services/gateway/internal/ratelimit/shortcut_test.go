@@ -361,7 +361,7 @@ func TestIntegrationStrictTiersAcrossReplicas(t *testing.T) {
 			if tier.Leasable() {
 				t.Fatalf("tier %s is leasable", tt.tier)
 			}
-			clk := &clock{now: time.Unix(1_800_000_000, 0)}
+			clk := testkit.NewClock(time.Unix(1_800_000_000, 0))
 			ref := NewLocal(clk.Now, 0)
 			total, refTotal := 0, 0
 			key := prefix + "{route-" + tt.tier + "|10.1.1.1}" + tier.keySuffix
