@@ -133,14 +133,8 @@ func stripHop(h interface {
 // have a field of plainHop, in any case. The proxy sets none of them
 // itself.
 func hasPlainHop(raw []byte) bool {
-	for len(raw) > 0 {
-		line := raw
-		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
-			line, raw = raw[:i], raw[i+1:]
-		} else {
-			raw = nil
-		}
-		if i := bytes.IndexByte(line, ':'); i > 0 && isPlainHop(bytes.TrimSpace(line[:i])) {
+	for name := range fieldNames(raw) {
+		if isPlainHop(bytes.TrimSpace(name)) {
 			return true
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"iter"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -201,18 +202,30 @@ func closes(status int) bool {
 // hasField reports whether raw header bytes have a field named name
 // (lower case), in any case.
 func hasField(raw []byte, name string) bool {
-	for len(raw) > 0 {
-		line := raw
-		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
-			line, raw = raw[:i], raw[i+1:]
-		} else {
-			raw = nil
-		}
-		if len(line) > len(name) && line[len(name)] == ':' && bytes.EqualFold(line[:len(name)], []byte(name)) {
+	for n := range fieldNames(raw) {
+		if bytes.EqualFold(n, []byte(name)) {
 			return true
 		}
 	}
 	return false
+}
+
+// fieldNames yields the name of each "name: value" line of a raw header
+// block as written, up to its first colon; lines without one are skipped.
+func fieldNames(raw []byte) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		for len(raw) > 0 {
+			line := raw
+			if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+				line, raw = raw[:i], raw[i+1:]
+			} else {
+				raw = nil
+			}
+			if i := bytes.IndexByte(line, ':'); i > 0 && !yield(line[:i]) {
+				return
+			}
+		}
+	}
 }
 
 func takesBody(method []byte) bool {
