@@ -50,8 +50,7 @@ local tiers = {}
 local a = 2
 for i = 1, tonumber(ARGV[1]) do
   local nwin = tonumber(ARGV[a])
-  local tier = {nwin = nwin, eis = {}, bursts = {}, offs = {},
-    fmt = "<" .. string.rep("d", nwin), out = "<B" .. string.rep("d", 3 * nwin)}
+  local tier = {nwin = nwin, eis = {}, bursts = {}, offs = {}, fmt = "<" .. string.rep("d", nwin)}
   a = a + 1
   for w = 1, nwin do
     local burst = tonumber(ARGV[a])
