@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"slices"
 	"strings"
 )
@@ -99,7 +100,8 @@ func (r Result) FromRounds(values, refs []float64) Result {
 }
 
 // Median of vs (the mean of the middle two for an even count); 0 for none.
-func Median(vs []float64) float64 {
+// Durations and counts work as well as ratios.
+func Median[T ~int64 | ~float64](vs []T) T {
 	if len(vs) == 0 {
 		return 0
 	}
@@ -213,4 +215,19 @@ func Parse(line string) (r Result, ok bool, err error) {
 		return Result{}, true, fmt.Errorf("parse result line %q: %w", line, err)
 	}
 	return r, true, nil
+}
+
+// LoadAverage is the 1, 5 and 15 minute load averages from /proc/loadavg,
+// "0.52 0.61 0.70", printed with a run to judge how busy the machine was;
+// "unknown" where there is no such file (off Linux).
+func LoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }

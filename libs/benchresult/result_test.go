@@ -5,8 +5,12 @@ import (
 	"context"
 	"errors"
 	"math"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestResultLineRoundTrip(t *testing.T) {
@@ -72,6 +76,35 @@ func TestMedian(t *testing.T) {
 				t.Errorf("Median(%v) = %v, want %v", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestMedianOfDurations(t *testing.T) {
+	in := []time.Duration{3 * time.Millisecond, time.Millisecond, 2 * time.Millisecond, 4 * time.Millisecond}
+	if got, want := Median(in), 2500*time.Microsecond; got != want {
+		t.Errorf("Median(%v) = %v, want %v", in, got, want)
+	}
+	if in[0] != 3*time.Millisecond {
+		t.Error("Median sorted its argument")
+	}
+}
+
+func TestLoadAverage(t *testing.T) {
+	got := LoadAverage()
+	if _, err := os.Stat("/proc/loadavg"); err != nil {
+		if got != "unknown" {
+			t.Errorf("LoadAverage() = %q without /proc/loadavg, want unknown", got)
+		}
+		return
+	}
+	f := strings.Fields(got)
+	if len(f) != 3 {
+		t.Fatalf("LoadAverage() = %q, want three numbers", got)
+	}
+	for _, v := range f {
+		if _, err := strconv.ParseFloat(v, 64); err != nil {
+			t.Errorf("LoadAverage() = %q: %v", got, err)
+		}
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/acube/platform/libs/benchresult"
 )
 
 // machine is where and when the benchmarks ran.
@@ -21,7 +23,7 @@ type machine struct {
 
 func describeMachine(root string) machine {
 	m := machine{cpu: "unknown CPU", cpus: runtime.NumCPU(), goVersion: runtime.Version(),
-		commit: commit(root), loadStart: loadAverage(), started: time.Now().UTC()}
+		commit: commit(root), loadStart: benchresult.LoadAverage(), started: time.Now().UTC()}
 	if f, err := os.Open("/proc/cpuinfo"); err == nil {
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
@@ -44,19 +46,6 @@ func describeMachine(root string) machine {
 		}
 	}
 	return m
-}
-
-// loadAverage is the 1, 5 and 15 minute load averages.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // commit reads the checked-out commit from the repository's .git files,

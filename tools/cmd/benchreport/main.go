@@ -137,7 +137,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			break
 		}
 	}
-	m.loadEnd = loadAverage()
+	m.loadEnd = benchresult.LoadAverage()
 	m.finished = time.Now().UTC()
 	fmt.Fprintf(stdout, "== finished %s load %s\n", m.finished.Format(time.RFC3339), m.loadEnd)
 	if err := writeReports(root, o, m, runs, stdout); err != nil {

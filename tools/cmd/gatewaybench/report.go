@@ -32,7 +32,7 @@ func report(o options, s *setup, rate float64, lim limiterRounds, fl floodResult
 	for _, c := range s.configs {
 		p50, p99, lag := "—", "—", "—"
 		if c.openLoop {
-			p50, p99, lag = ms(medianDur(c.p50s)), ms(medianDur(c.p99s)), ms(medianDur(c.lagP99s))
+			p50, p99, lag = ms(benchresult.Median(c.p50s)), ms(benchresult.Median(c.p99s)), ms(benchresult.Median(c.lagP99s))
 		}
 		fmt.Fprintf(out, "| %s | %.0f | %.1f | %s | %s | %s | %d |\n", c.label(), benchresult.Median(c.ceilings), benchresult.Median(c.cpu), p50, p99, lag, c.errors)
 		if c.firstErr != nil {
@@ -69,7 +69,7 @@ func report(o options, s *setup, rate float64, lim limiterRounds, fl floodResult
 	add(benchresult.Result{Area: "gateway", Name: "added p99 of the gateway with Redis limits at half its ceiling (open loop)",
 		Value: benchresult.Median(added), Unit: "ms", Max: 1,
 		Note: fmt.Sprintf("%.0f req/s; p99 %s through the gateway vs %s upstream direct (medians); per round %s ms; nginx + limit_req adds %s ms the same way; generator send lag p99 %s and %s, %d requests over 1 ms late", rate,
-			ms(medianDur(c.p99s)), ms(medianDur(a.p99s)), spread(added), addedP99(d, a), ms(medianDur(c.lagP99s)), ms(medianDur(a.lagP99s)), c.late+a.late)})
+			ms(benchresult.Median(c.p99s)), ms(benchresult.Median(a.p99s)), spread(added), addedP99(d, a), ms(benchresult.Median(c.lagP99s)), ms(benchresult.Median(a.lagP99s)), c.late+a.late)})
 
 	incrRef := fmt.Sprintf("redis-benchmark -t incr -c %d", o.clients)
 	add(benchresult.Result{Area: "gateway", Name: "limiter decisions/s, generous tier (leases allowed)", Unit: "decisions/s",
@@ -102,14 +102,6 @@ func report(o options, s *setup, rate float64, lim limiterRounds, fl floodResult
 		}
 	}
 	return nil
-}
-
-func medianDur(ds []time.Duration) time.Duration {
-	fs := make([]float64, len(ds))
-	for i, d := range ds {
-		fs[i] = float64(d)
-	}
-	return time.Duration(benchresult.Median(fs))
 }
 
 // spread is "min–max" of vs with two decimals.

@@ -74,7 +74,7 @@ func bench(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) e
 	if err := r.warmUp(ctx, o.small); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
-	loadBefore := loadAverage()
+	loadBefore := benchresult.LoadAverage()
 	sizes := []int{o.small, o.rows}
 	// A side's figure is the total of reps exports in a row, so that each
 	// side of a round lasts about as long as one export of -rows rows:
@@ -99,7 +99,7 @@ func bench(ctx context.Context, o options, stdout io.Writer, log *slog.Logger) e
 			rounds[n] = append(rounds[n], rd)
 		}
 	}
-	loadAfter := loadAverage()
+	loadAfter := benchresult.LoadAverage()
 	if o.profile != "" {
 		if err := r.profile(ctx, o.rows); err != nil {
 			return err
@@ -403,7 +403,7 @@ func summarise(rounds []round) summary {
 			times, cpus, self, backend = append(times, r.elapsed), append(cpus, r.cpu), append(self, r.selfCPU), append(backend, r.backendCPU)
 			out.maxRSS = max(out.maxRSS, r.maxRSS)
 		}
-		out.elapsed, out.cpu, out.selfCPU, out.backendCPU = median(times), median(cpus), median(self), median(backend)
+		out.elapsed, out.cpu, out.selfCPU, out.backendCPU = benchresult.Median(times), benchresult.Median(cpus), benchresult.Median(self), benchresult.Median(backend)
 		return out
 	}
 	var ratios []float64
@@ -414,29 +414,6 @@ func summarise(rounds []round) summary {
 		psql:     pick(func(r round) result { return r.psql }),
 		export:   pick(func(r round) result { return r.export }),
 		download: pick(func(r round) result { return r.download }),
-		ratio:    median(ratios), minRatio: slices.Min(ratios), maxRatio: slices.Max(ratios),
+		ratio:    benchresult.Median(ratios), minRatio: slices.Min(ratios), maxRatio: slices.Max(ratios),
 	}
-}
-
-// median of xs (the mean of the middle two for an even count).
-func median[T time.Duration | float64](xs []T) T {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-// loadAverage is the 1, 5 and 15 minute load average, from /proc/loadavg.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }

@@ -146,7 +146,7 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 		return err
 	}
 	defer env.close()
-	loadStart := loadAverage()
+	loadStart := benchresult.LoadAverage()
 	fmt.Fprintf(stdout, "mailbench: %d emails per run, %d rounds, %d CPUs (load average %s); mailer with %s\n",
 		o.n, o.rounds, runtime.NumCPU(), loadStart, o.settings())
 
@@ -324,18 +324,4 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
-}
-
-// loadAverage is the 1, 5 and 15 minute load, to judge how busy the
-// machine was; "unknown" off Linux.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/acube/platform/libs/benchresult"
 )
 
 // writeReport writes the results as markdown; loadStart is the load
@@ -14,7 +16,7 @@ func writeReport(o options, outs []outcome, loadStart string) error {
 	var b strings.Builder
 	b.WriteString("# Mailer benchmark\n\n")
 	fmt.Fprintf(&b, "Written by `make bench-mailer` (services/mailer/cmd/mailbench) on %s: %d CPUs (load average at the start %s, at the end %s), %d emails per run, medians of %d rounds per sink.\n\n",
-		time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), loadStart, loadAverage(), o.n, o.rounds)
+		time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), loadStart, benchresult.LoadAverage(), o.n, o.rounds)
 	fmt.Fprintf(&b, "| sink | bare loop, 1 connection | bare loops, %d connections | mailer | mailer / bare loop (target ≥ %.1f×) | spread over the rounds | mailer / bare loops ×%d |\n",
 		o.conns, o.target, o.conns)
 	b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
