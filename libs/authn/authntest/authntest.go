@@ -61,17 +61,51 @@ func NewSession(role string) Session {
 	return Session{AdminID: uuid.New(), ID: uuid.NewString(), Role: role}
 }
 
-// Token signs an access token of s issued at iat and living ten minutes,
-// for the default issuer and audience (acube-admin, acube).
-func (i *Issuer) Token(t testing.TB, s Session, iat time.Time) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, authn.Claims{
+// Claims are the claims of an access token of s issued at iat and living
+// ten minutes, for the default issuer and audience (acube-admin, acube).
+func Claims(s Session, iat time.Time) authn.Claims {
+	return authn.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{Issuer: "acube-admin", Subject: s.AdminID.String(), Audience: jwt.ClaimStrings{"acube"},
 			IssuedAt: jwt.NewNumericDate(iat), NotBefore: jwt.NewNumericDate(iat), ExpiresAt: jwt.NewNumericDate(iat.Add(10 * time.Minute))},
 		Email: "ann@example.org", Name: "Ann", Role: s.Role, SessionID: s.ID,
-	})
-	tok.Header["kid"] = i.kid
-	out, err := tok.SignedString(i.priv)
+	}
+}
+
+// Token signs Claims(s, iat).
+func (i *Issuer) Token(t testing.TB, s Session, iat time.Time) string {
+	t.Helper()
+	return i.Sign(t, Claims(s, iat))
+}
+
+// Sign signs c as an access token under the issuer's key id, whatever c
+// holds: tests of expired, foreign or malformed claims build their own.
+func (i *Issuer) Sign(t testing.TB, c authn.Claims) string {
+	t.Helper()
+	return sign(t, c, i.kid, i.priv)
+}
+
+// Forge signs c under the issuer's key id with a key that is not the
+// issuer's: a token whose signature must not verify.
+func (i *Issuer) Forge(t testing.TB, c authn.Claims) string {
+	t.Helper()
+	_, other, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sign(t, c, i.kid, other)
+}
+
+// PublicKeys is the issuer's key by id, for a verifier configured with
+// StaticKeys rather than JWKSURL.
+func (i *Issuer) PublicKeys() map[string]ed25519.PublicKey {
+	return map[string]ed25519.PublicKey{i.kid: i.priv.Public().(ed25519.PublicKey)}
+}
+
+func sign(t testing.TB, c authn.Claims, kid string, key ed25519.PrivateKey) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
+	tok.Header["kid"] = kid
+	out, err := tok.SignedString(key)
 	if err != nil {
 		t.Fatal(err)
 	}

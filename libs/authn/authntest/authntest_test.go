@@ -70,3 +70,26 @@ func TestIssuerStandsInForTheAdminService(t *testing.T) {
 		t.Errorf("a token signed by another issuer's key = %v, want ErrInvalidToken", err)
 	}
 }
+
+// TestIssuerStaticKeysAndForgery: a verifier given PublicKeys accepts
+// what Sign signs, claims as given, and refuses what Forge signs.
+func TestIssuerStaticKeysAndForgery(t *testing.T) {
+	t.Parallel()
+	iss := NewIssuer(t)
+	v, err := authn.NewVerifier(authn.Config{Issuer: "acube-admin", Audience: "acube", StaticKeys: iss.PublicKeys()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Claims(NewSession(authn.RoleAdmin), time.Now().Add(-time.Second))
+	c.Email = "eve@example.org"
+	got, err := v.Verify(t.Context(), iss.Sign(t, c))
+	if err != nil {
+		t.Fatalf("Sign: the verifier refuses it: %v", err)
+	}
+	if got.Email != "eve@example.org" || got.Role != authn.RoleAdmin {
+		t.Errorf("claims %+v, want the ones signed", got)
+	}
+	if _, err := v.Verify(t.Context(), iss.Forge(t, c)); err == nil {
+		t.Error("Forge: the verifier accepted a token signed by another key")
+	}
+}

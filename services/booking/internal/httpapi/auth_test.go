@@ -1,8 +1,6 @@
 package httpapi
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
 	"net/http"
 	"testing"
 	"time"
@@ -34,18 +32,9 @@ func TestIntegrationAdminRoutesNeedAToken(t *testing.T) {
 		{"PATCH", "/api/contact/" + id + "/status", `{"status":"read"}`},
 		{"GET", "/api/admin/bulk/export/sessions", ""},
 	}
-	_, otherKey, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	forged := func() string {
-		tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, authn.Claims{
-			RegisteredClaims: jwt.RegisteredClaims{Issuer: "acube-admin", Subject: "x", Audience: jwt.ClaimStrings{"acube"},
-				ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Minute))}, Role: authn.RoleAdmin})
-		tok.Header["kid"] = h.kid
-		s, _ := tok.SignedString(otherKey)
-		return s
-	}()
+	forged := h.iss.Forge(t, authn.Claims{
+		RegisteredClaims: jwt.RegisteredClaims{Issuer: "acube-admin", Subject: "x", Audience: jwt.ClaimStrings{"acube"},
+			ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Minute))}, Role: authn.RoleAdmin})
 	auths := []struct {
 		name       string
 		header     string

@@ -3,8 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/acube/platform/libs/apispec/apitest"
 	"github.com/acube/platform/libs/authn"
+	"github.com/acube/platform/libs/authn/authntest"
 	"github.com/acube/platform/libs/clientip"
 	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/libs/managelink"
@@ -46,9 +45,8 @@ type harness struct {
 	pool  *pgxpool.Pool
 	svc   *booking.Service
 	clock *testkit.Clock
-	priv  ed25519.PrivateKey
-	kid   string
-	admin string // a valid admin bearer token
+	iss   *authntest.Issuer // signs admin tokens
+	admin string            // a valid admin bearer token
 	// natsURL is the server of the IMAGES bucket and verifier checks
 	// tokens: what another replica over the same database needs.
 	natsURL  string
@@ -69,13 +67,8 @@ func newHarness(t *testing.T) *harness {
 	}
 	t.Cleanup(pool.Close)
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kid := authn.Thumbprint(pub)
-	v, err := authn.NewVerifier(authn.Config{Issuer: "acube-admin", Audience: "acube",
-		StaticKeys: map[string]ed25519.PublicKey{kid: pub}})
+	iss := authntest.NewIssuer(t)
+	v, err := authn.NewVerifier(authn.Config{Issuer: "acube-admin", Audience: "acube", StaticKeys: iss.PublicKeys()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +90,7 @@ func newHarness(t *testing.T) *harness {
 	// document (issue 14): a response it does not describe fails the test.
 	srv := httptest.NewServer(apitest.New(t).Handler(r))
 	t.Cleanup(srv.Close)
-	h := &harness{t: t, srv: srv, pool: pool, svc: svc, clock: c, priv: priv, kid: kid, natsURL: ns.URL(), verifier: v, links: signer}
+	h := &harness{t: t, srv: srv, pool: pool, svc: svc, clock: c, iss: iss, natsURL: ns.URL(), verifier: v, links: signer}
 	h.admin = h.token(func(*authn.Claims) {})
 	t.Cleanup(h.noSecretsInOutbox)
 	return h
@@ -128,13 +121,7 @@ func (h *harness) token(mod func(*authn.Claims)) string {
 		Email: "ada@example.org", Role: authn.RoleAdmin,
 	}
 	mod(&c)
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
-	tok.Header["kid"] = h.kid
-	s, err := tok.SignedString(h.priv)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return s
+	return h.iss.Sign(h.t, c)
 }
 
 // response is a finished request.

@@ -2,17 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -42,43 +38,6 @@ func readyz(base string) (int, readiness) {
 	return resp.StatusCode, body
 }
 
-// admin stands in for the admin service: it serves a JWKS and signs
-// access tokens with the matching key.
-type admin struct {
-	url  string
-	kid  string
-	priv ed25519.PrivateKey
-}
-
-func newAdmin(t *testing.T) admin {
-	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(authn.JWKS{Keys: []authn.JWK{authn.NewJWK(pub)}})
-	}))
-	t.Cleanup(srv.Close)
-	return admin{url: srv.URL, kid: authn.Thumbprint(pub), priv: priv}
-}
-
-func (a admin) token(t *testing.T) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, authn.Claims{
-		RegisteredClaims: jwt.RegisteredClaims{Issuer: "acube-admin", Subject: "admin-1", Audience: jwt.ClaimStrings{"acube"},
-			IssuedAt: jwt.NewNumericDate(time.Now()), ExpiresAt: jwt.NewNumericDate(time.Now().Add(5 * time.Minute))},
-		Email: "ann@example.org", Name: "Ann", Role: authn.RoleSuperadmin,
-	})
-	tok.Header["kid"] = a.kid
-	s, err := tok.SignedString(a.priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // TestIntegrationStartsWithNATSDown: the exporter starts while NATS is
 // down and answers /readyz 200 with NATS reported degraded; admin requests
 // get 503 until it has read the token revocations; once NATS is up it
@@ -89,14 +48,14 @@ func TestIntegrationStartsWithNATSDown(t *testing.T) {
 	t.Parallel()
 	ns := natstest.Start(t)
 	ns.Shutdown()
-	adm := newAdmin(t)
+	adm := authntest.NewIssuer(t)
 	env := map[string]string{
 		"DATABASE_URL":   migratedDB(t).AppURL,
 		"NATS_URL":       ns.URL(),
 		"EXPORTER_ADDR":  testkit.FreeAddr(t),
 		"EXPORT_POLL":    "50ms",
 		"SHUTDOWN_GRACE": "5s",
-		"ADMIN_JWKS_URL": adm.url,
+		"ADMIN_JWKS_URL": adm.JWKSURL,
 	}
 	ctx := context.Background()
 	var logs testkit.SyncBuffer
@@ -132,7 +91,7 @@ func TestIntegrationStartsWithNATSDown(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.Header.Set("Authorization", "Bearer "+adm.token(t))
+		req.Header.Set("Authorization", "Bearer "+adm.Token(t, authntest.NewSession(authn.RoleSuperadmin), time.Now()))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := api.Do(req)
 		if err != nil {

@@ -54,7 +54,7 @@ func TestIntegrationExportByAdminID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := f.token(authn.RoleAdmin, f.priv)
+	tok := f.token(authn.RoleAdmin)
 	rec := f.do(http.MethodPost, "/api/admin/bulk/export/audit-logs", tok, `{"admin_id":"`+strings.ToUpper(ann.String())+`"}`)
 	if rec.Code != http.StatusAccepted {
 		t.Fatalf("POST = %d %s", rec.Code, rec.Body)
@@ -83,7 +83,7 @@ func TestIntegrationExportByAdminID(t *testing.T) {
 func TestIntegrationDownloadErrorsAreJSON(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	tok := f.token(authn.RoleAdmin, f.priv)
+	tok := f.token(authn.RoleAdmin)
 	path := "/api/admin/exports/" + f.completed(tok) + "/download"
 	tests := []struct {
 		name         string
@@ -124,7 +124,7 @@ func TestIntegrationDownloadBrokenMidway(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
-	tok := f.token(authn.RoleAdmin, f.priv)
+	tok := f.token(authn.RoleAdmin)
 	id := f.completed(tok)
 	x, err := f.st.Get(ctx, uuid.MustParse(id))
 	if err != nil {

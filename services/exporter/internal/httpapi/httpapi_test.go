@@ -2,8 +2,6 @@ package httpapi_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/acube/platform/libs/apispec/apitest"
 	"github.com/acube/platform/libs/authn"
+	"github.com/acube/platform/libs/authn/authntest"
 	"github.com/acube/platform/libs/clientip"
 	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/libs/objstore"
@@ -41,9 +40,8 @@ type fixture struct {
 	st     *store.Store
 	worker *export.Worker
 	h      http.Handler
-	priv   ed25519.PrivateKey
-	kid    string
-	files  *objstore.Bucket // the EXPORTS bucket, as this replica reaches it
+	iss    *authntest.Issuer // signs admin tokens
+	files  *objstore.Bucket  // the EXPORTS bucket, as this replica reaches it
 	// natsURL and v are what another replica over the same database needs.
 	natsURL string
 	v       *authn.Verifier
@@ -55,13 +53,8 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kid := authn.Thumbprint(pub)
-	v, err := authn.NewVerifier(authn.Config{Issuer: "acube-admin", Audience: "acube",
-		StaticKeys: map[string]ed25519.PublicKey{kid: pub}})
+	iss := authntest.NewIssuer(t)
+	v, err := authn.NewVerifier(authn.Config{Issuer: "acube-admin", Audience: "acube", StaticKeys: iss.PublicKeys()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +69,7 @@ func newFixture(t *testing.T) *fixture {
 	log := dbtest.Discard()
 	w := export.NewWorker(st, st, files, m, log, time.Now, export.WorkerConfig{MaxAttempts: 1, TTL: time.Hour, Links: links})
 	val := apitest.New(t)
-	return &fixture{t: t, pool: pool, st: st, worker: w, h: val.Handler(router(st, files, v)), priv: priv, kid: kid,
+	return &fixture{t: t, pool: pool, st: st, worker: w, h: val.Handler(router(st, files, v)), iss: iss,
 		files: files, natsURL: ns.URL(), v: v, val: val, client: val.Client()}
 }
 
@@ -103,21 +96,19 @@ func (f *fixture) replica() http.Handler {
 	return f.val.Handler(router(f.st, objstoretest.Replica(f.t, f.natsURL, stream.ExportFiles(1, time.Hour).Name), f.v))
 }
 
-// token signs an access token as the admin service would.
-func (f *fixture) token(role string, priv ed25519.PrivateKey) string {
-	f.t.Helper()
-	c := authn.Claims{
+// claims are an access token's as the admin service would issue them.
+func claims(role string) authn.Claims {
+	return authn.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{Issuer: "acube-admin", Subject: "admin-1", Audience: jwt.ClaimStrings{"acube"},
 			IssuedAt: jwt.NewNumericDate(time.Now()), ExpiresAt: jwt.NewNumericDate(time.Now().Add(5 * time.Minute))},
 		Email: "ann@example.org", Name: "Ann", Role: role,
 	}
-	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
-	tok.Header["kid"] = f.kid
-	s, err := tok.SignedString(priv)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return s
+}
+
+// token signs an access token of role as the admin service would.
+func (f *fixture) token(role string) string {
+	f.t.Helper()
+	return f.iss.Sign(f.t, claims(role))
 }
 
 func (f *fixture) do(method, path, token, body string) *httptest.ResponseRecorder {
@@ -189,7 +180,6 @@ type status struct {
 func TestIntegrationAuth(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
 	paths := []struct{ method, path string }{
 		{http.MethodPost, "/api/admin/bulk/export/audit-logs"},
 		{http.MethodGet, "/api/admin/exports"},
@@ -203,7 +193,7 @@ func TestIntegrationAuth(t *testing.T) {
 	}{
 		{name: "no token", token: "", want: http.StatusUnauthorized},
 		{name: "garbage", token: "not.a.jwt", want: http.StatusUnauthorized},
-		{name: "signed by another key", token: f.token(authn.RoleAdmin, otherKey), want: http.StatusUnauthorized},
+		{name: "signed by another key", token: f.iss.Forge(t, claims(authn.RoleAdmin)), want: http.StatusUnauthorized},
 	}
 	for _, tt := range tests {
 		for _, p := range paths {
@@ -224,7 +214,7 @@ func TestIntegrationExportFlow(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.seed(40)
-	tok := f.token(authn.RoleAdmin, f.priv)
+	tok := f.token(authn.RoleAdmin)
 
 	rec := f.do(http.MethodPost, "/api/admin/bulk/export/audit-logs", tok, `{"entity":"session","to":"2025-01-01"}`)
 	if rec.Code != http.StatusAccepted {
@@ -293,7 +283,7 @@ func TestIntegrationAuditRecordsTheRealClient(t *testing.T) {
 		{name: "direct client spoofing the header", remote: "198.51.100.7:5555", xff: "203.0.113.52", want: "198.51.100.7"},
 	}
 	f := newFixture(t)
-	tok := f.token(authn.RoleAdmin, f.priv)
+	tok := f.token(authn.RoleAdmin)
 	for _, tt := range tests {
 		req := httptest.NewRequest(http.MethodPost, "/api/admin/bulk/export/audit-logs", strings.NewReader(`{"entity":"session"}`))
 		req.Header.Set("Content-Type", "application/json")
@@ -322,7 +312,7 @@ func TestIntegrationAuditRecordsTheRealClient(t *testing.T) {
 func TestIntegrationRequestValidation(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	tok := f.token(authn.RoleSuperadmin, f.priv)
+	tok := f.token(authn.RoleSuperadmin)
 	tests := []struct {
 		name  string
 		query string
@@ -362,7 +352,7 @@ func TestIntegrationRequestValidation(t *testing.T) {
 func TestIntegrationDownloadIDTricks(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	tok := f.token(authn.RoleAdmin, f.priv)
+	tok := f.token(authn.RoleAdmin)
 	real := decode[accepted](t, f.do(http.MethodPost, "/api/admin/bulk/export/audit-logs", tok, ""))
 	if worked, err := f.worker.RunOnce(context.Background()); !worked || err != nil {
 		t.Fatalf("RunOnce = %v, %v", worked, err)
@@ -404,7 +394,7 @@ func TestIntegrationFailedAndExpired(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t)
-	tok := f.token(authn.RoleAdmin, f.priv)
+	tok := f.token(authn.RoleAdmin)
 	failed := decode[accepted](t, f.do(http.MethodPost, "/api/admin/bulk/export/audit-logs", tok, ""))
 	claim := uuid.New()
 	x, ok, err := f.st.Claim(ctx, claim, time.Minute)
@@ -446,7 +436,7 @@ func TestIntegrationDownloadFromAnotherReplica(t *testing.T) {
 	f := newFixture(t)
 	other := f.replica()
 	f.seed(300)
-	tok := f.token(authn.RoleAdmin, f.priv)
+	tok := f.token(authn.RoleAdmin)
 	acc := decode[accepted](t, f.do(http.MethodPost, "/api/admin/bulk/export/audit-logs", tok, ""))
 	if worked, err := f.worker.RunOnce(ctx); !worked || err != nil {
 		t.Fatalf("RunOnce = %v, %v", worked, err)

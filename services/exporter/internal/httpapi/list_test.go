@@ -25,7 +25,7 @@ type page struct {
 func TestIntegrationListPaging(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	tok := f.token(authn.RoleAdmin, f.priv)
+	tok := f.token(authn.RoleAdmin)
 	var want []string
 	for range 6 {
 		want = append(want, decode[accepted](t, f.do(http.MethodPost, "/api/admin/bulk/export/audit-logs", tok, "")).ExportID)
@@ -72,7 +72,7 @@ func TestIntegrationListPaging(t *testing.T) {
 func TestIntegrationListQueryErrors(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	tok := f.token(authn.RoleAdmin, f.priv)
+	tok := f.token(authn.RoleAdmin)
 	tests := []struct {
 		name  string
 		query string
