@@ -1,11 +1,10 @@
 package httpapi
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
-	"github.com/acube/platform/libs/web"
+	"github.com/acube/platform/libs/web/webtest"
 	"github.com/acube/platform/services/admin/internal/account"
 )
 
@@ -14,21 +13,6 @@ import (
 // error, never a panic or a server error. The validation behind them is
 // fuzzed in the account and job packages.
 
-// decodeBody decodes body as web.Decode does for a handler with limit
-// max, failing the test on anything but a 4xx web.Error.
-func decodeBody(t *testing.T, body string, max int64, dst any) bool {
-	t.Helper()
-	err := web.DecodeJSON(strings.NewReader(body), max, dst)
-	if err == nil {
-		return true
-	}
-	var we *web.Error
-	if !errors.As(err, &we) || we.Status < 400 || we.Status > 499 {
-		t.Fatalf("decode %q: %v, want a 4xx web.Error", body, err)
-	}
-	return false
-}
-
 func FuzzLoginRequest(f *testing.F) {
 	for _, s := range []string{`{"email":"ada@example.org","password":"correct horse battery"}`, `{"email":1}`, `{}`,
 		`{"email":"a@b.org","password":"` + strings.Repeat("p", 9000) + `"}`, `{"email":"a@b.org","password":"x","otp":1}`} {
@@ -36,7 +20,7 @@ func FuzzLoginRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		var req loginRequest
-		decodeBody(t, body, 8<<10, &req)
+		webtest.Decode(t, body, 8<<10, &req)
 	})
 }
 
@@ -46,7 +30,7 @@ func FuzzRefreshRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		var req refreshRequest
-		decodeBody(t, body, 4<<10, &req)
+		webtest.Decode(t, body, 4<<10, &req)
 	})
 }
 
@@ -57,7 +41,7 @@ func FuzzAccountRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		var in account.Invitee
-		decodeBody(t, body, 8<<10, &in)
+		webtest.Decode(t, body, 8<<10, &in)
 	})
 }
 
@@ -74,10 +58,10 @@ func FuzzSecurityRequests(f *testing.F) {
 			p  passwordChangeRequest
 			ac acceptRequest
 		)
-		decodeBody(t, body, 4<<10, &m)
-		decodeBody(t, body, 4<<10, &e)
-		decodeBody(t, body, 1<<10, &c)
-		decodeBody(t, body, 8<<10, &p)
-		decodeBody(t, body, 8<<10, &ac)
+		webtest.Decode(t, body, 4<<10, &m)
+		webtest.Decode(t, body, 4<<10, &e)
+		webtest.Decode(t, body, 1<<10, &c)
+		webtest.Decode(t, body, 8<<10, &p)
+		webtest.Decode(t, body, 8<<10, &ac)
 	})
 }

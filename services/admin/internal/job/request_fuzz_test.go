@@ -2,12 +2,11 @@ package job
 
 import (
 	"errors"
-	"strings"
 	"testing"
 
 	"github.com/google/uuid"
 
-	"github.com/acube/platform/libs/web"
+	"github.com/acube/platform/libs/web/webtest"
 )
 
 // FuzzBulkRequest feeds arbitrary bodies to the bulk endpoints' decoding
@@ -24,11 +23,7 @@ func FuzzBulkRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		var req Request
-		if err := web.DecodeJSON(strings.NewReader(body), 2<<20, &req); err != nil {
-			var we *web.Error
-			if !errors.As(err, &we) || we.Status < 400 || we.Status > 499 {
-				t.Fatalf("decode %q: %v", body, err)
-			}
+		if !webtest.Decode(t, body, 2<<20, &req) {
 			return
 		}
 		for _, action := range []string{ActionDelete, ActionStatusUpdate} {

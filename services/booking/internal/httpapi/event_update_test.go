@@ -15,6 +15,7 @@ import (
 
 	"github.com/acube/platform/libs/events"
 	"github.com/acube/platform/libs/managelink"
+	"github.com/acube/platform/libs/web/webtest"
 	"github.com/acube/platform/services/booking/internal/booking"
 )
 
@@ -609,7 +610,7 @@ func FuzzEventPatch(f *testing.F) {
 	svc := fuzzService(f)
 	f.Fuzz(func(t *testing.T, body string) {
 		var req eventPatch
-		if !decodeForm(t, body, &req) {
+		if !webtest.Decode(t, body, maxJSON, &req) {
 			return
 		}
 		c, err := req.changes()

@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/acube/platform/libs/managelink"
-	"github.com/acube/platform/libs/web"
+	"github.com/acube/platform/libs/web/webtest"
 	"github.com/acube/platform/services/booking/internal/booking"
 )
 
@@ -19,22 +19,6 @@ import (
 // booking form), then through the domain's validation where it needs no
 // database: whatever arrives ends as a value or a client error, never a
 // panic or a server error.
-
-// decodeForm decodes body as the handlers do; it fails the test when the
-// decoder answers anything but a client error, and reports whether the
-// body decoded.
-func decodeForm(t *testing.T, body string, dst any) bool {
-	t.Helper()
-	err := web.DecodeJSON(strings.NewReader(body), maxJSON, dst)
-	if err == nil {
-		return true
-	}
-	var we *web.Error
-	if !errors.As(err, &we) || we.Status < 400 || we.Status > 499 {
-		t.Fatalf("decode %q: %v, want a 4xx web.Error", body, err)
-	}
-	return false
-}
 
 // checkValidation fails the test unless err is nil or a field validation
 // error naming at least one field.
@@ -103,7 +87,7 @@ func FuzzContactRequest(f *testing.F) {
 	svc := fuzzService(f)
 	f.Fuzz(func(t *testing.T, body string) {
 		var req contactRequest
-		if !decodeForm(t, body, &req) {
+		if !webtest.Decode(t, body, maxJSON, &req) {
 			return
 		}
 		c, err := svc.Contact(context.Background(), booking.ContactRequest(req))
@@ -124,7 +108,7 @@ func FuzzVolunteerRequest(f *testing.F) {
 	svc := fuzzService(f)
 	f.Fuzz(func(t *testing.T, body string) {
 		var req volunteerRequest
-		if !decodeForm(t, body, &req) {
+		if !webtest.Decode(t, body, maxJSON, &req) {
 			return
 		}
 		v, err := svc.Apply(context.Background(), booking.VolunteerRequest(req))
@@ -145,7 +129,7 @@ func FuzzRegisterRequest(f *testing.F) {
 	svc := fuzzService(f)
 	f.Fuzz(func(t *testing.T, body string) {
 		var req registerRequest
-		if !decodeForm(t, body, &req) {
+		if !webtest.Decode(t, body, maxJSON, &req) {
 			return
 		}
 		r, err := svc.Register(context.Background(), uuid.Nil, booking.RegisterRequest(req))
@@ -169,7 +153,7 @@ func FuzzEventRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		var req eventRequest
-		if !decodeForm(t, body, &req) {
+		if !webtest.Decode(t, body, maxJSON, &req) {
 			return
 		}
 		e, err := booking.NewEvent(booking.EventRequest(req), fixedNow())
@@ -192,7 +176,7 @@ func FuzzStatusRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		var req statusRequest
-		if !decodeForm(t, body, &req) {
+		if !webtest.Decode(t, body, maxJSON, &req) {
 			return
 		}
 		if st, ok := booking.ParseStatus(req.Status); ok && string(st) != req.Status {
@@ -207,7 +191,7 @@ func FuzzCancelRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		var req cancelRequest
-		decodeForm(t, body, &req)
+		webtest.Decode(t, body, maxJSON, &req)
 	})
 }
 
@@ -217,7 +201,7 @@ func FuzzSetStatusRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		var req setStatusRequest
-		if !decodeForm(t, body, &req) {
+		if !webtest.Decode(t, body, maxJSON, &req) {
 			return
 		}
 		for _, valid := range []func(string) bool{booking.ValidContactStatus, booking.ValidVolunteerStatus} {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/acube/platform/libs/web"
+	"github.com/acube/platform/libs/web/webtest"
 	"github.com/acube/platform/services/booking/internal/booking"
 )
 
@@ -92,15 +92,10 @@ func FuzzBookRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		var req bookRequest
-		err := web.DecodeJSON(strings.NewReader(body), maxJSON, &req)
-		var we *web.Error
-		if err != nil {
-			if !errors.As(err, &we) || we.Status < 400 || we.Status > 499 {
-				t.Fatalf("decode %q: %v", body, err)
-			}
+		if !webtest.Decode(t, body, maxJSON, &req) {
 			return
 		}
-		_, err = booking.NewSession(booking.BookRequest(req), fixedNow())
+		_, err := booking.NewSession(booking.BookRequest(req), fixedNow())
 		var ve *booking.ValidationError
 		if err != nil && !errors.As(err, &ve) {
 			t.Fatalf("validate %q: %v", body, err)
