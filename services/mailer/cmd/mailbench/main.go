@@ -213,11 +213,14 @@ func measure(ctx context.Context, env *environment, c *email.Composer, from *net
 	defer snd.Close()
 	handler := delivery.New(c, snd, nil, env.dm, env.log)
 
-	// Warm the sink, the connections and the code paths, untimed.
-	if _, err := bare(ctx, sink, c, from, 200, o.conns); err != nil {
+	// Warm the sink, the connections and the code paths, untimed: a whole
+	// run of each, as a shorter one left the first timed mailer run a
+	// third slower than the rest (its database pool still growing, its
+	// statements still being prepared and planned).
+	if _, err := bare(ctx, sink, c, from, o.n, o.conns); err != nil {
 		return outcome{}, err
 	}
-	if _, err := env.mailer(ctx, sink, handler, 200, o); err != nil {
+	if _, err := env.mailer(ctx, sink, handler, o.n, o); err != nil {
 		return outcome{}, err
 	}
 	out := outcome{sink: kind}
