@@ -610,15 +610,24 @@ func holdRelayLock(ctx context.Context, t *testing.T, conn *pgx.Conn, schema str
 	h := fnv.New64a()
 	_, _ = h.Write([]byte("acube-outbox-relay:" + schema))
 	key := int64(h.Sum64())
-	err := waitUntil(ctx, "the relay lock of "+schema, func() bool {
+	try := func() bool {
 		var got bool
-		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&got); err != nil || got {
-			return err == nil
+		err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&got)
+		return err == nil && got
+	}
+	err := waitUntil(ctx, "the relay lock of "+schema, func() bool {
+		if try() {
+			return true
 		}
-		_, _ = conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
+		// The relay that held it tries again the moment it sees its
+		// session end, within a millisecond: wait here for the holder to
+		// exit (pg_terminate_backend's timeout) and try at once, before
+		// the relay's new session is up. A try 100 ms later lost that
+		// race every time once (TestOpsProcedures, 419 s of it).
+		_, _ = conn.Exec(ctx, `SELECT pg_terminate_backend(pid, 5000) FROM pg_locks
 WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()
   AND (classid::bigint << 32 | objid::bigint) = $1`, key)
-		return false
+		return try()
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
