@@ -20,8 +20,9 @@ import (
 // certificate it signed for 127.0.0.1, localhost and sink.test, valid for
 // an hour either side of now.
 type Authority struct {
-	caDER, leafDER []byte
-	key            *ecdsa.PrivateKey
+	ca      *x509.Certificate
+	leafDER []byte
+	key     *ecdsa.PrivateKey
 }
 
 // NewAuthority makes an Authority; it fails t if a key or certificate
@@ -38,8 +39,12 @@ func NewAuthority(t testing.TB) *Authority {
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
 	}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatalf("testkit: CA certificate: %v", err)
+	}
 	a := &Authority{}
-	if a.caDER, err = x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey); err != nil {
+	if a.ca, err = x509.ParseCertificate(caDER); err != nil {
 		t.Fatalf("testkit: CA certificate: %v", err)
 	}
 	if a.key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
@@ -51,7 +56,7 @@ func NewAuthority(t testing.TB) *Authority {
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost", "sink.test"},
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	if a.leafDER, err = x509.CreateCertificate(rand.Reader, leaf, ca, &a.key.PublicKey, caKey); err != nil {
+	if a.leafDER, err = x509.CreateCertificate(rand.Reader, leaf, a.ca, &a.key.PublicKey, caKey); err != nil {
 		t.Fatalf("testkit: server certificate: %v", err)
 	}
 	return a
@@ -62,9 +67,8 @@ func NewAuthority(t testing.TB) *Authority {
 // require TLS 1.2 or later.
 func (a *Authority) Configs() (server, client *tls.Config) {
 	roots := x509.NewCertPool()
-	ca, _ := x509.ParseCertificate(a.caDER) // made by NewAuthority
-	roots.AddCert(ca)
-	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{a.leafDER, a.caDER}, PrivateKey: a.key}}, MinVersion: tls.VersionTLS12}
+	roots.AddCert(a.ca)
+	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{a.leafDER, a.ca.Raw}, PrivateKey: a.key}}, MinVersion: tls.VersionTLS12}
 	client = &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
 	return server, client
 }
@@ -81,7 +85,7 @@ func (a *Authority) Files(t testing.TB) (caFile, certFile, keyFile string) {
 	dir := t.TempDir()
 	caFile, certFile, keyFile = filepath.Join(dir, "ca.crt"), filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	for path, block := range map[string]*pem.Block{
-		caFile:   {Type: "CERTIFICATE", Bytes: a.caDER},
+		caFile:   {Type: "CERTIFICATE", Bytes: a.ca.Raw},
 		certFile: {Type: "CERTIFICATE", Bytes: a.leafDER},
 		keyFile:  {Type: "EC PRIVATE KEY", Bytes: keyDER},
 	} {
