@@ -45,7 +45,7 @@ func newUpstream(owner route.Owner, raw string, cfg *Config) (*upstream, error) 
 				if err != nil {
 					return nil, err
 				}
-				return newUpConn(rawconn.Wrap(c), headerWait), nil
+				return newUpConn(rawconn.WrapClient(c), headerWait), nil
 			},
 			MaxConns:            cfg.MaxConnsPerHost,
 			MaxConnWaitTimeout:  cfg.ResponseHeaderTimeout,

@@ -13,6 +13,9 @@
 // it; when the socket is not ready the wait is the runtime's netpoller,
 // exactly as for net.TCPConn, deadlines included.
 //
+// The client end of a request–response protocol (an HTTP/1.1 upstream,
+// Redis) also saves the read that would find nothing: see WrapClient.
+//
 // Everything but Read and Write is the wrapped *net.TCPConn's.
 package rawconn
 
@@ -30,7 +33,20 @@ import (
 type Conn struct {
 	*net.TCPConn
 	raw syscall.RawConn
+
+	// client: requests are held back until their answer is read
+	// (WrapClient).
+	client bool
+	// mayHold: the next write starts a request (nothing was written
+	// since the last read) and may be held.
+	mayHold bool
+	// held is a request written but not yet sent.
+	held []byte
 }
+
+// maxHeld is the largest write a client Conn holds back: a request head,
+// a pipeline of Redis commands. A larger one goes out at once.
+const maxHeld = 64 << 10
 
 // Wrap returns c with raw reads and writes when it is a *net.TCPConn, and
 // c itself otherwise.
@@ -46,10 +62,45 @@ func Wrap(c net.Conn) net.Conn {
 	return &Conn{TCPConn: tc, raw: raw}
 }
 
+// WrapClient is Wrap for the client end of a request–response protocol,
+// where each request is written and then its answer read: an HTTP/1.1
+// upstream connection, a Redis connection.
+//
+// It saves a system call per request. A read right after a request finds
+// nothing yet (EAGAIN) and then waits in the runtime's poller; that first
+// read is needed because a wait begins by forgetting what the poller saw
+// before it, and bytes that arrived in between would otherwise be waited
+// for in vain. A client Conn instead holds back the first write after a
+// read (up to maxHeld bytes) and sends it at the start of the next read,
+// inside that read's wait: the answer can only arrive after the request
+// is sent, so the wait sees it, and the first read is skipped. A second
+// write before a read sends what is held and then itself at once, so a
+// streamed request body is never held back.
+//
+// Write errors of a held request (a reset, say) come from the Read that
+// sends it, as a *net.OpError whose Op is "write". Read and Write must not
+// be called concurrently, which a request–response client never does.
+func WrapClient(c net.Conn) net.Conn {
+	w := Wrap(c)
+	if rc, ok := w.(*Conn); ok {
+		rc.client, rc.mayHold = true, true
+	}
+	return w
+}
+
 // Read reads as net.TCPConn.Read does: io.EOF at the end of the stream,
 // a *net.OpError otherwise (os.ErrDeadlineExceeded past the read
 // deadline, net.ErrClosed once closed).
 func (c *Conn) Read(p []byte) (int, error) {
+	if c.client {
+		c.mayHold = true
+		if len(c.held) > 0 {
+			if len(p) == 0 {
+				return 0, c.release()
+			}
+			return c.sendAndRead(p)
+		}
+	}
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -81,9 +132,97 @@ func (c *Conn) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// sendAndRead sends the held request and reads its answer into p (not
+// empty): the
+// write is the first thing the read does, after the poller's readiness is
+// reset, so the read waits for the answer without trying first.
+func (c *Conn) sendAndRead(p []byte) (int, error) {
+	held := c.held
+	c.held = c.held[:0]
+	var (
+		sent, n int
+		errno   syscall.Errno
+		op      = "read"
+	)
+	err := c.raw.Read(func(fd uintptr) bool {
+		for sent < len(held) {
+			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&held[sent])), uintptr(len(held)-sent))
+			switch e {
+			case 0:
+				if sent += int(r); sent == len(held) {
+					return false // sent: wait for the answer
+				}
+			case syscall.EINTR:
+			case syscall.EAGAIN:
+				return true // the send buffer is full: Write finishes it
+			default:
+				errno, op = e, "write"
+				return true
+			}
+		}
+		for {
+			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+			switch e {
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				return false
+			}
+			n, errno = int(r), e
+			return true
+		}
+	})
+	switch {
+	case err != nil:
+		return 0, c.opError(op, err)
+	case errno != 0:
+		return 0, c.opError(op, os.NewSyscallError(op, errno))
+	case sent < len(held):
+		if _, err := c.write(held[sent:]); err != nil {
+			return 0, err
+		}
+		return c.Read(p)
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
 // Write writes all of p, as net.TCPConn.Write does, waiting in the
-// netpoller while the socket's buffer is full.
+// netpoller while the socket's buffer is full. A client Conn may hold p
+// back until the next Read (WrapClient).
 func (c *Conn) Write(p []byte) (int, error) {
+	if c.client {
+		if c.mayHold && len(p) <= maxHeld {
+			// No system call, but the errors of one: a closed
+			// connection, a passed write deadline.
+			if err := c.raw.Write(func(uintptr) bool { return true }); err != nil {
+				return 0, c.opError("write", err)
+			}
+			c.mayHold = false
+			c.held = append(c.held[:0], p...)
+			return len(p), nil
+		}
+		c.mayHold = false
+		if err := c.release(); err != nil {
+			return 0, err
+		}
+	}
+	return c.write(p)
+}
+
+// release sends what is held.
+func (c *Conn) release() error {
+	if len(c.held) == 0 {
+		return nil
+	}
+	held := c.held
+	c.held = c.held[:0]
+	_, err := c.write(held)
+	return err
+}
+
+func (c *Conn) write(p []byte) (int, error) {
 	var (
 		n     int
 		errno syscall.Errno
@@ -135,14 +274,14 @@ func (l Listener) Accept() (net.Conn, error) {
 	return Wrap(c), nil
 }
 
-// WrapDial returns dial with each TCP connection it opens wrapped by Wrap:
-// a Redis client's Dialer, say.
+// WrapDial returns dial with each TCP connection it opens wrapped by
+// WrapClient: a Redis client's Dialer.
 func WrapDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
-		return Wrap(c), nil
+		return WrapClient(c), nil
 	}
 }

@@ -4,16 +4,18 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
 
 // pair returns both ends of a loopback TCP connection, each wrapped: the
-// server's by Listener, the client's by WrapDial.
+// server's by Listener, the client's by WrapDial (WrapClient).
 func pair(t *testing.T) (client, server net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -153,13 +155,20 @@ func TestErrorsAsNetTCPConn(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			client, server := pair(t)
-			tt.setup(t, client, server)
-			if err := tt.op(client); !tt.check(err) {
-				t.Errorf("err = %#v (%v), want %s", err, err, tt.want)
-			}
-		})
+		// Each end in turn: the client end holds requests back
+		// (WrapClient), the server end does not.
+		for _, end := range []string{"client end", "server end"} {
+			t.Run(tt.name+"/"+end, func(t *testing.T) {
+				client, server := pair(t)
+				if end == "server end" {
+					client, server = server, client
+				}
+				tt.setup(t, client, server)
+				if err := tt.op(client); !tt.check(err) {
+					t.Errorf("err = %#v (%v), want %s", err, err, tt.want)
+				}
+			})
+		}
 	}
 }
 
@@ -193,4 +202,129 @@ func TestKeepsThePollerWait(t *testing.T) {
 	if err != nil || string(buf[:n]) != "late" {
 		t.Errorf("read = %q, %v; want \"late\"", buf[:n], err)
 	}
+}
+
+// TestClientHoldsARequestUntilItsAnswerIsRead checks WrapClient's
+// exchange: the first write after a read goes out with the next read,
+// anything written after it at once, in order.
+func TestClientHoldsARequestUntilItsAnswerIsRead(t *testing.T) {
+	tests := []struct {
+		name   string
+		writes []string
+		// sentEarly is what the peer receives before the client reads.
+		sentEarly string
+	}{
+		{name: "one request: held until the read", writes: []string{"GET / HTTP/1.1\r\n\r\n"}, sentEarly: ""},
+		{name: "head then body: both at the second write", writes: []string{"head;", "body"}, sentEarly: "head;body"},
+		{name: "streamed: nothing held after the second write", writes: []string{"a", "b", "c"}, sentEarly: "abc"},
+		{name: "larger than maxHeld: at once", writes: []string{strings.Repeat("x", maxHeld+1)}, sentEarly: strings.Repeat("x", maxHeld+1)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			client, server := pair(t)
+			var all string
+			for _, w := range tt.writes {
+				if n, err := client.Write([]byte(w)); n != len(w) || err != nil {
+					t.Fatalf("write = %d, %v", n, err)
+				}
+				all += w
+			}
+			if got := readFor(t, server, len(tt.sentEarly)); got != tt.sentEarly {
+				t.Fatalf("peer got %.40q before the read, want %.40q", got, tt.sentEarly)
+			}
+			if tt.sentEarly == "" {
+				// Nothing arrives while the client does not read.
+				if err := server.SetReadDeadline(time.Now().Add(20 * time.Millisecond)); err != nil {
+					t.Fatal(err)
+				}
+				if n, err := server.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Fatalf("peer read %d bytes (%v) of a held request", n, err)
+				}
+				if err := server.SetReadDeadline(time.Time{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			answered := make(chan error, 1)
+			go func() {
+				rest := readFor(t, server, len(all)-len(tt.sentEarly))
+				if tt.sentEarly+rest != all {
+					answered <- fmt.Errorf("peer got %.40q, want %.40q", tt.sentEarly+rest, all)
+					return
+				}
+				_, err := server.Write([]byte("answer"))
+				answered <- err
+			}()
+			buf := make([]byte, 16)
+			n, err := client.Read(buf)
+			if err != nil || string(buf[:n]) != "answer" {
+				t.Fatalf("client read = %q, %v; want \"answer\"", buf[:n], err)
+			}
+			if err := <-answered; err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestClientHeldRequestLargerThanTheSocketBuffers checks a held request
+// the socket cannot take in one write: the read finishes writing it,
+// waiting for room, before it waits for the answer.
+func TestClientHeldRequestLargerThanTheSocketBuffers(t *testing.T) {
+	client, server := pair(t)
+	if err := client.(*Conn).SetWriteBuffer(4 << 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := server.(*Conn).SetReadBuffer(4 << 10); err != nil {
+		t.Fatal(err)
+	}
+	request := bytes.Repeat([]byte("r"), maxHeld)
+	if _, err := client.Write(request); err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan error, 1)
+	go func() {
+		if got := readFor(t, server, len(request)); got != string(request) {
+			answered <- fmt.Errorf("peer got %d bytes, want the %d of the request", len(got), len(request))
+			return
+		}
+		_, err := server.Write([]byte("ok"))
+		answered <- err
+	}()
+	buf := make([]byte, 8)
+	n, err := client.Read(buf)
+	if err != nil || string(buf[:n]) != "ok" {
+		t.Fatalf("client read = %q, %v; want \"ok\"", buf[:n], err)
+	}
+	if err := <-answered; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestClientHeldRequestToAResetPeer checks that a held request the peer
+// refuses fails the read that sends it, with the reset.
+func TestClientHeldRequestToAResetPeer(t *testing.T) {
+	client, server := pair(t)
+	if err := server.(*Conn).SetLinger(0); err != nil {
+		t.Fatal(err)
+	}
+	server.Close()
+	time.Sleep(10 * time.Millisecond) // the reset reaches the client
+	if _, err := client.Write([]byte("request")); err != nil {
+		t.Fatalf("held write: %v", err)
+	}
+	_, err := client.Read(make([]byte, 8))
+	var oe *net.OpError
+	if !errors.As(err, &oe) || !(errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
+		t.Errorf("read = %#v (%v), want a *net.OpError carrying ECONNRESET or EPIPE", err, err)
+	}
+}
+
+// readFor reads exactly n bytes from c.
+func readFor(t *testing.T, c net.Conn, n int) string {
+	t.Helper()
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(c, buf); err != nil {
+		t.Errorf("read %d bytes: %v", n, err)
+	}
+	return string(buf)
 }
