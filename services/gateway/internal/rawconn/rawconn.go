@@ -13,8 +13,8 @@
 // it; when the socket is not ready the wait is the runtime's netpoller,
 // exactly as for net.TCPConn, deadlines included.
 //
-// The client end of a request–response protocol (an HTTP/1.1 upstream,
-// Redis) also saves the read that would find nothing: see WrapClient.
+// The client end of a request–response exchange (an HTTP/1.1 upstream
+// connection) also saves the read that would find nothing: see WrapClient.
 //
 // Everything but Read and Write is the wrapped *net.TCPConn's.
 package rawconn
@@ -45,7 +45,7 @@ type Conn struct {
 }
 
 // maxHeld is the largest write a client Conn holds back: a request head,
-// a pipeline of Redis commands. A larger one goes out at once.
+// a small request with its body. A larger one goes out at once.
 const maxHeld = 64 << 10
 
 // Wrap returns c with raw reads and writes when it is a *net.TCPConn, and
@@ -62,9 +62,9 @@ func Wrap(c net.Conn) net.Conn {
 	return &Conn{TCPConn: tc, raw: raw}
 }
 
-// WrapClient is Wrap for the client end of a request–response protocol,
+// WrapClient is Wrap for the client end of a request–response exchange,
 // where each request is written and then its answer read: an HTTP/1.1
-// upstream connection, a Redis connection.
+// upstream connection.
 //
 // It saves a system call per request. A read right after a request finds
 // nothing yet (EAGAIN) and then waits in the runtime's poller; that first
@@ -79,7 +79,10 @@ func Wrap(c net.Conn) net.Conn {
 //
 // Write errors of a held request (a reset, say) come from the Read that
 // sends it, as a *net.OpError whose Op is "write". Read and Write must not
-// be called concurrently, which a request–response client never does.
+// be called concurrently: a write while a read waits would be held until
+// the next read. fasthttp's HostClient uses a connection for one exchange
+// at a time; a Redis client does not (a Pub/Sub connection, such as
+// Sentinel's, pings while its reader waits), so WrapDial does not hold.
 func WrapClient(c net.Conn) net.Conn {
 	w := Wrap(c)
 	if rc, ok := w.(*Conn); ok {
@@ -274,14 +277,15 @@ func (l Listener) Accept() (net.Conn, error) {
 	return Wrap(c), nil
 }
 
-// WrapDial returns dial with each TCP connection it opens wrapped by
-// WrapClient: a Redis client's Dialer.
+// WrapDial returns dial with each TCP connection it opens wrapped by Wrap
+// (not WrapClient: a Redis client may write while it reads): a Redis
+// client's Dialer.
 func WrapDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
-		return WrapClient(c), nil
+		return Wrap(c), nil
 	}
 }

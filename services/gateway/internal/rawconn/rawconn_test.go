@@ -15,8 +15,8 @@ import (
 )
 
 // pair returns both ends of a loopback TCP connection, each wrapped: the
-// server's by Listener, the client's by WrapDial (WrapClient).
-func pair(t *testing.T) (client, server net.Conn) {
+// server's by Listener, the client's by wrap.
+func pair(t *testing.T, wrap func(net.Conn) net.Conn) (client, server net.Conn) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -33,10 +33,11 @@ func pair(t *testing.T) (client, server net.Conn) {
 		accepted <- c
 	}()
 	var d net.Dialer
-	client, err = WrapDial(d.DialContext)(t.Context(), "tcp", ln.Addr().String())
+	client, err = d.DialContext(t.Context(), "tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
+	client = wrap(client)
 	server, ok := <-accepted
 	if !ok {
 		t.Fatal("accept failed")
@@ -51,7 +52,7 @@ func pair(t *testing.T) (client, server net.Conn) {
 }
 
 func TestRoundTrip(t *testing.T) {
-	client, server := pair(t)
+	client, server := pair(t, WrapClient)
 	// Larger than both socket buffers: the writer waits in the poller
 	// while the reader is slow, and every byte arrives in order.
 	want := bytes.Repeat([]byte("0123456789abcdef"), 1<<19) // 8 MiB
@@ -155,12 +156,16 @@ func TestErrorsAsNetTCPConn(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		// Each end in turn: the client end holds requests back
-		// (WrapClient), the server end does not.
-		for _, end := range []string{"client end", "server end"} {
+		// Each kind of end in turn: dialled and wrapped by Wrap, by
+		// WrapClient (which holds requests back), and accepted.
+		for _, end := range []string{"Wrap", "WrapClient", "accepted"} {
 			t.Run(tt.name+"/"+end, func(t *testing.T) {
-				client, server := pair(t)
-				if end == "server end" {
+				wrap := Wrap
+				if end == "WrapClient" {
+					wrap = WrapClient
+				}
+				client, server := pair(t, wrap)
+				if end == "accepted" {
 					client, server = server, client
 				}
 				tt.setup(t, client, server)
@@ -181,6 +186,51 @@ func TestWrapLeavesOtherConnsAlone(t *testing.T) {
 	}
 }
 
+// TestWrapDialWritesWhileReading checks what a Redis client's Pub/Sub
+// connection needs (Sentinel's: it pings while its reader waits): a write
+// while a read waits goes out at once, so WrapDial must not hold writes
+// back as WrapClient does.
+func TestWrapDialWritesWhileReading(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var d net.Dialer
+	client, err := WrapDial(d.DialContext)(t.Context(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	read := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 8)
+		n, _ := client.Read(buf) // waits: nothing is sent before the ping
+		read <- string(buf[:n])
+	}()
+	time.Sleep(10 * time.Millisecond) // the reader is waiting
+	if _, err := client.Write([]byte("PING")); err != nil {
+		t.Fatal(err)
+	}
+	if err := server.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil { // a held ping fails, not hangs
+		t.Fatal(err)
+	}
+	if got := readFor(t, server, 4); got != "PING" {
+		t.Fatalf("peer got %q while the client read, want PING", got)
+	}
+	if _, err := server.Write([]byte("PONG")); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-read; got != "PONG" {
+		t.Errorf("client read %q, want PONG", got)
+	}
+}
+
 func TestWrapDialPassesErrorsOn(t *testing.T) {
 	want := errors.New("no route")
 	dial := WrapDial(func(context.Context, string, string) (net.Conn, error) { return nil, want })
@@ -192,7 +242,7 @@ func TestWrapDialPassesErrorsOn(t *testing.T) {
 // TestKeepsThePollerWait checks that a read with nothing to read waits
 // for the data (in the runtime's poller) rather than failing with EAGAIN.
 func TestKeepsThePollerWait(t *testing.T) {
-	client, server := pair(t)
+	client, server := pair(t, Wrap)
 	go func() {
 		time.Sleep(20 * time.Millisecond)
 		_, _ = server.Write([]byte("late"))
@@ -221,7 +271,7 @@ func TestClientHoldsARequestUntilItsAnswerIsRead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			client, server := pair(t)
+			client, server := pair(t, WrapClient)
 			var all string
 			for _, w := range tt.writes {
 				if n, err := client.Write([]byte(w)); n != len(w) || err != nil {
@@ -270,7 +320,7 @@ func TestClientHoldsARequestUntilItsAnswerIsRead(t *testing.T) {
 // the socket cannot take in one write: the read finishes writing it,
 // waiting for room, before it waits for the answer.
 func TestClientHeldRequestLargerThanTheSocketBuffers(t *testing.T) {
-	client, server := pair(t)
+	client, server := pair(t, WrapClient)
 	if err := client.(*Conn).SetWriteBuffer(4 << 10); err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +353,7 @@ func TestClientHeldRequestLargerThanTheSocketBuffers(t *testing.T) {
 // TestClientHeldRequestToAResetPeer checks that a held request the peer
 // refuses fails the read that sends it, with the reset.
 func TestClientHeldRequestToAResetPeer(t *testing.T) {
-	client, server := pair(t)
+	client, server := pair(t, WrapClient)
 	if err := server.(*Conn).SetLinger(0); err != nil {
 		t.Fatal(err)
 	}
