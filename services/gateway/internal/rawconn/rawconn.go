@@ -112,33 +112,17 @@ func (c *Conn) Read(p []byte) (int, error) {
 		errno syscall.Errno
 	)
 	err := c.raw.Read(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false // wait in the netpoller
-			}
-			n, errno = int(r), e
-			return true
-		}
+		var again bool
+		n, errno, again = readFD(fd, p)
+		return !again // again: wait in the netpoller
 	})
-	switch {
-	case err != nil:
-		return 0, c.opError("read", err)
-	case errno != 0:
-		return 0, c.opError("read", os.NewSyscallError("read", errno))
-	case n == 0:
-		return 0, io.EOF
-	}
-	return n, nil
+	return c.readResult("read", err, n, errno)
 }
 
 // sendAndRead sends the held request and reads its answer into p (not
-// empty): the
-// write is the first thing the read does, after the poller's readiness is
-// reset, so the read waits for the answer without trying first.
+// empty). The write is the first thing the read does, after the poller's
+// readiness is reset, so the read then waits for the answer without
+// trying first.
 func (c *Conn) sendAndRead(p []byte) (int, error) {
 	held := c.held
 	c.held = c.held[:0]
@@ -148,43 +132,39 @@ func (c *Conn) sendAndRead(p []byte) (int, error) {
 		op      = "read"
 	)
 	err := c.raw.Read(func(fd uintptr) bool {
-		for sent < len(held) {
-			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&held[sent])), uintptr(len(held)-sent))
-			switch e {
-			case 0:
-				if sent += int(r); sent == len(held) {
-					return false // sent: wait for the answer
-				}
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return true // the send buffer is full: Write finishes it
-			default:
+		if sent < len(held) {
+			k, e, again := writeFD(fd, held[sent:])
+			sent += k
+			switch {
+			case e != 0:
 				errno, op = e, "write"
 				return true
+			case again:
+				return true // the send buffer is full: write finishes it below
 			}
+			return false // sent: wait for the answer
 		}
-		for {
-			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false
-			}
-			n, errno = int(r), e
-			return true
-		}
+		var again bool
+		n, errno, again = readFD(fd, p)
+		return !again
 	})
+	if err == nil && errno == 0 && sent < len(held) {
+		if _, err := c.write(held[sent:]); err != nil {
+			return 0, err
+		}
+		return c.Read(p)
+	}
+	return c.readResult(op, err, n, errno)
+}
+
+// readResult is what Read returns for a read that ended with err (the
+// poller's: deadline, closed), errno (op's system call's) or n bytes.
+func (c *Conn) readResult(op string, err error, n int, errno syscall.Errno) (int, error) {
 	switch {
 	case err != nil:
 		return 0, c.opError(op, err)
 	case errno != 0:
 		return 0, c.opError(op, os.NewSyscallError(op, errno))
-	case sent < len(held):
-		if _, err := c.write(held[sent:]); err != nil {
-			return 0, err
-		}
-		return c.Read(p)
 	case n == 0:
 		return 0, io.EOF
 	}
@@ -231,20 +211,10 @@ func (c *Conn) write(p []byte) (int, error) {
 		errno syscall.Errno
 	)
 	err := c.raw.Write(func(fd uintptr) bool {
-		for n < len(p) {
-			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[n])), uintptr(len(p)-n))
-			switch e {
-			case 0:
-				n += int(r)
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false
-			default:
-				errno = e
-				return true
-			}
-		}
-		return true
+		k, e, again := writeFD(fd, p[n:])
+		n += k
+		errno = e
+		return !again // again: wait in the netpoller
 	})
 	switch {
 	case err != nil:
@@ -253,6 +223,39 @@ func (c *Conn) write(p []byte) (int, error) {
 		return n, c.opError("write", os.NewSyscallError("write", errno))
 	}
 	return n, nil
+}
+
+// readFD reads once into p (not empty), past EINTR; again reports EAGAIN:
+// nothing to read yet.
+func readFD(fd uintptr, p []byte) (n int, errno syscall.Errno, again bool) {
+	for {
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return 0, 0, true
+		}
+		return int(r), e, false
+	}
+}
+
+// writeFD writes p until all of it is written, the socket's buffer is
+// full (again) or the call fails (errno), and returns how much it wrote.
+func writeFD(fd uintptr, p []byte) (n int, errno syscall.Errno, again bool) {
+	for n < len(p) {
+		r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[n])), uintptr(len(p)-n))
+		switch e {
+		case 0:
+			n += int(r)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return n, 0, true
+		default:
+			return n, e, false
+		}
+	}
+	return n, 0, false
 }
 
 func (c *Conn) opError(op string, err error) error {
