@@ -135,14 +135,12 @@ func (c *Conn) sendAndRead(p []byte) (int, error) {
 		if sent < len(held) {
 			k, e, again := writeFD(fd, held[sent:])
 			sent += k
-			switch {
-			case e != 0:
+			if e != 0 {
 				errno, op = e, "write"
-				return true
-			case again:
-				return true // the send buffer is full: write finishes it below
 			}
-			return false // sent: wait for the answer
+			// Sent: wait for the answer. Failed, or the send buffer is
+			// full (write finishes it below): stop.
+			return e != 0 || again
 		}
 		var again bool
 		n, errno, again = readFD(fd, p)

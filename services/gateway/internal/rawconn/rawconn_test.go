@@ -294,24 +294,7 @@ func TestClientHoldsARequestUntilItsAnswerIsRead(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			answered := make(chan error, 1)
-			go func() {
-				rest := readFor(t, server, len(all)-len(tt.sentEarly))
-				if tt.sentEarly+rest != all {
-					answered <- fmt.Errorf("peer got %.40q, want %.40q", tt.sentEarly+rest, all)
-					return
-				}
-				_, err := server.Write([]byte("answer"))
-				answered <- err
-			}()
-			buf := make([]byte, 16)
-			n, err := client.Read(buf)
-			if err != nil || string(buf[:n]) != "answer" {
-				t.Fatalf("client read = %q, %v; want \"answer\"", buf[:n], err)
-			}
-			if err := <-answered; err != nil {
-				t.Fatal(err)
-			}
+			exchange(t, client, server, all[len(tt.sentEarly):], "answer")
 		})
 	}
 }
@@ -331,23 +314,7 @@ func TestClientHeldRequestLargerThanTheSocketBuffers(t *testing.T) {
 	if _, err := client.Write(request); err != nil {
 		t.Fatal(err)
 	}
-	answered := make(chan error, 1)
-	go func() {
-		if got := readFor(t, server, len(request)); got != string(request) {
-			answered <- fmt.Errorf("peer got %d bytes, want the %d of the request", len(got), len(request))
-			return
-		}
-		_, err := server.Write([]byte("ok"))
-		answered <- err
-	}()
-	buf := make([]byte, 8)
-	n, err := client.Read(buf)
-	if err != nil || string(buf[:n]) != "ok" {
-		t.Fatalf("client read = %q, %v; want \"ok\"", buf[:n], err)
-	}
-	if err := <-answered; err != nil {
-		t.Fatal(err)
-	}
+	exchange(t, client, server, string(request), "ok")
 }
 
 // TestClientHeldRequestToAResetPeer checks that a held request the peer
@@ -366,6 +333,30 @@ func TestClientHeldRequestToAResetPeer(t *testing.T) {
 	var oe *net.OpError
 	if !errors.As(err, &oe) || !(errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
 		t.Errorf("read = %#v (%v), want a *net.OpError carrying ECONNRESET or EPIPE", err, err)
+	}
+}
+
+// exchange reads from client, which sends what it holds, while the peer
+// (server) reads the request bytes still to come, checks them against
+// want and answers: the client must read answer.
+func exchange(t *testing.T, client, server net.Conn, want, answer string) {
+	t.Helper()
+	answered := make(chan error, 1)
+	go func() {
+		if got := readFor(t, server, len(want)); got != want {
+			answered <- fmt.Errorf("peer got %.40q (%d bytes), want %.40q (%d)", got, len(got), want, len(want))
+			return
+		}
+		_, err := server.Write([]byte(answer))
+		answered <- err
+	}()
+	buf := make([]byte, len(answer)+8)
+	n, err := client.Read(buf)
+	if err != nil || string(buf[:n]) != answer {
+		t.Fatalf("client read = %q, %v; want %q", buf[:n], err, answer)
+	}
+	if err := <-answered; err != nil {
+		t.Fatal(err)
 	}
 }
 
