@@ -25,6 +25,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -33,6 +34,15 @@ import (
 type Conn struct {
 	*net.TCPConn
 	raw syscall.RawConn
+
+	// The read and the write in progress. Their poller callbacks are
+	// bound once, in Wrap: a closure per call would be an allocation per
+	// read and per write. The mutexes keep net.Conn's promise that
+	// Read (or Write) may be called from several goroutines at once.
+	rdMu sync.Mutex
+	rd   reading
+	wrMu sync.Mutex
+	wr   writing
 
 	// client: requests are held back until their answer is read
 	// (WrapClient).
@@ -59,7 +69,9 @@ func Wrap(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	return &Conn{TCPConn: tc, raw: raw}
+	rc := &Conn{TCPConn: tc, raw: raw}
+	rc.rd.fn, rc.wr.fn = rc.rd.step, rc.wr.step
+	return rc
 }
 
 // WrapClient is Wrap for the client end of a request–response exchange,
@@ -95,10 +107,14 @@ func WrapClient(c net.Conn) net.Conn {
 // a *net.OpError otherwise (os.ErrDeadlineExceeded past the read
 // deadline, net.ErrClosed once closed).
 func (c *Conn) Read(p []byte) (int, error) {
+	c.rdMu.Lock()
+	defer c.rdMu.Unlock()
 	if c.client {
 		c.mayHold = true
 		if len(c.held) > 0 {
 			if len(p) == 0 {
+				c.wrMu.Lock()
+				defer c.wrMu.Unlock()
 				return 0, c.release()
 			}
 			return c.sendAndRead(p)
@@ -107,16 +123,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var (
-		n     int
-		errno syscall.Errno
-	)
-	err := c.raw.Read(func(fd uintptr) bool {
-		var again bool
-		n, errno, again = readFD(fd, p)
-		return !again // again: wait in the netpoller
-	})
-	return c.readResult("read", err, n, errno)
+	return c.read(p)
 }
 
 // sendAndRead sends the held request and reads its answer into p (not
@@ -126,33 +133,69 @@ func (c *Conn) Read(p []byte) (int, error) {
 func (c *Conn) sendAndRead(p []byte) (int, error) {
 	held := c.held
 	c.held = c.held[:0]
-	var (
-		sent, n int
-		errno   syscall.Errno
-		op      = "read"
-	)
-	err := c.raw.Read(func(fd uintptr) bool {
-		if sent < len(held) {
-			k, e, again := writeFD(fd, held[sent:])
-			sent += k
-			if e != 0 {
-				errno, op = e, "write"
-			}
-			// Sent: wait for the answer. Failed, or the send buffer is
-			// full (write finishes it below): stop.
-			return e != 0 || again
-		}
-		var again bool
-		n, errno, again = readFD(fd, p)
-		return !again
-	})
+	r := c.rd.start(p, held)
+	err := c.raw.Read(r.fn)
+	op, sent := r.op, r.sent
+	n, errno := r.done()
 	if err == nil && errno == 0 && sent < len(held) {
-		if _, err := c.write(held[sent:]); err != nil {
+		c.wrMu.Lock()
+		_, err := c.write(held[sent:])
+		c.wrMu.Unlock()
+		if err != nil {
 			return 0, err
 		}
-		return c.Read(p)
+		return c.read(p)
 	}
 	return c.readResult(op, err, n, errno)
+}
+
+// read reads into p (not empty), with rdMu held.
+func (c *Conn) read(p []byte) (int, error) {
+	r := c.rd.start(p, nil)
+	err := c.raw.Read(r.fn)
+	n, errno := r.done()
+	return c.readResult("read", err, n, errno)
+}
+
+// reading is the state of one read: a held request to send first, if
+// any, then one read into p.
+type reading struct {
+	fn    func(fd uintptr) bool // step, bound once
+	p     []byte
+	held  []byte
+	sent  int
+	n     int
+	errno syscall.Errno
+	op    string // the system call errno came from
+}
+
+func (r *reading) start(p, held []byte) *reading {
+	r.p, r.held, r.sent, r.n, r.errno, r.op = p, held, 0, 0, 0, "read"
+	return r
+}
+
+// step is the poller's callback: it reports whether the read is over
+// (false: wait for the socket to be readable and call again).
+func (r *reading) step(fd uintptr) bool {
+	if r.sent < len(r.held) {
+		k, e, again := writeFD(fd, r.held[r.sent:])
+		r.sent += k
+		if e != 0 {
+			r.errno, r.op = e, "write"
+		}
+		// Sent: wait for the answer. Failed, or the send buffer is
+		// full (write finishes it): stop.
+		return e != 0 || again
+	}
+	var again bool
+	r.n, r.errno, again = readFD(fd, r.p)
+	return !again // again: wait in the netpoller
+}
+
+// done drops the read's buffers and returns its outcome.
+func (r *reading) done() (int, syscall.Errno) {
+	r.p, r.held = nil, nil
+	return r.n, r.errno
 }
 
 // readResult is what Read returns for a read that ended with err (the
@@ -173,6 +216,8 @@ func (c *Conn) readResult(op string, err error, n int, errno syscall.Errno) (int
 // netpoller while the socket's buffer is full. A client Conn may hold p
 // back until the next Read (WrapClient).
 func (c *Conn) Write(p []byte) (int, error) {
+	c.wrMu.Lock()
+	defer c.wrMu.Unlock()
 	if c.client {
 		if c.mayHold && len(p) <= maxHeld {
 			// No system call, but the errors of one: a closed
@@ -192,7 +237,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 	return c.write(p)
 }
 
-// release sends what is held.
+// release sends what is held, with wrMu held.
 func (c *Conn) release() error {
 	if len(c.held) == 0 {
 		return nil
@@ -203,17 +248,13 @@ func (c *Conn) release() error {
 	return err
 }
 
+// write writes all of p, with wrMu held.
 func (c *Conn) write(p []byte) (int, error) {
-	var (
-		n     int
-		errno syscall.Errno
-	)
-	err := c.raw.Write(func(fd uintptr) bool {
-		k, e, again := writeFD(fd, p[n:])
-		n += k
-		errno = e
-		return !again // again: wait in the netpoller
-	})
+	w := &c.wr
+	w.p, w.n, w.errno = p, 0, 0
+	err := c.raw.Write(w.fn)
+	n, errno := w.n, w.errno
+	w.p = nil
 	switch {
 	case err != nil:
 		return n, c.opError("write", err)
@@ -221,6 +262,23 @@ func (c *Conn) write(p []byte) (int, error) {
 		return n, c.opError("write", os.NewSyscallError("write", errno))
 	}
 	return n, nil
+}
+
+// writing is the state of one write of p.
+type writing struct {
+	fn    func(fd uintptr) bool // step, bound once
+	p     []byte
+	n     int
+	errno syscall.Errno
+}
+
+// step is the poller's callback: it reports whether the write is over
+// (false: wait for the socket to be writable and call again).
+func (w *writing) step(fd uintptr) bool {
+	k, e, again := writeFD(fd, w.p[w.n:])
+	w.n += k
+	w.errno = e
+	return !again // again: wait in the netpoller
 }
 
 // readFD reads once into p (not empty), past EINTR; again reports EAGAIN:

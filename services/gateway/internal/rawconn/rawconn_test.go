@@ -369,3 +369,40 @@ func readFor(t *testing.T, c net.Conn, n int) string {
 	}
 	return string(buf)
 }
+
+// TestExchangeAllocatesNothing: a request written and its answer read
+// cost no allocation on either end (the poller callbacks are bound once
+// per connection, not made per call).
+func TestExchangeAllocatesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		wrap func(net.Conn) net.Conn
+	}{{"Wrap", Wrap}, {"WrapClient", WrapClient}} {
+		t.Run(tc.name, func(t *testing.T) {
+			client, server := pair(t, tc.wrap)
+			go func() { // echo, four bytes at a time
+				buf := make([]byte, 4)
+				for {
+					if _, err := io.ReadFull(server, buf); err != nil {
+						return
+					}
+					if _, err := server.Write(buf); err != nil {
+						return
+					}
+				}
+			}()
+			req, answer := []byte("ping"), make([]byte, 4)
+			allocs := testing.AllocsPerRun(200, func() {
+				if _, err := client.Write(req); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := io.ReadFull(client, answer); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if allocs != 0 {
+				t.Errorf("%v allocations per exchange, want 0", allocs)
+			}
+		})
+	}
+}
