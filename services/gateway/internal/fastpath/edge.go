@@ -20,7 +20,6 @@ func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
 	var rq request
 	rq.start = ctx.Time()
 	rq.idLen = len(s.ids.next(&rq.idBuf))
-	ctx.Response.Header.SetBytesV(web.HeaderRequestID, rq.ID())
 	var (
 		small *fasthttp.ErrSmallBuffer
 		ne    net.Error
@@ -48,12 +47,11 @@ func (s *Server) parseError(ctx *fasthttp.RequestCtx, err error) {
 // the upstream does not wait to send one too).
 func (s *Server) expect(ctx *fasthttp.RequestCtx) int {
 	h := &ctx.Request.Header
-	e := s.routes.find(string(h.Method()), ctx.Request.URI().PathOriginal())
+	e := s.routes.find(h.Method(), ctx.Request.URI().PathOriginal())
 	if e == nil || e.docs || h.ContentLength() <= 0 || int64(h.ContentLength()) <= e.maxBody {
 		return fasthttp.StatusContinue
 	}
-	var rq request
-	rq.start = ctx.Time()
+	rq := request{start: ctx.Time(), fields: requestFields(h.RawHeaders(), h.ContentLength())}
 	s.requestID(ctx, &rq)
 	s.tooLarge(ctx, &rq, e)
 	return fasthttp.StatusRequestEntityTooLarge
@@ -84,7 +82,7 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 		return rc
 	}
 	limit := s.maxBody
-	if e := s.routes.find(string(h.Method()), pathOf(h.RequestURI())); e != nil {
+	if e := s.routes.find(h.Method(), pathOf(h.RequestURI())); e != nil {
 		limit = e.maxBody
 	}
 	if int64(cl) > limit {

@@ -1,8 +1,13 @@
 package fastpath
 
 import (
+	"net/textproto"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/acube/platform/libs/web"
+	"github.com/acube/platform/services/gateway/internal/proxy"
 )
 
 func TestFieldNames(t *testing.T) {
@@ -31,25 +36,54 @@ func TestFieldNames(t *testing.T) {
 	}
 }
 
-func TestHeaderFieldChecks(t *testing.T) {
-	raw := []byte("Host: a\r\nTransfer-Encoding: chunked\r\n Keep-Alive : 5\r\n")
+func TestFieldsOf(t *testing.T) {
 	tests := []struct {
 		name string
-		got  bool
-		want bool
+		raw  string
+		cl   int // the request's ContentLength(): -1 chunked
+		want fields
 	}{
-		{"hasField exact case-insensitive", hasField(raw, "transfer-encoding"), true},
-		{"hasField absent", hasField(raw, "content-length"), false},
-		{"hasField needs the colon right after the name", hasField(raw, "keep-alive"), false},
-		{"hasPlainHop trims the name", hasPlainHop(raw), true},
-		{"hasPlainHop none", hasPlainHop([]byte("Host: a\r\nAccept: */*\r\n")), false},
+		{name: "none", raw: "Host: a\r\nAccept: */*\r\n", want: 0},
+		{name: "framing fields, any case", raw: "Host: a\r\ntransfer-ENCODING: chunked\r\nContent-Length: 3\r\n",
+			want: fieldTransferEncoding | fieldContentLength},
+		{name: "framing fields need the colon right after the name", raw: "Content-Length : 3\r\n", want: 0},
+		{name: "proxied fields trimmed, any case", raw: "x-request-id: 1\r\n EXPECT : 100-continue\r\nX-Forwarded-For: 1.2.3.4\r\n",
+			want: fieldRequestID | fieldExpect | fieldForwardedFor},
+		{name: "a plain hop-by-hop field, trimmed", raw: "Host: a\r\n Keep-Alive : 5\r\n", want: fieldPlainHop},
+		{name: "each plain hop-by-hop field", raw: "proxy-connection: x\nTE: trailers\nupgrade: h2c\n", want: fieldPlainHop},
+		{name: "Connection and Trailer are always deleted, not looked for", raw: "Connection: close\r\nTrailer: X\r\n", want: 0},
+		{name: "chunked: the trailers may hold what the proxy deletes", raw: "Transfer-Encoding: chunked\r\n", cl: -1,
+			want: fieldTransferEncoding | mayTrail},
 	}
 	for _, tt := range tests {
-		if tt.got != tt.want {
-			t.Errorf("%s: got %v, want %v", tt.name, tt.got, tt.want)
+		t.Run(tt.name, func(t *testing.T) {
+			if got := requestFields([]byte(tt.raw), tt.cl); got != tt.want {
+				t.Errorf("requestFields(%q, %d) = %08b, want %08b", tt.raw, tt.cl, got, tt.want)
+			}
+		})
+	}
+	raw := []byte("Host: a\r\nTransfer-Encoding: chunked\r\n Keep-Alive : 5\r\n")
+	if n := testing.AllocsPerRun(100, func() { _ = requestFields(raw, -1) }); n != 0 {
+		t.Errorf("requestFields allocates %.0f times per run", n)
+	}
+}
+
+// TestCanonicalKeys: the keys given to fasthttp's ...Canonical methods
+// are in the form its parser stores (textproto's): a key in another
+// spelling would never match a received field.
+func TestCanonicalKeys(t *testing.T) {
+	for _, k := range []string{keyRequestID, keyClientIP, keyForwardedFor, keyForwardedHost, keyForwardedProto,
+		keyDeclared, keyConnection, keyUpgrade, keyContentEncoding, keyNoSniff, keyCacheControl, keyCSP} {
+		if c := textproto.CanonicalMIMEHeaderKey(k); c != k {
+			t.Errorf("key %q is not canonical: %q", k, c)
 		}
 	}
-	if n := testing.AllocsPerRun(100, func() { _ = hasField(raw, "transfer-encoding") || hasPlainHop(raw) }); n != 0 {
-		t.Errorf("the checks allocate %.0f times per run", n)
+	for _, tt := range []struct{ key, same string }{
+		{keyRequestID, web.HeaderRequestID},
+		{keyClientIP, proxy.HeaderClientIP},
+	} {
+		if !strings.EqualFold(tt.key, tt.same) {
+			t.Errorf("key %q names another field than %q", tt.key, tt.same)
+		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"iter"
 	"log/slog"
 	"net"
 	"strconv"
@@ -44,7 +43,7 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 			Detail: "protocol upgrades (WebSocket, h2c) are not supported"})
 		return
 	}
-	if cl := h.ContentLength(); cl > 0 && int64(cl) > e.maxBody || len(h.Peek(headerDeclared)) > 0 {
+	if cl := h.ContentLength(); cl > 0 && int64(cl) > e.maxBody || len(h.PeekCanonical([]byte(keyDeclared))) > 0 {
 		s.tooLarge(ctx, rq, e)
 		return
 	}
@@ -54,19 +53,23 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 	if trusted {
 		peer = ctx.RemoteIP().String()
 	}
-	stripHop(h, hasPlainHop(h.RawHeaders()))
-	h.Del("Expect") // answered here (100 Continue) already
-	h.Set(proxy.HeaderClientIP, client.Addr)
-	if trusted {
-		// Behind a trusted proxy the chain it reports is kept, ours added.
-		if prior := h.PeekAll("X-Forwarded-For"); len(prior) > 0 {
-			peer = string(bytes.Join(prior, []byte(", "))) + ", " + peer
-		}
+	stripHop(h, h.PeekCanonical([]byte(keyConnection)), rq.fields)
+	if rq.fields&fieldExpect != 0 {
+		h.Del("Expect") // answered here (100 Continue) already
 	}
-	h.Del("X-Forwarded-For")
-	h.Set("X-Forwarded-For", peer)
-	h.SetBytesV("X-Forwarded-Host", h.Host())
-	h.Set("X-Forwarded-Proto", "http")
+	h.SetCanonical([]byte(keyClientIP), []byte(client.Addr))
+	if rq.fields&fieldForwardedFor != 0 {
+		if trusted {
+			// Behind a trusted proxy the chain it reports is kept, ours added.
+			if prior := h.PeekAll(keyForwardedFor); len(prior) > 0 {
+				peer = string(bytes.Join(prior, []byte(", "))) + ", " + peer
+			}
+		}
+		h.Del(keyForwardedFor)
+	}
+	h.SetCanonical([]byte(keyForwardedFor), []byte(peer))
+	h.SetCanonical([]byte(keyForwardedHost), h.Host())
+	h.SetCanonical([]byte(keyForwardedProto), []byte("http"))
 	h.SetHost(e.upstream.host)
 
 	var body *guardedBody
@@ -87,11 +90,17 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 
 	// The answer: the service's headers minus hop-by-hop ones and its
 	// echo of the request id, then ours.
+	f := fieldsOf(keys(resp.Header.All()))
+	if resp.Header.ContentLength() == -1 {
+		f |= mayTrail
+	}
 	rh := &ctx.Response.Header
 	resp.Header.CopyTo(rh)
-	stripHop(rh, hasPlainHopKey(rh.All()))
-	rh.Del(web.HeaderRequestID)
-	rh.SetBytesV(web.HeaderRequestID, rq.ID())
+	stripHop(rh, rh.PeekCanonical([]byte(keyConnection)), f)
+	if f&fieldRequestID != 0 {
+		rh.Del(keyRequestID)
+	}
+	rh.SetCanonical([]byte(keyRequestID), rq.ID())
 	limitHeaders(rh, rq)
 	securityHeaders(rh)
 	if !resp.IsBodyStream() {
@@ -104,16 +113,14 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 	ctx.Response.SetBodyStream(acquireAnswer(s, rq, e, resp), resp.Header.ContentLength())
 }
 
-// stripHop removes the hop-by-hop fields and those named by Connection
-// from a request or response header; plain says whether any of plainHop
-// may be there.
+// stripHop removes the hop-by-hop fields and those named by connection
+// (its Connection field) from a request or response header with fields f.
 func stripHop(h interface {
-	Peek(string) []byte
 	Del(string)
 	DelBytes([]byte)
-}, plain bool) {
-	if c := h.Peek("Connection"); len(c) > 0 {
-		eachToken(c, func(tok []byte) {
+}, connection []byte, f fields) {
+	if len(connection) > 0 {
+		eachToken(connection, func(tok []byte) {
 			if !bytes.EqualFold(tok, []byte("close")) && !bytes.EqualFold(tok, []byte("keep-alive")) {
 				h.DelBytes(tok)
 			}
@@ -122,34 +129,11 @@ func stripHop(h interface {
 	for _, k := range hopHeaders {
 		h.Del(k)
 	}
-	if plain {
+	if f&fieldPlainHop != 0 {
 		for _, k := range plainHop {
 			h.Del(k)
 		}
 	}
-}
-
-// hasPlainHop reports whether raw request header lines (as received)
-// have a field of plainHop, in any case. The proxy sets none of them
-// itself.
-func hasPlainHop(raw []byte) bool {
-	for name := range fieldNames(raw) {
-		if isPlainHop(bytes.TrimSpace(name)) {
-			return true
-		}
-	}
-	return false
-}
-
-// hasPlainHopKey reports whether a header's fields (All) have one of
-// plainHop.
-func hasPlainHopKey(all iter.Seq2[[]byte, []byte]) bool {
-	for k := range all {
-		if isPlainHop(k) {
-			return true
-		}
-	}
-	return false
 }
 
 func isPlainHop(name []byte) bool {

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"iter"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -69,6 +68,8 @@ type request struct {
 	// limited is set (not for unlimited routes and shadow tiers).
 	limits  ratelimit.Decision
 	limited bool
+	// fields are the request's fields the proxy looks for.
+	fields fields
 }
 
 // ID is the request id.
@@ -77,15 +78,16 @@ func (rq *request) ID() []byte { return rq.idBuf[:rq.idLen] }
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	var rq request
 	rq.start = ctx.Time()
+	h := &ctx.Request.Header
+	rq.fields = requestFields(h.RawHeaders(), h.ContentLength())
 	s.requestID(ctx, &rq)
 	defer s.recoverPanic(ctx, &rq)
-	h := &ctx.Request.Header
-	if len(h.Peek(headerDeclared)) > 0 {
+	if len(h.PeekCanonical([]byte(keyDeclared))) > 0 {
 		// The body was left unread (headerReceived): whatever the
 		// answer, the connection cannot carry another request.
 		ctx.SetConnectionClose()
 	}
-	if e := checkHeaders(h); e != nil {
+	if e := checkHeaders(h, rq.fields); e != nil {
 		s.fail(ctx, &rq, nil, e)
 		return
 	}
@@ -93,7 +95,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	var e *entry
 	clean := cleanPath(path)
 	if clean {
-		e = s.routes.find(string(h.Method()), path)
+		e = s.routes.find(h.Method(), path)
 	}
 	if e == nil {
 		allow := ""
@@ -118,17 +120,21 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 }
 
 // requestID keeps a valid X-Request-ID or mints one, and puts it on the
-// request (once, whatever the client sent) and the response.
+// request (once, whatever the client sent). The answer gets it from
+// finish, or from proxy after the upstream's headers are copied in.
 func (s *Server) requestID(ctx *fasthttp.RequestCtx, rq *request) {
 	h := &ctx.Request.Header
-	if id := h.Peek(web.HeaderRequestID); web.ValidRequestIDBytes(id) {
-		rq.idLen = copy(rq.idBuf[:], id)
-	} else {
+	if rq.fields&fieldRequestID == 0 {
 		rq.idLen = len(s.ids.next(&rq.idBuf))
+	} else {
+		if id := h.PeekCanonical([]byte(keyRequestID)); web.ValidRequestIDBytes(id) {
+			rq.idLen = copy(rq.idBuf[:], id)
+		} else {
+			rq.idLen = len(s.ids.next(&rq.idBuf))
+		}
+		h.Del(keyRequestID)
 	}
-	h.Del(web.HeaderRequestID)
-	h.SetBytesV(web.HeaderRequestID, rq.ID())
-	ctx.Response.Header.SetBytesV(web.HeaderRequestID, rq.ID())
+	h.SetCanonical([]byte(keyRequestID), rq.ID())
 }
 
 // checkHeaders refuses what the net/http path's web.HeaderLimits
@@ -136,7 +142,7 @@ func (s *Server) requestID(ctx *fasthttp.RequestCtx, rq *request) {
 // but RFC 9112 does not, which a front proxy could read differently
 // (request smuggling): obs-fold continuation lines, bare LF line ends,
 // Content-Length together with Transfer-Encoding.
-func checkHeaders(h *fasthttp.RequestHeader) *web.Error {
+func checkHeaders(h *fasthttp.RequestHeader, f fields) *web.Error {
 	raw := h.RawHeaders()
 	if size := len(h.Method()) + len(h.RequestURI()) + len(" HTTP/1.1\r\n ") + len(raw); size > web.MaxHeaderBytes {
 		return headersTooLarge("the request line and headers may take at most " + strconv.Itoa(web.MaxHeaderBytes) + " bytes, not " + strconv.Itoa(size))
@@ -144,19 +150,19 @@ func checkHeaders(h *fasthttp.RequestHeader) *web.Error {
 	if bytes.Count(raw, lf) != bytes.Count(raw, crlf) || bytes.Contains(raw, foldSP) || bytes.Contains(raw, foldTab) {
 		return badFraming("header lines must end with CRLF and may not be folded (RFC 9112 §2.2, §5.2)")
 	}
-	if h.ContentLength() == -1 && hasField(raw, "content-length") {
+	if h.ContentLength() == -1 && f&fieldContentLength != 0 {
 		return badFraming("a request may not have both Content-Length and Transfer-Encoding (RFC 9112 §6.1)")
 	}
-	if h.ContentLength() != -1 && hasField(raw, "transfer-encoding") {
+	if h.ContentLength() != -1 && f&fieldTransferEncoding != 0 {
 		// fasthttp reads "Transfer-Encoding: identity" as no body at all.
 		return badFraming("the only transfer coding a request may use is chunked (RFC 9112 §6.1)")
 	}
-	if !h.IsHTTP11() && takesBody(h.Method()) && !hasField(raw, "content-length") {
+	if !h.IsHTTP11() && takesBody(h.Method()) && f&fieldContentLength == 0 {
 		return (&web.Error{Status: fasthttp.StatusLengthRequired,
 			Message: "Length required", Detail: "an HTTP/1.0 request body needs a Content-Length header"})
 	}
 	if h.ContentLength() != 0 && h.ContentLength() != -2 {
-		if ce := h.Peek("Content-Encoding"); len(ce) > 0 {
+		if ce := h.PeekCanonical([]byte(keyContentEncoding)); len(ce) > 0 {
 			for coding := range bytes.SplitSeq(ce, comma) {
 				if c := bytes.TrimSpace(coding); len(c) > 0 && !bytes.EqualFold(c, identity) {
 					return &web.Error{Status: fasthttp.StatusUnsupportedMediaType, Message: "Unsupported media type",
@@ -199,35 +205,6 @@ func closes(status int) bool {
 	return false
 }
 
-// hasField reports whether raw header bytes have a field named name
-// (lower case), in any case.
-func hasField(raw []byte, name string) bool {
-	for n := range fieldNames(raw) {
-		if bytes.EqualFold(n, []byte(name)) {
-			return true
-		}
-	}
-	return false
-}
-
-// fieldNames yields the name of each "name: value" line of a raw header
-// block as written, up to its first colon; lines without one are skipped.
-func fieldNames(raw []byte) iter.Seq[[]byte] {
-	return func(yield func([]byte) bool) {
-		for len(raw) > 0 {
-			line := raw
-			if i := bytes.IndexByte(raw, '\n'); i >= 0 {
-				line, raw = raw[:i], raw[i+1:]
-			} else {
-				raw = nil
-			}
-			if i := bytes.IndexByte(line, ':'); i > 0 && !yield(line[:i]) {
-				return
-			}
-		}
-	}
-}
-
 func takesBody(method []byte) bool {
 	switch string(method) {
 	case "POST", "PUT", "PATCH":
@@ -251,7 +228,7 @@ func (s *Server) client(ctx *fasthttp.RequestCtx) (clientip.Client, bool) {
 		return s.cfg.Clients.ClientFrom(peer, nil), false
 	}
 	var xff []string
-	for _, v := range ctx.Request.Header.PeekAll("X-Forwarded-For") {
+	for _, v := range ctx.Request.Header.PeekAll(keyForwardedFor) {
 		xff = append(xff, string(v))
 	}
 	return s.cfg.Clients.ClientFrom(peer, xff), true
@@ -273,7 +250,9 @@ func (s *Server) limit(ctx *fasthttp.RequestCtx, rq *request, e *entry, client c
 		s.fail(ctx, rq, e.metrics, rf.Body)
 		return false
 	}
-	limitreply.Shadow(context.Background(), s.cfg.Log, d, e.key, client.Key, string(rq.ID()))
+	if limitreply.Shadowed(d) { // checked first: string(rq.ID()) allocates
+		limitreply.Shadow(context.Background(), s.cfg.Log, d, e.key, client.Key, string(rq.ID()))
+	}
 	return true
 }
 
@@ -284,20 +263,23 @@ func limitHeaders(h *fasthttp.ResponseHeader, rq *request) {
 	if !rq.limited {
 		return
 	}
-	var buf [96]byte
-	limitreply.AppendHeaders(buf[:0], &rq.limits, time.Now(), func(name string, value []byte) {
-		h.SetCanonical([]byte(name), value)
-	})
+	var buf [128]byte
+	vals, ends := limitreply.Append(buf[:0], &rq.limits, time.Now())
+	from := 0
+	for i, name := range limitreply.Names {
+		h.SetCanonical([]byte(name), vals[from:ends[i]])
+		from = ends[i]
+	}
 }
 
 // isUpgrade reports whether the request asks to switch protocols
 // (Upgrade with a Connection: upgrade token), as proxy.IsUpgrade.
 func isUpgrade(h *fasthttp.RequestHeader) bool {
-	if len(h.Peek("Upgrade")) == 0 {
+	if len(h.PeekCanonical([]byte(keyUpgrade))) == 0 {
 		return false
 	}
 	found := false
-	eachToken(h.Peek("Connection"), func(tok []byte) {
+	eachToken(h.PeekCanonical([]byte(keyConnection)), func(tok []byte) {
 		if bytes.EqualFold(tok, []byte("upgrade")) {
 			found = true
 		}
@@ -334,9 +316,10 @@ func (s *Server) fail(ctx *fasthttp.RequestCtx, rq *request, rm *web.RouteMetric
 	s.finish(ctx, rq, rm)
 }
 
-// finish fills in the security headers and records a request answered
-// by the gateway itself.
+// finish fills in the request id and the security headers and records a
+// request answered by the gateway itself.
 func (s *Server) finish(ctx *fasthttp.RequestCtx, rq *request, rm *web.RouteMetrics) {
+	ctx.Response.Header.SetCanonical([]byte(keyRequestID), rq.ID())
 	securityHeaders(&ctx.Response.Header)
 	s.record(ctx, rq, rm, ctx.Response.StatusCode())
 }
@@ -370,12 +353,12 @@ func writeJSON(ctx *fasthttp.RequestCtx, e *web.Error) {
 // securityHeaders sets web.SecurityHeaders' set: nosniff always, the
 // no-store and CSP defaults where the answer chose none.
 func securityHeaders(h *fasthttp.ResponseHeader) {
-	h.Set("X-Content-Type-Options", "nosniff")
-	if len(h.Peek("Cache-Control")) == 0 {
-		h.Set("Cache-Control", web.NoStore)
+	h.SetCanonical([]byte(keyNoSniff), []byte("nosniff"))
+	if len(h.PeekCanonical([]byte(keyCacheControl))) == 0 {
+		h.SetCanonical([]byte(keyCacheControl), []byte(web.NoStore))
 	}
-	if len(h.Peek("Content-Security-Policy")) == 0 {
-		h.Set("Content-Security-Policy", web.APIContentSecurityPolicy)
+	if len(h.PeekCanonical([]byte(keyCSP))) == 0 {
+		h.SetCanonical([]byte(keyCSP), []byte(web.APIContentSecurityPolicy))
 	}
 }
 

@@ -54,7 +54,7 @@ func (r *router) add(rt route.Route, e *entry) {
 // or nil. Like chi it backtracks: a literal segment whose subtree has no
 // route for method gives way to a {param} one (GET /api/sessions/book is
 // GET /api/sessions/{id}).
-func (r *router) find(method string, path []byte) *entry {
+func (r *router) find(method, path []byte) *entry {
 	if len(path) == 0 || path[0] != '/' {
 		return nil
 	}
@@ -66,7 +66,7 @@ func (r *router) find(method string, path []byte) *entry {
 func (r *router) allowed(path []byte) string {
 	var b strings.Builder
 	for _, m := range allowOrder {
-		if r.find(m, path) != nil {
+		if r.find([]byte(m), path) != nil {
 			if b.Len() > 0 {
 				b.WriteString(", ")
 			}
@@ -76,11 +76,11 @@ func (r *router) allowed(path []byte) string {
 	return b.String()
 }
 
-func (n *node) find(method string, path []byte) *entry {
+func (n *node) find(method, path []byte) *entry {
 	seg, rest, more := cut(path)
 	if c := n.static[string(seg)]; c != nil {
 		if !more {
-			if e := c.methods[method]; e != nil {
+			if e := c.methods[string(method)]; e != nil {
 				return e
 			}
 		} else if e := c.find(method, rest); e != nil {
@@ -89,7 +89,7 @@ func (n *node) find(method string, path []byte) *entry {
 	}
 	if n.param != nil && len(seg) > 0 {
 		if !more {
-			return n.param.methods[method]
+			return n.param.methods[string(method)]
 		}
 		return n.param.find(method, rest)
 	}

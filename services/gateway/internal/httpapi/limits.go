@@ -14,9 +14,12 @@ import (
 // writeLimitHeaders sets the rate-limit headers of d (limitreply), in
 // the seed's spelling: map keys, not canonicalised.
 func writeLimitHeaders(h http.Header, d *ratelimit.Decision) {
-	limitreply.AppendHeaders(make([]byte, 0, 64), d, time.Now(), func(name string, value []byte) {
-		h[name] = []string{string(value)}
-	})
+	vals, ends := limitreply.Append(nil, d, time.Now())
+	from := 0
+	for i, name := range limitreply.Names {
+		h[name] = []string{string(vals[from:ends[i]])}
+		from = ends[i]
+	}
 }
 
 // refuse answers a request the limiter turned away: the seed's 429, or a

@@ -30,24 +30,28 @@ const (
 // the phrase.
 const MsgRateLimited = "Rate limit exceeded"
 
-// AppendHeaders calls set with each rate-limit header of d at now: the
-// X-RateLimit-* fields of the window closest to exhaustion and the
-// RateLimit-Policy and RateLimit fields of every window. The values are
-// built in buf, which is returned for reuse; set must copy value before
-// it returns. d must be Limited.
-func AppendHeaders(buf []byte, d *ratelimit.Decision, now time.Time, set func(name string, value []byte)) []byte {
+// Names are the rate-limit headers, in the order Append renders their
+// values: the X-RateLimit-* fields of the window closest to exhaustion,
+// then the RateLimit-Policy and RateLimit fields of every window.
+var Names = [...]string{HeaderLimit, HeaderRemaining, HeaderReset, HeaderPolicy, HeaderRateLimit}
+
+// Append appends the value of each of Names for d at now to buf, one
+// after the other, and returns buf and where each value ends: value i is
+// buf[ends[i-1]:ends[i]], the first from len(buf). d must be Limited.
+// (Values, not a callback per header: a callback would make buf escape,
+// an allocation per request on the fasthttp path.)
+func Append(buf []byte, d *ratelimit.Decision, now time.Time) ([]byte, [len(Names)]int) {
+	var ends [len(Names)]int
 	t := d.Tightest()
 	tw, ts := d.Tier.Windows[t], d.Windows[t]
-	buf = strconv.AppendInt(buf[:0], int64(tw.Rate), 10)
-	set(HeaderLimit, buf)
-	buf = strconv.AppendInt(buf[:0], int64(ts.Remaining), 10)
-	set(HeaderRemaining, buf)
-	buf = strconv.AppendInt(buf[:0], now.Add(ts.ResetAfter).Add(time.Second-1).Unix(), 10)
-	set(HeaderReset, buf)
-	buf = append(buf[:0], d.Tier.PolicyHeader()...)
-	set(HeaderPolicy, buf)
-
-	buf = buf[:0]
+	buf = strconv.AppendInt(buf, int64(tw.Rate), 10)
+	ends[0] = len(buf)
+	buf = strconv.AppendInt(buf, int64(ts.Remaining), 10)
+	ends[1] = len(buf)
+	buf = strconv.AppendInt(buf, now.Add(ts.ResetAfter).Add(time.Second-1).Unix(), 10)
+	ends[2] = len(buf)
+	buf = append(buf, d.Tier.PolicyHeader()...)
+	ends[3] = len(buf)
 	for i, w := range d.Tier.Windows {
 		if i > 0 {
 			buf = append(buf, ", "...)
@@ -59,8 +63,8 @@ func AppendHeaders(buf []byte, d *ratelimit.Decision, now time.Time, set func(na
 		buf = append(buf, ";t="...)
 		buf = strconv.AppendInt(buf, CeilSeconds(d.Windows[i].ResetAfter), 10)
 	}
-	set(HeaderRateLimit, buf)
-	return buf
+	ends[4] = len(buf)
+	return buf, ends
 }
 
 // CeilSeconds rounds up to whole seconds, never below zero.
@@ -100,9 +104,16 @@ func Refuse(ctx context.Context, log *slog.Logger, d *ratelimit.Decision, route,
 		Body: &web.Error{Status: http.StatusTooManyRequests, Message: MsgRateLimited, Detail: detail}}
 }
 
-// Shadow logs a request a shadow tier would have refused, if d says so.
+// Shadowed reports whether d is a request a shadow tier would have
+// refused (and allowed): one for Shadow to log.
+func Shadowed(d *ratelimit.Decision) bool {
+	return !d.Allowed && d.Tier != nil && d.Tier.Shadow
+}
+
+// Shadow logs a request a shadow tier would have refused, if d says so
+// (Shadowed).
 func Shadow(ctx context.Context, log *slog.Logger, d *ratelimit.Decision, route, client, requestID string) {
-	if d.Allowed || d.Tier == nil || !d.Tier.Shadow {
+	if !Shadowed(d) {
 		return
 	}
 	log.InfoContext(ctx, "rate limit would be exceeded (shadow mode)", "tier", d.Tier.Name,
