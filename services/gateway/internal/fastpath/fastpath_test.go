@@ -183,3 +183,24 @@ func TestIntegrationProxy(t *testing.T) {
 		})
 	}
 }
+
+// TestMintedRequestIDs: minted ids are valid request ids, 32 hex digits,
+// each different, and cost no allocation.
+func TestMintedRequestIDs(t *testing.T) {
+	s := newIDSource()
+	var buf [128]byte
+	seen := map[string]bool{}
+	for range 1000 {
+		id := s.next(&buf)
+		if len(id) != 32 || !web.ValidRequestIDBytes(id) || strings.Trim(string(id), "0123456789abcdef") != "" {
+			t.Fatalf("id %q", id)
+		}
+		if seen[string(id)] {
+			t.Fatalf("id %q minted twice", id)
+		}
+		seen[string(id)] = true
+	}
+	if n := testing.AllocsPerRun(100, func() { s.next(&buf) }); n != 0 {
+		t.Errorf("next allocates %.0f times", n)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
@@ -37,24 +38,23 @@ type entry struct {
 // 128 bits in hex like web.NewRequestID, without a system call or an
 // allocation per request. Ids need to be unique, not secret.
 type idSource struct {
-	prefix [8]byte
+	prefix [16]byte // 8 random bytes, in hex
 	n      atomic.Uint64
 }
 
 func newIDSource() *idSource {
 	s := &idSource{}
-	_, _ = rand.Read(s.prefix[:])
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	hex.Encode(s.prefix[:], b[:])
 	return s
 }
 
 func (s *idSource) next(dst *[128]byte) []byte {
-	var b [16]byte
-	copy(b[:8], s.prefix[:])
-	n := s.n.Add(1)
-	for i := range 8 {
-		b[15-i] = byte(n >> (8 * i))
-	}
-	hex.Encode(dst[:], b[:])
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], s.n.Add(1))
+	copy(dst[:16], s.prefix[:])
+	hex.Encode(dst[16:32], b[:])
 	return dst[:32]
 }
 

@@ -1,0 +1,42 @@
+package fastpath
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/acube/platform/services/gateway/internal/route"
+)
+
+// TestProxiedRequestAllocations bounds the allocations of one proxied
+// request (client, gateway and upstream in this process together):
+// fasthttp's HostClient makes 4 for a streamed answer and the client's
+// address text is 1; everything else the data path does per request
+// allocates nothing (docs/benchmarks-gateway.md, "Header keys").
+func TestProxiedRequestAllocations(t *testing.T) {
+	const most = 6
+	upLn := listen(t)
+	up := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"items":[]}`)
+	}}
+	go func() { _ = up.Serve(upLn) }()
+	t.Cleanup(func() { _ = up.Shutdown() })
+	u := "http://" + upLn.Addr().String()
+	base := start(t, map[route.Owner]string{route.Booking: u, route.Admin: u, route.Exporter: u})
+
+	c := &fasthttp.HostClient{Addr: base[len("http://"):]}
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	t.Cleanup(func() { fasthttp.ReleaseRequest(req); fasthttp.ReleaseResponse(resp) })
+	req.SetRequestURI(base + "/api/events")
+	allocs := testing.AllocsPerRun(200, func() {
+		if err := c.Do(req, resp); err != nil || resp.StatusCode() != http.StatusOK {
+			t.Fatalf("status %d, error %v", resp.StatusCode(), err)
+		}
+	})
+	t.Logf("%.1f allocations per proxied request", allocs)
+	if allocs > most {
+		t.Errorf("%.1f allocations per proxied request, want at most %d", allocs, most)
+	}
+}
