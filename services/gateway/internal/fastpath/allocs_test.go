@@ -16,14 +16,7 @@ import (
 // allocates nothing (docs/benchmarks-gateway.md, "Header keys").
 func TestProxiedRequestAllocations(t *testing.T) {
 	const most = 6
-	upLn := listen(t)
-	up := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		ctx.SetContentType("application/json")
-		ctx.SetBodyString(`{"items":[]}`)
-	}}
-	go func() { _ = up.Serve(upLn) }()
-	t.Cleanup(func() { _ = up.Shutdown() })
-	u := "http://" + upLn.Addr().String()
+	u := jsonUpstream(t)
 	base := start(t, map[route.Owner]string{route.Booking: u, route.Admin: u, route.Exporter: u})
 
 	c := &fasthttp.HostClient{Addr: base[len("http://"):]}

@@ -22,15 +22,8 @@ import (
 // quiet machine (`go test -run - -bench DataPath ./internal/fastpath/`).
 // allocs/op counts client, gateway and upstream together.
 func BenchmarkDataPath(b *testing.B) {
-	upLn := listen(b)
-	up := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		ctx.SetContentType("application/json")
-		ctx.SetBodyString(`{"items":[]}`)
-	}}
-	go func() { _ = up.Serve(upLn) }()
-	b.Cleanup(func() { _ = up.Shutdown() })
-	upstreams := map[route.Owner]string{route.Booking: "http://" + upLn.Addr().String(),
-		route.Admin: "http://" + upLn.Addr().String(), route.Exporter: "http://" + upLn.Addr().String()}
+	u := jsonUpstream(b)
+	upstreams := map[route.Owner]string{route.Booking: u, route.Admin: u, route.Exporter: u}
 	clients, err := clientip.New(clientip.Config{})
 	if err != nil {
 		b.Fatal(err)
@@ -64,6 +57,20 @@ func BenchmarkDataPath(b *testing.B) {
 		b.Cleanup(func() { _ = srv.Close(); px.Close() })
 		drive(b, ln.Addr().String())
 	})
+}
+
+// jsonUpstream serves a small JSON answer to every request from a
+// fasthttp server and returns its base URL.
+func jsonUpstream(tb testing.TB) string {
+	tb.Helper()
+	ln := listen(tb)
+	up := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"items":[]}`)
+	}}
+	go func() { _ = up.Serve(ln) }()
+	tb.Cleanup(func() { _ = up.Shutdown() })
+	return "http://" + ln.Addr().String()
 }
 
 func listen(tb testing.TB) net.Listener {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
-	"github.com/valyala/fasthttp"
 
 	"github.com/acube/platform/libs/clientip"
 	"github.com/acube/platform/libs/web"
@@ -26,14 +25,7 @@ func BenchmarkDataPathLimited(b *testing.B) {
 	if err := rdb.Ping(b.Context()).Err(); err != nil {
 		b.Skipf("no redis: %v", err)
 	}
-	upLn := listen(b)
-	up := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		ctx.SetContentType("application/json")
-		ctx.SetBodyString(`{"items":[]}`)
-	}}
-	go func() { _ = up.Serve(upLn) }()
-	b.Cleanup(func() { _ = up.Shutdown() })
-	base := "http://" + upLn.Addr().String()
+	base := jsonUpstream(b)
 	upstreams := map[route.Owner]string{route.Booking: base, route.Admin: base, route.Exporter: base}
 	clients, err := clientip.New(clientip.Config{})
 	if err != nil {
