@@ -81,14 +81,21 @@ func fieldsOf(names iter.Seq[[]byte]) fields {
 	return f
 }
 
-// requestFields returns the fields of a request's raw header lines (as
-// received), and mayTrail too when its body is chunked.
-func requestFields(raw []byte, contentLength int) fields {
-	f := fieldsOf(fieldNames(raw))
+// messageFields returns the fields of a message with field names names,
+// and mayTrail too when its body is chunked (contentLength -1, as
+// fasthttp's ContentLength reports it).
+func messageFields(names iter.Seq[[]byte], contentLength int) fields {
+	f := fieldsOf(names)
 	if contentLength == -1 {
 		f |= mayTrail
 	}
 	return f
+}
+
+// requestFields returns the fields of a request's raw header lines (as
+// received): messageFields.
+func requestFields(raw []byte, contentLength int) fields {
+	return messageFields(fieldNames(raw), contentLength)
 }
 
 // fieldNames yields the name of each "name: value" line of a raw header

@@ -90,10 +90,7 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 
 	// The answer: the service's headers minus hop-by-hop ones and its
 	// echo of the request id, then ours.
-	f := fieldsOf(keys(resp.Header.All()))
-	if resp.Header.ContentLength() == -1 {
-		f |= mayTrail
-	}
+	f := messageFields(keys(resp.Header.All()), resp.Header.ContentLength())
 	rh := &ctx.Response.Header
 	resp.Header.CopyTo(rh)
 	stripHop(rh, rh.PeekCanonical([]byte(keyConnection)), f)
