@@ -16,7 +16,12 @@
 // The client end of a request–response exchange (an HTTP/1.1 upstream
 // connection) also saves the read that would find nothing: see WrapClient.
 //
-// Everything but Read and Write is the wrapped *net.TCPConn's.
+// Deadlines are armed in the poller lazily (see deadline), which saves
+// the runtime's timer work of the three deadline changes an HTTP server
+// makes per request.
+//
+// Everything but Read, Write and the deadlines is the wrapped
+// *net.TCPConn's.
 package rawconn
 
 import (
@@ -27,6 +32,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -43,6 +49,11 @@ type Conn struct {
 	rd   reading
 	wrMu sync.Mutex
 	wr   writing
+
+	// The read and the write deadline, on a clock that starts at epoch
+	// (monotonic: the wall clock may jump).
+	epoch      time.Time
+	rdDL, wrDL deadline
 
 	// client: requests are held back until their answer is read
 	// (WrapClient).
@@ -69,8 +80,10 @@ func Wrap(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	rc := &Conn{TCPConn: tc, raw: raw}
+	rc := &Conn{TCPConn: tc, raw: raw, epoch: time.Now()}
 	rc.rd.fn, rc.wr.fn = rc.rd.step, rc.wr.step
+	rc.rd.c, rc.wr.c = rc, rc
+	rc.rdDL.set, rc.wrDL.set = tc.SetReadDeadline, tc.SetWriteDeadline
 	return rc
 }
 
@@ -109,6 +122,7 @@ func WrapClient(c net.Conn) net.Conn {
 func (c *Conn) Read(p []byte) (int, error) {
 	c.rdMu.Lock()
 	defer c.rdMu.Unlock()
+	c.begin(&c.rdDL)
 	if c.client {
 		c.mayHold = true
 		if len(c.held) > 0 {
@@ -135,6 +149,7 @@ func (c *Conn) sendAndRead(p []byte) (int, error) {
 	c.held = c.held[:0]
 	r := c.rd.start(p, held)
 	err := c.raw.Read(r.fn)
+	c.rdDL.end()
 	op, sent := r.op, r.sent
 	n, errno := r.done()
 	if err == nil && errno == 0 && sent < len(held) {
@@ -153,6 +168,7 @@ func (c *Conn) sendAndRead(p []byte) (int, error) {
 func (c *Conn) read(p []byte) (int, error) {
 	r := c.rd.start(p, nil)
 	err := c.raw.Read(r.fn)
+	c.rdDL.end()
 	n, errno := r.done()
 	return c.readResult("read", err, n, errno)
 }
@@ -160,6 +176,7 @@ func (c *Conn) read(p []byte) (int, error) {
 // reading is the state of one read: a held request to send first, if
 // any, then one read into p.
 type reading struct {
+	c     *Conn
 	fn    func(fd uintptr) bool // step, bound once
 	p     []byte
 	held  []byte
@@ -185,11 +202,18 @@ func (r *reading) step(fd uintptr) bool {
 		}
 		// Sent: wait for the answer. Failed, or the send buffer is
 		// full (write finishes it): stop.
-		return e != 0 || again
+		if e != 0 || again {
+			return true
+		}
+		r.c.wait(&r.c.rdDL)
+		return false
 	}
 	var again bool
 	r.n, r.errno, again = readFD(fd, r.p)
-	return !again // again: wait in the netpoller
+	if again { // wait in the netpoller
+		r.c.wait(&r.c.rdDL)
+	}
+	return !again
 }
 
 // done drops the read's buffers and returns its outcome.
@@ -218,6 +242,7 @@ func (c *Conn) readResult(op string, err error, n int, errno syscall.Errno) (int
 func (c *Conn) Write(p []byte) (int, error) {
 	c.wrMu.Lock()
 	defer c.wrMu.Unlock()
+	c.begin(&c.wrDL)
 	if c.client {
 		if c.mayHold && len(p) <= maxHeld {
 			// No system call, but the errors of one: a closed
@@ -253,6 +278,7 @@ func (c *Conn) write(p []byte) (int, error) {
 	w := &c.wr
 	w.p, w.n, w.errno = p, 0, 0
 	err := c.raw.Write(w.fn)
+	c.wrDL.end()
 	n, errno := w.n, w.errno
 	w.p = nil
 	switch {
@@ -266,6 +292,7 @@ func (c *Conn) write(p []byte) (int, error) {
 
 // writing is the state of one write of p.
 type writing struct {
+	c     *Conn
 	fn    func(fd uintptr) bool // step, bound once
 	p     []byte
 	n     int
@@ -278,7 +305,10 @@ func (w *writing) step(fd uintptr) bool {
 	k, e, again := writeFD(fd, w.p[w.n:])
 	w.n += k
 	w.errno = e
-	return !again // again: wait in the netpoller
+	if again { // wait in the netpoller
+		w.c.wait(&w.c.wrDL)
+	}
+	return !again
 }
 
 // readFD reads once into p (not empty), past EINTR; again reports EAGAIN:
