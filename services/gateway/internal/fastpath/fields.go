@@ -18,6 +18,7 @@ const (
 	keyForwardedProto  = "X-Forwarded-Proto"
 	keyDeclared        = headerDeclared
 	keyConnection      = "Connection"
+	keyTrailer         = "Trailer"
 	keyUpgrade         = "Upgrade"
 	keyContentEncoding = "Content-Encoding"
 	keyNoSniff         = "X-Content-Type-Options"
@@ -42,11 +43,13 @@ const (
 	fieldExpect
 	fieldForwardedFor
 	fieldPlainHop // any of plainHop
+	fieldConnection
+	fieldTrailer
 
 	// mayTrail are the fields deleted from a message whose body is
 	// chunked: its trailer section, which the walk does not see, may
 	// hold them.
-	mayTrail = fieldRequestID | fieldExpect | fieldForwardedFor | fieldPlainHop
+	mayTrail = fieldRequestID | fieldExpect | fieldForwardedFor | fieldPlainHop | fieldConnection | fieldTrailer
 )
 
 // fieldsOf returns which of the fields names has.
@@ -72,6 +75,14 @@ func fieldsOf(names iter.Seq[[]byte]) fields {
 		case len(keyForwardedFor):
 			if bytes.EqualFold(name, []byte(keyForwardedFor)) {
 				f |= fieldForwardedFor
+			}
+		case len(keyConnection):
+			if bytes.EqualFold(name, []byte(keyConnection)) {
+				f |= fieldConnection
+			}
+		case len(keyTrailer):
+			if bytes.EqualFold(name, []byte(keyTrailer)) {
+				f |= fieldTrailer
 			}
 		}
 		if isPlainHop(name) {

@@ -51,7 +51,7 @@ func TestFieldsOf(t *testing.T) {
 			want: fieldRequestID | fieldExpect | fieldForwardedFor},
 		{name: "a plain hop-by-hop field, trimmed", raw: "Host: a\r\n Keep-Alive : 5\r\n", want: fieldPlainHop},
 		{name: "each plain hop-by-hop field", raw: "proxy-connection: x\nTE: trailers\nupgrade: h2c\n", want: fieldPlainHop},
-		{name: "Connection and Trailer are always deleted, not looked for", raw: "Connection: close\r\nTrailer: X\r\n", want: 0},
+		{name: "Connection and Trailer, trimmed, any case", raw: "connection: close\r\n TRAILER : X\r\n", want: fieldConnection | fieldTrailer},
 		{name: "chunked: the trailers may hold what the proxy deletes", raw: "Transfer-Encoding: chunked\r\n", cl: -1,
 			want: fieldTransferEncoding | mayTrail},
 	}
@@ -73,7 +73,7 @@ func TestFieldsOf(t *testing.T) {
 // spelling would never match a received field.
 func TestCanonicalKeys(t *testing.T) {
 	for _, k := range []string{keyRequestID, keyClientIP, keyForwardedFor, keyForwardedHost, keyForwardedProto,
-		keyDeclared, keyConnection, keyUpgrade, keyContentEncoding, keyNoSniff, keyCacheControl, keyCSP} {
+		keyDeclared, keyConnection, keyTrailer, keyUpgrade, keyContentEncoding, keyNoSniff, keyCacheControl, keyCSP} {
 		if c := textproto.CanonicalMIMEHeaderKey(k); c != k {
 			t.Errorf("key %q is not canonical: %q", k, c)
 		}

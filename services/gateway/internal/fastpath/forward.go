@@ -17,18 +17,13 @@ import (
 	"github.com/acube/platform/services/gateway/internal/proxy"
 )
 
-// hopHeaders are the hop-by-hop fields (RFC 9110 §7.6.1, and the
-// non-standard ones net/http's ReverseProxy drops too), never forwarded
-// in either direction. Transfer-Encoding and Content-Length are framing,
-// rebuilt by fasthttp for each hop. Connection and Trailer are always
-// deleted (fasthttp keeps them apart from the other fields, with state of
-// their own); plainHop, the rest, only when a field is there to delete:
-// most messages have none, and each Del costs a key normalisation and a
-// scan of every field.
-var (
-	hopHeaders = [...]string{"Connection", "Trailer"}
-	plainHop   = [...]string{"Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Upgrade"}
-)
+// The hop-by-hop fields (RFC 9110 §7.6.1, and the non-standard ones
+// net/http's ReverseProxy drops too) are never forwarded in either
+// direction: Connection, Trailer and plainHop. Transfer-Encoding and
+// Content-Length are framing, rebuilt by fasthttp for each hop. Each is
+// deleted only when the message has it: most have none, and each Del
+// costs a key normalisation and a scan of every field.
+var plainHop = [...]string{"Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Upgrade"}
 
 // proxy limits the request, sends it to e's upstream and streams the
 // answer back.
@@ -112,9 +107,12 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 
 // stripHop removes the hop-by-hop fields and those named by connection
 // (its Connection field) from a request or response header with fields f.
+// fasthttp keeps "Connection: close" (or an HTTP/1.0 message's want of
+// it) as a flag of its own, which the Del of Connection clears too.
 func stripHop(h interface {
 	Del(string)
 	DelBytes([]byte)
+	ConnectionClose() bool
 }, connection []byte, f fields) {
 	if len(connection) > 0 {
 		eachToken(connection, func(tok []byte) {
@@ -123,8 +121,11 @@ func stripHop(h interface {
 			}
 		})
 	}
-	for _, k := range hopHeaders {
-		h.Del(k)
+	if f&fieldConnection != 0 || h.ConnectionClose() {
+		h.Del(keyConnection)
+	}
+	if f&fieldTrailer != 0 {
+		h.Del(keyTrailer)
 	}
 	if f&fieldPlainHop != 0 {
 		for _, k := range plainHop {
