@@ -48,7 +48,7 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 	if trusted {
 		peer = ctx.RemoteIP().String()
 	}
-	stripHop(h, h.PeekCanonical([]byte(keyConnection)), rq.fields)
+	stripHop(h, rq.fields)
 	if rq.fields&fieldExpect != 0 {
 		h.Del("Expect") // answered here (100 Continue) already
 	}
@@ -88,7 +88,7 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 	f := messageFields(keys(resp.Header.All()), resp.Header.ContentLength())
 	rh := &ctx.Response.Header
 	resp.Header.CopyTo(rh)
-	stripHop(rh, rh.PeekCanonical([]byte(keyConnection)), f)
+	stripHop(rh, f)
 	if f&fieldRequestID != 0 {
 		rh.Del(keyRequestID)
 	}
@@ -105,17 +105,18 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 	ctx.Response.SetBodyStream(acquireAnswer(s, rq, e, resp), resp.Header.ContentLength())
 }
 
-// stripHop removes the hop-by-hop fields and those named by connection
-// (its Connection field) from a request or response header with fields f.
-// fasthttp keeps "Connection: close" (or an HTTP/1.0 message's want of
-// it) as a flag of its own, which the Del of Connection clears too.
+// stripHop removes the hop-by-hop fields and those its Connection field
+// names from a request or response header with fields f. fasthttp keeps
+// "Connection: close" (or an HTTP/1.0 message's want of it) as a flag of
+// its own, which the Del of Connection clears too.
 func stripHop(h interface {
+	PeekCanonical([]byte) []byte
 	Del(string)
 	DelBytes([]byte)
 	ConnectionClose() bool
-}, connection []byte, f fields) {
-	if len(connection) > 0 {
-		eachToken(connection, func(tok []byte) {
+}, f fields) {
+	if f&fieldConnection != 0 {
+		eachToken(h.PeekCanonical([]byte(keyConnection)), func(tok []byte) {
 			if !bytes.EqualFold(tok, []byte("close")) && !bytes.EqualFold(tok, []byte("keep-alive")) {
 				h.DelBytes(tok)
 			}
