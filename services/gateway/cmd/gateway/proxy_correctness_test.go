@@ -710,6 +710,19 @@ func correctnessCases() []correctnessCase {
 				}
 			},
 		},
+		{
+			name: "each request on a trusted peer's connection names its own client",
+			env:  map[string]string{"TRUSTED_PROXIES": "127.0.0.1/32"},
+			exchange: sameConnection([]string{"X-Forwarded-For: 203.0.113.7", "X-Forwarded-For: 203.0.113.8"}),
+			status:   []int{200},
+			saw:      realIPs(map[string]string{"/api/events?n=0": "203.0.113.7", "/api/events?n=1": "203.0.113.8"}),
+		},
+		{
+			name:     "each request on an untrusted peer's connection is the peer's",
+			exchange: sameConnection([]string{"", "X-Forwarded-For: 203.0.113.8"}),
+			status:   []int{200},
+			saw:      realIPs(map[string]string{"/api/events?n=0": "127.0.0.1", "/api/events?n=1": "127.0.0.1"}),
+		},
 		// Upstream failures.
 		{
 			name: "an upstream that does not answer in time: JSON 504",
@@ -1073,6 +1086,43 @@ func checkNoBareLF(t *testing.T, head string) {
 	t.Helper()
 	if strings.Count(head, "\n") != strings.Count(head, "\r\n") {
 		t.Errorf("upstream head has a bare LF:\n%q", head)
+	}
+}
+
+// sameConnection sends GET /api/events?n=i with field line fields[i] (if
+// any) for each i, one after the other on one connection.
+func sameConnection(fields []string) func(t *testing.T, f *fixture) *answer {
+	return func(t *testing.T, f *fixture) *answer {
+		c := f.dial(t)
+		defer c.close()
+		var last *answer
+		for i, field := range fields {
+			lines := []string{hostLine}
+			if field != "" {
+				lines = append(lines, field)
+			}
+			c.send(t, req(append([]string{"GET /api/events?n=" + strconv.Itoa(i) + " HTTP/1.1"}, lines...)...))
+			if last = c.read(t, "GET"); last.status() != 200 {
+				t.Errorf("request %d: %d %s", i, last.status(), last.body)
+			}
+		}
+		return last
+	}
+}
+
+// realIPs wants the upstream to have seen X-Real-IP want[uri] on the
+// request for each uri.
+func realIPs(want map[string]string) func(t *testing.T, f *fixture, _ *answer) {
+	return func(t *testing.T, f *fixture, _ *answer) {
+		seen := f.allSeen()
+		if len(seen) != len(want) {
+			t.Fatalf("the upstreams saw %d requests, want %d", len(seen), len(want))
+		}
+		for _, s := range seen {
+			if got := s.Header.Values("X-Real-Ip"); !slices.Equal(got, []string{want[s.URI]}) {
+				t.Errorf("%s: upstream X-Real-IP %q, want %q", s.URI, got, want[s.URI])
+			}
+		}
 	}
 }
 

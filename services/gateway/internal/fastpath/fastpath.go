@@ -209,8 +209,9 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.ln = ln
 	s.mu.Unlock()
-	// Raw reads and writes: see package rawconn.
-	err := s.srv.Serve(rawconn.Listener{Listener: ln})
+	// Raw reads and writes (package rawconn), and each connection's
+	// client resolved once (peerConn).
+	err := s.srv.Serve(peerListener{rawconn.Listener{Listener: ln}})
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped {

@@ -214,8 +214,46 @@ func takesBody(method []byte) bool {
 }
 
 // client resolves the request's client as clientip does for net/http,
-// and reports whether the peer is a trusted proxy.
+// and reports whether the peer is a trusted proxy. A peer that is not is
+// the client of every request on its connection: resolved once per
+// connection (peerConn).
 func (s *Server) client(ctx *fasthttp.RequestCtx) (clientip.Client, bool) {
+	pc, ok := ctx.Conn().(*peerConn)
+	if !ok {
+		return s.resolveClient(ctx)
+	}
+	if !pc.resolved {
+		pc.client, pc.trusted = s.resolveClient(ctx)
+		pc.resolved = true
+	}
+	if pc.trusted {
+		return s.resolveClient(ctx) // each request names its own client
+	}
+	return pc.client, false
+}
+
+// peerConn is an accepted connection and, once its first request is
+// resolved, its client. fasthttp serves a connection's requests one
+// after the other, so no lock guards them.
+type peerConn struct {
+	net.Conn
+	resolved, trusted bool
+	client            clientip.Client // when resolved and not trusted
+}
+
+// peerListener accepts peerConns.
+type peerListener struct{ net.Listener }
+
+func (l peerListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &peerConn{Conn: c}, nil
+}
+
+// resolveClient is client without the connection's memory.
+func (s *Server) resolveClient(ctx *fasthttp.RequestCtx) (clientip.Client, bool) {
 	var peer netip.Addr
 	if a, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
 		peer = a.AddrPort().Addr().Unmap()
