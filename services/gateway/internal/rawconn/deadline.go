@@ -1,6 +1,7 @@
 package rawconn
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -125,7 +126,9 @@ func (c *Conn) arm(d *deadline, now int64, exact bool) error {
 		if closeEnough(w, a, now) {
 			return nil
 		}
-		target = w + (w-now)/16
+		if extra := (w - now) / 16; w <= math.MaxInt64-extra {
+			target = w + extra
+		}
 	}
 	if target == a {
 		return nil

@@ -187,6 +187,16 @@ func TestDeadlinesAsNet(t *testing.T) {
 			},
 		},
 		{
+			name: "a deadline centuries away",
+			run: func(t *testing.T, c, peer net.Conn) error {
+				if err := c.SetReadDeadline(time.Unix(1<<62, 0)); err != nil {
+					t.Fatal(err)
+				}
+				readLater(t, c, peer, 5*time.Millisecond, "data")
+				return nil
+			},
+		},
+		{
 			name: "a cleared deadline no longer fails reads",
 			run: func(t *testing.T, c, peer net.Conn) error {
 				if err := c.SetReadDeadline(time.Now().Add(-time.Second)); err != nil {
