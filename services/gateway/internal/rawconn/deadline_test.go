@@ -33,49 +33,43 @@ func isTimeout(err error) bool {
 // for the first wait only, and its write deadline never (no write
 // waited).
 func TestDeadlinesArmLazily(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		wrap func(net.Conn) net.Conn
-	}{{"Wrap", Wrap}, {"WrapClient", WrapClient}} {
-		t.Run(tc.name, func(t *testing.T) {
-			client, server := pair(t, tc.wrap)
-			c := client.(*Conn)
-			for i := range 50 {
-				if err := c.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
-					t.Fatal(err)
-				}
-				if err := c.SetWriteDeadline(time.Now().Add(time.Minute)); err != nil {
-					t.Fatal(err)
-				}
-				// The peer answers a moment after the request, so that the
-				// read of the answer waits.
-				peer := make(chan string, 1)
-				go func() {
-					got := readFor(t, server, 4)
-					time.Sleep(time.Millisecond)
-					_, _ = server.Write([]byte("pong"))
-					peer <- got
-				}()
-				if _, err := c.Write([]byte("ping")); err != nil {
-					t.Fatal(err)
-				}
-				if got := readFor(t, c, 4); got != "pong" {
-					t.Fatalf("exchange %d: read %q", i, got)
-				}
-				if got := <-peer; got != "ping" {
-					t.Fatalf("exchange %d: peer read %q", i, got)
-				}
+	eachEnd(t, "50 exchanges", func(t *testing.T, end, peer net.Conn) {
+		c := end.(*Conn)
+		for i := range 50 {
+			if err := c.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
+				t.Fatal(err)
 			}
-			c.rdDL.mu.Lock()
-			c.wrDL.mu.Lock()
-			rd, wr := c.rdDL.arms, c.wrDL.arms
-			c.wrDL.mu.Unlock()
-			c.rdDL.mu.Unlock()
-			if rd != 1 || wr != 0 {
-				t.Errorf("armed the read deadline %d times and the write deadline %d times in 50 exchanges, want 1 and 0", rd, wr)
+			if err := c.SetWriteDeadline(time.Now().Add(time.Minute)); err != nil {
+				t.Fatal(err)
 			}
-		})
-	}
+			// The peer answers a moment after the request, so that the
+			// read of the answer waits.
+			got := make(chan string, 1)
+			go func() {
+				b := readFor(t, peer, 4)
+				time.Sleep(time.Millisecond)
+				_, _ = peer.Write([]byte("pong"))
+				got <- b
+			}()
+			if _, err := c.Write([]byte("ping")); err != nil {
+				t.Fatal(err)
+			}
+			if b := readFor(t, c, 4); b != "pong" {
+				t.Fatalf("exchange %d: read %q", i, b)
+			}
+			if b := <-got; b != "ping" {
+				t.Fatalf("exchange %d: peer read %q", i, b)
+			}
+		}
+		c.rdDL.mu.Lock()
+		c.wrDL.mu.Lock()
+		rd, wr := c.rdDL.arms, c.wrDL.arms
+		c.wrDL.mu.Unlock()
+		c.rdDL.mu.Unlock()
+		if rd != 1 || wr != 0 {
+			t.Errorf("armed the read deadline %d times and the write deadline %d times in 50 exchanges, want 1 and 0", rd, wr)
+		}
+	})
 }
 
 // TestDeadlinesAsNet: what a caller sees of deadlines is net.Conn's
@@ -148,14 +142,7 @@ func TestDeadlinesAsNet(t *testing.T) {
 		{
 			name: "an armed deadline moved on does not fail a later read",
 			run: func(t *testing.T, c, peer net.Conn) error {
-				if err := c.SetReadDeadline(time.Now().Add(50 * time.Millisecond)); err != nil {
-					t.Fatal(err)
-				}
-				readLater(t, c, peer, 5*time.Millisecond, "one") // arms it
-				if err := c.SetReadDeadline(time.Now().Add(time.Hour)); err != nil {
-					t.Fatal(err)
-				}
-				time.Sleep(100 * time.Millisecond) // past the armed one
+				armThenMoveOn(t, c, peer)
 				if _, err := peer.Write([]byte("two")); err != nil {
 					t.Fatal(err)
 				}
@@ -166,14 +153,7 @@ func TestDeadlinesAsNet(t *testing.T) {
 		{
 			name: "a raw read through SyscallConn after an armed deadline moved on",
 			run: func(t *testing.T, c, peer net.Conn) error {
-				if err := c.SetReadDeadline(time.Now().Add(50 * time.Millisecond)); err != nil {
-					t.Fatal(err)
-				}
-				readLater(t, c, peer, 5*time.Millisecond, "one") // arms it
-				if err := c.SetReadDeadline(time.Now().Add(time.Hour)); err != nil {
-					t.Fatal(err)
-				}
-				time.Sleep(100 * time.Millisecond) // past the armed one
+				armThenMoveOn(t, c, peer)
 				raw, err := c.(syscall.Conn).SyscallConn()
 				if err != nil {
 					t.Fatal(err)
@@ -214,24 +194,28 @@ func TestDeadlinesAsNet(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		for _, end := range []string{"Wrap", "WrapClient", "accepted"} {
-			t.Run(tt.name+"/"+end, func(t *testing.T) {
-				wrap := Wrap
-				if end == "WrapClient" {
-					wrap = WrapClient
-				}
-				c, peer := pair(t, wrap)
-				if end == "accepted" {
-					c, peer = peer, c
-				}
-				err := tt.run(t, c, peer)
-				switch {
-				case tt.timeout && !isTimeout(err):
-					t.Errorf("err = %v, want a net.Error that times out and is os.ErrDeadlineExceeded", err)
-				case !tt.timeout && err != nil:
-					t.Errorf("err = %v, want none", err)
-				}
-			})
-		}
+		eachEnd(t, tt.name, func(t *testing.T, c, peer net.Conn) {
+			err := tt.run(t, c, peer)
+			switch {
+			case tt.timeout && !isTimeout(err):
+				t.Errorf("err = %v, want a net.Error that times out and is os.ErrDeadlineExceeded", err)
+			case !tt.timeout && err != nil:
+				t.Errorf("err = %v, want none", err)
+			}
+		})
 	}
+}
+
+// armThenMoveOn has a read wait under a deadline (arming it), then moves
+// the deadline an hour on and lets the armed one pass.
+func armThenMoveOn(t *testing.T, c, peer net.Conn) {
+	t.Helper()
+	if err := c.SetReadDeadline(time.Now().Add(50 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	readLater(t, c, peer, 5*time.Millisecond, "one")
+	if err := c.SetReadDeadline(time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
 }

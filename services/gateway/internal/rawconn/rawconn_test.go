@@ -156,24 +156,32 @@ func TestErrorsAsNetTCPConn(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		// Each kind of end in turn: dialled and wrapped by Wrap, by
-		// WrapClient (which holds requests back), and accepted.
-		for _, end := range []string{"Wrap", "WrapClient", "accepted"} {
-			t.Run(tt.name+"/"+end, func(t *testing.T) {
-				wrap := Wrap
-				if end == "WrapClient" {
-					wrap = WrapClient
-				}
-				client, server := pair(t, wrap)
-				if end == "accepted" {
-					client, server = server, client
-				}
-				tt.setup(t, client, server)
-				if err := tt.op(client); !tt.check(err) {
-					t.Errorf("err = %#v (%v), want %s", err, err, tt.want)
-				}
-			})
-		}
+		eachEnd(t, tt.name, func(t *testing.T, client, server net.Conn) {
+			tt.setup(t, client, server)
+			if err := tt.op(client); !tt.check(err) {
+				t.Errorf("err = %#v (%v), want %s", err, err, tt.want)
+			}
+		})
+	}
+}
+
+// eachEnd runs f as subtest name/<end> on a connected pair (c, the end
+// under test, and its peer) for each kind of end in turn: dialled and
+// wrapped by Wrap, by WrapClient (which holds requests back), and
+// accepted.
+func eachEnd(t *testing.T, name string, f func(t *testing.T, c, peer net.Conn)) {
+	for _, end := range []string{"Wrap", "WrapClient", "accepted"} {
+		t.Run(name+"/"+end, func(t *testing.T) {
+			wrap := Wrap
+			if end == "WrapClient" {
+				wrap = WrapClient
+			}
+			c, peer := pair(t, wrap)
+			if end == "accepted" {
+				c, peer = peer, c
+			}
+			f(t, c, peer)
+		})
 	}
 }
 
