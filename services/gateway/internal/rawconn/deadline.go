@@ -154,7 +154,9 @@ func closeEnough(w, a, now int64) bool {
 // SyscallConn is the TCPConn's, but its Read and Write see this Conn's
 // deadlines as its own Read and Write do: a raw call through the
 // TCPConn's would meet the armed deadline, which may be stale (an
-// upstream connection's peek for a close before it is reused, say).
+// upstream connection's peek for a close before it is reused, say). Its
+// Read must not run beside the Conn's Read, nor its Write beside Write:
+// a deadline set meanwhile could miss the call that waits.
 func (c *Conn) SyscallConn() (syscall.RawConn, error) { return rawConn{c}, nil }
 
 type rawConn struct{ c *Conn }
