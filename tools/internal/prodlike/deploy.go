@@ -262,7 +262,7 @@ func (d *Deployment) startPod() (*Pod, error) {
 	c := d.container()
 	pod := &Pod{Name: name, Ports: map[int]int{}, dir: filepath.Join(d.top.dir, "pods", name)}
 	for _, p := range c.Ports {
-		local, err := stack.FreePort()
+		local, err := d.top.ports.pick()
 		if err != nil {
 			return nil, err
 		}

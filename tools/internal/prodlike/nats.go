@@ -48,7 +48,7 @@ type natsNode struct {
 // startNATS writes each server's config under dir, starts the servers
 // from bin and waits until the cluster is healthy (every server's
 // /healthz passes: JetStream current with its meta leader).
-func startNATS(ctx context.Context, v NATSValues, bin string, auth natsAuth, ca *authority, dns *DNS, dir string, out *stack.Output) (*NATS, error) {
+func startNATS(ctx context.Context, v NATSValues, bin string, auth natsAuth, ca *authority, dns *DNS, dir string, out *stack.Output, pick func() (int, error)) (*NATS, error) {
 	js := v.Config.JetStream
 	if !js.Enabled || !js.FileStore.Enabled {
 		return nil, errors.New("nats values: JetStream with a file store is what the platform needs")
@@ -71,7 +71,7 @@ func startNATS(ctx context.Context, v NATSValues, bin string, auth natsAuth, ca 
 	for i := range n {
 		node := &natsNode{name: fmt.Sprintf("%s-%d", natsRelease, i)}
 		for _, p := range []*int{&node.client, &node.cluster, &node.monitor} {
-			if *p, err = stack.FreePort(); err != nil {
+			if *p, err = pick(); err != nil {
 				return nil, err
 			}
 		}

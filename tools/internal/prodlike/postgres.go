@@ -48,8 +48,8 @@ type Postgres struct {
 // of its own (the server may run as the postgres user, who cannot enter
 // the topology's), bootstraps it as CloudNativePG would and registers its
 // Services in dns. Close removes the directory.
-func startPostgres(ctx context.Context, m PGManifest, sec *Secrets, ca *authority, dns *DNS) (*Postgres, error) {
-	port, err := stack.FreePort()
+func startPostgres(ctx context.Context, m PGManifest, sec *Secrets, ca *authority, dns *DNS, pick func() (int, error)) (*Postgres, error) {
+	port, err := pick()
 	if err != nil {
 		return nil, err
 	}

@@ -56,7 +56,7 @@ type redisNode struct {
 
 // startRedis starts the servers and Sentinels and waits until every
 // Sentinel sees the primary, its replicas and the other Sentinels.
-func startRedis(ctx context.Context, v RedisValues, sec *Secrets, dns *DNS, dir string, out *stack.Output) (*Redis, error) {
+func startRedis(ctx context.Context, v RedisValues, sec *Secrets, dns *DNS, dir string, out *stack.Output, pick func() (int, error)) (*Redis, error) {
 	if v.Replicas < 1 || v.Redis.MasterGroupName == "" || v.Sentinel.Quorum < 1 {
 		return nil, fmt.Errorf("redis values: replicas %d, masterGroupName %q, sentinel quorum %d: not a Sentinel setup",
 			v.Replicas, v.Redis.MasterGroupName, v.Sentinel.Quorum)
@@ -80,11 +80,11 @@ func startRedis(ctx context.Context, v RedisValues, sec *Secrets, dns *DNS, dir 
 		}
 	}()
 	for i := range v.Replicas {
-		sp, err := stack.FreePort()
+		sp, err := pick()
 		if err != nil {
 			return nil, err
 		}
-		tp, err := stack.FreePort()
+		tp, err := pick()
 		if err != nil {
 			return nil, err
 		}

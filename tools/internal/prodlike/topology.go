@@ -93,6 +93,7 @@ type Topology struct {
 	secrets   *Secrets
 	dns       *DNS
 	ca        *authority
+	ports     *ports
 
 	// Postgres, Redis and NATS are the infrastructure.
 	Postgres *Postgres
@@ -119,7 +120,7 @@ func Up(ctx context.Context, cfg Config) (_ *Topology, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	t := &Topology{cfg: cfg, dir: cfg.Dir, secrets: NewSecrets(), dns: NewDNS(), Deployments: map[string]*Deployment{}}
+	t := &Topology{cfg: cfg, dir: cfg.Dir, secrets: NewSecrets(), dns: NewDNS(), ports: newPorts(), Deployments: map[string]*Deployment{}}
 	if t.dir == "" {
 		if t.dir, err = os.MkdirTemp("", "acube-prodlike-"); err != nil {
 			return nil, fmt.Errorf("prodlike: temporary directory: %w", err)
@@ -182,7 +183,7 @@ func Up(ctx context.Context, cfg Config) (_ *Topology, err error) {
 // directory.
 func (t *Topology) startInfra(ctx context.Context) error {
 	var err error
-	if t.Postgres, err = startPostgres(ctx, t.manifests.Postgres, t.secrets, t.ca, t.dns); err != nil {
+	if t.Postgres, err = startPostgres(ctx, t.manifests.Postgres, t.secrets, t.ca, t.dns, t.ports.pick); err != nil {
 		return err
 	}
 	t.closers = append(t.closers, t.Postgres.Close)
@@ -190,7 +191,7 @@ func (t *Topology) startInfra(ctx context.Context) error {
 	if err := os.MkdirAll(redisDir, 0o700); err != nil {
 		return fmt.Errorf("redis directory: %w", err)
 	}
-	if t.Redis, err = startRedis(ctx, t.manifests.Redis, t.secrets, t.dns, redisDir, t.out); err != nil {
+	if t.Redis, err = startRedis(ctx, t.manifests.Redis, t.secrets, t.dns, redisDir, t.out, t.ports.pick); err != nil {
 		return err
 	}
 	t.closers = append(t.closers, t.Redis.Close)
@@ -198,7 +199,7 @@ func (t *Topology) startInfra(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if t.NATS, err = startNATS(ctx, t.manifests.NATS, t.cfg.NATSServer, auth, t.ca, t.dns, filepath.Join(t.dir, "nats"), t.out); err != nil {
+	if t.NATS, err = startNATS(ctx, t.manifests.NATS, t.cfg.NATSServer, auth, t.ca, t.dns, filepath.Join(t.dir, "nats"), t.out, t.ports.pick); err != nil {
 		return err
 	}
 	t.closers = append(t.closers, t.NATS.Close)
@@ -228,11 +229,11 @@ func (t *Topology) startMail(ctx context.Context) error {
 		t.smtpHost, t.smtpPort, err = t.cfg.SMTP(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, user, pass)
 		return err
 	}
-	smtpPort, err := stack.FreePort()
+	smtpPort, err := t.ports.pick()
 	if err != nil {
 		return err
 	}
-	uiPort, err := stack.FreePort()
+	uiPort, err := t.ports.pick()
 	if err != nil {
 		return err
 	}
