@@ -711,8 +711,8 @@ func correctnessCases() []correctnessCase {
 			},
 		},
 		{
-			name: "each request on a trusted peer's connection names its own client",
-			env:  map[string]string{"TRUSTED_PROXIES": "127.0.0.1/32"},
+			name:     "each request on a trusted peer's connection names its own client",
+			env:      map[string]string{"TRUSTED_PROXIES": "127.0.0.1/32"},
 			exchange: sameConnection([]string{"X-Forwarded-For: 203.0.113.7", "X-Forwarded-For: 203.0.113.8"}),
 			status:   []int{200},
 			saw:      realIPs(map[string]string{"/api/events?n=0": "203.0.113.7", "/api/events?n=1": "203.0.113.8"}),
