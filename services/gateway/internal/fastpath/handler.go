@@ -124,15 +124,18 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 // finish, or from proxy after the upstream's headers are copied in.
 func (s *Server) requestID(ctx *fasthttp.RequestCtx, rq *request) {
 	h := &ctx.Request.Header
-	if rq.fields&fieldRequestID == 0 {
-		rq.idLen = len(s.ids.next(&rq.idBuf))
+	sent := rq.fields&fieldRequestID != 0
+	var id []byte
+	if sent {
+		id = h.PeekCanonical([]byte(keyRequestID))
+	}
+	if web.ValidRequestIDBytes(id) {
+		rq.idLen = copy(rq.idBuf[:], id)
 	} else {
-		if id := h.PeekCanonical([]byte(keyRequestID)); web.ValidRequestIDBytes(id) {
-			rq.idLen = copy(rq.idBuf[:], id)
-		} else {
-			rq.idLen = len(s.ids.next(&rq.idBuf))
-		}
-		h.Del(keyRequestID)
+		rq.idLen = len(s.ids.next(&rq.idBuf))
+	}
+	if sent {
+		h.Del(keyRequestID) // every field of it: one goes on
 	}
 	h.SetCanonical([]byte(keyRequestID), rq.ID())
 }
@@ -222,14 +225,14 @@ func (s *Server) client(ctx *fasthttp.RequestCtx) (clientip.Client, bool) {
 	if !ok {
 		return s.resolveClient(ctx)
 	}
-	if !pc.resolved {
+	switch {
+	case !pc.resolved:
 		pc.client, pc.trusted = s.resolveClient(ctx)
 		pc.resolved = true
-	}
-	if pc.trusted {
+	case pc.trusted:
 		return s.resolveClient(ctx) // each request names its own client
 	}
-	return pc.client, false
+	return pc.client, pc.trusted
 }
 
 // peerConn is an accepted connection and, once its first request is
