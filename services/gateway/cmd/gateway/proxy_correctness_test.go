@@ -352,6 +352,30 @@ func correctnessCases() []correctnessCase {
 			exchange: csvExchange,
 			status:   []int{200},
 		},
+		// Answer bodies of known length: a small one is read whole before
+		// it is passed on (fasthttp path), a large one streams.
+		{
+			name:     "a large answer with a Content-Length streams, and arrives whole",
+			upstream: sizedUpstream,
+			exchange: sizedExchange,
+			status:   []int{200},
+		},
+		{
+			// The fasthttp path reads a small body whole and answers 502
+			// when it ends early; the net/http path has passed the
+			// headers on already and can only cut the answer short.
+			name: "an answer that ends before its Content-Length never arrives as whole",
+			upstream: func(*fixture) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) {
+					if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+						_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"cut\":")
+						conn.Close()
+					}
+				}
+			},
+			exchange: cutExchange,
+			status:   []int{200, 502},
+		},
 		// Uploads.
 		{
 			name: "an upload of exactly the limit passes",
@@ -926,6 +950,100 @@ func csvExchange(t *testing.T, f *fixture) *answer {
 			t.Errorf("the export's SHA-256 %s, the upstream wrote %s", got, want)
 		}
 	})
+	return a
+}
+
+// sizedLen is the length of sizedUpstream's answer, and sizedFirst what
+// it writes before it waits for the client to have read it: both well
+// over what the fasthttp path reads whole (64 KiB).
+const (
+	sizedLen   = 4 << 20
+	sizedFirst = 256 << 10
+)
+
+// sizedUpstream answers with sizedLen bytes under a Content-Length: the
+// first sizedFirst, then, once the client has read them, the rest.
+func sizedUpstream(f *fixture) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Length", strconv.Itoa(sizedLen))
+		chunk := bytes.Repeat([]byte("0123456789abcdef"), 4<<10)
+		for sent := 0; sent < sizedLen; sent += len(chunk) {
+			if sent == sizedFirst {
+				if err := http.NewResponseController(w).Flush(); err != nil {
+					return
+				}
+				select {
+				case <-f.gate:
+				case <-r.Context().Done():
+					return
+				case <-f.done:
+					return
+				}
+			}
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// sizedExchange reads sizedUpstream's answer: half its first part while
+// the upstream waits (a proxy holding the body whole would pass on
+// nothing; a proxy's write buffer may hold back the last few KiB until
+// more comes), then the rest, and checks its length.
+func sizedExchange(t *testing.T, f *fixture) *answer {
+	c := f.dial(t)
+	defer c.close()
+	c.send(t, req("GET /api/events HTTP/1.1", hostLine))
+	a := c.head(t, "GET")
+	if a.status() != 200 {
+		body, _ := io.ReadAll(a.resp.Body)
+		a.body = body
+		return a
+	}
+	if a.resp.ContentLength != sizedLen {
+		t.Errorf("Content-Length %d, want %d", a.resp.ContentLength, sizedLen)
+	}
+	const early = sizedFirst / 2
+	if _, err := io.CopyN(io.Discard, a.resp.Body, early); err != nil {
+		t.Fatalf("the first %d bytes: %v", early, err)
+	}
+	f.openGate() // the upstream writes the rest only now
+	n, err := io.Copy(io.Discard, a.resp.Body)
+	if err != nil || early+n != sizedLen {
+		t.Errorf("%d bytes (%v), want %d", early+n, err, sizedLen)
+	}
+	c.settle(a)
+	return a
+}
+
+// cutExchange reads an answer whose upstream hung up before the end of
+// its body: a JSON 502, a 200 whose body ends before its Content-Length
+// (the client can tell it is not whole), or the connection closed with
+// no answer (nil).
+func cutExchange(t *testing.T, f *fixture) *answer {
+	c := f.dial(t)
+	defer c.close()
+	c.send(t, req("GET /api/events HTTP/1.1", hostLine))
+	if _, err := c.r.Peek(1); errors.Is(err, io.EOF) {
+		t.Log("closed with no answer")
+		return nil
+	}
+	a := c.head(t, "GET")
+	body, err := io.ReadAll(a.resp.Body)
+	a.body = body
+	switch a.status() {
+	case http.StatusBadGateway:
+		if err != nil {
+			t.Errorf("the 502's body: %v", err)
+		}
+		checkJSONError(t, a, "Bad gateway")
+	case http.StatusOK:
+		if err == nil {
+			t.Errorf("a 200 with the whole of a cut body: %q", body)
+		}
+	}
 	return a
 }
 

@@ -81,7 +81,6 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 		s.upstreamFailed(ctx, rq, e, body, err)
 		return
 	}
-	clearHeaderDeadline(resp)
 
 	// The answer: the service's headers minus hop-by-hop ones and its
 	// echo of the request id, then ours.
@@ -280,7 +279,8 @@ type answer struct {
 	e     *entry
 	resp  *fasthttp.Response
 	body  io.Reader
-	state int // status to record
+	state int  // status to record
+	eof   bool // the body was read to its end
 }
 
 var answerPool = sync.Pool{New: func() any { return new(answer) }}
@@ -291,7 +291,13 @@ func acquireAnswer(s *Server, rq *request, e *entry, resp *fasthttp.Response) *a
 	return a
 }
 
-func (a *answer) Read(p []byte) (int, error) { return a.body.Read(p) }
+func (a *answer) Read(p []byte) (int, error) {
+	n, err := a.body.Read(p)
+	if err == io.EOF {
+		a.eof = true
+	}
+	return n, err
+}
 
 // CloseWithError is called by fasthttp once the body is written; err is
 // the write's failure, nil when the client got it all.
@@ -301,7 +307,7 @@ func (a *answer) CloseWithError(err error) error {
 		status = proxy.StatusClientClosed
 		a.s.errors.WithLabelValues(a.e.upstream.name, "client_closed").Inc()
 	}
-	_ = a.resp.CloseBodyStream()
+	closeStream(a.resp, err == nil && a.eof)
 	fasthttp.ReleaseResponse(a.resp)
 	d := time.Since(a.rq.start)
 	a.e.metrics.Observe(status, d)

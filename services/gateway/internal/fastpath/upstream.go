@@ -54,7 +54,9 @@ func newUpstream(owner route.Owner, raw string, cfg *Config) (*upstream, error) 
 			WriteBufferSize:     16 << 10,
 			// Bodies stream through: a 1M-row CSV export is never held
 			// whole, and the client reads it as the service writes it.
+			// transport reads a small one whole.
 			StreamResponseBody:       true,
+			Transport:                transport{},
 			DisablePathNormalizing:   true, // the path goes on as the client sent it
 			NoDefaultUserAgentHeader: true,
 			// Retried: a request that provably never left (errStaleConn:
@@ -98,10 +100,11 @@ const staleCheckAfter = 50 * time.Millisecond
 
 // upConn is an upstream connection under the response-header timeout:
 // each write of a request makes sure a read deadline at least
-// ResponseHeaderTimeout away is armed, and the first read of a body after
-// the status line and headers have arrived (clearHeaderDeadline) lifts it,
-// so a streamed body may take as long as it needs. fasthttp's own
-// ReadTimeout would bound the whole body.
+// ResponseHeaderTimeout away is armed, and the first read of a streamed
+// body after the status line and headers have arrived lifts it, so the
+// body may take as long as it needs. fasthttp's own ReadTimeout would
+// bound the whole body. (A body read whole, at most maxBuffered bytes,
+// is read under the header deadline.)
 //
 // The deadline is set lazily, as fasthttp's server does with its own: a
 // write re-arms it only when the armed one is nearer than
@@ -119,15 +122,16 @@ type upConn struct {
 	lastRead time.Time
 	// armed is the read deadline set on Conn (zero: none).
 	armed time.Time
-	// answered is set when the current response's headers have arrived:
-	// a further read is of its body, which no deadline bounds. Set by the
-	// proxy, read by Read (a streamed body's reader).
+	// answered is set when the current response's headers have arrived
+	// and its body streams: a further read is of the body, which no
+	// deadline bounds. Set by transport, read by Read (the stream's).
 	answered atomic.Bool
+	// done ends the current response's streamed body (closeStream).
+	done func(whole bool)
 }
 
 // connAddr is the connection's remote address, carrying the connection
-// back to the proxy: fasthttp gives a response its RemoteAddr() and
-// nothing else of the connection.
+// to a response read from it (upConnOf).
 type connAddr struct {
 	net.Addr
 	conn *upConn
@@ -215,12 +219,3 @@ func (c *upConn) SetReadDeadline(t time.Time) error {
 }
 
 func (c *upConn) RemoteAddr() net.Addr { return &c.addr }
-
-// clearHeaderDeadline marks the headers of resp as arrived: the next read
-// on its connection, of a body that did not come with them, lifts the
-// response-header deadline (upConn.Read).
-func clearHeaderDeadline(resp *fasthttp.Response) {
-	if a, ok := resp.RemoteAddr().(*connAddr); ok {
-		a.conn.answered.Store(true)
-	}
-}
