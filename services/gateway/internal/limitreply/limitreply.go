@@ -44,10 +44,11 @@ func Append(buf []byte, d *ratelimit.Decision, now time.Time) ([]byte, [len(Name
 	var ends [len(Names)]int
 	t := d.Tightest()
 	tw, ts := d.Tier.Windows[t], d.Windows[t]
-	buf = strconv.AppendInt(buf, int64(tw.Rate), 10)
+	buf = append(buf, tw.Limit()...)
 	ends[0] = len(buf)
 	buf = strconv.AppendInt(buf, int64(ts.Remaining), 10)
 	ends[1] = len(buf)
+	remaining := buf[ends[0]:ends[1]] // the tightest window's r=, below
 	buf = strconv.AppendInt(buf, now.Add(ts.ResetAfter).Add(time.Second-1).Unix(), 10)
 	ends[2] = len(buf)
 	buf = append(buf, d.Tier.PolicyHeader()...)
@@ -59,7 +60,11 @@ func Append(buf []byte, d *ratelimit.Decision, now time.Time) ([]byte, [len(Name
 		buf = append(buf, '"')
 		buf = append(buf, w.Name()...)
 		buf = append(buf, `";r=`...)
-		buf = strconv.AppendInt(buf, int64(d.Windows[i].Remaining), 10)
+		if i == t {
+			buf = append(buf, remaining...)
+		} else {
+			buf = strconv.AppendInt(buf, int64(d.Windows[i].Remaining), 10)
+		}
 		buf = append(buf, ";t="...)
 		buf = strconv.AppendInt(buf, CeilSeconds(d.Windows[i].ResetAfter), 10)
 	}

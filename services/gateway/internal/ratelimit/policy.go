@@ -32,6 +32,7 @@ type Window struct {
 
 	name   string // RateLimit-Policy item name, e.g. "public-minute"
 	detail string // the seed's 429 detail, e.g. "10 per 1 minute"
+	limit  string // Rate in decimal, the X-RateLimit-Limit value
 	// ei is the emission interval in seconds and offset ei*Burst
 	// (redis_rate's burst_offset), computed as the script computes them.
 	ei, offset float64
@@ -42,6 +43,9 @@ func (w Window) Detail() string { return w.detail }
 
 // Name is the window's RateLimit-Policy item name: "public-minute".
 func (w Window) Name() string { return w.name }
+
+// Limit is Rate in decimal: the X-RateLimit-Limit header's value.
+func (w Window) Limit() string { return w.limit }
 
 // emission is GCRA's interval between two requests at the steady rate.
 func (w Window) emission() time.Duration { return w.Period / time.Duration(w.Rate) }
@@ -125,6 +129,7 @@ func newTier(name string, windows []Window, onErr FailurePolicy, shadow bool) (*
 		seen[w.Period] = true
 		w.name = name + "-" + periodName(w.Period)
 		w.detail = fmt.Sprintf("%d per %s", w.Rate, periodWords(w.Period))
+		w.limit = strconv.Itoa(w.Rate)
 		secs := strconv.FormatFloat(w.Period.Seconds(), 'f', -1, 64)
 		w.ei = w.Period.Seconds() / float64(w.Rate) // tonumber(period) / tonumber(rate)
 		w.offset = w.ei * float64(w.Burst)
