@@ -30,7 +30,7 @@ const (
 // its field names: those the framing checks and the proxy look for. Most
 // messages have none of them, and a Del of a field that is not there
 // still costs a key normalisation and a scan of every field.
-type fields uint8
+type fields uint16
 
 const (
 	// Named exactly so, the colon right after the name: the framing
@@ -45,6 +45,12 @@ const (
 	fieldPlainHop // any of plainHop
 	fieldConnection
 	fieldTrailer
+	// Named so once spaces are trimmed, in any case: fields the proxy
+	// looks at. A message without the bit does not have the field; one
+	// with it may (peek to be sure).
+	fieldUpgrade
+	fieldCacheControl
+	fieldCSP
 
 	// mayTrail are the fields deleted from a message whose body is
 	// chunked: its trailer section, which the walk does not see, may
@@ -80,9 +86,20 @@ func fieldsOf(names iter.Seq[[]byte]) fields {
 			if bytes.EqualFold(name, []byte(keyConnection)) {
 				f |= fieldConnection
 			}
-		case len(keyTrailer):
-			if bytes.EqualFold(name, []byte(keyTrailer)) {
+		case len(keyTrailer): // and of keyUpgrade
+			switch {
+			case bytes.EqualFold(name, []byte(keyTrailer)):
 				f |= fieldTrailer
+			case bytes.EqualFold(name, []byte(keyUpgrade)):
+				f |= fieldUpgrade
+			}
+		case len(keyCacheControl):
+			if bytes.EqualFold(name, []byte(keyCacheControl)) {
+				f |= fieldCacheControl
+			}
+		case len(keyCSP):
+			if bytes.EqualFold(name, []byte(keyCSP)) {
+				f |= fieldCSP
 			}
 		}
 		if isPlainHop(name) {

@@ -50,7 +50,9 @@ func TestFieldsOf(t *testing.T) {
 		{name: "proxied fields trimmed, any case", raw: "x-request-id: 1\r\n EXPECT : 100-continue\r\nX-Forwarded-For: 1.2.3.4\r\n",
 			want: fieldRequestID | fieldExpect | fieldForwardedFor},
 		{name: "a plain hop-by-hop field, trimmed", raw: "Host: a\r\n Keep-Alive : 5\r\n", want: fieldPlainHop},
-		{name: "each plain hop-by-hop field", raw: "proxy-connection: x\nTE: trailers\nupgrade: h2c\n", want: fieldPlainHop},
+		{name: "each plain hop-by-hop field", raw: "proxy-connection: x\nTE: trailers\nupgrade: h2c\n", want: fieldPlainHop | fieldUpgrade},
+		{name: "the security fields an answer may choose, trimmed, any case", raw: "cache-control: max-age=60\r\n CONTENT-SECURITY-POLICY : x\r\n",
+			want: fieldCacheControl | fieldCSP},
 		{name: "Connection and Trailer, trimmed, any case", raw: "connection: close\r\n TRAILER : X\r\n", want: fieldConnection | fieldTrailer},
 		{name: "chunked: the trailers may hold what the proxy deletes", raw: "Transfer-Encoding: chunked\r\n", cl: -1,
 			want: fieldTransferEncoding | mayTrail},
@@ -58,7 +60,7 @@ func TestFieldsOf(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := requestFields([]byte(tt.raw), tt.cl); got != tt.want {
-				t.Errorf("requestFields(%q, %d) = %08b, want %08b", tt.raw, tt.cl, got, tt.want)
+				t.Errorf("requestFields(%q, %d) = %016b, want %016b", tt.raw, tt.cl, got, tt.want)
 			}
 		})
 	}

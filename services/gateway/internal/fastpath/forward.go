@@ -33,12 +33,12 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 	if !s.limit(ctx, rq, e, client) {
 		return
 	}
-	if isUpgrade(h) {
+	if isUpgrade(h, rq.fields) {
 		s.fail(ctx, rq, e.metrics, &web.Error{Status: fasthttp.StatusBadRequest, Message: "Bad request",
 			Detail: "protocol upgrades (WebSocket, h2c) are not supported"})
 		return
 	}
-	if cl := h.ContentLength(); cl > 0 && int64(cl) > e.maxBody || len(h.PeekCanonical([]byte(keyDeclared))) > 0 {
+	if cl := h.ContentLength(); cl > 0 && int64(cl) > e.maxBody || rq.declared {
 		s.tooLarge(ctx, rq, e)
 		return
 	}
@@ -93,7 +93,10 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 	}
 	rh.SetCanonical([]byte(keyRequestID), rq.ID())
 	limitHeaders(rh, rq)
-	securityHeaders(rh)
+	if f&(fieldConnection|fieldTrailer) != 0 {
+		f |= fieldCacheControl | fieldCSP // either may have been, or moved to the trailer
+	}
+	securityHeaders(rh, f)
 	if !resp.IsBodyStream() {
 		ctx.Response.SetBody(resp.Body())
 		fasthttp.ReleaseResponse(resp)

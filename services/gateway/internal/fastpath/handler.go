@@ -70,6 +70,9 @@ type request struct {
 	limited bool
 	// fields are the request's fields the proxy looks for.
 	fields fields
+	// declared is set when the body is left unread: its declared length
+	// is past the route's limit (headerReceived).
+	declared bool
 }
 
 // ID is the request id.
@@ -82,7 +85,7 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	rq.fields = requestFields(h.RawHeaders(), h.ContentLength())
 	s.requestID(ctx, &rq)
 	defer s.recoverPanic(ctx, &rq)
-	if len(h.PeekCanonical([]byte(keyDeclared))) > 0 {
+	if rq.declared = len(h.PeekCanonical([]byte(keyDeclared))) > 0; rq.declared {
 		// The body was left unread (headerReceived): whatever the
 		// answer, the connection cannot carry another request.
 		ctx.SetConnectionClose()
@@ -313,10 +316,11 @@ func limitHeaders(h *fasthttp.ResponseHeader, rq *request) {
 	}
 }
 
-// isUpgrade reports whether the request asks to switch protocols
-// (Upgrade with a Connection: upgrade token), as proxy.IsUpgrade.
-func isUpgrade(h *fasthttp.RequestHeader) bool {
-	if len(h.PeekCanonical([]byte(keyUpgrade))) == 0 {
+// isUpgrade reports whether the request, with fields f, asks to switch
+// protocols (Upgrade with a Connection: upgrade token), as
+// proxy.IsUpgrade.
+func isUpgrade(h *fasthttp.RequestHeader, f fields) bool {
+	if f&fieldUpgrade == 0 || f&fieldConnection == 0 || len(h.PeekCanonical([]byte(keyUpgrade))) == 0 {
 		return false
 	}
 	found := false
@@ -361,7 +365,7 @@ func (s *Server) fail(ctx *fasthttp.RequestCtx, rq *request, rm *web.RouteMetric
 // request answered by the gateway itself.
 func (s *Server) finish(ctx *fasthttp.RequestCtx, rq *request, rm *web.RouteMetrics) {
 	ctx.Response.Header.SetCanonical([]byte(keyRequestID), rq.ID())
-	securityHeaders(&ctx.Response.Header)
+	securityHeaders(&ctx.Response.Header, fieldCacheControl|fieldCSP) // the docs set their own
 	s.record(ctx, rq, rm, ctx.Response.StatusCode())
 }
 
@@ -392,13 +396,15 @@ func writeJSON(ctx *fasthttp.RequestCtx, e *web.Error) {
 }
 
 // securityHeaders sets web.SecurityHeaders' set: nosniff always, the
-// no-store and CSP defaults where the answer chose none.
-func securityHeaders(h *fasthttp.ResponseHeader) {
+// no-store and CSP defaults where the answer chose none. may says which
+// of Cache-Control and Content-Security-Policy the answer may have
+// (fieldCacheControl, fieldCSP): only those are looked for.
+func securityHeaders(h *fasthttp.ResponseHeader, may fields) {
 	h.SetCanonical([]byte(keyNoSniff), []byte("nosniff"))
-	if len(h.PeekCanonical([]byte(keyCacheControl))) == 0 {
+	if may&fieldCacheControl == 0 || len(h.PeekCanonical([]byte(keyCacheControl))) == 0 {
 		h.SetCanonical([]byte(keyCacheControl), []byte(web.NoStore))
 	}
-	if len(h.PeekCanonical([]byte(keyCSP))) == 0 {
+	if may&fieldCSP == 0 || len(h.PeekCanonical([]byte(keyCSP))) == 0 {
 		h.SetCanonical([]byte(keyCSP), []byte(web.APIContentSecurityPolicy))
 	}
 }
