@@ -74,19 +74,24 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 		ctx.Request.SetBodyStream(body, h.ContentLength())
 	}
 
-	resp := fasthttp.AcquireResponse()
-	err := e.upstream.client.Do(&ctx.Request, resp)
+	// The answer is read into the client's response: its status, its
+	// headers and, when small, its body (transport).
+	err := e.upstream.client.Do(&ctx.Request, &ctx.Response)
 	if err != nil {
-		fasthttp.ReleaseResponse(resp)
+		ctx.Response.Reset() // whatever of an answer arrived is not passed on
 		s.upstreamFailed(ctx, rq, e, body, err)
 		return
 	}
 
 	// The answer: the service's headers minus hop-by-hop ones and its
 	// echo of the request id, then ours.
-	f := messageFields(keys(resp.Header.All()), resp.Header.ContentLength())
 	rh := &ctx.Response.Header
-	resp.Header.CopyTo(rh)
+	// An answer with a body and no Content-Type gets fasthttp's
+	// text/plain default, as it did when answers were copied into the
+	// client's response (and as net/http's sniffing gives one on the
+	// other path): the server's NoDefaultContentType would leave none.
+	rh.SetNoDefaultContentType(false)
+	f := messageFields(keys(rh.All()), rh.ContentLength())
 	stripHop(rh, f)
 	if f&fieldRequestID != 0 {
 		rh.Del(keyRequestID)
@@ -97,14 +102,13 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 		f |= fieldCacheControl | fieldCSP // either may have been, or moved to the trailer
 	}
 	securityHeaders(rh, f)
-	if !resp.IsBodyStream() {
-		ctx.Response.SetBody(resp.Body())
-		fasthttp.ReleaseResponse(resp)
+	stream := takeStream(&ctx.Response)
+	if stream == nil {
 		s.record(ctx, rq, e.metrics, rh.StatusCode())
 		return
 	}
 	// Recorded when fasthttp has written the body (or failed to).
-	ctx.Response.SetBodyStream(acquireAnswer(s, rq, e, resp), resp.Header.ContentLength())
+	ctx.Response.SetBodyStream(acquireAnswer(s, rq, e, stream), stream.Header.ContentLength())
 }
 
 // stripHop removes the hop-by-hop fields and those its Connection field

@@ -17,16 +17,18 @@ const maxBuffered = 64 << 10
 // fasthttp's DefaultTransport does for a HostClient configured as
 // newUpstream configures it (no timeouts of its own: upConn bounds the
 // wait for the answer's headers; no MaxConnDuration), except that it
-// chooses how to read the body once it has read the headers: whole when
-// its length is known and at most maxBuffered, else as a stream.
+// chooses how to read the body once it has read the headers: into resp
+// when its length is known and at most maxBuffered, else as a stream
+// from a response of its own (takeStream), so that resp can be the
+// client's response itself whatever the answer's size.
 //
 // Most answers are small. The DefaultTransport streams every body when
 // HostClient.StreamResponseBody is set, which a 1M-row CSV export needs,
 // and wraps each stream in four allocated objects. Read whole, a small
 // answer costs none, its connection goes back to the pool before the
 // gateway writes to the client, and the gateway answers with the body as
-// any handler does: 3 000 fewer instructions per proxied request (about
-// 8 % of the gateway's user time; docs/benchmarks-gateway.md).
+// any handler does (docs/benchmarks-gateway.md: 3 800 fewer instructions
+// per proxied request, a tenth of the gateway's user time).
 type transport struct{}
 
 func (transport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp *fasthttp.Response) (retry bool, err error) {
@@ -55,13 +57,14 @@ func (transport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp 
 		resp.SkipBody = true
 	}
 	br := hc.AcquireReader(conn)
-	if err := readAnswer(resp, br); err != nil {
+	stream, err := readAnswer(resp, br)
+	if err != nil {
 		hc.ReleaseReader(br)
 		hc.CloseConn(cc)
 		return !errors.Is(err, fasthttp.ErrBodyTooLarge), err
 	}
 	reuse := !req.ConnectionClose() && !resp.ConnectionClose()
-	if !resp.IsBodyStream() {
+	if !stream {
 		hc.ReleaseReader(br)
 		if reuse {
 			hc.ReleaseConn(cc)
@@ -70,13 +73,20 @@ func (transport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp 
 		}
 		return false, nil
 	}
-	// The body streams: the connection is the stream's until
-	// closeStream. Only now may a read wait past the header deadline.
+	// The body streams, from a response of its own (takeStream): the
+	// connection is the stream's until closeStream. Only now may a read
+	// wait past the header deadline.
+	body := fasthttp.AcquireResponse()
+	resp.Header.CopyTo(&body.Header) // the framing the stream reads by
+	body.ParseNetConn(conn)
+	body.StreamBody = true
+	_ = body.ReadBody(br, 0) // sets the stream up: reads nothing, fails never
 	uc := upConnOf(resp)
 	uc.answered.Store(true)
+	uc.stream = body
 	uc.done = func(whole bool) {
 		hc.ReleaseReader(br)
-		if whole && reuse && !resp.ConnectionClose() {
+		if whole && reuse && !body.ConnectionClose() {
 			hc.ReleaseConn(cc)
 		} else {
 			hc.CloseConn(cc) // the rest of the body would be read as the next answer
@@ -86,27 +96,30 @@ func (transport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp 
 }
 
 // readAnswer reads an answer's status line and headers, past interim
-// (1xx) answers, as Response.ReadLimitBody does, and then its body: read
-// whole into resp when its length is known and at most maxBuffered, else
-// left to stream (resp.BodyStream).
-func readAnswer(resp *fasthttp.Response, br *bufio.Reader) error {
+// (1xx) answers, as Response.ReadLimitBody does, and then its body when
+// its length is known and at most maxBuffered. It reports whether the
+// body is left to stream.
+func readAnswer(resp *fasthttp.Response, br *bufio.Reader) (stream bool, err error) {
 	if err := resp.Header.Read(br); err != nil {
-		return err
+		return false, err
 	}
 	for n := 0; interim(resp.StatusCode()); n++ {
 		if n == maxInterim {
-			return errTooManyInterim
+			return false, errTooManyInterim
 		}
 		if err := resp.Header.Read(br); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if resp.SkipBody || bodiless(resp.StatusCode()) {
-		return nil
+		return false, nil
 	}
 	n := resp.Header.ContentLength() // -1: chunked, -2: up to the close
-	resp.StreamBody = n < 0 || n > maxBuffered
-	return resp.ReadBody(br, maxBuffered) // the limit is ignored for a stream
+	if n < 0 || n > maxBuffered {
+		return true, nil
+	}
+	resp.StreamBody = false
+	return false, resp.ReadBody(br, maxBuffered)
 }
 
 // maxInterim bounds the interim answers read before the final one, as
@@ -126,12 +139,21 @@ func bodiless(status int) bool {
 	return status < 200 || status == fasthttp.StatusNoContent || status == fasthttp.StatusNotModified
 }
 
-// closeStream closes a streamed answer body that transport left in resp
-// and gives its connection back to the pool, if whole (the body was read
-// to its end: the connection holds no more of it), or closes it.
-func closeStream(resp *fasthttp.Response, whole bool) {
-	_ = resp.CloseBodyStream()
+// takeStream returns the response whose body streams the answer just
+// read into resp, or nil when resp has the whole answer.
+func takeStream(resp *fasthttp.Response) *fasthttp.Response {
 	uc := upConnOf(resp)
+	body := uc.stream
+	uc.stream = nil
+	return body
+}
+
+// closeStream closes a streamed answer body (takeStream) and gives its
+// connection back to the pool, if whole (the body was read to its end:
+// the connection holds no more of it), or closes it.
+func closeStream(body *fasthttp.Response, whole bool) {
+	_ = body.CloseBodyStream()
+	uc := upConnOf(body)
 	done := uc.done
 	uc.done = nil
 	done(whole)

@@ -52,10 +52,9 @@ func newUpstream(owner route.Owner, raw string, cfg *Config) (*upstream, error) 
 			MaxIdleConnDuration: cfg.IdleConnTimeout,
 			ReadBufferSize:      16 << 10,
 			WriteBufferSize:     16 << 10,
-			// Bodies stream through: a 1M-row CSV export is never held
-			// whole, and the client reads it as the service writes it.
-			// transport reads a small one whole.
-			StreamResponseBody:       true,
+			// transport reads a small answer body whole and streams the
+			// rest: a 1M-row CSV export is never held whole, and the
+			// client reads it as the service writes it.
 			Transport:                transport{},
 			DisablePathNormalizing:   true, // the path goes on as the client sent it
 			NoDefaultUserAgentHeader: true,
@@ -126,8 +125,10 @@ type upConn struct {
 	// and its body streams: a further read is of the body, which no
 	// deadline bounds. Set by transport, read by Read (the stream's).
 	answered atomic.Bool
-	// done ends the current response's streamed body (closeStream).
-	done func(whole bool)
+	// stream holds the current response's body when it streams
+	// (takeStream), and done ends it (closeStream).
+	stream *fasthttp.Response
+	done   func(whole bool)
 }
 
 // connAddr is the connection's remote address, carrying the connection
