@@ -1,5 +1,7 @@
 package fastpath
 
+import "bytes"
+
 // cleanPath reports whether a raw request path may be routed: it starts
 // with '/', has no empty segment (a doubled slash), no dot segment (also
 // percent-encoded) and no encoded slash. The net/http path's cleanPaths
@@ -9,6 +11,10 @@ package fastpath
 func cleanPath(p []byte) bool {
 	if len(p) == 0 || p[0] != '/' {
 		return false
+	}
+	if bytes.IndexByte(p, '.') < 0 && bytes.IndexByte(p, '%') < 0 {
+		// No dot segment or encoding can be there: most paths.
+		return !bytes.Contains(p, []byte("//"))
 	}
 	start := 1
 	for i := 1; i <= len(p); i++ {

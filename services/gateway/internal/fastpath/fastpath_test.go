@@ -35,7 +35,8 @@ func TestRouterMatchesChi(t *testing.T) {
 	paths := []string{"/api/events", "/api/events/", "/api/events/42", "/api/events/42/image",
 		"/api/sessions/book", "/api/sessions/7", "/api/sessions/7/cancel", "/api/admin/bulk/export/users",
 		"/api/admin/exports/1/download", "/api/docs", "/api/docs/init.js", "/api/openapi.json", "/", "/api",
-		"/api/admin/auth/jwks.json", "/manage/sessions/x/cancel", "/api/unknown", "/api/events/1/2/3"}
+		"/api/admin/auth/jwks.json", "/manage/sessions/x/cancel", "/api/unknown", "/api/events/1/2/3",
+		"/api/events/" + strings.Repeat("x", maxLiteralKey) + "/image"} // past the literal routes' keys
 	for _, p := range paths {
 		for _, m := range allowOrder {
 			var got string

@@ -89,3 +89,13 @@ func TestCanonicalKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainHopLengths(t *testing.T) {
+	var want uint64
+	for _, k := range plainHop {
+		want |= 1 << len(k)
+	}
+	if plainHopLengths != want {
+		t.Errorf("plainHopLengths = %b, want %b (the lengths of plainHop's names)", plainHopLengths, want)
+	}
+}

@@ -141,7 +141,15 @@ func stripHop(h interface {
 	}
 }
 
+// plainHopLengths has bit n set when a name of plainHop is n bytes long
+// (TestPlainHopLengths): most names are not looked for further.
+const plainHopLengths = 1<<len("Te") | 1<<len("Upgrade") | 1<<len("Keep-Alive") |
+	1<<len("Proxy-Connection") | 1<<len("Proxy-Authenticate") | 1<<len("Proxy-Authorization")
+
 func isPlainHop(name []byte) bool {
+	if len(name) >= 64 || plainHopLengths&(uint64(1)<<len(name)) == 0 {
+		return false
+	}
 	for _, k := range plainHop {
 		if len(name) == len(k) && bytes.EqualFold(name, []byte(k)) {
 			return true

@@ -22,9 +22,23 @@ type node struct {
 // router finds a route's entry by method and raw path.
 type router struct {
 	root node
+	// literal holds the routes without a {param}, by "METHOD /path":
+	// one lookup instead of one a segment. The tree would find the same
+	// entry (a literal segment beats a {param}).
+	literal map[string]*entry
 }
 
+// maxLiteralKey bounds the "METHOD /path" keys looked up in literal: a
+// longer request is found in the tree.
+const maxLiteralKey = 128
+
 func (r *router) add(rt route.Route, e *entry) {
+	if !strings.Contains(rt.Pattern, "{") {
+		if r.literal == nil {
+			r.literal = map[string]*entry{}
+		}
+		r.literal[rt.Method+" "+rt.Pattern] = e
+	}
 	n := &r.root
 	for seg := range strings.SplitSeq(strings.TrimPrefix(rt.Pattern, "/"), "/") {
 		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
@@ -57,6 +71,15 @@ func (r *router) add(rt route.Route, e *entry) {
 func (r *router) find(method, path []byte) *entry {
 	if len(path) == 0 || path[0] != '/' {
 		return nil
+	}
+	if len(method)+1+len(path) <= maxLiteralKey {
+		var key [maxLiteralKey]byte
+		n := copy(key[:], method)
+		key[n] = ' '
+		n += 1 + copy(key[n+1:], path)
+		if e := r.literal[string(key[:n])]; e != nil {
+			return e
+		}
 	}
 	return r.root.find(method, path[1:])
 }
