@@ -29,13 +29,9 @@ func ceiling(ctx context.Context, o options, c *config) error {
 	for _, pid := range c.pids {
 		after += cpuTime(pid)
 	}
-	m := wrkRate.FindStringSubmatch(res)
-	if m == nil {
-		return fmt.Errorf("wrk %s: no Requests/sec in its output: %s", c.url, res)
-	}
-	rate, err := strconv.ParseFloat(m[1], 64)
+	rate, err := wrkReqPerSec(c.url, res)
 	if err != nil {
-		return fmt.Errorf("wrk %s: rate %q: %w", c.url, m[1], err)
+		return err
 	}
 	requests := 0
 	if m := wrkTotal.FindStringSubmatch(res); m != nil {
@@ -51,6 +47,19 @@ func ceiling(ctx context.Context, o options, c *config) error {
 	}
 	c.ceilings, c.cpu = append(c.ceilings, rate), append(c.cpu, cpu)
 	return nil
+}
+
+// wrkReqPerSec is the Requests/sec of wrk's output res for url.
+func wrkReqPerSec(url, res string) (float64, error) {
+	m := wrkRate.FindStringSubmatch(res)
+	if m == nil {
+		return 0, fmt.Errorf("wrk %s: no Requests/sec in its output: %s", url, res)
+	}
+	rate, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return 0, fmt.Errorf("wrk %s: rate %q: %w", url, m[1], err)
+	}
+	return rate, nil
 }
 
 // wrk runs wrk -t1 -c<conns> for d on the load CPU and returns its output.
