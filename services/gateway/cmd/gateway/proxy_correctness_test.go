@@ -890,14 +890,8 @@ func csvUpstream(f *fixture) http.HandlerFunc {
 					return
 				}
 			}
-			if i == csvFirst {
-				select {
-				case <-f.gate:
-				case <-r.Context().Done():
-					return
-				case <-f.done:
-					return
-				}
+			if i == csvFirst && !f.waitGate(r) {
+				return
 			}
 		}
 		_ = bw.Flush()
@@ -970,14 +964,7 @@ func sizedUpstream(f *fixture) http.HandlerFunc {
 		chunk := bytes.Repeat([]byte("0123456789abcdef"), 4<<10)
 		for sent := 0; sent < sizedLen; sent += len(chunk) {
 			if sent == sizedFirst {
-				if err := http.NewResponseController(w).Flush(); err != nil {
-					return
-				}
-				select {
-				case <-f.gate:
-				case <-r.Context().Done():
-					return
-				case <-f.done:
+				if err := http.NewResponseController(w).Flush(); err != nil || !f.waitGate(r) {
 					return
 				}
 			}
@@ -1362,6 +1349,19 @@ func (f *fixture) stop(t *testing.T) {
 }
 
 func (f *fixture) openGate() { f.gateOnce.Do(func() { close(f.gate) }) }
+
+// waitGate waits in an upstream handler until the client opens the
+// gate; false when the request or the row ended first.
+func (f *fixture) waitGate(r *http.Request) bool {
+	select {
+	case <-f.gate:
+		return true
+	case <-r.Context().Done():
+		return false
+	case <-f.done:
+		return false
+	}
+}
 
 func (f *fixture) note(k, v string) {
 	f.mu.Lock()
