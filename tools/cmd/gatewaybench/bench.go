@@ -141,7 +141,24 @@ func benchmark(ctx context.Context, o options, out io.Writer) error {
 // lag p99 1.5–2.6 ms against 0.2 ms). The closed-loop ceilings keep the
 // upstream and Redis on the load CPU, so that the SUT's CPU measures the
 // proxy alone.
-func openLoopRound(ctx context.Context, o options, s *setup, order []*config, round int, rate float64, out io.Writer) (err error) {
+func openLoopRound(ctx context.Context, o options, s *setup, order []*config, round int, rate float64, out io.Writer) error {
+	return besideSUT(ctx, o, s, func() error {
+		for _, c := range order {
+			if !c.openLoop {
+				continue
+			}
+			if err := latency(ctx, o, c, rate); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "  round %d latency %-40s p50 %s  p99 %s\n", round+1, c.label(), ms(c.p50s[round]), ms(c.p99s[round]))
+		}
+		return nil
+	})
+}
+
+// besideSUT runs f with the proxies' upstream and Redis moved to the
+// SUT's CPU, as the open loop has them, and moves them back.
+func besideSUT(ctx context.Context, o options, s *setup, f func() error) (err error) {
 	if err := pin(ctx, o.sutCPU, s.upstreamPID, s.redisPID); err != nil {
 		return err
 	}
@@ -150,16 +167,7 @@ func openLoopRound(ctx context.Context, o options, s *setup, order []*config, ro
 			err = perr
 		}
 	}()
-	for _, c := range order {
-		if !c.openLoop {
-			continue
-		}
-		if err := latency(ctx, o, c, rate); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "  round %d latency %-40s p50 %s  p99 %s\n", round+1, c.label(), ms(c.p50s[round]), ms(c.p99s[round]))
-	}
-	return nil
+	return f()
 }
 
 // openLoopCeiling is c's closed-loop req/s with the proxies' upstream and
@@ -169,19 +177,14 @@ func openLoopRound(ctx context.Context, o options, s *setup, order []*config, ro
 // as the proxy, and that rate kept the SUT's CPU 70–110 % busy (more as
 // the proxy got cheaper), so its tail was a queue's.
 func openLoopCeiling(ctx context.Context, o options, s *setup, c *config) (req float64, err error) {
-	if err := pin(ctx, o.sutCPU, s.upstreamPID, s.redisPID); err != nil {
-		return 0, err
-	}
-	defer func() {
-		if perr := pin(ctx, o.loadCPU, s.upstreamPID, s.redisPID); err == nil {
-			err = perr
+	err = besideSUT(ctx, o, s, func() error {
+		res, err := wrk(ctx, o, c.url, o.duration)
+		if err == nil {
+			req, err = wrkReqPerSec(c.url, res)
 		}
-	}()
-	res, err := wrk(ctx, o, c.url, o.duration)
-	if err != nil {
-		return 0, err
-	}
-	return wrkReqPerSec(c.url, res)
+		return err
+	})
+	return req, err
 }
 
 // pin moves every thread of the processes pids to the CPU list cpus.
