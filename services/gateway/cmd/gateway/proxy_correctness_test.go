@@ -814,6 +814,34 @@ func correctnessCases() []correctnessCase {
 			},
 			saw: func(t *testing.T, f *fixture, _ *answer) { f.only(t, "booking") },
 		},
+		{
+			name: "a slow answer's X-RateLimit-Reset counts from the decision",
+			env:  map[string]string{"RATELIMIT_ENABLED": "true", "REDIS_URL": ""},
+			upstream: func(*fixture) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) {
+					time.Sleep(2500 * time.Millisecond)
+					web.WriteJSON(w, http.StatusOK, map[string]string{"path": r.URL.Path})
+				}
+			},
+			exchange: func(t *testing.T, f *fixture) *answer {
+				c := f.dial(t)
+				defer c.close()
+				sent := time.Now()
+				c.send(t, req("GET /api/events HTTP/1.1", hostLine))
+				a := c.read(t, "GET")
+				// The public tier's first request: its minute window
+				// (10 a minute) resets 6 s after the decision, in whole
+				// seconds rounded up; counted from the answer it would
+				// be 2.5 s later.
+				reset, err := strconv.ParseInt(headerValue(a.head, "X-RateLimit-Reset"), 10, 64)
+				if latest := sent.Add(7*time.Second-1).Unix() + 1; err != nil || reset > latest {
+					t.Errorf("X-RateLimit-Reset %s, want at most %d (sent at %d, reset 6 s after)\n%s",
+						headerValue(a.head, "X-RateLimit-Reset"), latest, sent.Unix(), a.head)
+				}
+				return a
+			},
+			status: []int{200},
+		},
 	}
 }
 

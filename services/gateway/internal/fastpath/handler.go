@@ -302,13 +302,16 @@ func (s *Server) limit(ctx *fasthttp.RequestCtx, rq *request, e *entry, client c
 
 // limitHeaders sets the rate-limit headers of rq's decision, if any, in
 // the seed's spelling (X-RateLimit-*: not normalised). It runs on the
-// final answer, after the upstream's headers were copied in.
+// final answer, after the upstream's headers were copied in, but the
+// windows' reset times count from the decision, made as the request
+// arrived (rq.start): not from the answer, which a slow upstream
+// delays.
 func limitHeaders(h *fasthttp.ResponseHeader, rq *request) {
 	if !rq.limited {
 		return
 	}
 	var buf [128]byte
-	vals, ends := limitreply.Append(buf[:0], &rq.limits, time.Now())
+	vals, ends := limitreply.Append(buf[:0], &rq.limits, rq.start)
 	from := 0
 	for i, name := range limitreply.Names {
 		h.SetCanonical([]byte(name), vals[from:ends[i]])
