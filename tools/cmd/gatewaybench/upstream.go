@@ -14,11 +14,11 @@ const upstreamBody = `{"items":[{"id":"0192f0c4-7a35-7c4e-9d3a-5b6a1f0e2d11","ti
 
 // serveUpstream answers every request with upstreamBody until ctx ends,
 // with the header fields a Go net/http service sends (Date, Content-Type,
-// Content-Length). It is a fasthttp server, not net/http: at 8–9 µs of
-// CPU a request against net/http's 20, the load CPU it shares with wrk
-// has room to spare, so that the closed-loop ceilings are the proxies'
-// and not the load CPU's (docs/benchmarks-gateway.md, "What the closed
-// loop does not show").
+// Content-Length). It is a fasthttp server, not net/http: at 6–9 µs of
+// CPU a request against net/http's 20, it leaves the load CPU it shares
+// with wrk enough for the closed-loop ceilings to be the proxies' rather
+// than the load CPU's (docs/benchmarks-gateway.md, "What the closed loop
+// does not show").
 func serveUpstream(ctx context.Context, addr string) error {
 	body := []byte(upstreamBody)
 	srv := &fasthttp.Server{
