@@ -95,6 +95,10 @@ var errStaleConn = errors.New("pooled upstream connection closed before the requ
 // non-blocking peek, so busy connections pay nothing). net/http's
 // transport notices such closes with a read per connection in the
 // background; fasthttp would write into the dead connection and fail.
+// The idle time is counted from the previous request's last write, not
+// its answer's last read: never less than the truth, so no idle
+// connection goes unchecked, and a connection whose answer took longer
+// than this is checked too (one more peek, no clock read per answer).
 const staleCheckAfter = 50 * time.Millisecond
 
 // upConn is an upstream connection under the response-header timeout:
@@ -115,10 +119,12 @@ type upConn struct {
 	net.Conn
 	wait time.Duration
 	addr connAddr
-	// lastRead is when a response was last read (zero: the connection
-	// is new, or its current request is being written); the next write
-	// starts a new request on a reused connection.
-	lastRead time.Time
+	// wrote is when a request was last written to; replied is set when
+	// an answer's bytes have been read since, so the next write starts a
+	// new request on a reused connection, idle for at most now - wrote
+	// (the clock read once a request, by Write).
+	wrote   time.Time
+	replied bool
 	// armed is the read deadline set on Conn (zero: none).
 	armed time.Time
 	// answered is set when the current response's headers have arrived
@@ -154,13 +160,13 @@ func (c *upConn) Write(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	if !c.lastRead.IsZero() {
-		idle := now.Sub(c.lastRead)
-		c.lastRead = time.Time{}
-		if idle > staleCheckAfter && !usable(c.Conn) {
+	if c.replied {
+		c.replied = false
+		if now.Sub(c.wrote) > staleCheckAfter && !usable(c.Conn) {
 			return 0, errStaleConn
 		}
 	}
+	c.wrote = now
 	return c.Conn.Write(p)
 }
 
@@ -174,7 +180,7 @@ func (c *upConn) Read(p []byte) (int, error) {
 	}
 	n, err := c.Conn.Read(p)
 	if n > 0 {
-		c.lastRead = time.Now()
+		c.replied = true
 	}
 	return n, err
 }
