@@ -119,10 +119,10 @@ type upConn struct {
 	net.Conn
 	wait time.Duration
 	addr connAddr
-	// wrote is when a request was last written to; replied is set when
-	// an answer's bytes have been read since, so the next write starts a
-	// new request on a reused connection, idle for at most now - wrote
-	// (the clock read once a request, by Write).
+	// wrote is when the connection was last written to; replied is set
+	// when an answer's bytes have been read since, so the next write
+	// starts a new request on a reused connection, idle for at most
+	// now - wrote (Write reads the clock anyway, for the deadline).
 	wrote   time.Time
 	replied bool
 	// armed is the read deadline set on Conn (zero: none).
