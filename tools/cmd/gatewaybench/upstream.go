@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 
 	"github.com/valyala/fasthttp"
 )
@@ -28,15 +27,11 @@ func serveUpstream(ctx context.Context, addr string) error {
 		},
 		NoDefaultServerHeader: true,
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("upstream: %w", err)
-	}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Shutdown()
 	}()
-	if err := srv.Serve(ln); err != nil {
+	if err := srv.ListenAndServe(addr); err != nil {
 		return fmt.Errorf("upstream: %w", err)
 	}
 	return nil
