@@ -64,7 +64,7 @@ type Redis struct {
 	BreakerCooldown time.Duration `env:"REDIS_BREAKER_COOLDOWN" default:"2s" doc:"how long the breaker stays open before one probe tries Redis again"`
 	Workers         int           `env:"REDIS_PIPELINE_WORKERS" default:"1" doc:"limiter round trips in flight at once; decisions waiting meanwhile form the next batch, so one is usually fastest (raise for a distant Redis)"`
 	BatchMax        int           `env:"REDIS_BATCH_MAX" default:"256" doc:"most limiter decisions sent in one round trip"`
-	LeaseMax        int           `env:"REDIS_LEASE_MAX" default:"64" doc:"most tokens one lease takes from Redis for a generous tier (every burst ≥ 32; a lease is at most 1/16 of the smallest burst); 0 turns leases off (every decision in Redis), at most 255"`
+	LeaseMax        int           `env:"REDIS_LEASE_MAX" default:"255" doc:"most tokens one lease takes from Redis for a generous tier (every burst ≥ 32; a lease is at most 1/16 of the smallest burst); 0 turns leases off (every decision in Redis), at most 255"`
 	LeaseTTL        time.Duration `env:"REDIS_LEASE_TTL" default:"1s" doc:"how long leased tokens may be spent before they lapse; bounds over-admission to rate×TTL/period per window"`
 	NegativeCache   bool          `env:"REDIS_NEGATIVE_CACHE" default:"true" doc:"repeat a refusal of Redis locally until its Retry-After, so a flood of 429s costs no round trips"`
 }

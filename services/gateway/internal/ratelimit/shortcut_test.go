@@ -123,6 +123,11 @@ func TestTierLeasable(t *testing.T) {
 	if got := s.leaseCap(mustTier(t, "t", "1000000000/minute")); got != 64 {
 		t.Errorf("lease cap of a huge tier = %d, want LeaseMax 64", got)
 	}
+	var cfg RedisConfig
+	cfg.setDefaults()
+	if cfg.LeaseMax != maxLease {
+		t.Errorf("default LeaseMax = %d, want %d (the most a reply carries)", cfg.LeaseMax, maxLease)
+	}
 }
 
 // TestLeaseDemand: the next lease follows the key's recent rate — one
