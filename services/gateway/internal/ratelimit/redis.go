@@ -94,8 +94,7 @@ func (c *RedisConfig) setDefaults() {
 	if c.BreakerCooldown <= 0 {
 		c.BreakerCooldown = 2 * time.Second
 	}
-	switch {
-	case c.LeaseMax == 0, c.LeaseMax > maxLease:
+	if c.LeaseMax == 0 || c.LeaseMax > maxLease {
 		c.LeaseMax = maxLease
 	}
 	if c.LeaseTTL <= 0 {
