@@ -43,3 +43,5 @@ require (
 )
 
 replace github.com/acube/platform/libs => ../../libs
+
+replace github.com/valyala/fasthttp => ./third_party/fasthttp
