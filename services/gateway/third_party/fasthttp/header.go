@@ -47,6 +47,30 @@ type header struct {
 	// written is set while a streamed body is written: the header block is
 	// out, so announcing a name then no longer moves its values.
 	written bool
+
+	// lines are preformatted field lines, written as they are after the
+	// other fields (AddLines).
+	lines []byte
+}
+
+// AddLines appends preformatted header field lines, each "Name: value"
+// and CRLF, which are written as they are after the other fields.
+//
+// They are not parsed, normalized or checked: the caller vouches that
+// each line is a well-formed field line (RFC 9110 §5) and that no name
+// among them is also set as a field, a special header or a trailer.
+// Peek, Del, All and the other accessors do not see them; Reset clears
+// them and CopyTo copies them.
+//
+// This costs one copy of lines, where setting each field costs a copy
+// and a scan of the key and value and a scan of the other fields.
+func (h *header) AddLines(lines []byte) {
+	h.lines = append(h.lines, lines...)
+}
+
+// Lines returns the field lines added with AddLines.
+func (h *header) Lines() []byte {
+	return h.lines
 }
 
 // emptyHeaderBlock reports whether the block after the start line is the
@@ -1494,6 +1518,7 @@ func (h *ResponseHeader) resetSkipNormalize() {
 	h.trailer = h.trailer[:0]
 	h.mulHeader = h.mulHeader[:0]
 	h.written = false
+	h.lines = h.lines[:0]
 }
 
 // Reset clears request header.
@@ -1526,6 +1551,7 @@ func (h *RequestHeader) resetSkipNormalize() {
 	h.cookies = h.cookies[:0]
 	h.cookiesCollected = false
 	h.written = false
+	h.lines = h.lines[:0]
 
 	h.rawHeaders = h.rawHeaders[:0]
 }
@@ -1544,6 +1570,7 @@ func (h *header) copyTo(dst *header) {
 	dst.cookies = copyArgs(dst.cookies, h.cookies)
 	dst.h = copyArgs(dst.h, h.h)
 	dst.trailerH = copyArgs(dst.trailerH, h.trailerH)
+	dst.lines = append(dst.lines[:0], h.lines...)
 }
 
 // CopyTo copies all the headers to dst.
@@ -3289,6 +3316,7 @@ func (h *ResponseHeader) AppendBytes(dst []byte) []byte {
 			dst = appendHeaderLine(dst, kv.key, kv.value)
 		}
 	}
+	dst = append(dst, h.lines...)
 
 	if len(h.trailer) > 0 {
 		dst = appendHeaderLine(dst, strTrailer, appendTrailerBytes(nil, h.trailer, strCommaSpace))
@@ -3406,6 +3434,7 @@ func (h *RequestHeader) AppendBytes(dst []byte) []byte {
 		kv := &h.h[i]
 		dst = appendHeaderLine(dst, kv.key, kv.value)
 	}
+	dst = append(dst, h.lines...)
 
 	if len(h.trailer) > 0 {
 		dst = appendHeaderLine(dst, strTrailer, appendTrailerBytes(nil, h.trailer, strCommaSpace))
