@@ -31,6 +31,7 @@ import (
 	"github.com/acube/platform/services/gateway/internal/config"
 	"github.com/acube/platform/services/gateway/internal/fastpath"
 	"github.com/acube/platform/services/gateway/internal/httpapi"
+	"github.com/acube/platform/services/gateway/internal/limitreply"
 	"github.com/acube/platform/services/gateway/internal/openapi"
 	"github.com/acube/platform/services/gateway/internal/proxy"
 	"github.com/acube/platform/services/gateway/internal/ratelimit"
@@ -184,6 +185,7 @@ func publicServer(cfg config.Config, deps httpapi.Deps, upstreams map[route.Owne
 		DialTimeout:           cfg.Proxy.DialTimeout,
 		ResponseHeaderTimeout: cfg.Proxy.ResponseHeaderTimeout,
 		IdleConnTimeout:       cfg.Proxy.IdleConnTimeout,
+		AnswerFields:          limitreply.Names[:],
 	}, reg, deps.Log)
 	if err != nil {
 		return nil, err

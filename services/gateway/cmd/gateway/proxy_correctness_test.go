@@ -747,6 +747,24 @@ func correctnessCases() []correctnessCase {
 			status:   []int{200},
 			saw:      realIPs(map[string]string{"/api/events?n=0": "127.0.0.1", "/api/events?n=1": "127.0.0.1"}),
 		},
+		{
+			name: "a client's own forwarding fields are replaced, in any case",
+			request: req("GET /api/events HTTP/1.1", hostLine, "x-real-ip: 6.6.6.6", "X-FORWARDED-HOST: evil.example",
+				"X-Forwarded-Proto: https", "x-forwarded-for: 6.6.6.6"),
+			status: []int{200},
+			saw: func(t *testing.T, f *fixture, _ *answer) {
+				s := f.only(t, "booking")
+				for name, want := range map[string][]string{
+					"X-Real-Ip":         {"127.0.0.1"},
+					"X-Forwarded-Host":  {strings.TrimPrefix(hostLine, "Host: ")},
+					"X-Forwarded-Proto": {"http"},
+				} {
+					if got := s.Header.Values(name); !slices.Equal(got, want) {
+						t.Errorf("upstream %s %q, want %q", name, got, want)
+					}
+				}
+			},
+		},
 		// Upstream failures.
 		{
 			name: "an upstream that does not answer in time: JSON 504",
@@ -813,6 +831,30 @@ func correctnessCases() []correctnessCase {
 				}
 			},
 			saw: func(t *testing.T, f *fixture, _ *answer) { f.only(t, "booking") },
+		},
+		{
+			name: "an upstream's own rate-limit and nosniff fields give way to the gateway's",
+			env:  map[string]string{"RATELIMIT_ENABLED": "true", "REDIS_URL": ""},
+			upstream: func(*fixture) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) {
+					w.Header()["x-ratelimit-limit"] = []string{"999"}
+					w.Header().Set("RateLimit", "bogus")
+					w.Header().Set("X-Content-Type-Options", "sniff")
+					web.WriteJSON(w, http.StatusOK, map[string]string{"path": r.URL.Path})
+				}
+			},
+			request: req("GET /api/events HTTP/1.1", hostLine),
+			status:  []int{200},
+			client: func(t *testing.T, a *answer) {
+				for name, want := range map[string]string{"X-RateLimit-Limit": "10", "X-Content-Type-Options": "nosniff"} {
+					if got := a.resp.Header.Values(name); !slices.Equal(got, []string{want}) {
+						t.Errorf("client got %s %q, want [%s]\n%s", name, got, want, a.head)
+					}
+				}
+				if got := a.resp.Header.Values("RateLimit"); len(got) != 1 || got[0] == "bogus" {
+					t.Errorf("client got RateLimit %q, want the gateway's alone\n%s", got, a.head)
+				}
+			},
 		},
 		{
 			name: "a slow answer's X-RateLimit-Reset counts from the decision",

@@ -47,6 +47,10 @@ type Config struct {
 	ResponseHeaderTimeout time.Duration
 	// IdleConnTimeout closes keep-alive connections idle this long.
 	IdleConnTimeout time.Duration
+	// AnswerFields are fields the gateway writes on answers itself (the
+	// rate-limit fields): an upstream's own are dropped, as its echo of
+	// X-Request-ID is, so that the client gets the gateway's alone.
+	AnswerFields []string
 }
 
 func (c *Config) setDefaults() {
@@ -120,7 +124,7 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Proxy, error
 			// (chunked, e.g. CSV export) answers on every write, and
 			// flushing known-length ones early would only add syscalls.
 			ErrorHandler:   p.errorHandler(owner),
-			ModifyResponse: dropRequestID,
+			ModifyResponse: dropFields(append([]string{web.HeaderRequestID}, cfg.AnswerFields...)),
 			ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
 	}
@@ -133,11 +137,16 @@ func (p *Proxy) Handler(owner route.Owner) http.Handler { return p.handlers[owne
 // Close drops idle upstream connections.
 func (p *Proxy) Close() { p.transport.CloseIdleConnections() }
 
-// dropRequestID removes the upstream's echo of X-Request-ID: the gateway has
-// already set it, and ReverseProxy would add a second value.
-func dropRequestID(resp *http.Response) error {
-	resp.Header.Del(web.HeaderRequestID)
-	return nil
+// dropFields removes names from an upstream's answer: the gateway has
+// already set them (its X-Request-ID, and Config.AnswerFields), and
+// ReverseProxy would add the upstream's values to its own.
+func dropFields(names []string) func(*http.Response) error {
+	return func(resp *http.Response) error {
+		for _, name := range names {
+			resp.Header.Del(name)
+		}
+		return nil
+	}
 }
 
 // LimitBody refuses bodies larger than limit: at once with a 413 when the
