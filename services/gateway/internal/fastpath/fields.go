@@ -51,11 +51,17 @@ const (
 	fieldUpgrade
 	fieldCacheControl
 	fieldCSP
+	// Named so once spaces are trimmed, in any case: any of
+	// ownRequestNames, any of ownAnswerNames, the other fields the
+	// gateway writes itself (lines.go).
+	fieldOwnRequest
+	fieldOwnAnswer
 
 	// mayTrail are the fields deleted from a message whose body is
 	// chunked: its trailer section, which the walk does not see, may
 	// hold them.
-	mayTrail = fieldRequestID | fieldExpect | fieldForwardedFor | fieldPlainHop | fieldConnection | fieldTrailer
+	mayTrail = fieldRequestID | fieldExpect | fieldForwardedFor | fieldPlainHop | fieldConnection | fieldTrailer |
+		fieldOwnRequest | fieldOwnAnswer
 )
 
 // fieldsOf returns which of the fields names has.
@@ -104,6 +110,12 @@ func fieldsOf(names iter.Seq[[]byte]) fields {
 		}
 		if isPlainHop(name) {
 			f |= fieldPlainHop
+		}
+		if inNames(name, ownRequestLengths, ownRequestNames[:]) {
+			f |= fieldOwnRequest
+		}
+		if inNames(name, ownAnswerLengths, ownAnswerNames[:]) {
+			f |= fieldOwnAnswer
 		}
 	}
 	return f

@@ -54,6 +54,11 @@ func TestFieldsOf(t *testing.T) {
 		{name: "the security fields an answer may choose, trimmed, any case", raw: "cache-control: max-age=60\r\n CONTENT-SECURITY-POLICY : x\r\n",
 			want: fieldCacheControl | fieldCSP},
 		{name: "Connection and Trailer, trimmed, any case", raw: "connection: close\r\n TRAILER : X\r\n", want: fieldConnection | fieldTrailer},
+		{name: "the request fields the gateway writes itself, trimmed, any case",
+			raw: "x-real-ip: 6.6.6.6\r\n X-FORWARDED-HOST : a\r\n", want: fieldOwnRequest},
+		{name: "the answer fields the gateway writes itself, any case",
+			raw: "x-ratelimit-limit: 9\r\nRateLimit: x\r\nX-Content-Type-Options: sniff\r\n", want: fieldOwnAnswer},
+		{name: "a name that only shares an own name's length", raw: "X-Real-Ipp: 1\r\nX-Forwarded-Hosx: 1\r\n", want: 0},
 		{name: "chunked: the trailers may hold what the proxy deletes", raw: "Transfer-Encoding: chunked\r\n", cl: -1,
 			want: fieldTransferEncoding | mayTrail},
 	}
@@ -90,12 +95,24 @@ func TestCanonicalKeys(t *testing.T) {
 	}
 }
 
-func TestPlainHopLengths(t *testing.T) {
-	var want uint64
-	for _, k := range plainHop {
-		want |= 1 << len(k)
-	}
-	if plainHopLengths != want {
-		t.Errorf("plainHopLengths = %b, want %b (the lengths of plainHop's names)", plainHopLengths, want)
+// TestNameLengths: each name set's length mask (inNames) has the bits
+// of its names' lengths, and no others.
+func TestNameLengths(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		lengths uint64
+		names   []string
+	}{
+		{"plainHopLengths", plainHopLengths, plainHop[:]},
+		{"ownRequestLengths", ownRequestLengths, ownRequestNames[:]},
+		{"ownAnswerLengths", ownAnswerLengths, ownAnswerNames[:]},
+	} {
+		var want uint64
+		for _, k := range tt.names {
+			want |= 1 << len(k)
+		}
+		if tt.lengths != want {
+			t.Errorf("%s = %b, want %b (the lengths of its names)", tt.name, tt.lengths, want)
+		}
 	}
 }

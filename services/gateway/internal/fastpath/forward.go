@@ -52,7 +52,9 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 	if rq.fields&fieldExpect != 0 {
 		h.Del("Expect") // answered here (100 Continue) already
 	}
-	h.SetCanonical([]byte(keyClientIP), []byte(client.Addr))
+	if rq.fields&fieldOwnRequest != 0 {
+		delNames(h, ownRequestNames[:])
+	}
 	if rq.fields&fieldForwardedFor != 0 {
 		if trusted {
 			// Behind a trusted proxy the chain it reports is kept, ours added.
@@ -62,9 +64,7 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 		}
 		h.Del(keyForwardedFor)
 	}
-	h.SetCanonical([]byte(keyForwardedFor), []byte(peer))
-	h.SetCanonical([]byte(keyForwardedHost), h.Host())
-	h.SetCanonical([]byte(keyForwardedProto), []byte("http"))
+	forwardLines(h, rq, client.Addr, peer)
 	h.SetHost(e.upstream.host)
 
 	var body *guardedBody
@@ -96,12 +96,13 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 	if f&fieldRequestID != 0 {
 		rh.Del(keyRequestID)
 	}
-	rh.SetCanonical([]byte(keyRequestID), rq.ID())
-	limitHeaders(rh, rq)
+	if f&fieldOwnAnswer != 0 {
+		delNames(rh, ownAnswerNames[:])
+	}
 	if f&(fieldConnection|fieldTrailer) != 0 {
 		f |= fieldCacheControl | fieldCSP // either may have been, or moved to the trailer
 	}
-	securityHeaders(rh, f)
+	answerLines(rh, rq, f)
 	stream := takeStream(&ctx.Response)
 	if stream == nil {
 		s.record(ctx, rq, e.metrics, rh.StatusCode())
@@ -146,11 +147,16 @@ func stripHop(h interface {
 const plainHopLengths = 1<<len("Te") | 1<<len("Upgrade") | 1<<len("Keep-Alive") |
 	1<<len("Proxy-Connection") | 1<<len("Proxy-Authenticate") | 1<<len("Proxy-Authorization")
 
-func isPlainHop(name []byte) bool {
-	if len(name) >= 64 || plainHopLengths&(uint64(1)<<len(name)) == 0 {
+func isPlainHop(name []byte) bool { return inNames(name, plainHopLengths, plainHop[:]) }
+
+// inNames reports whether name is one of names, in any case; lengths has
+// bit n set when one of them is n bytes long, so that most names are not
+// looked for further.
+func inNames(name []byte, lengths uint64, names []string) bool {
+	if len(name) >= 64 || lengths&(uint64(1)<<len(name)) == 0 {
 		return false
 	}
-	for _, k := range plainHop {
+	for _, k := range names {
 		if len(name) == len(k) && bytes.EqualFold(name, []byte(k)) {
 			return true
 		}

@@ -122,9 +122,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	s.proxy(ctx, &rq, e)
 }
 
-// requestID keeps a valid X-Request-ID or mints one, and puts it on the
-// request (once, whatever the client sent). The answer gets it from
-// finish, or from proxy after the upstream's headers are copied in.
+// requestID keeps a valid X-Request-ID or mints one, and takes the
+// client's off the request: a proxied request carries it once, whatever
+// the client sent (forwardLines), and so does every answer (answerLines).
 func (s *Server) requestID(ctx *fasthttp.RequestCtx, rq *request) {
 	h := &ctx.Request.Header
 	sent := rq.fields&fieldRequestID != 0
@@ -138,9 +138,8 @@ func (s *Server) requestID(ctx *fasthttp.RequestCtx, rq *request) {
 		rq.idLen = len(s.ids.next(&rq.idBuf))
 	}
 	if sent {
-		h.Del(keyRequestID) // every field of it: one goes on
+		h.Del(keyRequestID) // every field of it: one goes on (forwardLines)
 	}
-	h.SetCanonical([]byte(keyRequestID), rq.ID())
 }
 
 // checkHeaders refuses what the net/http path's web.HeaderLimits
@@ -300,25 +299,6 @@ func (s *Server) limit(ctx *fasthttp.RequestCtx, rq *request, e *entry, client c
 	return true
 }
 
-// limitHeaders sets the rate-limit headers of rq's decision, if any, in
-// the seed's spelling (X-RateLimit-*: not normalised). It runs on the
-// final answer, after the upstream's headers were copied in, but the
-// windows' reset times count from the decision, made as the request
-// arrived (rq.start): not from the answer, which a slow upstream
-// delays.
-func limitHeaders(h *fasthttp.ResponseHeader, rq *request) {
-	if !rq.limited {
-		return
-	}
-	var buf [128]byte
-	vals, ends := limitreply.Append(buf[:0], &rq.limits, rq.start)
-	from := 0
-	for i, name := range limitreply.Names {
-		h.SetCanonical([]byte(name), vals[from:ends[i]])
-		from = ends[i]
-	}
-}
-
 // isUpgrade reports whether the request, with fields f, asks to switch
 // protocols (Upgrade with a Connection: upgrade token), as
 // proxy.IsUpgrade.
@@ -356,7 +336,6 @@ func (s *Server) fail(ctx *fasthttp.RequestCtx, rq *request, rm *web.RouteMetric
 	if closes(e.Status) {
 		ctx.SetConnectionClose()
 	}
-	limitHeaders(&ctx.Response.Header, rq)
 	if e.Status == fasthttp.StatusUnsupportedMediaType {
 		ctx.Response.Header.Set("Accept-Encoding", "identity")
 	}
@@ -364,11 +343,10 @@ func (s *Server) fail(ctx *fasthttp.RequestCtx, rq *request, rm *web.RouteMetric
 	s.finish(ctx, rq, rm)
 }
 
-// finish fills in the request id and the security headers and records a
-// request answered by the gateway itself.
+// finish adds the gateway's fields (answerLines) and records a request
+// answered by the gateway itself.
 func (s *Server) finish(ctx *fasthttp.RequestCtx, rq *request, rm *web.RouteMetrics) {
-	ctx.Response.Header.SetCanonical([]byte(keyRequestID), rq.ID())
-	securityHeaders(&ctx.Response.Header, fieldCacheControl|fieldCSP) // the docs set their own
+	answerLines(&ctx.Response.Header, rq, fieldCacheControl|fieldCSP) // the docs set their own
 	s.record(ctx, rq, rm, ctx.Response.StatusCode())
 }
 
@@ -398,20 +376,6 @@ func writeJSON(ctx *fasthttp.RequestCtx, e *web.Error) {
 	ctx.Response.SetBodyRaw(append(body, '\n')) // as json.Encoder, which web.WriteJSON uses
 }
 
-// securityHeaders sets web.SecurityHeaders' set: nosniff always, the
-// no-store and CSP defaults where the answer chose none. may says which
-// of Cache-Control and Content-Security-Policy the answer may have
-// (fieldCacheControl, fieldCSP): only those are looked for.
-func securityHeaders(h *fasthttp.ResponseHeader, may fields) {
-	h.SetCanonical([]byte(keyNoSniff), []byte("nosniff"))
-	if may&fieldCacheControl == 0 || len(h.PeekCanonical([]byte(keyCacheControl))) == 0 {
-		h.SetCanonical([]byte(keyCacheControl), []byte(web.NoStore))
-	}
-	if may&fieldCSP == 0 || len(h.PeekCanonical([]byte(keyCSP))) == 0 {
-		h.SetCanonical([]byte(keyCSP), []byte(web.APIContentSecurityPolicy))
-	}
-}
-
 // recoverPanic turns a panic into a JSON 500, as web.HTTPMetrics'
 // middleware does: fasthttp would let it take the process down.
 func (s *Server) recoverPanic(ctx *fasthttp.RequestCtx, rq *request) {
@@ -420,6 +384,12 @@ func (s *Server) recoverPanic(ctx *fasthttp.RequestCtx, rq *request) {
 		return
 	}
 	s.cfg.Log.Error("handler panicked", "panic", p, "request_id", string(rq.ID()))
-	ctx.Response.ResetBody()
+	// Nothing of the answer begun stays, the gateway's lines neither
+	// (fail adds them again), but a connection that was to close does.
+	closing := ctx.Response.ConnectionClose()
+	ctx.Response.Reset()
+	if closing {
+		ctx.SetConnectionClose()
+	}
 	s.fail(ctx, rq, nil, &web.Error{Status: fasthttp.StatusInternalServerError, Message: "Internal server error"})
 }
