@@ -123,12 +123,5 @@ func appendLimitLines(dst []byte, rq *request) []byte {
 	if !rq.limited {
 		return dst
 	}
-	var buf [128]byte
-	vals, ends := limitreply.Append(buf[:0], &rq.limits, rq.start)
-	from := 0
-	for i, name := range limitreply.Names {
-		dst = appendLine(dst, name, vals[from:ends[i]])
-		from = ends[i]
-	}
-	return dst
+	return limitreply.AppendLines(dst, &rq.limits, rq.start)
 }

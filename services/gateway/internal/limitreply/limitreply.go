@@ -41,18 +41,38 @@ var Names = [...]string{HeaderLimit, HeaderRemaining, HeaderReset, HeaderPolicy,
 // (Values, not a callback per header: a callback would make buf escape,
 // an allocation per request on the fasthttp path.)
 func Append(buf []byte, d *ratelimit.Decision, now time.Time) ([]byte, [len(Names)]int) {
+	return appendFields(buf, d, now, false)
+}
+
+// AppendLines appends the field lines of Names for d at now to buf, each
+// "Name: value" and CRLF, with the values Append renders.
+func AppendLines(buf []byte, d *ratelimit.Decision, now time.Time) []byte {
+	buf, _ = appendFields(buf, d, now, true)
+	return buf
+}
+
+// appendFields is Append, and AppendLines when lines is set: each value
+// then has its name before it and CRLF after it (ends still mark where
+// the values end).
+func appendFields(buf []byte, d *ratelimit.Decision, now time.Time, lines bool) ([]byte, [len(Names)]int) {
 	var ends [len(Names)]int
 	t := d.Tightest()
 	tw, ts := d.Tier.Windows[t], d.Windows[t]
+	buf = startField(buf, 0, lines)
 	buf = append(buf, tw.Limit()...)
 	ends[0] = len(buf)
+	buf = startField(endField(buf, lines), 1, lines)
+	from := len(buf)
 	buf = strconv.AppendInt(buf, int64(ts.Remaining), 10)
 	ends[1] = len(buf)
-	remaining := buf[ends[0]:ends[1]] // the tightest window's r=, below
-	buf = strconv.AppendInt(buf, now.Add(ts.ResetAfter).Add(time.Second-1).Unix(), 10)
+	remaining := buf[from:ends[1]] // the tightest window's r=, below
+	buf = startField(endField(buf, lines), 2, lines)
+	buf = strconv.AppendInt(buf, resetAt(now, ts.ResetAfter), 10)
 	ends[2] = len(buf)
+	buf = startField(endField(buf, lines), 3, lines)
 	buf = append(buf, d.Tier.PolicyHeader()...)
 	ends[3] = len(buf)
+	buf = startField(endField(buf, lines), 4, lines)
 	for i, w := range d.Tier.Windows {
 		if i > 0 {
 			buf = append(buf, ", "...)
@@ -69,7 +89,32 @@ func Append(buf []byte, d *ratelimit.Decision, now time.Time) ([]byte, [len(Name
 		buf = strconv.AppendInt(buf, CeilSeconds(d.Windows[i].ResetAfter), 10)
 	}
 	ends[4] = len(buf)
-	return buf, ends
+	return endField(buf, lines), ends
+}
+
+// startField begins field i's line ("Name: "), if lines.
+func startField(buf []byte, i int, lines bool) []byte {
+	if !lines {
+		return buf
+	}
+	buf = append(buf, Names[i]...)
+	return append(buf, ':', ' ')
+}
+
+// endField ends a field's line (CRLF), if lines.
+func endField(buf []byte, lines bool) []byte {
+	if !lines {
+		return buf
+	}
+	return append(buf, '\r', '\n')
+}
+
+// resetAt is when a window resetting after d from now is full again, in
+// Unix seconds rounded up: now.Add(d).Add(time.Second - 1).Unix(), in
+// integers.
+func resetAt(now time.Time, d time.Duration) int64 {
+	const s = int64(time.Second)
+	return (now.UnixNano() + int64(d) + s - 1) / s
 }
 
 // CeilSeconds rounds up to whole seconds, never below zero.

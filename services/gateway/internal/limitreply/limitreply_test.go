@@ -38,6 +38,7 @@ func TestAppend(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	tests := []struct {
 		name    string
+		late    time.Duration // after now
 		windows [ratelimit.MaxWindows]ratelimit.WindowState
 		want    [len(Names)]string
 	}{
@@ -55,17 +56,36 @@ func TestAppend(t *testing.T) {
 			want: [...]string{"1000", "12", "1800000600", `"admin-minute";q=60;w=60, "admin-hour";q=1000;w=3600`,
 				`"admin-minute";r=59;t=1, "admin-hour";r=12;t=600`},
 		},
+		{
+			name: "a reset on a whole second is not rounded up", late: 500 * time.Millisecond,
+			windows: [ratelimit.MaxWindows]ratelimit.WindowState{
+				{Remaining: 7, ResetAfter: 1500 * time.Millisecond}, {Remaining: 900, ResetAfter: time.Minute}},
+			want: [...]string{"60", "7", "1800000002", `"admin-minute";q=60;w=60, "admin-hour";q=1000;w=3600`,
+				`"admin-minute";r=7;t=2, "admin-hour";r=900;t=60`},
+		},
+		{
+			name: "a nanosecond past a whole second is", late: 500*time.Millisecond + 1,
+			windows: [ratelimit.MaxWindows]ratelimit.WindowState{
+				{Remaining: 7, ResetAfter: 1500 * time.Millisecond}, {Remaining: 900, ResetAfter: time.Minute}},
+			want: [...]string{"60", "7", "1800000003", `"admin-minute";q=60;w=60, "admin-hour";q=1000;w=3600`,
+				`"admin-minute";r=7;t=2, "admin-hour";r=900;t=60`},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := ratelimit.Decision{Tier: tier, Allowed: true, Backend: ratelimit.BackendRedis, Windows: tt.windows}
-			buf, ends := Append([]byte("prefix"), &d, now)
+			buf, ends := Append([]byte("prefix"), &d, now.Add(tt.late))
 			from := len("prefix")
+			wantLines := "prefix"
 			for i, name := range Names {
 				if got := string(buf[from:ends[i]]); got != tt.want[i] {
 					t.Errorf("%s: %q, want %q", name, got, tt.want[i])
 				}
 				from = ends[i]
+				wantLines += name + ": " + tt.want[i] + "\r\n"
+			}
+			if got := string(AppendLines([]byte("prefix"), &d, now.Add(tt.late))); got != wantLines {
+				t.Errorf("AppendLines:\n%q, want\n%q", got, wantLines)
 			}
 		})
 	}
