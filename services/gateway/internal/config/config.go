@@ -64,7 +64,7 @@ type Redis struct {
 	BreakerCooldown time.Duration `env:"REDIS_BREAKER_COOLDOWN" default:"2s" doc:"how long the breaker stays open before one probe tries Redis again"`
 	Workers         int           `env:"REDIS_PIPELINE_WORKERS" default:"1" doc:"limiter round trips in flight at once; decisions waiting meanwhile form the next batch, so one is usually fastest (raise for a distant Redis)"`
 	BatchMax        int           `env:"REDIS_BATCH_MAX" default:"256" doc:"most limiter decisions sent in one round trip"`
-	LeaseMax        int           `env:"REDIS_LEASE_MAX" default:"255" doc:"most tokens one lease takes from Redis for a generous tier (every burst ≥ 32; a lease is at most 1/16 of the smallest burst); 0 turns leases off (every decision in Redis), at most 255"`
+	LeaseMax        int           `env:"REDIS_LEASE_MAX" default:"65535" doc:"most tokens one lease takes from Redis for a generous tier (every burst ≥ 32; a lease is at most 1/16 of the smallest burst, and about what the key used over REDIS_LEASE_TTL); 0 turns leases off (every decision in Redis), at most 65535"`
 	LeaseTTL        time.Duration `env:"REDIS_LEASE_TTL" default:"1s" doc:"how long leased tokens may be spent before they lapse; bounds over-admission to rate×TTL/period per window"`
 	NegativeCache   bool          `env:"REDIS_NEGATIVE_CACHE" default:"true" doc:"repeat a refusal of Redis locally until its Retry-After, so a flood of 429s costs no round trips"`
 }
@@ -121,8 +121,8 @@ func (c Config) validate() error {
 	if c.Redis.Timeout <= 0 || c.Redis.Workers <= 0 || c.Redis.BatchMax <= 0 || c.Redis.BreakerFailures <= 0 {
 		errs = append(errs, errors.New("config: REDIS_TIMEOUT, REDIS_PIPELINE_WORKERS, REDIS_BATCH_MAX and REDIS_BREAKER_FAILURES must be positive"))
 	}
-	if c.Redis.LeaseMax < 0 || c.Redis.LeaseMax > 255 || c.Redis.LeaseTTL <= 0 {
-		errs = append(errs, errors.New("config: REDIS_LEASE_MAX must be 0..255 and REDIS_LEASE_TTL positive"))
+	if c.Redis.LeaseMax < 0 || c.Redis.LeaseMax > 65535 || c.Redis.LeaseTTL <= 0 {
+		errs = append(errs, errors.New("config: REDIS_LEASE_MAX must be 0..65535 and REDIS_LEASE_TTL positive"))
 	}
 	if c.RateLimit.NearLimitFrac <= 0 || c.RateLimit.NearLimitFrac > 1 {
 		errs = append(errs, errors.New("config: RATELIMIT_NEAR_LIMIT must be in (0, 1]"))

@@ -99,8 +99,8 @@ func checkPeriods(t *testing.T, s string, windows []Window) {
 // an out-of-range read.
 func FuzzDecodeDecision(f *testing.F) {
 	f.Add([]byte{}, 1, 0)
-	f.Add(make([]byte, 9), 1, 0)
-	f.Add(make([]byte, 17), 2, 0)
+	f.Add(make([]byte, 10), 1, 0)
+	f.Add(make([]byte, 18), 2, 0)
 	f.Add(make([]byte, 60), 4, 3)
 	f.Fuzz(func(t *testing.T, reply []byte, nWindows, off int) {
 		if nWindows < 1 || nWindows > MaxWindows || off < 0 || off > len(reply) {
@@ -115,7 +115,7 @@ func FuzzDecodeDecision(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if next != off+1+8*nWindows {
+		if next != off+grantBytes+8*nWindows {
 			t.Fatalf("decodeDecision consumed %d bytes for %d windows", next-off, nWindows)
 		}
 		if err := checkReply(string(reply), next); (err == nil) != (next == len(reply)) {

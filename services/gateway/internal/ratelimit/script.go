@@ -27,12 +27,12 @@ import (
 //
 // KEYS: one per request. ARGV[1]: the number of tiers T; then per tier:
 // windows n and per window burst, rate, period in seconds; then one
-// string of two bytes per request: its tier (0-based, in ARGV order) and
-// its cost (≤ 255).
+// string of three bytes per request: its tier (0-based, in ARGV order)
+// and its cost (big-endian, ≤ maxLease).
 // Returns one string: the script's now (a little-endian double, seconds
-// since 2017), then per request a byte, the tokens granted (0 refused),
-// and its windows' TATs after the charge (what it stored, or found when
-// refused). From those decodeDecision computes, in the same arithmetic,
+// since 2017), then per request two bytes, the tokens granted
+// (big-endian, 0 refused), and its windows' TATs after the charge (what
+// it stored, or found when refused). From those decodeDecision computes, in the same arithmetic,
 // the remaining, retry_after and reset_after redis_rate returns for each
 // window: work taken off Redis, whose one thread every replica shares.
 var gcraScript = redis.NewScript(`
@@ -87,7 +87,8 @@ local out = {}
 -- per window of the request at hand, reused across requests
 local tats = {}
 for r = 1, #KEYS do
-  local ti, want = string.byte(reqs, 2 * r - 1, 2 * r)
+  local ti, hi, lo = string.byte(reqs, 3 * r - 2, 3 * r)
+  local want = hi * 256 + lo
   local tier = tiers[ti + 1]
   local nwin, eis, bursts, offs = tier.nwin, tier.eis, tier.bursts, tier.offs
   local key = KEYS[r]
@@ -148,7 +149,7 @@ for r = 1, #KEYS do
   else
     packed = struct.pack(tier.fmt, unpack(tats, 1, nwin))
   end
-  out[2 * r - 1], out[2 * r] = string.char(grant), packed
+  out[2 * r - 1], out[2 * r] = string.char(math.floor(grant / 256), grant % 256), packed
 end
 return struct.pack("<d", now) .. table.concat(out)
 `)
@@ -161,17 +162,24 @@ var errShortReply = errors.New("rate-limit script: reply shorter than the batch"
 // clock (the reply's first 8 bytes).
 func decodeDecision(reply string, off int, now float64, d *Decision) (int, error) {
 	n := len(d.Tier.Windows)
-	if len(reply)-off < 1+8*n {
+	if len(reply)-off < grantBytes+8*n {
 		return 0, errShortReply
 	}
-	d.Allowed = reply[off] > 0
-	off++
+	d.Allowed = granted(reply[off:]) > 0
+	off += grantBytes
 	for i := range n {
 		d.Windows[i] = d.Tier.Windows[i].state(now, f64(reply[off:]), d.Allowed)
 		off += 8
 	}
 	return off, nil
 }
+
+// grantBytes is the size of a request's grant in the script's reply.
+const grantBytes = 2
+
+// granted reads a request's grant at the start of b: the tokens Redis
+// gave, 0 refused.
+func granted(b string) int { return int(b[0])<<8 | int(b[1]) }
 
 // state is the window's redis_rate numbers at now, given its TAT after the
 // decision: what the script computed before replies carried TATs, in the

@@ -497,6 +497,34 @@ func TestIntegrationScriptGrantsUpTo(t *testing.T) {
 	}
 }
 
+// TestIntegrationScriptGrantsLargeLeases: asks and grants past one byte
+// (up to maxLease) go through the script whole. The day's window refills
+// a token every 0.86 s: a slow run may see one or two more; and
+// redis_rate's remaining truncates a float, so it may read one less.
+func TestIntegrationScriptGrantsLargeLeases(t *testing.T) {
+	rdb, _, prefix := countedRedis(t)
+	r := newTestRedis(t, rdb, prefix, RedisConfig{Timeout: time.Second})
+	tier := mustTier(t, "t", "100000/day")
+	const slack = 2
+	tests := []struct{ ask, wantGranted, wantRemaining int }{
+		{ask: maxLease, wantGranted: maxLease, wantRemaining: 100000 - maxLease},
+		{ask: 256, wantGranted: 256, wantRemaining: 100000 - maxLease - 256},
+		{ask: 40000, wantGranted: 100000 - maxLease - 256, wantRemaining: 0},
+		{ask: 300, wantGranted: 0, wantRemaining: 0},
+	}
+	for i, tt := range tests {
+		d, granted, err := r.roundTrip(tier, "route", "client", tt.ask)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if granted < tt.wantGranted || granted > min(tt.wantGranted+slack, tt.ask) || d.Allowed != (granted > 0) ||
+			d.Windows[0].Remaining < max(tt.wantRemaining-1, 0) || d.Windows[0].Remaining > tt.wantRemaining+slack {
+			t.Errorf("step %d ask %d: granted %d allowed %v remaining %d, want %d and %d (or up to %d more)", i+1, tt.ask,
+				granted, d.Allowed, d.Windows[0].Remaining, tt.wantGranted, tt.wantRemaining, slack)
+		}
+	}
+}
+
 // TestIntegrationSetTableDropsShortcuts: after SetTable changes a tier's
 // numbers, neither a cached refusal nor a lease answers for it; the next
 // decision goes to Redis under the new numbers.
