@@ -748,6 +748,23 @@ func correctnessCases() []correctnessCase {
 			saw:      realIPs(map[string]string{"/api/events?n=0": "127.0.0.1", "/api/events?n=1": "127.0.0.1"}),
 		},
 		{
+			name:    "the upstream gets its own host as Host, the client's as X-Forwarded-Host",
+			request: req("GET /api/events?q=1 HTTP/1.1", "Host: client.example"),
+			status:  []int{200},
+			saw: func(t *testing.T, f *fixture, _ *answer) {
+				s := f.only(t, "booking")
+				if want := strings.TrimPrefix(f.up["booking"].srv.URL, "http://"); s.Host != want {
+					t.Errorf("upstream Host %q, want %q", s.Host, want)
+				}
+				if got := s.Header.Values("X-Forwarded-Host"); !slices.Equal(got, []string{"client.example"}) {
+					t.Errorf("upstream X-Forwarded-Host %q, want [client.example]", got)
+				}
+				if s.URI != "/api/events?q=1" {
+					t.Errorf("upstream request URI %q", s.URI)
+				}
+			},
+		},
+		{
 			name: "a client's own forwarding fields are replaced, in any case",
 			request: req("GET /api/events HTTP/1.1", hostLine, "x-real-ip: 6.6.6.6", "X-FORWARDED-HOST: evil.example",
 				"X-Forwarded-Proto: https", "x-forwarded-for: 6.6.6.6"),
@@ -1484,6 +1501,7 @@ func (f *fixture) dial(t *testing.T) *clientConn {
 // seenRequest is what an upstream received.
 type seenRequest struct {
 	Owner, Method, URI string
+	Host               string // the request's Host field
 	Header, Trailer    http.Header
 	Body               []byte
 	BodyErr            error
@@ -1518,7 +1536,7 @@ type tapKey struct{}
 
 func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
-	s := seenRequest{Owner: u.owner, Method: r.Method, URI: r.RequestURI, Header: r.Header.Clone(),
+	s := seenRequest{Owner: u.owner, Method: r.Method, URI: r.RequestURI, Host: r.Host, Header: r.Header.Clone(),
 		Trailer: r.Trailer.Clone(), Body: body, BodyErr: err}
 	if tc, ok := r.Context().Value(tapKey{}).(*tapConn); ok {
 		s.RawHead = tc.nextHead()

@@ -66,6 +66,10 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 	}
 	forwardLines(h, rq, client.Addr, peer)
 	h.SetHost(e.upstream.host)
+	// The request's URI was parsed from the client's request line and Host
+	// (handle); without this, Request.Write would put the client's host
+	// back in the Host field.
+	ctx.Request.UseHostHeader = true
 
 	var body *guardedBody
 	if ctx.Request.IsBodyStream() {
