@@ -64,11 +64,15 @@ const (
 		fieldOwnRequest | fieldOwnAnswer
 )
 
-// fieldsOf returns which of the fields names has.
-func fieldsOf(names iter.Seq[[]byte]) fields {
+// fieldsOf returns which of the fields names has; the framing ones
+// (fieldContentLength, fieldTransferEncoding) only if framing is set: a
+// request's, whose raw lines checkHeaders reads. An answer's framing is
+// fasthttp's to read and to rebuild.
+func fieldsOf(names iter.Seq[[]byte], framing bool) fields {
 	var f fields
 	for name := range names {
 		switch {
+		case !framing:
 		case len(name) == len("content-length") && bytes.EqualFold(name, []byte("content-length")):
 			f |= fieldContentLength
 		case len(name) == len("transfer-encoding") && bytes.EqualFold(name, []byte("transfer-encoding")):
@@ -121,11 +125,11 @@ func fieldsOf(names iter.Seq[[]byte]) fields {
 	return f
 }
 
-// messageFields returns the fields of a message with field names names,
-// and mayTrail too when its body is chunked (contentLength -1, as
-// fasthttp's ContentLength reports it).
-func messageFields(names iter.Seq[[]byte], contentLength int) fields {
-	f := fieldsOf(names)
+// messageFields returns the fields of a message with field names names
+// (the framing ones if framing: fieldsOf), and mayTrail too when its body
+// is chunked (contentLength -1, as fasthttp's ContentLength reports it).
+func messageFields(names iter.Seq[[]byte], contentLength int, framing bool) fields {
+	f := fieldsOf(names, framing)
 	if contentLength == -1 {
 		f |= mayTrail
 	}
@@ -135,7 +139,7 @@ func messageFields(names iter.Seq[[]byte], contentLength int) fields {
 // requestFields returns the fields of a request's raw header lines (as
 // received): messageFields.
 func requestFields(raw []byte, contentLength int) fields {
-	return messageFields(fieldNames(raw), contentLength)
+	return messageFields(fieldNames(raw), contentLength, true)
 }
 
 // fieldNames yields the name of each "name: value" line of a raw header

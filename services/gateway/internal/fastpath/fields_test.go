@@ -69,6 +69,10 @@ func TestFieldsOf(t *testing.T) {
 			}
 		})
 	}
+	// An answer's framing fields are not looked for.
+	if got := messageFields(fieldNames([]byte("Content-Length: 3\r\nTransfer-Encoding: chunked\r\n")), 3, false); got != 0 {
+		t.Errorf("an answer's fields = %016b, want none", got)
+	}
 	raw := []byte("Host: a\r\nTransfer-Encoding: chunked\r\n Keep-Alive : 5\r\n")
 	if n := testing.AllocsPerRun(100, func() { _ = requestFields(raw, -1) }); n != 0 {
 		t.Errorf("requestFields allocates %.0f times per run", n)
@@ -113,6 +117,29 @@ func TestNameLengths(t *testing.T) {
 		}
 		if tt.lengths != want {
 			t.Errorf("%s = %b, want %b (the lengths of its names)", tt.name, tt.lengths, want)
+		}
+	}
+}
+
+func TestPlainLines(t *testing.T) {
+	tests := []struct {
+		raw  string
+		want bool
+	}{
+		{"", true},
+		{"Host: a\r\n", true},
+		{"Host: a\r\nAccept: */*\r\n\r\n", true},
+		{"Host: a", true}, // no line end at all
+		{"Host: a\n", false},
+		{"\nHost: a\r\n", false},
+		{"Host: a\r\nX: b\nY: c\r\n", false},
+		{"Host: a\r\n folded\r\n", false},
+		{"Host: a\r\n\tfolded\r\n", false},
+		{"Host: a \r\nX: b\r\n", true}, // a space before CRLF is no fold
+	}
+	for _, tt := range tests {
+		if got := plainLines([]byte(tt.raw)); got != tt.want {
+			t.Errorf("plainLines(%q) = %v, want %v", tt.raw, got, tt.want)
 		}
 	}
 }

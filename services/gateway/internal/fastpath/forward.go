@@ -95,7 +95,7 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 	// client's response (and as net/http's sniffing gives one on the
 	// other path): the server's NoDefaultContentType would leave none.
 	rh.SetNoDefaultContentType(false)
-	f := messageFields(keys(rh.All()), rh.ContentLength())
+	f := messageFields(keys(rh.All()), rh.ContentLength(), false)
 	stripHop(rh, f)
 	if f&fieldRequestID != 0 {
 		rh.Del(keyRequestID)

@@ -152,7 +152,7 @@ func checkHeaders(h *fasthttp.RequestHeader, f fields) *web.Error {
 	if size := len(h.Method()) + len(h.RequestURI()) + len(" HTTP/1.1\r\n ") + len(raw); size > web.MaxHeaderBytes {
 		return headersTooLarge("the request line and headers may take at most " + strconv.Itoa(web.MaxHeaderBytes) + " bytes, not " + strconv.Itoa(size))
 	}
-	if bytes.Count(raw, lf) != bytes.Count(raw, crlf) || bytes.Contains(raw, foldSP) || bytes.Contains(raw, foldTab) {
+	if !plainLines(raw) {
 		return badFraming("header lines must end with CRLF and may not be folded (RFC 9112 §2.2, §5.2)")
 	}
 	if h.ContentLength() == -1 && f&fieldContentLength != 0 {
@@ -180,13 +180,26 @@ func checkHeaders(h *fasthttp.RequestHeader, f fields) *web.Error {
 }
 
 var (
-	lf       = []byte("\n")
-	crlf     = []byte("\r\n")
-	foldSP   = []byte("\n ")
-	foldTab  = []byte("\n\t")
 	comma    = []byte(",")
 	identity = []byte("identity")
 )
+
+// plainLines reports whether every LF of a raw header block ends a line
+// with CRLF and none starts a folded one (SP or HTAB after it).
+func plainLines(raw []byte) bool {
+	for {
+		i := bytes.IndexByte(raw, '\n')
+		if i < 0 {
+			return true
+		}
+		if i == 0 || raw[i-1] != '\r' {
+			return false
+		}
+		if raw = raw[i+1:]; len(raw) > 0 && (raw[0] == ' ' || raw[0] == '\t') {
+			return false
+		}
+	}
+}
 
 // headersTooLarge is the JSON 431, whether the handler measured the
 // headers or fasthttp's read buffer overflowed first (parseError).

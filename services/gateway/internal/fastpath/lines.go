@@ -1,6 +1,8 @@
 package fastpath
 
 import (
+	"bytes"
+
 	"github.com/valyala/fasthttp"
 
 	"github.com/acube/platform/libs/web"
@@ -73,6 +75,9 @@ func appendClientLine[V string | []byte](dst []byte, name string, value V) []byt
 	from := len(dst) + len(name) + len(": ")
 	dst = appendLine(dst, name, value)
 	v := dst[from : len(dst)-len("\r\n")]
+	if bytes.IndexByte(v, '\r') < 0 && bytes.IndexByte(v, '\n') < 0 {
+		return dst // as always: fasthttp's parser refuses both
+	}
 	for i, c := range v {
 		if c == '\r' || c == '\n' {
 			v[i] = ' '

@@ -44,6 +44,7 @@ func TestAppendClientLine(t *testing.T) {
 	tests := []struct{ value, want string }{
 		{"203.0.113.7", "X-Forwarded-For: 203.0.113.7\r\n"},
 		{"a\rb\nc", "X-Forwarded-For: a b c\r\n"},
+		{"a\n", "X-Forwarded-For: a \r\n"},
 		{"", "X-Forwarded-For: \r\n"},
 	}
 	for _, tt := range tests {
