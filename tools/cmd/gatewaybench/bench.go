@@ -27,7 +27,7 @@ type options struct {
 	sutCPU, loadCPU        string
 	rate                   float64
 	flood                  int
-	nethttp                bool
+	nethttp, nginxFields   bool
 }
 
 // config is one configuration under load and its figures, round by round.
@@ -201,12 +201,12 @@ func pin(ctx context.Context, cpus string, pids ...int) error {
 func (c *config) label() string { return "(" + c.key + ") " + c.name }
 
 // comparedNeighbours orders cs in the ring the rounds visit: each compared
-// pair side by side ((b)–(d), (d)–(c), (c)–(c′); (c)–(a) for the open
-// loop, across the ring's end), so that a ratio's two sides are measured
-// seconds apart.
+// pair side by side ((b)–(d), (d)–(c), (c)–(e), (c)–(c′) when there is no
+// (e) and one apart when there is; (c)–(a) for the open loop, across the
+// ring's end), so that a ratio's two sides are measured seconds apart.
 func comparedNeighbours(cs []*config) []*config {
 	ring := make([]*config, 0, len(cs))
-	for _, k := range []string{"a", "b", "d", "c", "c′", "b′"} {
+	for _, k := range []string{"a", "b", "d", "c", "e", "c′", "b′"} {
 		for _, c := range cs {
 			if c.key == k {
 				ring = append(ring, c)
@@ -271,7 +271,7 @@ func start(ctx context.Context, o options, dir string, ps *procs) (*setup, error
 	// limiter still decides each one.
 	limited := []string{"REDIS_URL=" + redisURL, "REDIS_KEY_PREFIX=" + s.prefix, "RATELIMIT_PUBLIC=1000000000/minute"}
 	noLimits := []string{"RATELIMIT_ENABLED=false"}
-	nginxAddr := addr()
+	nginxAddr, nginxFieldsAddr := addr(), addr()
 	// (a) is a second instance of the same upstream on the SUT's CPU, like
 	// every other configuration's front: with the one on the load CPU both
 	// ends of (a)'s 64 connections would share CPU 1 with the generator,
@@ -302,7 +302,7 @@ func start(ctx context.Context, o options, dir string, ps *procs) (*setup, error
 	if err := add("c", "gateway, Redis limits", "fasthttp", true, limited); err != nil {
 		return nil, err
 	}
-	if err := writeNginxConf(dir, nginxAddr, upstream); err != nil {
+	if err := writeNginxConf(dir, nginxAddr, nginxFieldsAddr, upstream); err != nil {
 		return nil, err
 	}
 	nginxPID, err := ps.start(o.sutCPU, filepath.Join(dir, "nginx.log"), nil, "nginx", "-p", dir, "-c", filepath.Join(dir, "nginx.conf"))
@@ -310,6 +310,10 @@ func start(ctx context.Context, o options, dir string, ps *procs) (*setup, error
 		return nil, err
 	}
 	s.configs = append(s.configs, &config{key: "d", name: "nginx proxy_pass + limit_req", url: "http://" + nginxAddr + "/api/events", pids: []int{nginxPID}, openLoop: true})
+	if o.nginxFields {
+		s.configs = append(s.configs, &config{key: "e", name: "nginx + limit_req + the gateway's fields",
+			url: "http://" + nginxFieldsAddr + "/api/events", pids: []int{nginxPID}})
+	}
 	if o.nethttp {
 		if err := add("b′", "gateway, no limits, net/http path", "nethttp", false, noLimits); err != nil {
 			return nil, err
@@ -340,7 +344,12 @@ func start(ctx context.Context, o options, dir string, ps *procs) (*setup, error
 	return s, nil
 }
 
-func writeNginxConf(dir, addr, upstream string) error {
+// writeNginxConf writes nginx's configuration: (d) on addr, as the
+// issue names it, and (e) on fieldsAddr, which also sets the fields the
+// gateway sets on every request and answer, as far as nginx can (the
+// rate-limit fields it cannot): what an nginx in the gateway's place
+// would have to do.
+func writeNginxConf(dir, addr, fieldsAddr, upstream string) error {
 	for _, d := range []string{"logs", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o777); err != nil {
 			return fmt.Errorf("nginx directories: %w", err)
@@ -367,8 +376,28 @@ http {
       proxy_set_header Connection "";
     }
   }
+  server {
+    listen %[4]s reuseport;
+    location /api/ {
+      limit_req zone=public burst=1000000 nodelay;
+      limit_req_status 429;
+      proxy_pass http://booking;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Request-Id $request_id;
+      proxy_set_header X-Real-Ip $remote_addr;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_hide_header X-Request-Id;
+      add_header X-Request-Id $request_id always;
+      add_header X-Content-Type-Options nosniff always;
+      add_header Cache-Control no-store always;
+      add_header Content-Security-Policy "default-src 'none'; frame-ancestors 'none'" always;
+    }
+  }
 }
-`, dir, addr, upstream)
+`, dir, addr, upstream, fieldsAddr)
 	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
 		return fmt.Errorf("nginx.conf: %w", err)
 	}

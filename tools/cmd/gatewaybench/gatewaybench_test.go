@@ -55,25 +55,44 @@ func TestRoundOrderIsABBA(t *testing.T) {
 }
 
 func TestComparedNeighboursKeepsPairsAdjacent(t *testing.T) {
-	var cs []*config
-	for _, k := range []string{"a", "b", "c", "d", "b′", "c′"} {
-		cs = append(cs, &config{key: k})
+	tests := []struct {
+		name string
+		keys []string
+		near [][2]string // side by side
+		next [][2]string // at most one between
+	}{
+		{name: "every configuration", keys: []string{"a", "b", "c", "d", "e", "b′", "c′"},
+			near: [][2]string{{"b", "d"}, {"d", "c"}, {"c", "e"}}, next: [][2]string{{"c", "c′"}}},
+		{name: "without nginx with fields", keys: []string{"a", "b", "c", "d", "b′", "c′"},
+			near: [][2]string{{"b", "d"}, {"d", "c"}, {"c", "c′"}}},
+		{name: "without the net/http path", keys: []string{"a", "b", "c", "d", "e"},
+			near: [][2]string{{"b", "d"}, {"d", "c"}, {"c", "e"}}},
 	}
-	ring := comparedNeighbours(cs)
-	if len(ring) != len(cs) {
-		t.Fatalf("ring has %d configs, want %d", len(ring), len(cs))
-	}
-	at := map[string]int{}
-	for i, c := range ring {
-		at[c.key] = i
-	}
-	for _, pair := range [][2]string{{"b", "d"}, {"d", "c"}, {"c", "c′"}} {
-		if d := at[pair[0]] - at[pair[1]]; d != 1 && d != -1 {
-			t.Errorf("%s and %s are %d apart in %v", pair[0], pair[1], d, at)
-		}
-	}
-	if got := comparedNeighbours(cs[:4]); len(got) != 4 {
-		t.Errorf("without the net/http path: %d configs, want 4", len(got))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var cs []*config
+			for _, k := range tt.keys {
+				cs = append(cs, &config{key: k})
+			}
+			ring := comparedNeighbours(cs)
+			if len(ring) != len(cs) {
+				t.Fatalf("ring has %d configs, want %d", len(ring), len(cs))
+			}
+			at := map[string]int{}
+			for i, c := range ring {
+				at[c.key] = i
+			}
+			for _, pair := range tt.near {
+				if d := at[pair[0]] - at[pair[1]]; d != 1 && d != -1 {
+					t.Errorf("%s and %s are %d apart in %v", pair[0], pair[1], d, at)
+				}
+			}
+			for _, pair := range tt.next {
+				if d := at[pair[0]] - at[pair[1]]; d < -2 || d > 2 {
+					t.Errorf("%s and %s are %d apart in %v", pair[0], pair[1], d, at)
+				}
+			}
+		})
 	}
 }
 

@@ -5,6 +5,9 @@
 //	(b)  the gateway without limits
 //	(c)  the gateway with Redis limits (public tier raised out of reach)
 //	(d)  nginx proxy_pass + limit_req
+//	(e)  the same nginx also setting the fields the gateway sets (request
+//	     id, X-Real-IP, X-Forwarded-*, the security fields; not the
+//	     rate-limit ones, which nginx cannot), closed loop, for the record
 //	(b′) (c′) the same gateways on the net/http data path
 //	     (GATEWAY_DATA_PATH=nethttp), for the record
 //
@@ -107,6 +110,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each measurement, sent but not counted")
 		fs.IntVar(&o.flood, "flood", 100000, "requests of the over-limit flood; 0 skips it")
 		fs.BoolVar(&o.nethttp, "nethttp", true, "also measure the gateways on the net/http data path (GATEWAY_DATA_PATH=nethttp)")
+		fs.BoolVar(&o.nginxFields, "nginx-fields", true, "also measure nginx setting the gateway's fields (e), closed loop")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}

@@ -60,6 +60,12 @@ func report(o options, s *setup, rate float64, lim limiterRounds, fl floodResult
 		Ref: "nginx proxy_pass + limit_req, CPU µs/request", Max: 1.2, Note: "CPU of the processes each request passes, from /proc"}.FromRounds(c.cpu, d.cpu))
 	add(benchresult.Result{Area: "gateway", Name: "gateway without limits, req/s (closed loop)", Unit: "req/s",
 		Ref: "nginx proxy_pass + limit_req, same upstream", Note: note}.FromRounds(b.ceilings, d.ceilings))
+	if e := byKey(s, "e"); e != nil {
+		add(benchresult.Result{Area: "gateway", Name: "gateway with Redis limits vs nginx setting the gateway's fields, req/s", Unit: "req/s",
+			Ref: "nginx + limit_req + the gateway's fields", Note: note}.FromRounds(c.ceilings, e.ceilings))
+		add(benchresult.Result{Area: "gateway", Name: "gateway with Redis limits vs nginx setting the gateway's fields, CPU µs/request", Unit: "µs",
+			Ref: "nginx + limit_req + the gateway's fields, CPU µs/request", Note: "CPU of the processes each request passes, from /proc"}.FromRounds(c.cpu, e.cpu))
+	}
 	if cn := byKey(s, "c′"); cn != nil {
 		add(benchresult.Result{Area: "gateway", Name: "gateway with Redis limits, fasthttp data path vs net/http, req/s", Unit: "req/s",
 			Ref: "the same gateway with GATEWAY_DATA_PATH=nethttp", Note: note}.FromRounds(c.ceilings, cn.ceilings))
