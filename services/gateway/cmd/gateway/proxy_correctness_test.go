@@ -601,6 +601,20 @@ func correctnessCases() []correctnessCase {
 			},
 		},
 		{
+			// RFC 9110 §5.5: a CR in a field value is refused or made a
+			// space; passed on, it could end the line at the upstream.
+			name:    "a bare CR inside a field value",
+			request: req("GET /api/events HTTP/1.1", hostLine, "X-Forwarded-Host: a\rX-Injected: 1"),
+			status:  []int{400, 200},
+			saw: func(t *testing.T, f *fixture, _ *answer) {
+				for _, s := range f.allSeen() {
+					if strings.Contains(s.RawHead, "\r\nX-Injected") || strings.Contains(s.RawHead, "a\r") {
+						t.Errorf("upstream saw the CR:\n%q", s.RawHead)
+					}
+				}
+			},
+		},
+		{
 			// RFC 9112 §7.1 and erratum 7633: chunk lines end in CRLF.
 			name: "a bare LF after a chunk size",
 			request: req("POST /api/contact HTTP/1.1", hostLine, "Content-Type: application/json", "Transfer-Encoding: chunked") +

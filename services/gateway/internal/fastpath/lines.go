@@ -11,11 +11,11 @@ import (
 
 // The fields the gateway adds to every proxied request and to every
 // answer are written as preformatted lines (the AddLines of fasthttp's
-// headers, third_party/fasthttp/PATCH.md), not set one by one: a set
+// headers, third_party/fasthttp/README.md), not set one by one: a set
 // field costs a copy and a scan of its key and value and a scan of the
 // message's other fields, about 500 instructions, and the gateway adds
 // up to fourteen to a request and its answer (docs/benchmarks-gateway.md,
-// "Field lines").
+// "Field lines, leases of 65 535, and the Host").
 //
 // Lines go out beside the message's fields and do not replace them, so
 // a message's own field of a name the gateway writes is deleted first:
@@ -69,14 +69,14 @@ func appendLine[V string | []byte](dst []byte, name string, value V) []byte {
 	return append(dst, '\r', '\n')
 }
 
-// appendClientLine is appendLine for a value the client sent: a CR in it
-// becomes a space (RFC 9110 §5.5), as fasthttp's setters do.
+// appendClientLine is appendLine for a value the client sent: a CR or LF
+// in it becomes a space (RFC 9110 §5.5), as fasthttp's setters do.
 func appendClientLine[V string | []byte](dst []byte, name string, value V) []byte {
 	from := len(dst) + len(name) + len(": ")
 	dst = appendLine(dst, name, value)
 	v := dst[from : len(dst)-len("\r\n")]
 	if bytes.IndexByte(v, '\r') < 0 && bytes.IndexByte(v, '\n') < 0 {
-		return dst // as always: fasthttp's parser refuses both
+		return dst // the usual case: fasthttp's parser refuses both
 	}
 	for i, c := range v {
 		if c == '\r' || c == '\n' {

@@ -8,7 +8,7 @@ import (
 )
 
 // TestAddLines pins the contract of the AddLines the fork adds to
-// fasthttp's headers (third_party/fasthttp/PATCH.md): the lines are
+// fasthttp's headers (third_party/fasthttp/README.md): the lines are
 // written as they are, after the other fields, and Reset and CopyTo
 // treat them as part of the header.
 func TestAddLines(t *testing.T) {
