@@ -355,6 +355,25 @@ func writeNginxConf(dir, addr, fieldsAddr, upstream string) error {
 			return fmt.Errorf("nginx directories: %w", err)
 		}
 	}
+	// What both servers do with /api/: (d) as the issue names it.
+	const proxied = `      limit_req zone=public burst=1000000 nodelay;
+      limit_req_status 429;
+      proxy_pass http://booking;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+`
+	// What (e) also does: the gateway's fields.
+	const fields = `      proxy_set_header X-Request-Id $request_id;
+      proxy_set_header X-Real-Ip $remote_addr;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_hide_header X-Request-Id;
+      add_header X-Request-Id $request_id always;
+      add_header X-Content-Type-Options nosniff always;
+      add_header Cache-Control no-store always;
+      add_header Content-Security-Policy "default-src 'none'; frame-ancestors 'none'" always;
+`
 	conf := fmt.Sprintf(`daemon off;
 worker_processes 1;
 pid %[1]s/nginx.pid;
@@ -369,35 +388,15 @@ http {
   server {
     listen %[2]s reuseport;
     location /api/ {
-      limit_req zone=public burst=1000000 nodelay;
-      limit_req_status 429;
-      proxy_pass http://booking;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
+%[5]s    }
   }
   server {
     listen %[4]s reuseport;
     location /api/ {
-      limit_req zone=public burst=1000000 nodelay;
-      limit_req_status 429;
-      proxy_pass http://booking;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header X-Request-Id $request_id;
-      proxy_set_header X-Real-Ip $remote_addr;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Host $host;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_hide_header X-Request-Id;
-      add_header X-Request-Id $request_id always;
-      add_header X-Content-Type-Options nosniff always;
-      add_header Cache-Control no-store always;
-      add_header Content-Security-Policy "default-src 'none'; frame-ancestors 'none'" always;
-    }
+%[5]s%[6]s    }
   }
 }
-`, dir, addr, upstream, fieldsAddr)
+`, dir, addr, upstream, fieldsAddr, proxied, fields)
 	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
 		return fmt.Errorf("nginx.conf: %w", err)
 	}

@@ -2,6 +2,10 @@ package main
 
 import (
 	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -103,5 +107,40 @@ func TestFloodCommandsText(t *testing.T) {
 	}
 	if got := (floodResult{}).commandsText(); got != "none" {
 		t.Errorf("no commands: %q", got)
+	}
+}
+
+// TestNginxConf: both servers proxy /api/ the same way, (e) also sets the
+// gateway's fields, and nginx, where installed, accepts the file.
+func TestNginxConf(t *testing.T) {
+	dir := t.TempDir()
+	if err := writeNginxConf(dir, "127.0.0.1:18081", "127.0.0.1:18082", "127.0.0.1:18080"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "nginx.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(b)
+	d, e, ok := strings.Cut(conf, "listen 127.0.0.1:18082")
+	if !ok || !strings.Contains(d, "listen 127.0.0.1:18081") {
+		t.Fatalf("no server for (d) then (e):\n%s", conf)
+	}
+	for _, line := range []string{"limit_req zone=public", "proxy_pass http://booking;", `proxy_set_header Connection "";`} {
+		if !strings.Contains(d, line) || !strings.Contains(e, line) {
+			t.Errorf("%q is not in both servers", line)
+		}
+	}
+	for _, line := range []string{"proxy_set_header X-Forwarded-For", "add_header X-Request-Id $request_id always;"} {
+		if strings.Contains(d, line) || !strings.Contains(e, line) {
+			t.Errorf("%q is not in (e) alone", line)
+		}
+	}
+	nginx, err := exec.LookPath("nginx")
+	if err != nil {
+		t.Skip("nginx is not installed: the file's syntax is not checked")
+	}
+	if out, err := exec.Command(nginx, "-t", "-p", dir, "-c", filepath.Join(dir, "nginx.conf")).CombinedOutput(); err != nil {
+		t.Errorf("nginx -t: %v\n%s", err, out)
 	}
 }
