@@ -175,7 +175,22 @@ type image struct {
 	base       string            // the final stage's FROM
 	user       string
 	entrypoint []string
+	// fetches are the build stage's go mod downloads, each with what the
+	// context had put in place before it.
+	fetches []fetch
 }
+
+// fetch is a go mod download of the build stage: its directory, and the
+// context's COPYs that ran before it.
+type fetch struct {
+	dir    string
+	copies []contextCopy
+}
+
+// contextCopy is a COPY from the context: src (a context path; a
+// directory's contents when it ends in "/") to dst (absolute; a directory
+// when it ends in "/").
+type contextCopy struct{ src, dst string }
 
 func abs(p, workdir string) string {
 	if path.IsAbs(p) {
@@ -201,6 +216,7 @@ func model(t *testing.T, svc string) *image {
 	}
 	seen := map[string]bool{}
 	workdir := "/"
+	var copies []contextCopy
 	for i, in := range ins {
 		args := in.args
 		if in.cmd != "ENTRYPOINT" && in.cmd != "CMD" { // exec form: no expansion
@@ -242,6 +258,11 @@ func model(t *testing.T, svc string) *image {
 			srcs, dst := fields[:len(fields)-1], abs(fields[len(fields)-1], workdir)
 			if from == "" {
 				for _, src := range srcs {
+					to := dst
+					if strings.HasSuffix(fields[len(fields)-1], "/") || len(srcs) > 1 {
+						to += "/"
+					}
+					copies = append(copies, contextCopy{src: src, dst: to})
 					parts := strings.Split(path.Clean(src), "/")
 					top := parts[0]
 					if top == "services" && len(parts) > 1 {
@@ -279,6 +300,8 @@ func model(t *testing.T, svc string) *image {
 			}
 			for _, c := range commands(args) {
 				switch {
+				case len(c) == 3 && c[0] == "go" && c[1] == "mod" && c[2] == "download":
+					img.fetches = append(img.fetches, fetch{dir: workdir, copies: slices.Clone(copies)})
 				case len(c) > 2 && c[0] == "go" && c[1] == "build":
 					var out string
 					var pkgs []string
@@ -588,5 +611,63 @@ func TestIntegrationServicesBuildFromTheirModuleAndLibsAlone(t *testing.T) {
 				t.Fatalf("build %s without go.work: %v\n%s", svc, err, out)
 			}
 		})
+	}
+}
+
+// TestIntegrationModulesResolveFromWhatIsCopiedBeforeTheirFetch lays out
+// what the context has put in place by each go mod download of the build
+// stage, and resolves the module graph there with GOWORK=off, as the
+// image build does: a go.mod that replaces a module with a directory the
+// build has not copied yet (the gateway's third_party/fasthttp) fails here,
+// not in the first image build.
+func TestIntegrationModulesResolveFromWhatIsCopiedBeforeTheirFetch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("resolves every service's modules; skipped under -short")
+	}
+	for _, svc := range services(t) {
+		t.Run(svc, func(t *testing.T) {
+			img := model(t, svc)
+			if len(img.fetches) == 0 {
+				t.Fatalf("%s: no go mod download in the build stage", dockerfile)
+			}
+			for _, f := range img.fetches {
+				root := t.TempDir()
+				for _, c := range f.copies {
+					layOut(t, root, c)
+				}
+				list := exec.Command("go", "list", "-m", "all")
+				list.Dir = filepath.Join(root, f.dir)
+				list.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly")
+				if out, err := list.CombinedOutput(); err != nil {
+					t.Errorf("go mod download in %s with what is copied before it: %v\n%s", f.dir, err, out)
+				}
+			}
+		})
+	}
+}
+
+// layOut copies c from the repository into root, as COPY would into /.
+func layOut(t *testing.T, root string, c contextCopy) {
+	t.Helper()
+	src := filepath.Join(repo, c.src)
+	dst := filepath.Join(root, c.dst)
+	info, err := os.Stat(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.IsDir() {
+		src += "/." // its contents
+	} else if strings.HasSuffix(c.dst, "/") {
+		dst = filepath.Join(dst, filepath.Base(c.src))
+	}
+	dir := filepath.Dir(dst) // a file's
+	if info.IsDir() {
+		dir = dst
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("cp", "-r", src, dst).CombinedOutput(); err != nil {
+		t.Fatalf("copy %s to %s: %v\n%s", c.src, c.dst, err, out)
 	}
 }
