@@ -439,55 +439,61 @@ func TestServiceArgumentIsRequired(t *testing.T) {
 	}
 }
 
+// eachImage runs f on the model of every service's image, a subtest
+// each.
+func eachImage(t *testing.T, f func(t *testing.T, img *image)) {
+	t.Helper()
+	for _, svc := range services(t) {
+		t.Run(svc, func(t *testing.T) { f(t, model(t, svc)) })
+	}
+}
+
 // TestEveryImageRunsItsServiceBinary follows, for each service, what the
 // Dockerfile builds and copies: the entrypoint reaches the binary built
 // from the service's ./cmd/<svc> (a package that exists, with a main),
 // which is also /usr/local/bin/<svc> for `kubectl exec deploy/<svc> --
 // <svc> ...`; the image is static, trimmed, distroless and not root.
 func TestEveryImageRunsItsServiceBinary(t *testing.T) {
-	for _, svc := range services(t) {
-		t.Run(svc, func(t *testing.T) {
-			img := model(t, svc)
-			for _, src := range img.sources {
-				if src != "libs" && src != "services/"+svc {
-					t.Errorf("copies %s; an image may use only libs and services/%s", src, svc)
-				}
+	eachImage(t, func(t *testing.T, img *image) {
+		for _, src := range img.sources {
+			if src != "libs" && src != "services/"+img.svc {
+				t.Errorf("copies %s; an image may use only libs and services/%s", src, img.svc)
 			}
-			if len(img.entrypoint) == 1 && strings.Contains(img.entrypoint[0], "$") {
-				t.Fatalf("ENTRYPOINT %q: an exec-form ENTRYPOINT is not expanded; name a fixed path", img.entrypoint)
-			}
-			if len(img.entrypoint) != 1 {
-				t.Fatalf("ENTRYPOINT %q: want the one path of the binary (manifests pass only args)", img.entrypoint)
-			}
-			entry, at, ok := img.resolve(img.entrypoint[0])
-			if !ok {
-				t.Fatalf("ENTRYPOINT %s: %s is not in the image (files: %v)", img.entrypoint[0], at, keys(img.final))
-			}
-			if want := path.Join("/src/services", svc, "cmd", svc); entry.pkg != want {
-				t.Errorf("ENTRYPOINT %s runs the binary built from %s; want %s", img.entrypoint[0], entry.pkg, want)
-			}
-			named, at, ok := img.resolve("/usr/local/bin/" + svc)
-			if !ok || named != entry || at != "/usr/local/bin/"+svc {
-				t.Errorf("/usr/local/bin/%s is not the binary itself (%s, %v); `kubectl exec deploy/%s -- %s ...` runs it by that name", svc, at, ok, svc, svc)
-			}
-			ctx, ok := img.context(entry.pkg)
-			if !ok {
-				t.Fatalf("%s is not under a directory the build stage copies from the context", entry.pkg)
-			}
-			if !isMain(t, filepath.Join(repo, ctx)) {
-				t.Errorf("go build %s: %s has no package main", entry.pkg, ctx)
-			}
-			if img.base != "gcr.io/distroless/static-debian12:nonroot" {
-				t.Errorf("final stage FROM %s; want gcr.io/distroless/static-debian12:nonroot", img.base)
-			}
-			if img.user != "65532:65532" {
-				t.Errorf("USER %q; want 65532:65532 (nonroot)", img.user)
-			}
-			if !slices.Contains(img.buildFlags, "-trimpath") {
-				t.Errorf("go build %v: want -trimpath", img.buildFlags)
-			}
-		})
-	}
+		}
+		if len(img.entrypoint) == 1 && strings.Contains(img.entrypoint[0], "$") {
+			t.Fatalf("ENTRYPOINT %q: an exec-form ENTRYPOINT is not expanded; name a fixed path", img.entrypoint)
+		}
+		if len(img.entrypoint) != 1 {
+			t.Fatalf("ENTRYPOINT %q: want the one path of the binary (manifests pass only args)", img.entrypoint)
+		}
+		entry, at, ok := img.resolve(img.entrypoint[0])
+		if !ok {
+			t.Fatalf("ENTRYPOINT %s: %s is not in the image (files: %v)", img.entrypoint[0], at, keys(img.final))
+		}
+		if want := path.Join("/src/services", img.svc, "cmd", img.svc); entry.pkg != want {
+			t.Errorf("ENTRYPOINT %s runs the binary built from %s; want %s", img.entrypoint[0], entry.pkg, want)
+		}
+		named, at, ok := img.resolve("/usr/local/bin/" + img.svc)
+		if !ok || named != entry || at != "/usr/local/bin/"+img.svc {
+			t.Errorf("/usr/local/bin/%s is not the binary itself (%s, %v); `kubectl exec deploy/%s -- %s ...` runs it by that name", img.svc, at, ok, img.svc, img.svc)
+		}
+		ctx, ok := img.context(entry.pkg)
+		if !ok {
+			t.Fatalf("%s is not under a directory the build stage copies from the context", entry.pkg)
+		}
+		if !isMain(t, filepath.Join(repo, ctx)) {
+			t.Errorf("go build %s: %s has no package main", entry.pkg, ctx)
+		}
+		if img.base != "gcr.io/distroless/static-debian12:nonroot" {
+			t.Errorf("final stage FROM %s; want gcr.io/distroless/static-debian12:nonroot", img.base)
+		}
+		if img.user != "65532:65532" {
+			t.Errorf("USER %q; want 65532:65532 (nonroot)", img.user)
+		}
+		if !slices.Contains(img.buildFlags, "-trimpath") {
+			t.Errorf("go build %v: want -trimpath", img.buildFlags)
+		}
+	})
 	env := ""
 	for _, in := range readDockerfile(t) {
 		if in.cmd == "ENV" {
@@ -577,41 +583,38 @@ func TestIntegrationServicesBuildFromTheirModuleAndLibsAlone(t *testing.T) {
 	if testing.Short() {
 		t.Skip("compiles every service; skipped under -short")
 	}
-	for _, svc := range services(t) {
-		t.Run(svc, func(t *testing.T) {
-			img := model(t, svc)
-			var pkg string
-			for _, n := range img.built {
-				if n.pkg != "" {
-					pkg = n.pkg
-				}
+	eachImage(t, func(t *testing.T, img *image) {
+		var pkg string
+		for _, n := range img.built {
+			if n.pkg != "" {
+				pkg = n.pkg
 			}
-			wd, ok := img.context(img.workdir)
-			if !ok || pkg == "" {
-				t.Fatalf("no go build in a copied WORKDIR (workdir %s, built %v)", img.workdir, img.built)
-			}
-			rel, err := filepath.Rel(img.workdir, pkg)
-			if err != nil {
+		}
+		wd, ok := img.context(img.workdir)
+		if !ok || pkg == "" {
+			t.Fatalf("no go build in a copied WORKDIR (workdir %s, built %v)", img.workdir, img.built)
+		}
+		rel, err := filepath.Rel(img.workdir, pkg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		for _, src := range img.sources {
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, src)), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			dir := t.TempDir()
-			for _, src := range img.sources {
-				if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, src)), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				cp := exec.Command("cp", "-r", filepath.Join(repo, src), filepath.Join(dir, src))
-				if out, err := cp.CombinedOutput(); err != nil {
-					t.Fatalf("copy %s: %v\n%s", src, err, out)
-				}
+			cp := exec.Command("cp", "-r", filepath.Join(repo, src), filepath.Join(dir, src))
+			if out, err := cp.CombinedOutput(); err != nil {
+				t.Fatalf("copy %s: %v\n%s", src, err, out)
 			}
-			build := exec.Command("go", "build", "-o", filepath.Join(dir, "bin", svc), "./"+rel)
-			build.Dir = filepath.Join(dir, wd)
-			build.Env = append(os.Environ(), "GOWORK=off", "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false -mod=readonly")
-			if out, err := build.CombinedOutput(); err != nil {
-				t.Fatalf("build %s without go.work: %v\n%s", svc, err, out)
-			}
-		})
-	}
+		}
+		build := exec.Command("go", "build", "-o", filepath.Join(dir, "bin", img.svc), "./"+rel)
+		build.Dir = filepath.Join(dir, wd)
+		build.Env = append(os.Environ(), "GOWORK=off", "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false -mod=readonly")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("build %s without go.work: %v\n%s", img.svc, err, out)
+		}
+	})
 }
 
 // TestIntegrationModulesResolveFromWhatIsCopiedBeforeTheirFetch lays out
@@ -624,26 +627,23 @@ func TestIntegrationModulesResolveFromWhatIsCopiedBeforeTheirFetch(t *testing.T)
 	if testing.Short() {
 		t.Skip("resolves every service's modules; skipped under -short")
 	}
-	for _, svc := range services(t) {
-		t.Run(svc, func(t *testing.T) {
-			img := model(t, svc)
-			if len(img.fetches) == 0 {
-				t.Fatalf("%s: no go mod download in the build stage", dockerfile)
+	eachImage(t, func(t *testing.T, img *image) {
+		if len(img.fetches) == 0 {
+			t.Fatalf("%s: no go mod download in the build stage", dockerfile)
+		}
+		for _, f := range img.fetches {
+			root := t.TempDir()
+			for _, c := range f.copies {
+				layOut(t, root, c)
 			}
-			for _, f := range img.fetches {
-				root := t.TempDir()
-				for _, c := range f.copies {
-					layOut(t, root, c)
-				}
-				list := exec.Command("go", "list", "-m", "all")
-				list.Dir = filepath.Join(root, f.dir)
-				list.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly")
-				if out, err := list.CombinedOutput(); err != nil {
-					t.Errorf("go mod download in %s with what is copied before it: %v\n%s", f.dir, err, out)
-				}
+			list := exec.Command("go", "list", "-m", "all")
+			list.Dir = filepath.Join(root, f.dir)
+			list.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=readonly")
+			if out, err := list.CombinedOutput(); err != nil {
+				t.Errorf("go mod download in %s with what is copied before it: %v\n%s", f.dir, err, out)
 			}
-		})
-	}
+		}
+	})
 }
 
 // layOut copies c from the repository into root, as COPY would into /.
