@@ -112,7 +112,8 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Proxy, error
 		p.handlers[owner] = &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
 				pr.SetURL(target)
-				// Keep the chain the client came through, then add our peer.
+				// Keep a trusted proxy's chain (httpapi drops anyone else's),
+				// then add our peer.
 				if prior := pr.In.Header["X-Forwarded-For"]; len(prior) > 0 {
 					pr.Out.Header["X-Forwarded-For"] = prior
 				}
