@@ -116,6 +116,9 @@ type Client struct {
 	// Key identifies the client for rate limiting: the address, or for
 	// IPv6 its prefix (2001:db8:1:2::/64).
 	Key string
+	// Proxied is set when the peer is a trusted proxy, whose
+	// X-Forwarded-For was read (and which a proxy may extend).
+	Proxied bool
 }
 
 // Addr returns the address of r's client (Client(r).Addr), for audit
@@ -157,11 +160,19 @@ func (res *Resolver) Trusts(peer netip.Addr) bool {
 // forwardedFor the request's X-Forwarded-For field values in order, read
 // only when peer is trusted (callers may pass nil otherwise).
 func (res *Resolver) ClientFrom(peer netip.Addr, forwardedFor []string) Client {
-	client := canonical(peer)
-	if !res.Trusts(client) {
-		return res.client(client)
+	peer = canonical(peer)
+	if !res.Trusts(peer) {
+		return res.client(peer)
 	}
-	values := forwardedFor
+	c := res.client(res.forwarded(peer, forwardedFor))
+	c.Proxied = true
+	return c
+}
+
+// forwarded is the client a trusted peer's X-Forwarded-For values name:
+// the right-most untrusted hop, or where the walk stops (ClientFrom).
+func (res *Resolver) forwarded(peer netip.Addr, values []string) netip.Addr {
+	client := peer
 	hops := 0
 	for i := len(values) - 1; i >= 0; i-- {
 		v := values[i]
@@ -175,19 +186,19 @@ func (res *Resolver) ClientFrom(peer netip.Addr, forwardedFor []string) Client {
 			}
 			a, ok := parseHop(hop)
 			if !ok || hops == maxHops {
-				return res.client(client)
+				return client
 			}
 			hops++
 			client = a
 			if !res.trusted.Contains(a) {
-				return res.client(a)
+				return a
 			}
 			if j < 0 {
 				break
 			}
 		}
 	}
-	return res.client(client)
+	return client
 }
 
 // parseHop reads one X-Forwarded-For entry: an address, possibly with a

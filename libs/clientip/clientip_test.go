@@ -130,6 +130,12 @@ func TestClient(t *testing.T) {
 			if got.Addr != tt.wantAddr || got.Key != wantKey {
 				t.Errorf("Client() = %+v, want addr %s key %s", got, tt.wantAddr, wantKey)
 			}
+			// Proxied: the peer is one of the row's trusted proxies.
+			peer, err := netip.ParseAddrPort(tt.remote)
+			wantProxied := err == nil && res.Trusts(peer.Addr().WithZone("").Unmap())
+			if got.Proxied != wantProxied {
+				t.Errorf("Client().Proxied = %v, want %v", got.Proxied, wantProxied)
+			}
 			if a := res.Addr(r); a != got.Addr {
 				t.Errorf("Addr() = %s, Client().Addr = %s", a, got.Addr)
 			}

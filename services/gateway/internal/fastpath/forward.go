@@ -29,7 +29,7 @@ var plainHop = [...]string{"Proxy-Connection", "Keep-Alive", "Proxy-Authenticate
 // answer back.
 func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 	h := &ctx.Request.Header
-	client, trusted := s.client(ctx)
+	client := s.client(ctx)
 	if !s.limit(ctx, rq, e, client) {
 		return
 	}
@@ -45,7 +45,7 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 
 	// The request goes on as it came, minus what is for this hop only.
 	peer := client.Addr // the peer itself unless it is a trusted proxy
-	if trusted {
+	if client.Proxied {
 		peer = ctx.RemoteIP().String()
 	}
 	stripHop(h, rq.fields)
@@ -56,7 +56,7 @@ func (s *Server) proxy(ctx *fasthttp.RequestCtx, rq *request, e *entry) {
 		delNames(h, ownRequestNames[:])
 	}
 	if rq.fields&fieldForwardedFor != 0 {
-		if trusted {
+		if client.Proxied {
 			// Behind a trusted proxy the chain it reports is kept, ours added.
 			if prior := h.PeekAll(keyForwardedFor); len(prior) > 0 {
 				peer = string(bytes.Join(prior, []byte(", "))) + ", " + peer

@@ -231,23 +231,23 @@ func takesBody(method []byte) bool {
 	return false
 }
 
-// client resolves the request's client as clientip does for net/http,
-// and reports whether the peer is a trusted proxy. A peer that is not is
-// the client of every request on its connection: resolved once per
+// client resolves the request's client as clientip does for net/http
+// (Proxied when the peer is a trusted proxy). A peer that is not is the
+// client of every request on its connection: resolved once per
 // connection (peerConn).
-func (s *Server) client(ctx *fasthttp.RequestCtx) (clientip.Client, bool) {
+func (s *Server) client(ctx *fasthttp.RequestCtx) clientip.Client {
 	pc, ok := ctx.Conn().(*peerConn)
 	if !ok {
 		return s.resolveClient(ctx)
 	}
 	switch {
 	case !pc.resolved:
-		pc.client, pc.trusted = s.resolveClient(ctx)
+		pc.client = s.resolveClient(ctx)
 		pc.resolved = true
-	case pc.trusted:
+	case pc.client.Proxied:
 		return s.resolveClient(ctx) // each request names its own client
 	}
-	return pc.client, pc.trusted
+	return pc.client
 }
 
 // peerConn is an accepted connection and, once its first request is
@@ -255,8 +255,8 @@ func (s *Server) client(ctx *fasthttp.RequestCtx) (clientip.Client, bool) {
 // after the other, so no lock guards them.
 type peerConn struct {
 	net.Conn
-	resolved, trusted bool
-	client            clientip.Client // when resolved and not trusted
+	resolved bool
+	client   clientip.Client // when resolved; the peer's own unless Proxied
 }
 
 // peerListener accepts peerConns.
@@ -271,23 +271,23 @@ func (l peerListener) Accept() (net.Conn, error) {
 }
 
 // resolveClient is client without the connection's memory.
-func (s *Server) resolveClient(ctx *fasthttp.RequestCtx) (clientip.Client, bool) {
+func (s *Server) resolveClient(ctx *fasthttp.RequestCtx) clientip.Client {
 	var peer netip.Addr
 	if a, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
 		peer = a.AddrPort().Addr().Unmap()
 	}
 	if !peer.IsValid() {
 		addr := ctx.RemoteAddr().String()
-		return clientip.Client{Addr: addr, Key: addr}, false
+		return clientip.Client{Addr: addr, Key: addr}
 	}
 	if !s.cfg.Clients.Trusts(peer) {
-		return s.cfg.Clients.ClientFrom(peer, nil), false
+		return s.cfg.Clients.ClientFrom(peer, nil)
 	}
 	var xff []string
 	for _, v := range ctx.Request.Header.PeekAll(keyForwardedFor) {
 		xff = append(xff, string(v))
 	}
-	return s.cfg.Clients.ClientFrom(peer, xff), true
+	return s.cfg.Clients.ClientFrom(peer, xff)
 }
 
 // limit asks the limiter, keeps the decision for the answer's rate-limit

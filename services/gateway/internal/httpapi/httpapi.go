@@ -9,9 +9,7 @@ package httpapi
 
 import (
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"path"
 	"strings"
 	"time"
@@ -107,7 +105,7 @@ type routeHandler struct {
 func (h *routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	client := h.clients.Client(r)
-	if !h.fromTrustedPeer(r) {
+	if !client.Proxied {
 		// Only a trusted proxy's chain is extended (proxy.New's Rewrite):
 		// from anyone else the upstream gets the peer alone, as on the
 		// fasthttp path.
@@ -168,15 +166,4 @@ func closeAfterChunked(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// fromTrustedPeer reports whether r's peer is a trusted proxy, whose
-// X-Forwarded-For is read and passed on.
-func (h *routeHandler) fromTrustedPeer(r *http.Request) bool {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	peer, err := netip.ParseAddr(host)
-	return err == nil && h.clients.Trusts(peer.WithZone("").Unmap())
 }
