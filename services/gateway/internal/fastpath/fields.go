@@ -71,12 +71,13 @@ const (
 func fieldsOf(names iter.Seq[[]byte], framing bool) fields {
 	var f fields
 	for name := range names {
-		switch {
-		case !framing:
-		case len(name) == len("content-length") && bytes.EqualFold(name, []byte("content-length")):
-			f |= fieldContentLength
-		case len(name) == len("transfer-encoding") && bytes.EqualFold(name, []byte("transfer-encoding")):
-			f |= fieldTransferEncoding
+		if framing {
+			switch {
+			case len(name) == len("content-length") && bytes.EqualFold(name, []byte("content-length")):
+				f |= fieldContentLength
+			case len(name) == len("transfer-encoding") && bytes.EqualFold(name, []byte("transfer-encoding")):
+				f |= fieldTransferEncoding
+			}
 		}
 		name = bytes.TrimSpace(name)
 		switch len(name) {

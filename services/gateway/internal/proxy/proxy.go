@@ -104,6 +104,7 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Proxy, error
 		return nil, fmt.Errorf("register proxy metrics: %w", err)
 	}
 	pool := newBufferPool(32<<10, 1024)
+	drop := dropFields(append([]string{web.HeaderRequestID}, cfg.AnswerFields...))
 	for owner, raw := range cfg.Upstreams {
 		target, err := url.Parse(raw)
 		if err != nil || target.Host == "" {
@@ -125,7 +126,7 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Proxy, error
 			// (chunked, e.g. CSV export) answers on every write, and
 			// flushing known-length ones early would only add syscalls.
 			ErrorHandler:   p.errorHandler(owner),
-			ModifyResponse: dropFields(append([]string{web.HeaderRequestID}, cfg.AnswerFields...)),
+			ModifyResponse: drop,
 			ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
 	}
